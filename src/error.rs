@@ -1,0 +1,82 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+use crate::thread::Status;
+
+/// Everything that can go wrong in a call a caller can act on.
+///
+/// Where OpenOS returns an error string, [`Display`](fmt::Display) gives the same
+/// text, so messages read as they would on an OpenComputers machine.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{thread, Error, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// let out = kernel.run(|| {
+///     let t = thread::create(|| {});
+///     t.join(None).unwrap();
+///     t.resume()
+/// });
+/// let err = out.unwrap().unwrap_err();
+/// assert!(matches!(err, Error::CannotResume(cothread::Status::Dead)));
+/// assert_eq!(err.to_string(), "cannot resume dead thread");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A join or wait ran out of time; the threads waited on keep running.
+    Timeout,
+    /// `resume` on a thread that is not suspended (its status is given).
+    CannotResume(Status),
+    /// `suspend` on a thread that is not running (its status is given).
+    CannotSuspend(Status),
+    /// `attach(level)` named a level above the root process.
+    ProcessNotFound,
+    /// `attach` would make a thread its own ancestor.
+    AttachCycle,
+    /// `attach` or `detach` of a thread that has already ended.
+    DeadThread,
+    /// The thread (or program) panicked; the panic message is kept.
+    Panicked(String),
+    /// The thread was killed (by `kill`, by its parent's end, or by a join that
+    /// found it suspended) before it returned a value.
+    Killed,
+    /// The thread (or program) ended itself with [`os::exit`](crate::os::exit).
+    Exited,
+    /// The program can never finish: every thread waits and nothing can wake any
+    /// of them. Each entry names a waiting thread and what it waits for.
+    Deadlock(Vec<String>),
+    /// `Kernel::run` was called while a kernel is already running on this OS thread.
+    NestedRun,
+    /// A signal was sent to a kernel that has been dropped.
+    KernelGone,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Timeout => f.write_str("thread join timed out"),
+            Error::CannotResume(status) => write!(f, "cannot resume {status} thread"),
+            Error::CannotSuspend(status) => write!(f, "cannot suspend {status} thread"),
+            Error::ProcessNotFound => f.write_str("thread failed to attach, process not found"),
+            Error::AttachCycle => {
+                f.write_str("thread failed to attach, a thread cannot own itself or its ancestors")
+            }
+            Error::DeadThread => f.write_str("thread is dead"),
+            Error::Panicked(msg) => write!(f, "thread panicked: {msg}"),
+            Error::Killed => f.write_str("thread was killed"),
+            Error::Exited => f.write_str("process exited"),
+            Error::Deadlock(waiting) => {
+                write!(f, "deadlock: nothing can wake the waiting threads: ")?;
+                f.write_str(&waiting.join("; "))
+            }
+            Error::NestedRun => f.write_str("kernel run re-entered from inside a running kernel"),
+            Error::KernelGone => f.write_str("the kernel has been dropped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

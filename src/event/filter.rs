@@ -1,0 +1,251 @@
+//! `Filter`: which signals an `event::pull` accepts.
+
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::pattern::Pattern;
+use super::signal::{Signal, Value};
+
+/// Which signals a pull accepts: a name part, then optional argument tests.
+///
+/// - [`Filter::any()`] accepts every signal.
+/// - A `&str` or [`Filter::name`] accepts signals with exactly that name
+///   (OpenOS treats the name as a Lua pattern; cothread makes that explicit).
+/// - [`Filter::names`] accepts any of several exact names (`event.pullMultiple`).
+/// - [`Filter::pattern`] accepts names that an OpenOS (Lua) pattern finds a match in,
+///   so `"key"` accepts `"key_down"` and `"^key_"` anchors at the start.
+/// - [`Filter::new`] takes a predicate over the whole signal (`event.pullFiltered`).
+///
+/// [`Filter::arg`] adds "argument `i` must equal this value", as the extra
+/// arguments of OpenOS's `event.pull(name, ...)` do.
+///
+/// The kernel indexes waiting threads by exact names, so a push costs in proportion
+/// to the threads that wait for that name (plus those waiting with patterns,
+/// predicates or [`Filter::any`]).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{Filter, Signal};
+///
+/// let key = Signal::new("key_down").with(42);
+/// assert!(Filter::any().matches(&key));
+/// assert!(Filter::from("key_down").matches(&key));
+/// assert!(!Filter::from("key").matches(&key));
+/// assert!(Filter::pattern("key").matches(&key));
+/// assert!(Filter::name("key_down").arg(0, 42).matches(&key));
+/// assert!(!Filter::name("key_down").arg(0, 7).matches(&key));
+/// assert!(Filter::names(&["touch", "key_down"]).matches(&key));
+/// assert!(Filter::new(|s: &Signal| s.args().len() == 1).matches(&key));
+/// ```
+#[derive(Clone)]
+pub struct Filter {
+    pub(crate) name: NameTest,
+    args: Vec<(usize, Value)>,
+}
+
+#[derive(Clone)]
+pub(crate) enum NameTest {
+    Any,
+    Exact(Arc<str>),
+    OneOf(Vec<Arc<str>>),
+    Pattern(Pattern),
+    Predicate(Rc<dyn Fn(&Signal) -> bool>),
+}
+
+impl Filter {
+    /// Accepts every signal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(cothread::Filter::any().matches(&cothread::Signal::new("x")));
+    /// ```
+    pub fn any() -> Filter {
+        Filter { name: NameTest::Any, args: Vec::new() }
+    }
+
+    /// Accepts signals with exactly this name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{Filter, Signal};
+    /// assert!(Filter::name("touch").matches(&Signal::new("touch")));
+    /// assert!(!Filter::name("touch").matches(&Signal::new("touch2")));
+    /// ```
+    pub fn name(name: impl Into<Arc<str>>) -> Filter {
+        Filter { name: NameTest::Exact(name.into()), args: Vec::new() }
+    }
+
+    /// Accepts signals whose name is one of `names` (OpenOS's `event.pullMultiple`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{Filter, Signal};
+    /// let f = Filter::names(&["touch", "drag"]);
+    /// assert!(f.matches(&Signal::new("drag")));
+    /// assert!(!f.matches(&Signal::new("drop")));
+    /// ```
+    pub fn names<S: AsRef<str>>(names: &[S]) -> Filter {
+        let names = names.iter().map(|n| Arc::from(n.as_ref())).collect();
+        Filter { name: NameTest::OneOf(names), args: Vec::new() }
+    }
+
+    /// Accepts signals whose name contains a match of the OpenOS (Lua) pattern
+    /// `pattern`, as `event.pull("key")` does in OpenOS.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the pattern is malformed (for example `"[a"`); use
+    /// [`Filter::try_pattern`] for patterns that come from input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{Filter, Signal};
+    /// assert!(Filter::pattern("key").matches(&Signal::new("key_up")));
+    /// assert!(Filter::pattern("^key_%a+$").matches(&Signal::new("key_down")));
+    /// assert!(!Filter::pattern("^down").matches(&Signal::new("key_down")));
+    /// ```
+    pub fn pattern(pattern: &str) -> Filter {
+        match Filter::try_pattern(pattern) {
+            Ok(filter) => filter,
+            Err(msg) => panic!("cothread: bad pattern {pattern:?} for Filter::pattern: {msg}"),
+        }
+    }
+
+    /// Like [`Filter::pattern`], but a malformed pattern is an `Err` with Lua's message.
+    ///
+    /// # Errors
+    ///
+    /// The reason the pattern is malformed, for example
+    /// `"malformed pattern (missing ']')"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(cothread::Filter::try_pattern("[a").is_err());
+    /// assert!(cothread::Filter::try_pattern("[a]").is_ok());
+    /// ```
+    pub fn try_pattern(pattern: &str) -> Result<Filter, String> {
+        Ok(Filter { name: NameTest::Pattern(Pattern::new(pattern)?), args: Vec::new() })
+    }
+
+    /// Accepts the signals for which `predicate` returns true (OpenOS's
+    /// `event.pullFiltered`). The predicate runs on the kernel's stack when a
+    /// signal is delivered; it must not block. A predicate that panics counts as
+    /// "no match" and is reported through [`event::on_error`](crate::event::on_error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{Filter, Signal};
+    /// let f = Filter::new(|s: &Signal| s.arg(0).as_int() > Some(10));
+    /// assert!(f.matches(&Signal::new("x").with(11)));
+    /// assert!(!f.matches(&Signal::new("x").with(9)));
+    /// ```
+    pub fn new(predicate: impl Fn(&Signal) -> bool + 'static) -> Filter {
+        Filter { name: NameTest::Predicate(Rc::new(predicate)), args: Vec::new() }
+    }
+
+    /// Also requires argument `index` to equal `value` (numbers compare as Lua does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{Filter, Signal};
+    /// let f = Filter::name("modem_message").arg(1, 80);
+    /// assert!(f.matches(&Signal::new("modem_message").with("addr").with(80)));
+    /// assert!(!f.matches(&Signal::new("modem_message").with("addr").with(81)));
+    /// ```
+    pub fn arg(mut self, index: usize, value: impl Into<Value>) -> Filter {
+        self.args.push((index, value.into()));
+        self
+    }
+
+    /// Whether `signal` passes this filter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(cothread::Filter::from("a").matches(&"a".into()));
+    /// ```
+    pub fn matches(&self, signal: &Signal) -> bool {
+        let name_ok = match &self.name {
+            NameTest::Any => true,
+            NameTest::Exact(name) => **name == *signal.name(),
+            NameTest::OneOf(names) => names.iter().any(|n| **n == *signal.name()),
+            NameTest::Pattern(pattern) => pattern.is_match(signal.name()),
+            NameTest::Predicate(predicate) => predicate(signal),
+        };
+        name_ok && self.args.iter().all(|(i, v)| signal.arg(*i) == v)
+    }
+
+    /// Whether matching runs user code (a predicate), which the kernel must call
+    /// without holding its own state borrowed.
+    pub(crate) fn runs_user_code(&self) -> bool {
+        matches!(self.name, NameTest::Predicate(_))
+    }
+}
+
+impl Default for Filter {
+    fn default() -> Filter {
+        Filter::any()
+    }
+}
+
+impl From<&str> for Filter {
+    fn from(name: &str) -> Filter {
+        Filter::name(name)
+    }
+}
+
+impl From<String> for Filter {
+    fn from(name: String) -> Filter {
+        Filter::name(name)
+    }
+}
+
+impl From<&[&str]> for Filter {
+    fn from(names: &[&str]) -> Filter {
+        Filter::names(names)
+    }
+}
+
+impl<const N: usize> From<&[&str; N]> for Filter {
+    fn from(names: &[&str; N]) -> Filter {
+        Filter::names(names)
+    }
+}
+
+impl<F: Fn(&Signal) -> bool + 'static> From<F> for Filter {
+    fn from(predicate: F) -> Filter {
+        Filter::new(predicate)
+    }
+}
+
+impl fmt::Debug for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Filter {
+    /// A short human description, used in deadlock reports.
+    pub(crate) fn describe(&self) -> String {
+        let mut out = match &self.name {
+            NameTest::Any => "any signal".to_string(),
+            NameTest::Exact(name) => format!("{name:?}"),
+            NameTest::OneOf(names) => format!("one of {names:?}"),
+            NameTest::Pattern(p) => format!("pattern {:?}", p.source()),
+            NameTest::Predicate(_) => "a predicate".to_string(),
+        };
+        for (i, v) in &self.args {
+            out.push_str(&format!(" with arg {i} = {v:?}"));
+        }
+        out
+    }
+}

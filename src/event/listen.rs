@@ -1,0 +1,149 @@
+//! Listener and timer tables: event registrations that belong to a thread (or
+//! program) and die with it.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slab::Slab;
+
+pub(crate) type ListenerFn = Box<dyn FnMut(&super::Signal) -> bool>;
+pub(crate) type TimerFn = Box<dyn FnMut()>;
+
+pub(crate) struct Listener {
+    pub(crate) owner: usize,
+    pub(crate) serial: u64,
+    pub(crate) name: Arc<str>,
+    /// `None` while the callback runs.
+    pub(crate) callback: Option<ListenerFn>,
+}
+
+/// Listeners by key, by name (in registration order) and by owner.
+#[derive(Default)]
+pub(crate) struct Listeners {
+    pub(crate) table: Slab<Listener>,
+    pub(crate) by_name: HashMap<Arc<str>, Vec<usize>>,
+    owned: HashMap<usize, Vec<usize>>,
+    next_serial: u64,
+}
+
+impl Listeners {
+    pub(crate) fn add(
+        &mut self,
+        owner: usize,
+        name: Arc<str>,
+        callback: ListenerFn,
+    ) -> (usize, u64) {
+        self.next_serial += 1;
+        let serial = self.next_serial;
+        let key = self.table.insert(Listener {
+            owner,
+            serial,
+            name: name.clone(),
+            callback: Some(callback),
+        });
+        self.by_name.entry(name).or_default().push(key);
+        self.owned.entry(owner).or_default().push(key);
+        (key, serial)
+    }
+
+    pub(crate) fn get(&self, key: usize, serial: u64) -> Option<&Listener> {
+        self.table.get(key).filter(|l| l.serial == serial)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: usize, serial: u64) -> Option<&mut Listener> {
+        self.table.get_mut(key).filter(|l| l.serial == serial)
+    }
+
+    /// Removes a listener; its callback (user code) is returned to be dropped
+    /// outside the kernel's borrow.
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
+        let listener = self.table.try_remove(key)?;
+        if let Some(keys) = self.by_name.get_mut(&listener.name) {
+            keys.retain(|&k| k != key);
+            if keys.is_empty() {
+                self.by_name.remove(&listener.name);
+            }
+        }
+        if let Some(keys) = self.owned.get_mut(&listener.owner) {
+            keys.retain(|&k| k != key);
+            if keys.is_empty() {
+                self.owned.remove(&listener.owner);
+            }
+        }
+        listener.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
+    }
+
+    /// Removes every listener of `owner`.
+    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Vec<Box<dyn Any>>) {
+        if let Some(keys) = self.owned.remove(&owner) {
+            for key in keys {
+                graveyard.extend(self.remove(key));
+            }
+        }
+    }
+}
+
+pub(crate) struct Timer {
+    pub(crate) owner: usize,
+    pub(crate) serial: u64,
+    pub(crate) interval: Duration,
+    /// Firings left; `None` is forever.
+    pub(crate) remaining: Option<u32>,
+    /// `None` while the callback runs.
+    pub(crate) callback: Option<TimerFn>,
+}
+
+/// Timers by key and by owner.
+#[derive(Default)]
+pub(crate) struct Timers {
+    pub(crate) table: Slab<Timer>,
+    owned: HashMap<usize, Vec<usize>>,
+    next_serial: u64,
+}
+
+impl Timers {
+    pub(crate) fn add(
+        &mut self,
+        owner: usize,
+        interval: Duration,
+        remaining: Option<u32>,
+        callback: TimerFn,
+    ) -> (usize, u64) {
+        self.next_serial += 1;
+        let serial = self.next_serial;
+        let key = self.table.insert(Timer {
+            owner,
+            serial,
+            interval,
+            remaining,
+            callback: Some(callback),
+        });
+        self.owned.entry(owner).or_default().push(key);
+        (key, serial)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: usize, serial: u64) -> Option<&mut Timer> {
+        self.table.get_mut(key).filter(|t| t.serial == serial)
+    }
+
+    pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
+        let timer = self.table.try_remove(key)?;
+        if let Some(keys) = self.owned.get_mut(&timer.owner) {
+            keys.retain(|&k| k != key);
+            if keys.is_empty() {
+                self.owned.remove(&timer.owner);
+            }
+        }
+        timer.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
+    }
+
+    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Vec<Box<dyn Any>>) {
+        if let Some(keys) = self.owned.remove(&owner) {
+            for key in keys {
+                graveyard.extend(self.remove(key));
+            }
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! Signals and events: `push`, the `pull` family, listeners, timers and the error
+//! reporter, as OpenOS's `event` library.
+//!
+//! A pushed signal is queued; it is delivered when the running code blocks, in
+//! push order, first to the listeners registered for its name (in registration
+//! order), then to every thread whose pull accepts it (in the order they began
+//! waiting). A suspended thread misses signals.
+
+mod filter;
+pub(crate) mod listen;
+mod pattern;
+mod signal;
+pub(crate) mod waiters;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use filter::Filter;
+pub use signal::{Signal, Value};
+
+use crate::kernel::{self, Due, Shared, StepReport};
+use crate::process::{frozen, panic_message, Wait, Wake, Woke};
+
+/// Queues `signal`, like OpenOS's `event.push`. Nothing else runs until the
+/// caller blocks; then every thread whose pull accepts it receives it.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, os, thread, Kernel, Signal};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let a = thread::create(|| event::pull(None, "go").is_some());
+///     let b = thread::create(|| event::pull(None, "go").is_some());
+///     event::push(Signal::new("go"));
+///     os::sleep(Duration::ZERO); // both receivers have run by now
+///     assert_eq!((a.wait(), b.wait()), (Ok(true), Ok(true)));
+/// }).unwrap();
+/// ```
+pub fn push(signal: Signal) {
+    kernel::current("event::push").core().queue.push_back(signal);
+}
+
+/// Waits for a signal that `filter` accepts, like OpenOS's `event.pull`, and
+/// returns it; `None` when `timeout` (`None`: forever, or a `Duration`) passes
+/// first. A `&str` filter is an exact name; see [`Filter`] for argument tests,
+/// OpenOS patterns and predicates.
+///
+/// # Panics
+///
+/// Outside a program or thread (on the host, or in a listener or timer callback).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Filter, Kernel, Signal};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.push_signal(Signal::new("key_down").with(13));
+/// kernel.push_signal(Signal::new("key_down").with(42));
+/// kernel.run(|| {
+///     let s = event::pull(None, Filter::name("key_down").arg(0, 42)).unwrap();
+///     assert_eq!(s.arg(0).as_int(), Some(42));
+///     assert!(event::pull(Duration::from_secs(1), "modem_message").is_none());
+/// }).unwrap();
+/// ```
+pub fn pull(timeout: impl Into<Option<Duration>>, filter: impl Into<Filter>) -> Option<Signal> {
+    let shared = kernel::current("event::pull");
+    let filter = filter.into();
+    let deadline = timeout.into().map(|t| shared.core().now().saturating_add(t));
+    loop {
+        match shared.block(Wait::Signal(filter.clone()), deadline) {
+            Woke::Signal(signal) => return Some(signal),
+            Woke::Shutdown => return None,
+            // A wake-up that is not a signal is a timeout only once the deadline
+            // has passed (a suspended thread is woken early to re-check).
+            _ => {
+                let now = shared.core().now();
+                if deadline.map_or(true, |d| now >= d) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a signal that `predicate` accepts (OpenOS's `event.pullFiltered`).
+///
+/// # Panics
+///
+/// As [`pull`].
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel, Signal};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.push_signal(Signal::new("a").with(1));
+/// kernel.push_signal(Signal::new("b").with(2));
+/// let s = kernel.run(|| event::pull_filtered(None, |s: &Signal| s.arg(0).as_int() == Some(2)));
+/// assert_eq!(s.unwrap().unwrap().name(), "b");
+/// ```
+pub fn pull_filtered(
+    timeout: impl Into<Option<Duration>>,
+    predicate: impl Fn(&Signal) -> bool + 'static,
+) -> Option<Signal> {
+    pull(timeout, Filter::new(predicate))
+}
+
+/// Waits for a signal with any of `names` (OpenOS's `event.pullMultiple`).
+///
+/// # Panics
+///
+/// As [`pull`].
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel, Signal};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.push_signal(Signal::new("scroll"));
+/// kernel.push_signal(Signal::new("drag"));
+/// let s = kernel.run(|| event::pull_multiple(None, &["touch", "drag"]));
+/// assert_eq!(s.unwrap().unwrap().name(), "drag");
+/// ```
+pub fn pull_multiple<S: AsRef<str>>(
+    timeout: impl Into<Option<Duration>>,
+    names: &[S],
+) -> Option<Signal> {
+    pull(timeout, Filter::names(names))
+}
+
+/// Identifies a listener registered with [`listen`].
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     let a = event::listen("x", |_| {});
+///     let b = event::listen("x", |_| {});
+///     assert_ne!(a, b);
+/// }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId {
+    key: usize,
+    serial: u64,
+}
+
+/// Identifies a timer registered with [`timer`].
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     let id: event::TimerId = event::timer(Duration::from_secs(1), 1, || {});
+///     assert!(event::cancel(id));
+/// }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    key: usize,
+    serial: u64,
+}
+
+/// What a listener callback returns: `()` to stay registered, or a `bool`
+/// (`false` unregisters it, as in OpenOS).
+pub trait ListenerResult {
+    /// Whether the listener stays registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::event::ListenerResult;
+    /// assert!(().keep());
+    /// assert!(!false.keep());
+    /// ```
+    fn keep(self) -> bool;
+}
+
+impl ListenerResult for () {
+    fn keep(self) -> bool {
+        true
+    }
+}
+
+impl ListenerResult for bool {
+    fn keep(self) -> bool {
+        self
+    }
+}
+
+/// Registers `callback` for signals named `name` (exactly), like OpenOS's
+/// `event.listen`. The listener belongs to the current thread (or program): it
+/// runs only while its owner is alive and not suspended, and dies with it.
+/// Listeners run when a signal is delivered, before the threads waiting for it,
+/// in registration order. A callback that returns `false` is removed; one that
+/// panics is reported through [`on_error`] and removed. A callback must not block.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, os, Kernel, Signal};
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+///
+/// let seen = Rc::new(Cell::new(0));
+/// let s = seen.clone();
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(move || {
+///     event::listen("key_down", move |sig: &Signal| s.set(s.get() + sig.arg(0).as_int().unwrap()));
+///     event::push(Signal::new("key_down").with(2));
+///     event::push(Signal::new("key_down").with(3));
+///     os::sleep(Duration::ZERO);
+/// }).unwrap();
+/// assert_eq!(seen.get(), 5);
+/// ```
+pub fn listen<R: ListenerResult>(
+    name: &str,
+    mut callback: impl FnMut(&Signal) -> R + 'static,
+) -> ListenerId {
+    let shared = kernel::current("event::listen");
+    let mut core = shared.core();
+    let owner = core.context.unwrap_or(core.root);
+    let (key, serial) =
+        core.listeners.add(owner, Arc::from(name), Box::new(move |s| callback(s).keep()));
+    ListenerId { key, serial }
+}
+
+/// Removes a listener of the current thread (or program); returns whether it
+/// removed one. Another thread's listener is not touched.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     let id = event::listen("x", |_| {});
+///     assert!(event::ignore(id));
+///     assert!(!event::ignore(id));
+/// }).unwrap();
+/// ```
+pub fn ignore(id: ListenerId) -> bool {
+    let shared = kernel::current("event::ignore");
+    let removed = {
+        let mut core = shared.core();
+        let owner = core.context.unwrap_or(core.root);
+        match core.listeners.get(id.key, id.serial) {
+            Some(l) if l.owner == owner => Some(core.listeners.remove(id.key)),
+            _ => None,
+        }
+    };
+    removed.is_some()
+}
+
+/// How many times a [`timer`] fires.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::event::Times;
+/// assert_eq!(Times::from(3), Times::Count(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Times {
+    /// This many times.
+    Count(u32),
+    /// Until cancelled or its owner dies (OpenOS's `math.huge`).
+    Forever,
+}
+
+impl From<u32> for Times {
+    fn from(n: u32) -> Times {
+        Times::Count(n)
+    }
+}
+
+/// Calls `callback` every `interval`, `times` times (a count or
+/// [`Times::Forever`]), like OpenOS's `event.timer`. The first call comes one
+/// interval from now. The timer belongs to the current thread (or program), does
+/// not fire while its owner is suspended (those firings are skipped, not
+/// stored), and dies with it. A callback that panics is reported through
+/// [`on_error`] and cancelled. A callback must not block.
+///
+/// # Panics
+///
+/// Outside a kernel; if `interval` is zero and the timer repeats (that would
+/// fire without end at one instant).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, os, Kernel};
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+///
+/// let ticks = Rc::new(Cell::new(0));
+/// let t = ticks.clone();
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(move || {
+///     event::timer(Duration::from_millis(50), 3, move || t.set(t.get() + 1));
+///     os::sleep(Duration::from_secs(1));
+/// }).unwrap();
+/// assert_eq!(ticks.get(), 3);
+/// ```
+pub fn timer(
+    interval: Duration,
+    times: impl Into<Times>,
+    callback: impl FnMut() + 'static,
+) -> TimerId {
+    let remaining = match times.into() {
+        Times::Count(n) => Some(n),
+        Times::Forever => None,
+    };
+    assert!(
+        !interval.is_zero() || remaining.is_some_and(|n| n <= 1),
+        "cothread: event::timer with a zero interval must not repeat (it would fire forever at one instant)"
+    );
+    let shared = kernel::current("event::timer");
+    let mut core = shared.core();
+    let core = &mut *core;
+    let owner = core.context.unwrap_or(core.root);
+    let (key, serial) = core.timers.add(owner, interval, remaining, Box::new(callback));
+    if remaining != Some(0) {
+        let at = core.now().saturating_add(interval);
+        core.deadlines.push(at, Due::Timer { key, serial });
+    }
+    TimerId { key, serial }
+}
+
+/// Cancels a timer of the current thread (or program); returns whether it
+/// removed one.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     let id = event::timer(Duration::from_secs(1), event::Times::Forever, || {});
+///     assert!(event::cancel(id));
+///     assert!(!event::cancel(id));
+/// }).unwrap();
+/// ```
+pub fn cancel(id: TimerId) -> bool {
+    let shared = kernel::current("event::cancel");
+    let removed = {
+        let mut core = shared.core();
+        let owner = core.context.unwrap_or(core.root);
+        match core.timers.get_mut(id.key, id.serial) {
+            Some(t) if t.owner == owner => Some(core.timers.remove(id.key)),
+            _ => None,
+        }
+    };
+    removed.is_some()
+}
+
+/// Replaces the kernel's error reporter (default: `log::error!`), like OpenOS's
+/// `event.onError`. Thread panics arrive as `"[thread] <message>"`, listener and
+/// timer panics as `"[listener] <message>"` and `"[timer] <message>"`.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, thread, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     event::on_error(|msg| eprintln!("script error: {msg}"));
+///     thread::create(|| -> () { panic!("thread abort") });
+/// }).unwrap();
+/// ```
+pub fn on_error(handler: impl FnMut(&str) + 'static) {
+    kernel::current("event::on_error").core().on_error = Some(Box::new(handler));
+}
+
+impl Shared {
+    /// Delivers one signal: its listeners, then the threads waiting for it.
+    pub(crate) fn deliver(&self, signal: &Signal, report: &mut StepReport) {
+        self.run_listeners(signal);
+        let mut woken = std::mem::take(&mut self.core().scratch);
+        let mut undecided = Vec::new();
+        {
+            let mut core = self.core();
+            let core = &mut *core;
+            core.waiters.collect(signal, &core.tasks, &mut woken, &mut undecided);
+        }
+        if !undecided.is_empty() {
+            for (token, key, filter) in undecided {
+                match catch_unwind(AssertUnwindSafe(|| filter.matches(signal))) {
+                    Ok(true) => woken.push((token, key)),
+                    Ok(false) => {}
+                    Err(payload) => {
+                        self.report(&format!("[filter] {}", panic_message(&*payload)));
+                    }
+                }
+            }
+            woken.sort_unstable_by_key(|&(token, _)| token);
+        }
+        for &(token, key) in &woken {
+            let runnable = {
+                let mut core = self.core();
+                let core = &mut *core;
+                let waiting = core.tasks.get(key).is_some_and(|t| t.token == token);
+                if waiting && !frozen(&core.tasks, key) {
+                    core.prepare_wake(key, Woke::Signal(signal.clone()), true);
+                    true
+                } else {
+                    false
+                }
+            };
+            if runnable {
+                report.resumes += 1;
+                self.switch_to(key, Wake::Run);
+            }
+        }
+        woken.clear();
+        let mut core = self.core();
+        if core.scratch.capacity() < woken.capacity() {
+            core.scratch = woken;
+        }
+    }
+
+    fn run_listeners(&self, signal: &Signal) {
+        let keys: Vec<usize> = match self.core().listeners.by_name.get(signal.name()) {
+            Some(keys) => keys.clone(),
+            None => return,
+        };
+        for key in keys {
+            let taken = {
+                let mut core = self.core();
+                let core = &mut *core;
+                match core.listeners.table.get_mut(key) {
+                    Some(l) if l.callback.is_some() && !frozen(&core.tasks, l.owner) => {
+                        let callback = l.callback.take().expect("checked above");
+                        Some((callback, l.owner, l.serial))
+                    }
+                    _ => None,
+                }
+            };
+            let Some((mut callback, owner, serial)) = taken else { continue };
+            let outcome = self.in_context(owner, || callback(signal));
+            let dropped = {
+                let mut core = self.core();
+                let keep = matches!(outcome, Ok(true));
+                match core.listeners.get_mut(key, serial) {
+                    Some(l) if keep => {
+                        l.callback = Some(callback);
+                        None
+                    }
+                    Some(_) => {
+                        let removed = core.listeners.remove(key);
+                        Some((callback, removed))
+                    }
+                    None => Some((callback, None)),
+                }
+            };
+            drop(dropped);
+            if let Err(msg) = outcome {
+                self.report(&format!("[listener] {msg}"));
+            }
+        }
+    }
+
+    pub(crate) fn fire_timer(&self, key: usize, serial: u64) {
+        let taken = {
+            let mut core = self.core();
+            let core = &mut *core;
+            let now = core.now();
+            match core.timers.get_mut(key, serial) {
+                None => None,
+                Some(t) if frozen(&core.tasks, t.owner) => {
+                    // Suspended owner: skip this firing.
+                    let at = now.saturating_add(t.interval);
+                    core.deadlines.push(at, Due::Timer { key, serial });
+                    None
+                }
+                Some(t) => {
+                    if let Some(n) = &mut t.remaining {
+                        *n = n.saturating_sub(1);
+                    }
+                    t.callback.take().map(|cb| (cb, t.owner))
+                }
+            }
+        };
+        let Some((mut callback, owner)) = taken else { return };
+        let outcome = self.in_context(owner, &mut callback);
+        let dropped = {
+            let mut core = self.core();
+            let core = &mut *core;
+            let now = core.now();
+            match core.timers.get_mut(key, serial) {
+                Some(t) if outcome.is_ok() && t.remaining != Some(0) => {
+                    t.callback = Some(callback);
+                    let at = now.saturating_add(t.interval);
+                    core.deadlines.push(at, Due::Timer { key, serial });
+                    None
+                }
+                Some(_) => Some((callback, core.timers.remove(key))),
+                None => Some((callback, None)),
+            }
+        };
+        drop(dropped);
+        if let Err(msg) = outcome {
+            self.report(&format!("[timer] {msg}"));
+        }
+    }
+
+    /// Runs a callback on the host's stack on behalf of `owner`: registrations
+    /// and threads it makes belong to `owner`. A panic becomes its message.
+    fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
+        let previous = self.core().context.replace(owner);
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        self.core().context = previous;
+        outcome.map_err(|payload| panic_message(&*payload))
+    }
+}

@@ -1,0 +1,122 @@
+//! The waiter index: which blocked threads a signal can wake, found without
+//! looking at the others.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use slab::Slab;
+
+use super::filter::{Filter, NameTest};
+use super::signal::Signal;
+use crate::process::{frozen, Task, Wait};
+
+/// Threads blocked in `event::pull`, as `(token, task)` in the order they began
+/// waiting. Exact-name filters are indexed by name; every other filter (any
+/// name, several names, a pattern, a predicate) sits in one list that every
+/// signal scans.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    by_name: HashMap<Arc<str>, WaitList>,
+    other: WaitList,
+}
+
+#[derive(Default)]
+struct WaitList {
+    entries: Vec<(u64, usize)>,
+    /// Entries whose wait ended another way (timeout, kill): dropped in bulk
+    /// once they are half the list, so a list never grows without bound.
+    stale: usize,
+}
+
+impl WaitList {
+    fn forget(&mut self, tasks: &Slab<Task>) {
+        self.stale += 1;
+        if self.stale * 2 > self.entries.len() {
+            self.entries.retain(|&(token, key)| is_waiting(tasks, key, token));
+            self.stale = 0;
+        }
+    }
+}
+
+fn is_waiting(tasks: &Slab<Task>, key: usize, token: u64) -> bool {
+    tasks.get(key).is_some_and(|t| t.token == token)
+}
+
+impl Waiters {
+    pub(crate) fn add(&mut self, filter: &Filter, token: u64, key: usize) {
+        let list = match &filter.name {
+            NameTest::Exact(name) => self.by_name.entry(name.clone()).or_default(),
+            _ => &mut self.other,
+        };
+        list.entries.push((token, key));
+    }
+
+    /// Notes that a wait with `filter` ended without a delivery.
+    pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Slab<Task>) {
+        match &filter.name {
+            NameTest::Exact(name) => {
+                if let Some(list) = self.by_name.get_mut(&**name) {
+                    list.forget(tasks);
+                    if list.entries.is_empty() {
+                        self.by_name.remove(&**name);
+                    }
+                }
+            }
+            _ => self.other.forget(tasks),
+        }
+    }
+
+    /// Finds the waiters `signal` wakes. Those whose filter matches go to `woken`
+    /// (and leave the index); those with a predicate, which must run outside the
+    /// kernel's borrow, go to `undecided` (and stay until they are woken). Frozen
+    /// threads miss the signal but keep waiting.
+    pub(crate) fn collect(
+        &mut self,
+        signal: &Signal,
+        tasks: &Slab<Task>,
+        woken: &mut Vec<(u64, usize)>,
+        undecided: &mut Vec<(u64, usize, Filter)>,
+    ) {
+        if let Some(list) = self.by_name.get_mut(signal.name()) {
+            list.entries.retain(|&(token, key)| {
+                let Some(task) = tasks.get(key).filter(|t| t.token == token) else {
+                    return false;
+                };
+                let Wait::Signal(filter) = &task.wait else { return false };
+                if frozen(tasks, key) || !filter.matches(signal) {
+                    return true;
+                }
+                woken.push((token, key));
+                false
+            });
+            list.stale = 0;
+            if list.entries.is_empty() {
+                self.by_name.remove(signal.name());
+            }
+        }
+        let first_other = woken.len();
+        self.other.entries.retain(|&(token, key)| {
+            let Some(task) = tasks.get(key).filter(|t| t.token == token) else {
+                return false;
+            };
+            let Wait::Signal(filter) = &task.wait else { return false };
+            if frozen(tasks, key) {
+                return true;
+            }
+            if filter.runs_user_code() {
+                undecided.push((token, key, filter.clone()));
+                return true;
+            }
+            if !filter.matches(signal) {
+                return true;
+            }
+            woken.push((token, key));
+            false
+        });
+        self.other.stale = 0;
+        // Both lists are in wait order; merge them.
+        if first_other > 0 && woken.len() > first_other {
+            woken.sort_unstable_by_key(|&(token, _)| token);
+        }
+    }
+}

@@ -1,0 +1,892 @@
+//! The kernel: its state, the thread-local pointer that reaches it, and the loop
+//! that runs rounds (queued signals, then due deadlines, then joins).
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use slab::Slab;
+
+use crate::error::Error;
+use crate::event::listen::{Listeners, Timers};
+use crate::event::waiters::Waiters;
+use crate::event::Signal;
+use crate::process::{Kind, Task, Wait, Woke};
+use crate::stack::StackPool;
+use crate::thread::Status;
+use crate::time::{Clock, DeadlineQueue};
+
+/// The default size of a green thread's stack (usable bytes; one guard page is
+/// added below it). Pages are committed only when touched.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// How many finished threads' stacks the kernel keeps for reuse by default.
+pub const DEFAULT_STACK_POOL: usize = 1024;
+
+/// What a deadline in the queue wakes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Due {
+    /// A blocked task, if it still waits with this token.
+    Task { key: usize, token: u64 },
+    /// A timer, if it is still registered under this serial.
+    Timer { key: usize, serial: u64 },
+}
+
+/// The host's handler for errors raised inside the kernel.
+pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
+
+/// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
+/// held across a context switch or a call into user code.
+pub(crate) struct Core {
+    pub(crate) tasks: Slab<Task>,
+    pub(crate) root: usize,
+    /// The task whose stack is executing (`None`: the host's stack).
+    pub(crate) running: Option<usize>,
+    /// The task on whose behalf calls are made: the running task, or the owner
+    /// of the listener or timer callback being run.
+    pub(crate) context: Option<usize>,
+    pub(crate) queue: VecDeque<Signal>,
+    pub(crate) waiters: Waiters,
+    pub(crate) listeners: Listeners,
+    pub(crate) timers: Timers,
+    pub(crate) deadlines: DeadlineQueue<Due>,
+    /// Joiners to nudge in the next round, after its deadlines.
+    pub(crate) join_wakes: Vec<(usize, u64)>,
+    pub(crate) clock: Clock,
+    pub(crate) stacks: StackPool,
+    pub(crate) next_token: u64,
+    pub(crate) next_serial: u64,
+    pub(crate) on_error: Option<ErrorHook>,
+    /// Reused between deliveries so that a push allocates nothing.
+    pub(crate) scratch: Vec<(u64, usize)>,
+    /// User values (callbacks) removed while the state was borrowed, dropped
+    /// once it is not.
+    pub(crate) graveyard: Vec<Box<dyn std::any::Any>>,
+    pub(crate) remote: Arc<Remote>,
+}
+
+impl Core {
+    pub(crate) fn now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    pub(crate) fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    pub(crate) fn serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    /// Drops stale wake-ups from the deadline queue once they outnumber the live
+    /// ones, so that waits that end early (a pull answered long before its
+    /// timeout) cannot grow it without bound.
+    pub(crate) fn compact_deadlines(&mut self) {
+        let live = self.tasks.len() + self.timers.table.len();
+        if self.deadlines.len() <= 64 + 2 * live {
+            return;
+        }
+        let (tasks, timers) = (&self.tasks, &self.timers);
+        self.deadlines.retain(|due| match *due {
+            Due::Task { key, token } => tasks.get(key).is_some_and(|t| t.token == token),
+            Due::Timer { key, serial } => timers.table.get(key).is_some_and(|t| t.serial == serial),
+        });
+    }
+
+    /// The task `key` if it is still the one with this serial.
+    pub(crate) fn task(&self, key: usize, serial: u64) -> Option<&Task> {
+        self.tasks.get(key).filter(|t| t.serial == serial)
+    }
+
+    /// Ends `key`'s current wait (it is about to run, or it died). `delivered`:
+    /// the waiter index has already dropped its entry.
+    pub(crate) fn end_wait(&mut self, key: usize, delivered: bool) {
+        let task = &mut self.tasks[key];
+        let wait = std::mem::replace(&mut task.wait, Wait::None);
+        task.token = 0;
+        task.deadline = None;
+        if let Wait::Signal(filter) = wait {
+            if !delivered {
+                self.waiters.forget(&filter, &self.tasks);
+            }
+        }
+    }
+
+    /// Marks `key` ready to run again: its current wait ends with `woke`.
+    pub(crate) fn prepare_wake(&mut self, key: usize, woke: Woke, delivered: bool) {
+        self.end_wait(key, delivered);
+        self.tasks[key].woke = woke;
+    }
+
+    fn drain_remote(&mut self) {
+        if self.remote.pending.swap(false, Ordering::Acquire) {
+            let mut shared = self.remote.lock();
+            self.queue.extend(shared.signals.drain(..));
+        }
+    }
+
+    /// One line per blocked task, for deadlock reports.
+    pub(crate) fn describe_waits(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (_, task) in &self.tasks {
+            let what = match &task.wait {
+                Wait::None => continue,
+                Wait::Signal(filter) => format!("waits for {}", filter.describe()),
+                Wait::Sleep => "sleeps".to_string(),
+                Wait::Join(targets) => {
+                    let names: Vec<String> = targets
+                        .iter()
+                        .filter_map(|&k| self.tasks.get(k))
+                        .map(|t| t.label())
+                        .collect();
+                    format!("joins {}", names.join(", "))
+                }
+                Wait::Coma => "is suspended".to_string(),
+            };
+            let frozen = if task.status == Status::Suspended { " (suspended)" } else { "" };
+            out.push(format!("{}{frozen} {what}", task.label()));
+        }
+        out
+    }
+}
+
+/// The part of the kernel that other OS threads reach through a `SignalSender`.
+#[derive(Debug, Default)]
+pub(crate) struct Remote {
+    state: Mutex<RemoteState>,
+    wakeup: Condvar,
+    /// Set with each push, so that the kernel takes the lock only when there is
+    /// something to take.
+    pending: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct RemoteState {
+    signals: VecDeque<Signal>,
+    closed: bool,
+}
+
+impl Remote {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RemoteState> {
+        // A sender that panicked while holding the lock left the queue intact:
+        // a push is one `push_back`.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn push(&self, signal: Signal) -> Result<(), Error> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Error::KernelGone);
+        }
+        state.signals.push_back(signal);
+        self.pending.store(true, Ordering::Release);
+        drop(state);
+        self.wakeup.notify_one();
+        Ok(())
+    }
+
+    /// Blocks the kernel's OS thread until a push, or until `timeout` passes.
+    fn wait(&self, timeout: Option<Duration>) {
+        let state = self.lock();
+        if !state.signals.is_empty() {
+            return;
+        }
+        // Poisoning is harmless here (see `lock`): the guard is dropped at once.
+        match timeout {
+            Some(t) => drop(self.wakeup.wait_timeout(state, t)),
+            None => drop(self.wakeup.wait(state)),
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+    }
+}
+
+/// A handle that pushes signals into a kernel from any OS thread, like
+/// `computer.pushSignal` from outside the machine. A kernel waiting for work
+/// wakes up at once.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel, Signal};
+///
+/// let mut kernel = Kernel::new();
+/// let sender = kernel.signal_sender();
+/// let feeder = std::thread::spawn(move || {
+///     sender.push(Signal::new("line").with("hello")).unwrap();
+/// });
+/// let got = kernel.run(|| event::pull(None, "line")).unwrap();
+/// feeder.join().unwrap();
+/// assert_eq!(got.unwrap().arg(0).as_str(), Some("hello"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SignalSender {
+    remote: Arc<Remote>,
+}
+
+impl SignalSender {
+    /// Queues `signal` in the kernel; signals from one sender arrive in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KernelGone`] if the kernel has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{Error, Kernel, Signal};
+    ///
+    /// let kernel = Kernel::new();
+    /// let sender = kernel.signal_sender();
+    /// drop(kernel);
+    /// assert_eq!(sender.push(Signal::new("late")), Err(Error::KernelGone));
+    /// ```
+    pub fn push(&self, signal: Signal) -> Result<(), Error> {
+        self.remote.push(signal)
+    }
+}
+
+/// The kernel's state and the pointer green threads use to reach it.
+pub(crate) struct Shared {
+    core: RefCell<Core>,
+    /// Itself, for the handles it gives out.
+    me: Weak<Shared>,
+}
+
+impl Shared {
+    pub(crate) fn weak(&self) -> Weak<Shared> {
+        self.me.clone()
+    }
+
+    pub(crate) fn core(&self) -> RefMut<'_, Core> {
+        self.core.borrow_mut()
+    }
+
+    /// Reports an error through the kernel's reporter (default: `log::error!`).
+    pub(crate) fn report(&self, message: &str) {
+        let handler = self.core().on_error.take();
+        match handler {
+            Some(mut handler) => {
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(message)));
+                let mut core = self.core();
+                if core.on_error.is_none() {
+                    core.on_error = Some(handler);
+                }
+                drop(core);
+                if outcome.is_err() {
+                    log::error!("{message} (and the on_error handler panicked)");
+                }
+            }
+            None => log::error!("{message}"),
+        }
+    }
+
+    /// One round: the signals queued before it, then the deadlines due by now,
+    /// then the joiners nudged in the previous round. Returns whether there was
+    /// anything to do.
+    pub(crate) fn round(&self, report: &mut StepReport) -> bool {
+        let (signals, joins) = {
+            let mut core = self.core();
+            core.drain_remote();
+            (std::mem::take(&mut core.queue), std::mem::take(&mut core.join_wakes))
+        };
+        let mut busy = !signals.is_empty() || !joins.is_empty();
+        for signal in &signals {
+            report.signals += 1;
+            self.deliver(signal, report);
+        }
+        let cutoff = {
+            let core = self.core();
+            core.deadlines.cutoff(core.now())
+        };
+        loop {
+            let due = self.core().deadlines.pop_due(cutoff);
+            let Some(due) = due else { break };
+            busy = true;
+            match due {
+                Due::Task { key, token } => self.deadline_passed(key, token, report),
+                Due::Timer { key, serial } => self.fire_timer(key, serial),
+            }
+        }
+        for (key, token) in joins {
+            let runnable = {
+                let mut core = self.core();
+                let core = &mut *core;
+                match core.tasks.get_mut(key) {
+                    Some(t) if t.token == token && matches!(t.wait, Wait::Join(_)) => {
+                        if crate::process::frozen(&core.tasks, key) {
+                            core.tasks[key].missed = true;
+                            false
+                        } else {
+                            core.prepare_wake(key, Woke::Nudge, false);
+                            true
+                        }
+                    }
+                    _ => false,
+                }
+            };
+            if runnable {
+                report.resumes += 1;
+                self.switch_to(key, crate::process::Wake::Run);
+            }
+        }
+        busy
+    }
+
+    fn deadline_passed(&self, key: usize, token: u64, report: &mut StepReport) {
+        let runnable = {
+            let mut core = self.core();
+            let core = &mut *core;
+            match core.tasks.get_mut(key) {
+                Some(t) if t.token == token && !matches!(t.wait, Wait::None) => {
+                    if crate::process::frozen(&core.tasks, key) {
+                        core.tasks[key].missed = true;
+                        false
+                    } else {
+                        core.prepare_wake(key, Woke::Timeout, false);
+                        true
+                    }
+                }
+                _ => false,
+            }
+        };
+        if runnable {
+            report.resumes += 1;
+            self.switch_to(key, crate::process::Wake::Run);
+        }
+    }
+
+    /// Waits for something to do once a round found nothing: moves a virtual
+    /// clock to the next deadline, or sleeps in the OS until it or a push.
+    /// `Err` lists the waiting threads when nothing can ever wake them.
+    fn idle(&self, block: bool) -> Result<(), Vec<String>> {
+        let (next, virtual_time, senders, remote) = {
+            let core = self.core();
+            if !core.queue.is_empty() || !core.join_wakes.is_empty() {
+                return Ok(());
+            }
+            // The kernel holds one reference; any other is a live `SignalSender`.
+            let senders = Arc::strong_count(&core.remote) > 1;
+            (core.deadlines.next_at(), core.clock.is_virtual(), senders, core.remote.clone())
+        };
+        if remote.pending.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match next {
+            Some(at) if virtual_time => {
+                self.core().clock.advance_to(at);
+                Ok(())
+            }
+            Some(at) => {
+                if block {
+                    let now = self.core().now();
+                    remote.wait(Some(at.saturating_sub(now)));
+                }
+                Ok(())
+            }
+            None if senders => {
+                if block {
+                    remote.wait(None);
+                }
+                Ok(())
+            }
+            None => Err(self.core().describe_waits()),
+        }
+    }
+}
+
+thread_local! {
+    /// The kernel running on this OS thread, if any. Set by `Enter` for the span
+    /// of `run`, `step`, a host-side handle call that switches stacks, and `drop`.
+    static CURRENT: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Makes `shared` the current kernel until dropped, then restores the previous one.
+pub(crate) struct Enter {
+    _keep: Rc<Shared>,
+    prev: *const Shared,
+}
+
+pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
+    let prev = CURRENT.with(|c| c.replace(Rc::as_ptr(shared)));
+    Enter { _keep: shared.clone(), prev }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+fn current_ptr() -> *const Shared {
+    CURRENT.with(|c| c.get())
+}
+
+/// The current kernel.
+///
+/// # Panics
+///
+/// Outside a kernel, with a message naming `what` was called.
+pub(crate) fn current(what: &str) -> &'static Shared {
+    let ptr = current_ptr();
+    assert!(
+        !ptr.is_null(),
+        "cothread: `{what}` called outside a kernel; call it from a program or thread run by `Kernel::run`"
+    );
+    // SAFETY: CURRENT is non-null only while an `Enter` guard lives, and the guard
+    // keeps the `Shared` alive (it holds an `Rc`). Green threads and callbacks run
+    // only inside such a span, and `Kernel::drop` unwinds every green thread before
+    // its guard ends, so no caller can keep using this reference after the `Shared`
+    // is freed. The `'static` lifetime never leaves the crate.
+    unsafe { &*ptr }
+}
+
+/// The current kernel if there is one and it is `shared`.
+pub(crate) fn is_current(shared: &Rc<Shared>) -> bool {
+    std::ptr::eq(current_ptr(), Rc::as_ptr(shared))
+}
+
+/// What one [`Kernel::step`] did.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.spawn(|| os::sleep(Duration::from_secs(1)));
+/// let report = kernel.step();
+/// assert!(report.alive);
+/// assert_eq!(report.next_deadline, Some(Duration::from_secs(1)));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// Thread resumes the step made.
+    pub resumes: usize,
+    /// Signals it delivered.
+    pub signals: usize,
+    /// The nearest deadline on the kernel's clock after the step, if any.
+    pub next_deadline: Option<Duration>,
+    /// Whether any program or thread is still alive.
+    pub alive: bool,
+}
+
+/// Configures a [`Kernel`].
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder()
+///     .virtual_time(true)
+///     .stack_size(64 * 1024)
+///     .stack_pool(16)
+///     .build();
+/// assert_eq!(kernel.uptime(), std::time::Duration::ZERO);
+/// ```
+#[derive(Debug, Clone)]
+pub struct KernelBuilder {
+    virtual_time: bool,
+    stack_size: usize,
+    stack_pool: usize,
+}
+
+impl KernelBuilder {
+    /// With `true`, the kernel's clock is virtual: it starts at zero and, when every
+    /// thread waits on a deadline, jumps to the nearest one at once. Programs that
+    /// sleep for hours finish in microseconds, with the same interleaving every run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let t = kernel.run(|| { os::sleep(Duration::from_secs(3600)); os::uptime() });
+    /// assert_eq!(t.unwrap(), Duration::from_secs(3600));
+    /// ```
+    pub fn virtual_time(mut self, on: bool) -> Self {
+        self.virtual_time = on;
+        self
+    }
+
+    /// The usable size of each green thread's stack, in bytes (default
+    /// [`DEFAULT_STACK_SIZE`]); a guard page is added below it. Only touched
+    /// pages take memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::builder().stack_size(128 * 1024).build();
+    /// # drop(kernel);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// How many stacks of finished threads to keep for reuse (default
+    /// [`DEFAULT_STACK_POOL`]); beyond it they are returned to the OS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::builder().stack_pool(0).build();
+    /// # drop(kernel);
+    /// ```
+    pub fn stack_pool(mut self, stacks: usize) -> Self {
+        self.stack_pool = stacks;
+        self
+    }
+
+    /// Builds the kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::builder().build();
+    /// # drop(kernel);
+    /// ```
+    pub fn build(self) -> Kernel {
+        let mut tasks = Slab::new();
+        let root = tasks.insert(Task::new(0, Kind::Root, None));
+        let core = Core {
+            tasks,
+            root,
+            running: None,
+            context: None,
+            queue: VecDeque::new(),
+            waiters: Waiters::default(),
+            listeners: Listeners::default(),
+            timers: Timers::default(),
+            deadlines: DeadlineQueue::new(),
+            join_wakes: Vec::new(),
+            clock: Clock::new(self.virtual_time),
+            stacks: StackPool::new(self.stack_size, self.stack_pool),
+            next_token: 0,
+            next_serial: 0,
+            on_error: None,
+            scratch: Vec::new(),
+            graveyard: Vec::new(),
+            remote: Arc::new(Remote::default()),
+        };
+        Kernel { shared: Rc::new_cyclic(|me| Shared { core: RefCell::new(core), me: me.clone() }) }
+    }
+}
+
+impl Default for KernelBuilder {
+    fn default() -> Self {
+        KernelBuilder {
+            virtual_time: false,
+            stack_size: DEFAULT_STACK_SIZE,
+            stack_pool: DEFAULT_STACK_POOL,
+        }
+    }
+}
+
+/// The kernel: owns every green thread and runs them, one OS thread, one at a time.
+///
+/// The host calls [`run`](Kernel::run) to run a program to its end, or
+/// [`step`](Kernel::step) once a frame. Dropping the kernel unwinds every thread
+/// still alive (detached ones included), so their destructors run.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, os, thread, Kernel, Signal};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// let out = kernel.run(|| {
+///     let t = thread::create(|| event::pull(None, "ping").map(|s| s.arg(0).clone()));
+///     event::push(Signal::new("ping").with(7));
+///     os::sleep(Duration::from_millis(10));
+///     t.wait()
+/// });
+/// assert_eq!(out.unwrap().unwrap(), Some(7.into()));
+/// ```
+pub struct Kernel {
+    shared: Rc<Shared>,
+}
+
+impl Kernel {
+    /// A kernel on the real clock, with default stacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// assert_eq!(kernel.run(|| 1 + 1).unwrap(), 2);
+    /// ```
+    pub fn new() -> Kernel {
+        Kernel::builder().build()
+    }
+
+    /// A builder for a kernel with a virtual clock or other stacks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::builder().virtual_time(true).build();
+    /// # drop(kernel);
+    /// ```
+    pub fn builder() -> KernelBuilder {
+        KernelBuilder::default()
+    }
+
+    /// Runs `main` as a program (a process whose main body is not a thread:
+    /// `thread::current()` is `None` in it) and drives the kernel until the program
+    /// has closed: its body returned and every thread attached to it has ended.
+    /// Detached threads keep running in later `run`s and `step`s.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Panicked`] if `main` panicked (its threads are killed),
+    /// - [`Error::Exited`] if it called [`os::exit`](crate::os::exit),
+    /// - [`Error::Deadlock`] if every thread waits and nothing can wake any of
+    ///   them (no deadline, no queued signal, no live [`SignalSender`]); the
+    ///   program is killed (its stacks unwound) and the error names each waiting
+    ///   thread and what it waits for,
+    /// - [`Error::NestedRun`] if called while a kernel runs on this OS thread
+    ///   (from inside a green thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Error, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// assert_eq!(kernel.run(|| "done").unwrap(), "done");
+    /// let stuck = kernel.run(|| event::pull(None, "never"));
+    /// assert!(matches!(stuck, Err(Error::Deadlock(_))));
+    /// ```
+    pub fn run<T: 'static>(&mut self, main: impl FnOnce() -> T + 'static) -> Result<T, Error> {
+        if !current_ptr().is_null() {
+            return Err(Error::NestedRun);
+        }
+        let _enter = enter(&self.shared);
+        let root = self.shared.core().root;
+        let (key, serial, slot) = self.shared.spawn(root, Kind::Program, None, main)?;
+        let mut report = StepReport::default();
+        while self.shared.core().task(key, serial).is_some() {
+            if self.shared.round(&mut report) {
+                continue;
+            }
+            if let Err(waiting) = self.shared.idle(true) {
+                self.shared.kill(key);
+                return Err(Error::Deadlock(waiting));
+            }
+        }
+        slot.take().unwrap_or(Err(Error::Killed))
+    }
+
+    /// Starts `main` as a program and returns at once, without running anything
+    /// but its first stretch (up to its first blocking call); [`step`](Kernel::step)
+    /// runs the rest. Returns the program's handle.
+    ///
+    /// # Panics
+    ///
+    /// If called while a kernel runs on this OS thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Kernel, Status};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let p = kernel.spawn(|| os::sleep(Duration::ZERO));
+    /// assert_eq!(p.status(), Status::Running);
+    /// kernel.step();
+    /// assert_eq!(p.status(), Status::Dead);
+    /// ```
+    pub fn spawn<T: 'static>(
+        &mut self,
+        main: impl FnOnce() -> T + 'static,
+    ) -> crate::thread::JoinHandle<T> {
+        assert!(
+            current_ptr().is_null(),
+            "cothread: `Kernel::spawn` called inside a running kernel"
+        );
+        let _enter = enter(&self.shared);
+        let root = self.shared.core().root;
+        match self.shared.spawn(root, Kind::Program, None, main) {
+            Ok((key, serial, slot)) => crate::thread::JoinHandle::new(
+                crate::thread::Thread::new(self.shared.weak(), key, serial),
+                slot,
+            ),
+            Err(e) => panic!("cothread: cannot start a program: {e}"),
+        }
+    }
+
+    /// Runs one round of what is ready now, without waiting: the queued signals,
+    /// the deadlines already due, and the joins those ended. A host calls it once
+    /// a frame.
+    ///
+    /// # Panics
+    ///
+    /// If called while a kernel runs on this OS thread (from inside a green thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel, Signal};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let p = kernel.spawn(|| event::pull(None, "go").is_some());
+    /// kernel.push_signal(Signal::new("go"));
+    /// let report = kernel.step();
+    /// assert_eq!(report.signals, 1);
+    /// assert!(!report.alive);
+    /// assert_eq!(p.wait(), Ok(true));
+    /// ```
+    pub fn step(&mut self) -> StepReport {
+        assert!(current_ptr().is_null(), "cothread: `Kernel::step` called inside a running kernel");
+        let _enter = enter(&self.shared);
+        let mut report = StepReport::default();
+        self.shared.round(&mut report);
+        let core = self.shared.core();
+        report.next_deadline = core.deadlines.next_at();
+        report.alive = core.tasks.len() > 1;
+        report
+    }
+
+    /// Queues a signal, like `computer.pushSignal`; it is delivered in the next round.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel, Signal};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.push_signal(Signal::new("key_down").with(42));
+    /// let s = kernel.run(|| event::pull(None, "key_down")).unwrap().unwrap();
+    /// assert_eq!(s.arg(0).as_int(), Some(42));
+    /// ```
+    pub fn push_signal(&mut self, signal: Signal) {
+        self.shared.core().queue.push_back(signal);
+    }
+
+    /// A `Send + Sync + Clone` handle that pushes signals from other OS threads and
+    /// wakes the kernel if it is waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::new();
+    /// let sender = kernel.signal_sender();
+    /// std::thread::spawn(move || sender.push("hello".into()).unwrap()).join().unwrap();
+    /// ```
+    pub fn signal_sender(&self) -> SignalSender {
+        SignalSender { remote: self.shared.core().remote.clone() }
+    }
+
+    /// The soft interrupt (OpenOS's `^C`): pushes `"interrupted"` with the uptime
+    /// in seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.interrupt();
+    /// let s = kernel.run(|| event::pull(None, "interrupted")).unwrap().unwrap();
+    /// assert_eq!(s.arg(0).as_float(), Some(0.0));
+    /// ```
+    pub fn interrupt(&mut self) {
+        let uptime = self.uptime().as_secs_f64();
+        self.push_signal(Signal::new("interrupted").with(uptime));
+    }
+
+    /// The time on the kernel's clock (zero at its creation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::builder().virtual_time(true).build();
+    /// assert_eq!(kernel.uptime(), std::time::Duration::ZERO);
+    /// ```
+    pub fn uptime(&self) -> Duration {
+        self.shared.core().now()
+    }
+
+    /// Replaces the kernel's error reporter (default: `log::error!`). Thread
+    /// panics arrive as `"[thread] <message>"`, listener and timer panics as
+    /// `"[listener] ..."` and `"[timer] ..."`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Kernel};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let sink = log.clone();
+    /// kernel.on_error(move |msg| sink.borrow_mut().push(msg.to_string()));
+    /// kernel.run(|| { thread::create(|| -> () { panic!("boom") }); }).unwrap();
+    /// assert_eq!(log.borrow().as_slice(), ["[thread] boom"]);
+    /// ```
+    pub fn on_error(&mut self, handler: impl FnMut(&str) + 'static) {
+        self.shared.core().on_error = Some(Box::new(handler));
+    }
+}
+
+impl Default for Kernel {
+    fn default() -> Kernel {
+        Kernel::new()
+    }
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.shared.core.try_borrow() {
+            Ok(core) => f
+                .debug_struct("Kernel")
+                .field("uptime", &core.now())
+                .field("tasks", &(core.tasks.len() - 1))
+                .field("queued_signals", &core.queue.len())
+                .finish(),
+            Err(_) => f.write_str("Kernel { <running> }"),
+        }
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let remote = self.shared.core().remote.clone();
+        remote.close();
+        let _enter = enter(&self.shared);
+        // Unwind every program and detached thread, newest first; each takes its
+        // own children with it.
+        loop {
+            let next = {
+                let core = self.shared.core();
+                core.tasks[core.root].children.last().copied()
+            };
+            match next {
+                Some(key) => self.shared.kill(key),
+                None => break,
+            }
+        }
+        // Callbacks are user code: drop them outside the borrow.
+        let (listeners, timers) = {
+            let mut core = self.shared.core();
+            (std::mem::take(&mut core.listeners), std::mem::take(&mut core.timers))
+        };
+        drop(listeners);
+        drop(timers);
+    }
+}

@@ -1,0 +1,617 @@
+//! Processes: the task tree. Every program and every thread is a process; each
+//! has a parent (the root, "init", at the top) and the children attached to it.
+//! A process that returns closes (joins its children, newest first); one that
+//! panics, exits or is killed kills them.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use corosensei::{Coroutine, Yielder};
+use slab::Slab;
+
+use crate::error::Error;
+use crate::event::{Filter, Signal};
+use crate::thread::Status;
+
+/// What a green thread is resumed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Go on from where it blocked.
+    Run,
+    /// Unwind: the thread has been killed (or the kernel is going away).
+    Kill,
+}
+
+pub(crate) type Co = Coroutine<Wake, (), (), corosensei::stack::DefaultStack>;
+
+/// The panic payload that unwinds a killed thread's stack. It is raised with
+/// `resume_unwind`, so no panic hook runs and nothing is printed.
+pub(crate) struct KillUnwind;
+
+/// The panic payload of `os::exit`.
+pub(crate) struct ExitUnwind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The root ("init") process: owns programs and detached threads; never runs.
+    Root,
+    /// A program started by `Kernel::run`.
+    Program,
+    /// A thread started by `thread::create`.
+    Thread,
+}
+
+/// What a blocked task waits for.
+pub(crate) enum Wait {
+    /// Not blocked: running, or about to run.
+    None,
+    /// `event::pull`: a matching signal (or the deadline, if one was given).
+    Signal(Filter),
+    /// `os::sleep`: only the deadline.
+    Sleep,
+    /// `join`/`wait_for_*`: a target ending or being suspended (or the deadline).
+    Join(Vec<usize>),
+    /// Suspended itself: only `resume` wakes it.
+    Coma,
+}
+
+/// Why a blocked task was woken.
+#[derive(Default)]
+pub(crate) enum Woke {
+    #[default]
+    Nothing,
+    /// A signal its filter accepted.
+    Signal(Signal),
+    /// Its deadline passed (or it was resumed after missing one).
+    Timeout,
+    /// A joined thread ended or was suspended; re-check.
+    Nudge,
+    /// It is being unwound: blocking calls return at once.
+    Shutdown,
+}
+
+/// How a task's body ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum End {
+    Returned,
+    Panicked(String),
+    Killed,
+    Exited,
+}
+
+impl End {
+    pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> End {
+        if payload.is::<KillUnwind>() {
+            End::Killed
+        } else if payload.is::<ExitUnwind>() {
+            End::Exited
+        } else {
+            End::Panicked(panic_message(&*payload))
+        }
+    }
+
+    pub(crate) fn error(&self) -> Option<Error> {
+        match self {
+            End::Returned => None,
+            End::Panicked(msg) => Some(Error::Panicked(msg.clone())),
+            End::Killed => Some(Error::Killed),
+            End::Exited => Some(Error::Exited),
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), as `std` prints it.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_string()
+    }
+}
+
+/// Where a task's result goes: the typed slot a `JoinHandle<T>` reads.
+pub(crate) struct Slot<T> {
+    value: RefCell<Option<Result<T, Error>>>,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Slot<T> {
+        Slot { value: RefCell::new(None) }
+    }
+
+    pub(crate) fn set(&self, value: T) {
+        *self.value.borrow_mut() = Some(Ok(value));
+    }
+
+    pub(crate) fn take(&self) -> Option<Result<T, Error>> {
+        self.value.borrow_mut().take()
+    }
+}
+
+/// The untyped side of a `Slot`, through which the kernel records why a task
+/// has no value.
+pub(crate) trait Outcome {
+    fn fail(&self, error: Error);
+}
+
+impl<T> Outcome for Slot<T> {
+    fn fail(&self, error: Error) {
+        let mut value = self.value.borrow_mut();
+        if value.is_none() {
+            *value = Some(Err(error));
+        }
+    }
+}
+
+/// One program or thread.
+pub(crate) struct Task {
+    pub(crate) serial: u64,
+    pub(crate) kind: Kind,
+    pub(crate) name: Option<Rc<str>>,
+    pub(crate) parent: Option<usize>,
+    /// Attached children, oldest first.
+    pub(crate) children: Vec<usize>,
+    pub(crate) status: Status,
+    pub(crate) wait: Wait,
+    /// Names the current wait: a wake-up that carries another token is stale.
+    pub(crate) token: u64,
+    pub(crate) woke: Woke,
+    /// A deadline or nudge arrived while the task was frozen (it or an ancestor
+    /// suspended); `resume` delivers it.
+    pub(crate) missed: bool,
+    /// Killed while its stack was busy resuming another task; it unwinds as soon
+    /// as control comes back to it.
+    pub(crate) kill_pending: bool,
+    /// Being unwound or cleaning up: blocking calls return at once.
+    pub(crate) dying: bool,
+    /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
+    pub(crate) ended: bool,
+    /// `None` while the coroutine is on the CPU (or for the root).
+    pub(crate) coroutine: Option<Co>,
+    pub(crate) yielder: *const Yielder<Wake, ()>,
+    pub(crate) outcome: Option<Rc<dyn Outcome>>,
+    /// Tasks blocked in a join on this one, with their wait tokens.
+    pub(crate) joiners: Vec<(usize, u64)>,
+    /// The deadline of the current wait, for reports.
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) resumes: u64,
+}
+
+impl Task {
+    pub(crate) fn new(serial: u64, kind: Kind, parent: Option<usize>) -> Task {
+        Task {
+            serial,
+            kind,
+            name: None,
+            parent,
+            children: Vec::new(),
+            status: Status::Running,
+            wait: Wait::None,
+            token: 0,
+            woke: Woke::Nothing,
+            missed: false,
+            kill_pending: false,
+            dying: false,
+            ended: false,
+            coroutine: None,
+            yielder: std::ptr::null(),
+            outcome: None,
+            joiners: Vec::new(),
+            deadline: None,
+            resumes: 0,
+        }
+    }
+
+    /// "thread #3" or "thread #3 (worker)", for messages.
+    pub(crate) fn label(&self) -> String {
+        let kind = match self.kind {
+            Kind::Root => "init",
+            Kind::Program => "program",
+            Kind::Thread => "thread",
+        };
+        match &self.name {
+            Some(name) => format!("{kind} #{} ({name})", self.serial),
+            None => format!("{kind} #{}", self.serial),
+        }
+    }
+}
+
+/// Whether `key` misses signals and deadlines: it, or a thread it belongs to,
+/// is suspended (OpenOS: "a suspended thread's children behave as if suspended").
+pub(crate) fn frozen(tasks: &Slab<Task>, key: usize) -> bool {
+    let mut at = Some(key);
+    while let Some(k) = at {
+        let task = &tasks[k];
+        if task.status == Status::Suspended {
+            return true;
+        }
+        at = task.parent;
+    }
+    false
+}
+
+/// Whether `ancestor` is `key` or one of its ancestors.
+pub(crate) fn is_ancestor(tasks: &Slab<Task>, ancestor: usize, key: usize) -> bool {
+    let mut at = Some(key);
+    while let Some(k) = at {
+        if k == ancestor {
+            return true;
+        }
+        at = tasks[k].parent;
+    }
+    false
+}
+
+/// The process `level` steps above `from` (0 = `from` itself).
+pub(crate) fn ancestor_at(tasks: &Slab<Task>, from: usize, level: usize) -> Option<usize> {
+    let mut at = from;
+    for _ in 0..level {
+        at = tasks[at].parent?;
+    }
+    Some(at)
+}
+
+/// Moves `key` under `parent`, newest child last.
+pub(crate) fn reparent(tasks: &mut Slab<Task>, key: usize, parent: usize) {
+    if let Some(old) = tasks[key].parent {
+        tasks[old].children.retain(|&c| c != key);
+    }
+    tasks[key].parent = Some(parent);
+    tasks[parent].children.push(key);
+}
+
+/// `key` and all its descendants, parents before children.
+pub(crate) fn subtree(tasks: &Slab<Task>, key: usize) -> Vec<usize> {
+    let mut out = vec![key];
+    let mut i = 0;
+    while i < out.len() {
+        out.extend_from_slice(&tasks[out[i]].children);
+        i += 1;
+    }
+    out
+}
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use crate::kernel::{Due, Shared};
+
+impl Shared {
+    /// Creates a task under `parent` and runs it at once, up to its first blocking
+    /// call, as OpenOS's `thread.create` does.
+    pub(crate) fn spawn<T: 'static>(
+        &self,
+        parent: usize,
+        kind: Kind,
+        name: Option<Rc<str>>,
+        body: impl FnOnce() -> T + 'static,
+    ) -> Result<(usize, u64, Rc<Slot<T>>), Error> {
+        let slot = Rc::new(Slot::new());
+        let key = {
+            let mut core = self.core();
+            let stack = match core.stacks.take() {
+                Ok(stack) => stack,
+                Err(err) => {
+                    let size = core.stacks.stack_size();
+                    drop(core);
+                    panic!(
+                        "cothread: cannot allocate a {size}-byte thread stack: {err} \
+                         (lower `KernelBuilder::stack_size` or raise vm.max_map_count)"
+                    );
+                }
+            };
+            let result = slot.clone();
+            let coroutine = Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, _: Wake| {
+                let shared = crate::kernel::current("thread body");
+                let me = {
+                    let mut core = shared.core();
+                    let me = core.running.expect("a task body runs on its own stack");
+                    core.tasks[me].yielder = yielder;
+                    me
+                };
+                shared.task_main(me, body, &result);
+            });
+            let serial = core.serial();
+            let mut task = Task::new(serial, kind, Some(parent));
+            task.name = name;
+            task.coroutine = Some(coroutine);
+            let outcome: Rc<dyn Outcome> = slot.clone();
+            task.outcome = Some(outcome);
+            let key = core.tasks.insert(task);
+            core.tasks[parent].children.push(key);
+            key
+        };
+        let serial = self.core().tasks[key].serial;
+        self.switch_to(key, Wake::Run);
+        Ok((key, serial, slot))
+    }
+
+    /// The whole life of a task, on its own stack: the body, then closing (join
+    /// the children) or, if it did not return, killing them.
+    fn task_main<T>(&self, me: usize, body: impl FnOnce() -> T, slot: &Slot<T>) {
+        let mut end = match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(value) => {
+                slot.set(value);
+                End::Returned
+            }
+            Err(payload) => End::from_panic(payload),
+        };
+        if end == End::Returned {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.close(me))) {
+                end = End::from_panic(payload);
+            }
+        }
+        self.finish(me, end);
+    }
+
+    /// Joins the children, newest first, until none is left.
+    fn close(&self, me: usize) {
+        loop {
+            let next = {
+                let core = self.core();
+                core.tasks[me].children.last().map(|&k| (k, core.tasks[k].serial))
+            };
+            let Some(child) = next else { return };
+            if self.wait_for(me, &[child], true, None).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The end of a task, whatever the cause: reports a panic, kills the
+    /// children left, records the outcome and does the death bookkeeping.
+    fn finish(&self, me: usize, end: End) {
+        let label = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            task.dying = true;
+            task.label()
+        };
+        if let End::Panicked(msg) = &end {
+            let kind =
+                if self.core().tasks[me].kind == Kind::Thread { "thread" } else { "program" };
+            log::debug!("{label} panicked: {msg}");
+            self.report(&format!("[{kind}] {msg}"));
+        }
+        self.kill_children(me);
+        let outcome = {
+            let mut core = self.core();
+            self.mark_dead(&mut core, me);
+            core.tasks[me].outcome.take()
+        };
+        if let (Some(outcome), Some(error)) = (outcome, end.error()) {
+            outcome.fail(error);
+        }
+        log::trace!("{label} ended: {end:?}");
+    }
+
+    fn kill_children(&self, me: usize) {
+        loop {
+            let child = self.core().tasks[me].children.last().copied();
+            match child {
+                Some(child) => self.kill(child),
+                None => return,
+            }
+        }
+    }
+
+    /// Death bookkeeping, once: dead status, detached from its parent, joiners
+    /// nudged, registrations dropped, `"thread_exit"` pushed for a thread.
+    pub(crate) fn mark_dead(&self, core: &mut crate::kernel::Core, key: usize) {
+        let task = &mut core.tasks[key];
+        task.status = Status::Dead;
+        if task.ended {
+            return;
+        }
+        task.ended = true;
+        let serial = task.serial;
+        let is_thread = task.kind == Kind::Thread;
+        let joiners = std::mem::take(&mut task.joiners);
+        if let Some(parent) = task.parent.take() {
+            core.tasks[parent].children.retain(|&c| c != key);
+        }
+        if !matches!(core.tasks[key].wait, Wait::None) {
+            core.end_wait(key, false);
+        }
+        core.join_wakes.extend(joiners);
+        core.listeners.drop_owner(key, &mut core.graveyard);
+        core.timers.drop_owner(key, &mut core.graveyard);
+        if is_thread {
+            core.queue.push_back(Signal::new("thread_exit").with(serial as i64));
+        }
+    }
+
+    /// Resumes `key`'s coroutine from the current stack and, when it comes back,
+    /// puts it away or, if it has finished, frees its slot and recycles its stack.
+    pub(crate) fn switch_to(&self, key: usize, wake: Wake) {
+        let (mut coroutine, running, context) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[key];
+            task.resumes += 1;
+            let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
+            let running = core.running.replace(key);
+            let context = core.context.replace(key);
+            (coroutine, running, context)
+        };
+        // Every task body catches its own panics, so nothing unwinds through here.
+        let _ = coroutine.resume(wake);
+        let finished = {
+            let mut core = self.core();
+            core.running = running;
+            core.context = context;
+            let graveyard = std::mem::take(&mut core.graveyard);
+            if coroutine.done() {
+                let task = core.tasks.remove(key);
+                core.stacks.give(coroutine.into_stack());
+                (Some(task), graveyard)
+            } else {
+                core.tasks[key].coroutine = Some(coroutine);
+                (None, graveyard)
+            }
+        };
+        // A task's fields may hold user values (a filter's closure): drop them here,
+        // with the kernel's state not borrowed.
+        drop(finished);
+    }
+
+    /// Kills `key`: marks it dead at once, then unwinds its stack (destructors
+    /// run) and kills its children. Killing a dead task does nothing.
+    pub(crate) fn kill(&self, key: usize) {
+        enum How {
+            Nothing,
+            SelfUnwind,
+            WhenBack,
+            Resume,
+        }
+        let how = {
+            let mut core = self.core();
+            let core = &mut *core;
+            match core.tasks.get_mut(key) {
+                None => How::Nothing,
+                Some(task) if task.status == Status::Dead || task.dying => How::Nothing,
+                Some(task) => {
+                    task.dying = true;
+                    log::debug!("{} killed", task.label());
+                    let how = if core.running == Some(key) {
+                        How::SelfUnwind
+                    } else if task.coroutine.is_none() {
+                        task.kill_pending = true;
+                        How::WhenBack
+                    } else {
+                        How::Resume
+                    };
+                    self.mark_dead(core, key);
+                    how
+                }
+            }
+        };
+        match how {
+            How::Nothing | How::WhenBack => {}
+            How::SelfUnwind => resume_unwind(Box::new(KillUnwind)),
+            How::Resume => self.switch_to(key, Wake::Kill),
+        }
+    }
+
+    /// Called in a task's own code whenever control comes back to it after other
+    /// tasks ran on top of its stack (`create`, `kill`): a kill or a suspension
+    /// that happened meanwhile takes effect now.
+    pub(crate) fn check_interrupts(&self) {
+        let me = {
+            let core = self.core();
+            match core.running {
+                Some(me) if core.context == Some(me) => me,
+                _ => return,
+            }
+        };
+        let (kill, suspended) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            (std::mem::take(&mut task.kill_pending), task.status == Status::Suspended)
+        };
+        if kill {
+            resume_unwind(Box::new(KillUnwind));
+        }
+        if suspended {
+            self.block(Wait::Coma, None);
+        }
+    }
+
+    /// `Thread::suspend`.
+    pub(crate) fn suspend(&self, key: usize) -> Result<(), Error> {
+        let own = {
+            let mut core = self.core();
+            let core = &mut *core;
+            let task = &mut core.tasks[key];
+            if task.status != Status::Running || task.dying {
+                return Err(Error::CannotSuspend(task.status));
+            }
+            task.status = Status::Suspended;
+            // A suspended thread counts as finished for joins.
+            let joiners = std::mem::take(&mut task.joiners);
+            core.join_wakes.extend(joiners);
+            core.running == Some(key) && core.context == Some(key)
+        };
+        if own {
+            self.block(Wait::Coma, None);
+        }
+        Ok(())
+    }
+
+    /// `Thread::resume`: it runs again at the resumer's next blocking call, and
+    /// any wake-up it (or a child) missed while frozen is delivered then.
+    pub(crate) fn resume(&self, key: usize) -> Result<(), Error> {
+        let mut core = self.core();
+        let core = &mut *core;
+        let task = &mut core.tasks[key];
+        if task.status != Status::Suspended {
+            return Err(Error::CannotResume(task.status));
+        }
+        task.status = Status::Running;
+        self.deliver_missed(core, key);
+        Ok(())
+    }
+
+    /// Schedules the wake-ups that `key` and its descendants missed while frozen,
+    /// now that they may not be.
+    pub(crate) fn deliver_missed(&self, core: &mut crate::kernel::Core, key: usize) {
+        let now = core.now();
+        for k in subtree(&core.tasks, key) {
+            if frozen(&core.tasks, k) {
+                continue;
+            }
+            let task = &mut core.tasks[k];
+            if task.missed || matches!(task.wait, Wait::Coma) {
+                task.missed = false;
+                let token = task.token;
+                core.deadlines.push(now, Due::Task { key: k, token });
+            }
+        }
+    }
+
+    /// `Thread::attach`: moves `key` under the process `level` steps above the
+    /// current one (the host counts as the root).
+    pub(crate) fn attach(&self, key: usize, level: usize) -> Result<(), Error> {
+        let mut core = self.core();
+        let core = &mut *core;
+        if core.tasks[key].status == Status::Dead {
+            return Err(Error::DeadThread);
+        }
+        let from = core.context.unwrap_or(core.root);
+        let target = ancestor_at(&core.tasks, from, level).ok_or(Error::ProcessNotFound)?;
+        self.move_task(core, key, target)
+    }
+
+    /// `Thread::detach`: moves `key` under the root process.
+    pub(crate) fn detach(&self, key: usize) -> Result<(), Error> {
+        let mut core = self.core();
+        let core = &mut *core;
+        if core.tasks[key].status == Status::Dead {
+            return Err(Error::DeadThread);
+        }
+        let root = core.root;
+        self.move_task(core, key, root)
+    }
+
+    fn move_task(
+        &self,
+        core: &mut crate::kernel::Core,
+        key: usize,
+        target: usize,
+    ) -> Result<(), Error> {
+        if core.tasks[key].parent == Some(target) {
+            return Ok(());
+        }
+        if is_ancestor(&core.tasks, key, target) {
+            return Err(Error::AttachCycle);
+        }
+        let was_frozen = frozen(&core.tasks, key);
+        reparent(&mut core.tasks, key, target);
+        if was_frozen && !frozen(&core.tasks, key) {
+            self.deliver_missed(core, key);
+        }
+        Ok(())
+    }
+}

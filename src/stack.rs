@@ -1,0 +1,71 @@
+//! The stack pool: coroutine stacks are reused, so creating a thread costs no
+//! `mmap`/`mprotect`/`munmap` once the pool is warm.
+
+use std::io;
+
+use corosensei::stack::DefaultStack;
+
+/// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
+/// to the OS.
+pub(crate) struct StackPool {
+    free: Vec<DefaultStack>,
+    stack_size: usize,
+    max_pooled: usize,
+}
+
+impl StackPool {
+    pub(crate) fn new(stack_size: usize, max_pooled: usize) -> StackPool {
+        StackPool { free: Vec::new(), stack_size, max_pooled }
+    }
+
+    /// A stack from the pool, or a fresh one (one guard page below it).
+    pub(crate) fn take(&mut self) -> io::Result<DefaultStack> {
+        match self.free.pop() {
+            Some(stack) => Ok(stack),
+            None => DefaultStack::new(self.stack_size),
+        }
+    }
+
+    /// Returns a stack whose coroutine has finished.
+    pub(crate) fn give(&mut self, stack: DefaultStack) {
+        if self.free.len() < self.max_pooled {
+            self.free.push(stack);
+        }
+    }
+
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> usize {
+        self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corosensei::stack::Stack;
+
+    #[test]
+    fn a_given_stack_is_taken_again() {
+        let mut pool = StackPool::new(64 * 1024, 4);
+        let stack = pool.take().unwrap();
+        let base = stack.base();
+        pool.give(stack);
+        assert_eq!(pool.pooled(), 1);
+        assert_eq!(pool.take().unwrap().base(), base);
+    }
+
+    #[test]
+    fn stacks_beyond_the_bound_are_released() {
+        let mut pool = StackPool::new(16 * 1024, 2);
+        let stacks: Vec<_> = (0..5).map(|_| pool.take().unwrap()).collect();
+        for s in stacks {
+            pool.give(s);
+        }
+        assert_eq!(pool.pooled(), 2);
+        assert_eq!(pool.stack_size(), 16 * 1024);
+    }
+}

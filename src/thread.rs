@@ -1,0 +1,733 @@
+//! Green threads: `thread::create`, the `Thread` handle and joins.
+//!
+//! A thread is a process: it starts running at once (before `create` returns),
+//! owns the threads it creates, and its parent's end joins it (or, if the parent
+//! panicked or exited, kills it).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::panic::resume_unwind;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::event::Signal;
+use crate::kernel::{self, Due, Shared};
+use crate::process::{KillUnwind, Kind, Slot, Wait, Wake, Woke};
+
+/// A thread's state, as OpenOS's `t:status()` names it.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, thread, Kernel, Status};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let t = thread::create(|| os::sleep(Duration::from_secs(1)));
+///     assert_eq!(t.status(), Status::Running); // also while it sleeps
+///     t.suspend().unwrap();
+///     assert_eq!(t.status(), Status::Suspended);
+///     t.kill();
+///     assert_eq!(t.status(), Status::Dead);
+///     assert_eq!(Status::Dead.to_string(), "dead");
+/// }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Alive and not suspended; also while blocked, and while its function has
+    /// returned but it waits for its own children.
+    Running,
+    /// Frozen by `suspend`: it misses signals and deadlines until resumed.
+    Suspended,
+    /// Returned, panicked, exited or killed.
+    Dead,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Running => "running",
+            Status::Suspended => "suspended",
+            Status::Dead => "dead",
+        })
+    }
+}
+
+/// A thread's identity: unique for the life of its kernel, never reused, so a
+/// stale handle can never reach a newer thread.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{thread, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let a = thread::create(|| {});
+///     let b = thread::create(|| {});
+///     assert_ne!(a.id(), b.id());
+///     assert_eq!(a.id(), a.clone().id());
+/// }).unwrap();
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ThreadId(u64);
+
+impl ThreadId {
+    /// The id as a number (1 for the first program or thread of a kernel, and up).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// let n = kernel.run(|| cothread::thread::create(|| {}).id().as_u64()).unwrap();
+    /// assert_eq!(n, 2); // the program is 1
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ThreadId({})", self.0)
+    }
+}
+
+impl fmt::Display for ThreadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A cheap, clonable handle to a thread (OpenOS's thread handle `t`).
+///
+/// Every method works from inside the kernel and from the host; the ones that
+/// must wait (`join`) need to be called from a program or thread.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, thread, Kernel, Status};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let t: thread::Thread = thread::create(|| os::sleep(Duration::from_secs(5))).clone();
+///     t.join(Duration::from_secs(10)).unwrap();
+///     assert_eq!(t.status(), Status::Dead);
+/// }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Thread {
+    id: ThreadId,
+    key: usize,
+    kernel: Weak<Shared>,
+}
+
+impl Thread {
+    pub(crate) fn new(kernel: Weak<Shared>, key: usize, serial: u64) -> Thread {
+        Thread { id: ThreadId(serial), key, kernel }
+    }
+
+    /// Runs `f` with the kernel entered, if the thread is still alive.
+    fn with_live<R>(&self, f: impl FnOnce(&Shared, usize) -> R) -> Option<R> {
+        let shared = self.kernel.upgrade()?;
+        shared.core().task(self.key, self.id.0)?;
+        let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
+        Some(f(&shared, self.key))
+    }
+
+    /// The thread's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = cothread::thread::create(|| cothread::thread::current().unwrap().id());
+    ///     let id = t.id();
+    ///     assert_eq!(t.wait().unwrap(), id);
+    /// }).unwrap();
+    /// ```
+    pub fn id(&self) -> ThreadId {
+        self.id
+    }
+
+    /// The thread's status: `Running` (also while blocked), `Suspended` or `Dead`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = cothread::thread::create(|| {});
+    ///     assert_eq!(t.status(), cothread::Status::Dead);
+    /// }).unwrap();
+    /// ```
+    pub fn status(&self) -> Status {
+        self.with_live(|shared, key| shared.core().tasks[key].status).unwrap_or(Status::Dead)
+    }
+
+    /// Freezes the thread: it misses every signal and deadline until resumed, and
+    /// so do the threads it owns. Suspending the current thread blocks it here
+    /// until another thread resumes it. A join on a suspended thread returns at
+    /// once and kills it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotSuspend`] if the thread is not running
+    /// (`"cannot suspend dead thread"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Error, Kernel, Status};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = thread::create(|| { cothread::event::pull(None, "never"); });
+    ///     t.suspend().unwrap();
+    ///     assert_eq!(t.suspend(), Err(Error::CannotSuspend(Status::Suspended)));
+    ///     t.kill();
+    /// }).unwrap();
+    /// ```
+    pub fn suspend(&self) -> Result<(), Error> {
+        self.with_live(|shared, key| {
+            let out = shared.suspend(key);
+            shared.check_interrupts();
+            out
+        })
+        .unwrap_or(Err(Error::CannotSuspend(Status::Dead)))
+    }
+
+    /// Thaws a suspended thread. It does not run at once: it runs when the caller
+    /// next blocks, as in OpenOS. A wait that timed out while it was suspended
+    /// ends then; signals pushed meanwhile are lost.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CannotResume`] if the thread is not suspended
+    /// (`"cannot resume running thread"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, thread, Error, Kernel, Status};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let t = thread::create(|| os::sleep(Duration::from_secs(1)));
+    ///     assert_eq!(t.resume(), Err(Error::CannotResume(Status::Running)));
+    ///     t.suspend().unwrap();
+    ///     t.resume().unwrap();
+    /// }).unwrap();
+    /// ```
+    pub fn resume(&self) -> Result<(), Error> {
+        self.with_live(|shared, key| shared.resume(key))
+            .unwrap_or(Err(Error::CannotResume(Status::Dead)))
+    }
+
+    /// Kills the thread: it is dead at once, its stack is unwound now (its
+    /// destructors run), and the threads it owns are killed the same way.
+    /// Killing the current thread never returns. Killing a dead thread does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, thread, Kernel, Status};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let t = thread::create(|| loop { os::sleep(Duration::from_secs(1)) });
+    ///     t.kill();
+    ///     assert_eq!(t.status(), Status::Dead);
+    ///     t.kill(); // no effect
+    /// }).unwrap();
+    /// ```
+    pub fn kill(&self) {
+        self.with_live(|shared, key| {
+            shared.kill(key);
+            shared.check_interrupts();
+        });
+    }
+
+    /// Waits until the thread is no longer running: it ended, or it is suspended
+    /// (then the join kills it), as OpenOS's `t:join(timeout)`. A thread that
+    /// panicked joins fine; see [`JoinHandle::wait`] for its value or panic.
+    ///
+    /// `timeout` is `None` (wait as long as it takes) or a `Duration`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] (`"thread join timed out"`) when the timeout passes; the
+    /// thread keeps running.
+    ///
+    /// # Panics
+    ///
+    /// If the thread is still running and the caller is not a program or thread
+    /// of a running kernel (only those can wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, thread, Error, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let t = thread::create(|| os::sleep(Duration::from_secs(5)));
+    ///     assert_eq!(t.join(Duration::from_secs(1)), Err(Error::Timeout));
+    ///     assert_eq!(t.join(None), Ok(()));
+    /// }).unwrap();
+    /// ```
+    pub fn join(&self, timeout: impl Into<Option<Duration>>) -> Result<(), Error> {
+        wait_for_threads([self], true, timeout.into())
+    }
+
+    /// Moves the thread under another process: `level` 0 is the current process
+    /// (the current thread, or the program), 1 its parent, and so on up to the root.
+    /// The thread then blocks that process's close instead of its old parent's.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProcessNotFound`] if there is no process at `level`,
+    /// [`Error::AttachCycle`] if the process is the thread itself or one it owns,
+    /// [`Error::DeadThread`] if the thread has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Error, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = thread::create(|| { cothread::event::pull(None, "x"); });
+    ///     assert_eq!(t.attach(0), Ok(())); // already ours: no change
+    ///     assert_eq!(t.attach(9), Err(Error::ProcessNotFound));
+    ///     t.kill();
+    /// }).unwrap();
+    /// ```
+    pub fn attach(&self, level: usize) -> Result<(), Error> {
+        self.with_live(|shared, key| shared.attach(key, level)).unwrap_or(Err(Error::DeadThread))
+    }
+
+    /// Moves the thread under the root process: no program's close waits for it,
+    /// and it runs until it ends, is killed, or the kernel is dropped (which
+    /// unwinds it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DeadThread`] if the thread has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, thread, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = thread::create(|| { event::pull(None, "never"); });
+    ///     t.detach().unwrap();
+    /// }).unwrap(); // returns: nothing waits for the detached thread
+    /// ```
+    pub fn detach(&self) -> Result<(), Error> {
+        self.with_live(|shared, key| shared.detach(key)).unwrap_or(Err(Error::DeadThread))
+    }
+}
+
+impl PartialEq for Thread {
+    fn eq(&self, other: &Thread) -> bool {
+        self.id == other.id && self.kernel.ptr_eq(&other.kernel)
+    }
+}
+
+impl Eq for Thread {}
+
+impl fmt::Debug for Thread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thread").field("id", &self.id).field("status", &self.status()).finish()
+    }
+}
+
+/// The handle `thread::create` returns: a [`Thread`] (it derefs to one) that also
+/// gives the thread's value.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{thread, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// let v = kernel.run(|| thread::create(|| 6 * 7).wait()).unwrap();
+/// assert_eq!(v, Ok(42));
+/// ```
+pub struct JoinHandle<T> {
+    thread: Thread,
+    slot: Rc<Slot<T>>,
+    _value: PhantomData<T>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(thread: Thread, slot: Rc<Slot<T>>) -> JoinHandle<T> {
+        JoinHandle { thread, slot, _value: PhantomData }
+    }
+
+    /// Joins the thread, then gives its value, or why it has none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Panicked`] with the panic message, [`Error::Killed`] (also when it
+    /// was suspended: the join killed it), [`Error::Exited`] if it called
+    /// [`os::exit`](crate::os::exit).
+    ///
+    /// # Panics
+    ///
+    /// As [`Thread::join`]: if the thread is still running and the caller cannot wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Error, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let ok = thread::create(|| "value");
+    ///     let bad = thread::create(|| -> () { panic!("no value") });
+    ///     assert_eq!(ok.wait(), Ok("value"));
+    ///     assert_eq!(bad.wait(), Err(Error::Panicked("no value".into())));
+    /// }).unwrap();
+    /// ```
+    pub fn wait(self) -> Result<T, Error> {
+        // No timeout: this returns only once the thread is dead or suspended (and
+        // then killed by the join).
+        let _ = self.thread.join(None);
+        self.slot.take().unwrap_or(Err(Error::Killed))
+    }
+
+    /// The `Thread` handle, cloned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// kernel.run(|| {
+    ///     let h = cothread::thread::create(|| 1);
+    ///     assert_eq!(h.thread().id(), h.id());
+    /// }).unwrap();
+    /// ```
+    pub fn thread(&self) -> Thread {
+        self.thread.clone()
+    }
+}
+
+impl<T> Deref for JoinHandle<T> {
+    type Target = Thread;
+
+    fn deref(&self) -> &Thread {
+        &self.thread
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("JoinHandle").field(&self.thread).finish()
+    }
+}
+
+/// Starts a thread running `f` and returns its handle. The thread runs at once,
+/// up to its first blocking call, before `create` returns; it belongs to the
+/// current process (the calling thread, or the program).
+///
+/// # Panics
+///
+/// Outside a kernel; or if no stack can be had for the thread (the message names
+/// the limit and the fix).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, thread, Kernel};
+/// use std::{cell::RefCell, rc::Rc, time::Duration};
+///
+/// let out = Rc::new(RefCell::new(Vec::new()));
+/// let o = out.clone();
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(move || {
+///     o.borrow_mut().push("start");
+///     let o2 = o.clone();
+///     thread::create(move || {
+///         o2.borrow_mut().push("A");
+///         os::sleep(Duration::ZERO);
+///         o2.borrow_mut().push("B");
+///     });
+///     o.borrow_mut().push("end");
+/// }).unwrap();
+/// assert_eq!(*out.borrow(), ["start", "A", "end", "B"]);
+/// ```
+pub fn create<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
+    let shared = kernel::current("thread::create");
+    let parent = {
+        let core = shared.core();
+        core.context.unwrap_or(core.root)
+    };
+    let (key, serial, slot) = match shared.spawn(parent, Kind::Thread, None, f) {
+        Ok(spawned) => spawned,
+        Err(e) => panic!("cothread: thread::create failed: {e}"),
+    };
+    shared.check_interrupts();
+    JoinHandle::new(Thread::new(shared.weak(), key, serial), slot)
+}
+
+/// The current thread's handle, or `None` in a program's main body (and on the
+/// host), as OpenOS's `thread.current()`.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{thread, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     assert!(thread::current().is_none());
+///     let t = thread::create(|| thread::current().map(|t| t.id()));
+///     let id = t.id();
+///     assert_eq!(t.wait(), Ok(Some(id)));
+/// }).unwrap();
+/// ```
+pub fn current() -> Option<Thread> {
+    let shared = kernel::current("thread::current");
+    let (key, serial) = {
+        let core = shared.core();
+        let key = core.context?;
+        let task = &core.tasks[key];
+        if task.kind != Kind::Thread {
+            return None;
+        }
+        (key, task.serial)
+    };
+    Some(Thread::new(shared.weak(), key, serial))
+}
+
+/// Lua's `coroutine.yield()` inside a thread: waits for the next signal of any
+/// name and returns it (`None` only while the thread is being unwound).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, thread, Kernel, Signal};
+///
+/// let mut kernel = Kernel::new();
+/// let name = kernel.run(|| {
+///     let t = thread::create(|| thread::yield_now().map(|s| s.name().to_string()));
+///     event::push(Signal::new("tick"));
+///     t.wait()
+/// }).unwrap();
+/// assert_eq!(name, Ok(Some("tick".to_string())));
+/// ```
+pub fn yield_now() -> Option<Signal> {
+    crate::event::pull(None, crate::event::Filter::any())
+}
+
+/// Waits until every thread in `threads` is done (ended, or suspended: those are
+/// killed), as OpenOS's `thread.waitForAll`. The threads found done are killed
+/// even when the wait times out; the others keep running.
+///
+/// # Errors
+///
+/// [`Error::Timeout`] when `timeout` passes first.
+///
+/// # Panics
+///
+/// As [`Thread::join`].
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, thread, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let a = thread::create(|| os::sleep(Duration::from_secs(1)));
+///     let b = thread::create(|| os::sleep(Duration::from_secs(2)));
+///     thread::wait_for_all([&*a, &*b], Duration::from_secs(5)).unwrap();
+///     assert_eq!(os::uptime(), Duration::from_secs(2));
+/// }).unwrap();
+/// ```
+pub fn wait_for_all<'a>(
+    threads: impl IntoIterator<Item = &'a Thread>,
+    timeout: impl Into<Option<Duration>>,
+) -> Result<(), Error> {
+    wait_for_threads(threads, true, timeout.into())
+}
+
+/// Waits until any thread in `threads` is done, as OpenOS's `thread.waitForAny`;
+/// otherwise as [`wait_for_all`].
+///
+/// # Errors
+///
+/// [`Error::Timeout`] when `timeout` passes first.
+///
+/// # Panics
+///
+/// As [`Thread::join`].
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, thread, Kernel, Status};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let a = thread::create(|| os::sleep(Duration::from_secs(1)));
+///     let b = thread::create(|| os::sleep(Duration::from_secs(2)));
+///     thread::wait_for_any([&*a, &*b], None).unwrap();
+///     assert_eq!(b.status(), Status::Running);
+/// }).unwrap();
+/// ```
+pub fn wait_for_any<'a>(
+    threads: impl IntoIterator<Item = &'a Thread>,
+    timeout: impl Into<Option<Duration>>,
+) -> Result<(), Error> {
+    wait_for_threads(threads, false, timeout.into())
+}
+
+fn wait_for_threads<'a>(
+    threads: impl IntoIterator<Item = &'a Thread>,
+    all: bool,
+    timeout: Option<Duration>,
+) -> Result<(), Error> {
+    let threads: Vec<&Thread> = threads.into_iter().collect();
+    let Some(first) = threads.first() else { return Ok(()) };
+    let Some(shared) = first.kernel.upgrade() else { return Ok(()) };
+    let targets: Vec<(usize, u64)> = threads
+        .iter()
+        .filter(|t| t.kernel.ptr_eq(&first.kernel))
+        .map(|t| (t.key, t.id.0))
+        .collect();
+    let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
+    let me = shared.core().running;
+    shared.wait_for_from(me, &targets, all, timeout)
+}
+
+impl Shared {
+    /// Blocks the running task until it is woken; returns why. A task that is
+    /// being unwound does not block (`Woke::Shutdown`).
+    ///
+    /// # Panics
+    ///
+    /// On the host's stack: outside any thread, or inside a listener or timer
+    /// callback.
+    pub(crate) fn block(&self, wait: Wait, deadline: Option<Duration>) -> Woke {
+        let (me, yielder) = {
+            let mut core = self.core();
+            let core = &mut *core;
+            let me = match (core.running, core.context) {
+                (Some(me), Some(ctx)) if me == ctx => me,
+                (None, Some(_)) => panic!(
+                    "cothread: a listener or timer callback cannot block (pull, sleep, join); \
+                     start a thread from it instead"
+                ),
+                _ => panic!(
+                    "cothread: only a program or thread running in a kernel can block \
+                     (pull, sleep, join)"
+                ),
+            };
+            if core.tasks[me].dying {
+                return Woke::Shutdown;
+            }
+            let token = core.token();
+            if let Wait::Signal(filter) = &wait {
+                core.waiters.add(filter, token, me);
+            }
+            if let Wait::Join(targets) = &wait {
+                for &target in targets {
+                    core.tasks[target].joiners.push((me, token));
+                }
+            }
+            if let Some(at) = deadline {
+                core.compact_deadlines();
+                core.deadlines.push(at, Due::Task { key: me, token });
+            }
+            let task = &mut core.tasks[me];
+            task.token = token;
+            task.wait = wait;
+            task.deadline = deadline;
+            (me, task.yielder)
+        };
+        // SAFETY: `yielder` was stored by this task's coroutine body when it started;
+        // it points into that body's frame on this task's stack, which lives until
+        // the body returns. We are running on that stack (`running == me`), so the
+        // body has not returned.
+        let wake = unsafe { &*yielder }.suspend(());
+        if wake == Wake::Kill {
+            resume_unwind(Box::new(KillUnwind));
+        }
+        let woke = std::mem::take(&mut self.core().tasks[me].woke);
+        self.check_interrupts();
+        woke
+    }
+
+    /// The loop behind `join`, `wait_for_all`, `wait_for_any` and a process's
+    /// close: as OpenOS's `waitForDeath`.
+    pub(crate) fn wait_for(
+        &self,
+        me: usize,
+        targets: &[(usize, u64)],
+        all: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.wait_for_from(Some(me), targets, all, timeout)
+    }
+
+    fn wait_for_from(
+        &self,
+        me: Option<usize>,
+        targets: &[(usize, u64)],
+        all: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        let deadline = timeout.map(|t| self.core().now().saturating_add(t));
+        let mut done = Vec::new();
+        loop {
+            let living: Vec<usize> = {
+                let core = self.core();
+                let mut living = Vec::new();
+                for &(key, serial) in targets {
+                    match core.task(key, serial) {
+                        Some(t) if t.status == Status::Running => living.push(key),
+                        Some(_) => done.push(key),
+                        None => {}
+                    }
+                }
+                living
+            };
+            let finished = if all { living.is_empty() } else { living.len() < targets.len() };
+            let now = self.core().now();
+            let timed_out = !finished && deadline.is_some_and(|d| now >= d);
+            if finished || timed_out {
+                // OpenOS's mortician: the threads found done (suspended) are killed.
+                for key in done {
+                    self.kill(key);
+                }
+                self.check_interrupts();
+                return if finished { Ok(()) } else { Err(Error::Timeout) };
+            }
+            if me.is_none() {
+                panic!(
+                    "cothread: joining a running thread must wait, which only a program or \
+                     thread running in a kernel can do"
+                );
+            }
+            if let Woke::Shutdown = self.block(Wait::Join(living), deadline) {
+                return Err(Error::Killed);
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The kernel's clock (real or virtual) and its deadline queue.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+/// The kernel's clock. Times are `Duration`s since the kernel started, so a
+/// virtual clock starts at zero and a real one at the kernel's creation.
+#[derive(Debug)]
+pub(crate) enum Clock {
+    Real { start: Instant },
+    Virtual { now: Duration },
+}
+
+impl Clock {
+    pub(crate) fn new(virtual_time: bool) -> Clock {
+        if virtual_time {
+            Clock::Virtual { now: Duration::ZERO }
+        } else {
+            Clock::Real { start: Instant::now() }
+        }
+    }
+
+    pub(crate) fn now(&self) -> Duration {
+        match self {
+            Clock::Real { start } => start.elapsed(),
+            Clock::Virtual { now } => *now,
+        }
+    }
+
+    pub(crate) fn is_virtual(&self) -> bool {
+        matches!(self, Clock::Virtual { .. })
+    }
+
+    /// Moves a virtual clock forward to `at` (never backwards); a real clock
+    /// moves by itself, so this does nothing to it.
+    pub(crate) fn advance_to(&mut self, at: Duration) {
+        if let Clock::Virtual { now } = self {
+            *now = (*now).max(at);
+        }
+    }
+}
+
+/// A min-queue of deadlines. Ties wake in the order they were added: each entry
+/// carries a sequence number, and the kernel's rounds use it to leave entries
+/// added during a round (a `sleep(ZERO)` that is due "now") for the next one.
+#[derive(Debug)]
+pub(crate) struct DeadlineQueue<T> {
+    heap: BinaryHeap<Reverse<Entry<T>>>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    at: Duration,
+    seq: u64,
+    item: T,
+}
+
+// Ordered by (at, seq) only: the payload takes no part in the order.
+impl<T> PartialEq for Entry<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl<T> Eq for Entry<T> {}
+impl<T> PartialOrd for Entry<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Entry<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// A point in the deadline order: everything strictly before it is "due".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Cutoff {
+    at: Duration,
+    seq: u64,
+}
+
+impl<T> DeadlineQueue<T> {
+    pub(crate) fn new() -> Self {
+        DeadlineQueue { heap: BinaryHeap::new(), next_seq: 0 }
+    }
+
+    pub(crate) fn push(&mut self, at: Duration, item: T) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Reverse(Entry { at, seq, item }));
+    }
+
+    /// The cutoff for a round that starts at `now`: entries due by `now` and
+    /// added before this call.
+    pub(crate) fn cutoff(&self, now: Duration) -> Cutoff {
+        Cutoff { at: now, seq: self.next_seq }
+    }
+
+    /// Removes and returns the earliest entry if it lies before `cutoff`.
+    pub(crate) fn pop_due(&mut self, cutoff: Cutoff) -> Option<T> {
+        let Reverse(first) = self.heap.peek()?;
+        if (first.at, first.seq) < (cutoff.at, cutoff.seq) {
+            self.heap.pop().map(|Reverse(e)| e.item)
+        } else {
+            None
+        }
+    }
+
+    /// The earliest deadline, stale entries included.
+    pub(crate) fn next_at(&self) -> Option<Duration> {
+        self.heap.peek().map(|Reverse(e)| e.at)
+    }
+
+    /// Drops every entry for which `keep` returns false (stale wake-ups), so the
+    /// queue never holds more dead entries than live ones for long.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.heap.retain(|Reverse(e)| keep(&e.item));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn pops_in_deadline_order_ties_by_insertion() {
+        let mut q = DeadlineQueue::new();
+        q.push(ms(5), "c");
+        q.push(ms(1), "a");
+        q.push(ms(5), "d");
+        q.push(ms(1), "b");
+        let cut = q.cutoff(ms(10));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_due(cut)).collect();
+        assert_eq!(order, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn entries_added_after_the_cutoff_wait_for_the_next_round() {
+        let mut q = DeadlineQueue::new();
+        q.push(ms(0), 1);
+        let cut = q.cutoff(ms(0));
+        q.push(ms(0), 2);
+        assert_eq!(q.pop_due(cut), Some(1));
+        assert_eq!(q.pop_due(cut), None);
+        assert_eq!(q.pop_due(q.cutoff(ms(0))), Some(2));
+    }
+
+    #[test]
+    fn future_entries_are_not_due() {
+        let mut q = DeadlineQueue::new();
+        q.push(ms(3), ());
+        assert_eq!(q.pop_due(q.cutoff(ms(2))), None);
+        assert_eq!(q.next_at(), Some(ms(3)));
+        assert_eq!(q.pop_due(q.cutoff(ms(3))), Some(()));
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn virtual_clock_only_moves_forward() {
+        let mut c = Clock::new(true);
+        assert_eq!(c.now(), Duration::ZERO);
+        c.advance_to(ms(7));
+        c.advance_to(ms(3));
+        assert_eq!(c.now(), ms(7));
+        assert!(c.is_virtual());
+    }
+}

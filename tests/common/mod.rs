@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cothread::Kernel;
+
+/// What a test program "prints": a shared list of lines.
+#[derive(Clone, Default)]
+pub struct Out(Rc<RefCell<Vec<String>>>);
+
+impl Out {
+    pub fn new() -> Out {
+        Out::default()
+    }
+
+    /// Appends a line, like Lua's `print`.
+    pub fn print(&self, line: impl ToString) {
+        self.0.borrow_mut().push(line.to_string());
+    }
+
+    /// The lines printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+/// A kernel on the virtual clock, as every test uses.
+pub fn kernel() -> Kernel {
+    Kernel::builder().virtual_time(true).build()
+}
+
+/// Counts drops, to prove that unwinding ran every destructor once.
+#[derive(Clone, Default)]
+pub struct Drops(Rc<RefCell<usize>>);
+
+impl Drops {
+    pub fn new() -> Drops {
+        Drops::default()
+    }
+
+    /// A value whose drop is counted.
+    pub fn guard(&self) -> DropGuard {
+        DropGuard(self.clone())
+    }
+
+    pub fn count(&self) -> usize {
+        *self.0.borrow()
+    }
+}
+
+pub struct DropGuard(Drops);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        *(self.0).0.borrow_mut() += 1;
+    }
+}
