@@ -46,6 +46,10 @@ pub enum Error {
     Killed,
     /// The thread (or program) ended itself with [`os::exit`](crate::os::exit).
     Exited,
+    /// The program was ended by [`Kernel::hard_interrupt`](crate::Kernel::hard_interrupt),
+    /// or, inside [`os::catch_interrupt`](crate::os::catch_interrupt), the
+    /// interrupt that was caught.
+    Interrupted,
     /// The program can never finish: every thread waits and nothing can wake any
     /// of them. Each entry names a waiting thread and what it waits for.
     Deadlock(Vec<String>),
@@ -69,6 +73,7 @@ impl fmt::Display for Error {
             Error::Panicked(msg) => write!(f, "thread panicked: {msg}"),
             Error::Killed => f.write_str("thread was killed"),
             Error::Exited => f.write_str("process exited"),
+            Error::Interrupted => f.write_str("interrupted"),
             Error::Deadlock(waiting) => {
                 write!(f, "deadlock: nothing can wake the waiting threads: ")?;
                 f.write_str(&waiting.join("; "))

@@ -14,7 +14,7 @@ use slab::Slab;
 use crate::error::Error;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
-use crate::event::Signal;
+use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::process::{Kind, Task, Wait, Woke};
 use crate::stack::StackPool;
 use crate::thread::Status;
@@ -808,6 +808,95 @@ impl Kernel {
     pub fn interrupt(&mut self) {
         let uptime = self.uptime().as_secs_f64();
         self.push_signal(Signal::new("interrupted").with(uptime));
+    }
+
+    /// The hard interrupt (OpenOS's `^Alt^C`): raises an interrupt in the
+    /// foreground program, the most recently started one still alive. Where it
+    /// blocks (it is blocked whenever the host can call this) its stack unwinds,
+    /// and unless [`os::catch_interrupt`](crate::os::catch_interrupt) catches
+    /// it, the program ends with [`Error::Interrupted`] and its attached
+    /// threads are killed. The unwinding happens in the next
+    /// [`step`](Kernel::step) or [`run`](Kernel::run) round. Returns whether
+    /// there was a program to interrupt.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, thread, Error, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let program = kernel.spawn(|| {
+    ///     thread::create(|| { event::pull(None, "never"); }); // killed with it
+    ///     event::pull(None, "key_down");
+    /// });
+    /// assert!(kernel.hard_interrupt());
+    /// while kernel.step().alive {}
+    /// assert_eq!(program.wait(), Err(Error::Interrupted));
+    /// assert!(!kernel.hard_interrupt()); // nothing left to interrupt
+    /// ```
+    pub fn hard_interrupt(&mut self) -> bool {
+        let mut core = self.shared.core();
+        let core = &mut *core;
+        let foreground = core
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.kind == Kind::Program && t.status != Status::Dead && !t.dying)
+            .max_by_key(|(_, t)| t.serial)
+            .map(|(key, _)| key);
+        let Some(key) = foreground else { return false };
+        let now = core.now();
+        let task = &mut core.tasks[key];
+        task.interrupt = true;
+        if !matches!(task.wait, Wait::None) {
+            // Wake it now; the wake-up raises the interrupt.
+            let token = task.token;
+            core.deadlines.push(now, Due::Task { key, token });
+        }
+        true
+    }
+
+    /// Registers a kernel-wide listener for signals named `name`: it belongs to
+    /// no thread and lives as long as the kernel (or until
+    /// [`ignore`](Kernel::ignore)). It runs like a thread's listener (see
+    /// [`event::listen`](crate::event::listen)): in registration order, before
+    /// the waiting threads, removed when it returns `false` or panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel, Signal};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.listen("score", move |s: &Signal| l.borrow_mut().push(s.to_string()));
+    /// kernel.run(|| event::push(Signal::new("score").with(10))).unwrap();
+    /// kernel.step();
+    /// assert_eq!(*log.borrow(), ["score 10"]);
+    /// ```
+    pub fn listen<R: ListenerResult>(
+        &mut self,
+        name: &str,
+        callback: impl FnMut(&Signal) -> R + 'static,
+    ) -> ListenerId {
+        let root = self.shared.core().root;
+        self.shared.listen_as(root, name, callback)
+    }
+
+    /// Removes a kernel-wide listener; returns whether it removed one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// let id = kernel.listen("x", |_| {});
+    /// assert!(kernel.ignore(id));
+    /// assert!(!kernel.ignore(id));
+    /// ```
+    pub fn ignore(&mut self, id: ListenerId) -> bool {
+        let root = self.shared.core().root;
+        self.shared.ignore_as(root, id)
     }
 
     /// The time on the kernel's clock (zero at its creation).

@@ -1,10 +1,12 @@
-//! OpenOS's `os` calls that concern threads: `sleep`, `uptime`, `exit`.
+//! OpenOS's `os` calls that concern threads: `sleep`, `uptime`, `exit`, and
+//! `catch_interrupt`, the `pcall` that catches a hard interrupt.
 
-use std::panic::resume_unwind;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::kernel;
-use crate::process::{ExitUnwind, Wait, Woke};
+use crate::process::{ExitUnwind, InterruptUnwind, Wait, Woke};
 
 /// Blocks the current thread (or program) for `duration` on the kernel's clock.
 /// `Duration::ZERO` yields once: the caller runs again in the next round, after
@@ -88,4 +90,37 @@ pub fn exit() -> ! {
         );
     }
     resume_unwind(Box::new(ExitUnwind))
+}
+
+/// Runs `f`, catching a hard interrupt ([`Kernel::hard_interrupt`], OpenOS's
+/// `^Alt^C`) raised in it, as a Lua program catches the `"interrupted"` error
+/// with `pcall`. The interrupt is raised where the program blocks (a pull, a
+/// sleep, a join): `f`'s stack unwinds from there (destructors run) and
+/// `catch_interrupt` returns [`Error::Interrupted`]. Every other unwind (a
+/// panic, a kill, an exit) passes through untouched.
+///
+/// [`Kernel::hard_interrupt`]: crate::Kernel::hard_interrupt
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, os, Error, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// let program = kernel.spawn(|| {
+///     let read = os::catch_interrupt(|| event::pull(None, "key_down"));
+///     assert_eq!(read, Err(Error::Interrupted));
+///     "cleaned up"
+/// });
+/// kernel.step(); // the program now waits for a key
+/// assert!(kernel.hard_interrupt());
+/// kernel.step();
+/// assert_eq!(program.wait(), Ok("cleaned up"));
+/// ```
+pub fn catch_interrupt<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => Ok(value),
+        Err(payload) if payload.is::<InterruptUnwind>() => Err(Error::Interrupted),
+        Err(payload) => resume_unwind(payload),
+    }
 }

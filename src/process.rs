@@ -33,6 +33,10 @@ pub(crate) struct KillUnwind;
 /// The panic payload of `os::exit`.
 pub(crate) struct ExitUnwind;
 
+/// The panic payload of a hard interrupt (`Kernel::hard_interrupt`), which
+/// `os::catch_interrupt` catches.
+pub(crate) struct InterruptUnwind;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// The root ("init") process: owns programs and detached threads; never runs.
@@ -79,6 +83,7 @@ pub(crate) enum End {
     Panicked(String),
     Killed,
     Exited,
+    Interrupted,
 }
 
 impl End {
@@ -87,6 +92,8 @@ impl End {
             End::Killed
         } else if payload.is::<ExitUnwind>() {
             End::Exited
+        } else if payload.is::<InterruptUnwind>() {
+            End::Interrupted
         } else {
             End::Panicked(panic_message(&*payload))
         }
@@ -98,6 +105,7 @@ impl End {
             End::Panicked(msg) => Some(Error::Panicked(msg.clone())),
             End::Killed => Some(Error::Killed),
             End::Exited => Some(Error::Exited),
+            End::Interrupted => Some(Error::Interrupted),
         }
     }
 }
@@ -166,6 +174,9 @@ pub(crate) struct Task {
     /// Killed while its stack was busy resuming another task; it unwinds as soon
     /// as control comes back to it.
     pub(crate) kill_pending: bool,
+    /// A hard interrupt is raised in the task when it next returns from a
+    /// blocking call.
+    pub(crate) interrupt: bool,
     /// Being unwound or cleaning up: blocking calls return at once.
     pub(crate) dying: bool,
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
@@ -195,6 +206,7 @@ impl Task {
             woke: Woke::Nothing,
             missed: false,
             kill_pending: false,
+            interrupt: false,
             dying: false,
             ended: false,
             coroutine: None,
@@ -331,19 +343,19 @@ impl Shared {
 
     /// The whole life of a task, on its own stack: the body, then closing (join
     /// the children) or, if it did not return, killing them.
+    /// The value is published only once the close is done: a task killed or
+    /// interrupted while joining its children has none.
     fn task_main<T>(&self, me: usize, body: impl FnOnce() -> T, slot: &Slot<T>) {
-        let mut end = match catch_unwind(AssertUnwindSafe(body)) {
-            Ok(value) => {
-                slot.set(value);
-                End::Returned
-            }
+        let end = match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(value) => match catch_unwind(AssertUnwindSafe(|| self.close(me))) {
+                Ok(()) => {
+                    slot.set(value);
+                    End::Returned
+                }
+                Err(payload) => End::from_panic(payload),
+            },
             Err(payload) => End::from_panic(payload),
         };
-        if end == End::Returned {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| self.close(me))) {
-                end = End::from_panic(payload);
-            }
-        }
         self.finish(me, end);
     }
 

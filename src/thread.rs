@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Due, Shared};
-use crate::process::{KillUnwind, Kind, Slot, Wait, Wake, Woke};
+use crate::process::{InterruptUnwind, KillUnwind, Kind, Slot, Wait, Wake, Woke};
 
 /// A thread's state, as OpenOS's `t:status()` names it.
 ///
@@ -669,7 +669,14 @@ impl Shared {
         if wake == Wake::Kill {
             resume_unwind(Box::new(KillUnwind));
         }
-        let woke = std::mem::take(&mut self.core().tasks[me].woke);
+        let (woke, interrupt) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            (std::mem::take(&mut task.woke), std::mem::take(&mut task.interrupt))
+        };
+        if interrupt {
+            resume_unwind(Box::new(InterruptUnwind));
+        }
         self.check_interrupts();
         woke
     }

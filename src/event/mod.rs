@@ -237,14 +237,11 @@ impl ListenerResult for bool {
 /// ```
 pub fn listen<R: ListenerResult>(
     name: &str,
-    mut callback: impl FnMut(&Signal) -> R + 'static,
+    callback: impl FnMut(&Signal) -> R + 'static,
 ) -> ListenerId {
     let shared = kernel::current("event::listen");
-    let mut core = shared.core();
-    let owner = core.context.unwrap_or(core.root);
-    let (key, serial) =
-        core.listeners.add(owner, Arc::from(name), Box::new(move |s| callback(s).keep()));
-    ListenerId { key, serial }
+    let owner = shared.current_owner();
+    shared.listen_as(owner, name, callback)
 }
 
 /// Removes a listener of the current thread (or program); returns whether it
@@ -268,15 +265,8 @@ pub fn listen<R: ListenerResult>(
 /// ```
 pub fn ignore(id: ListenerId) -> bool {
     let shared = kernel::current("event::ignore");
-    let removed = {
-        let mut core = shared.core();
-        let owner = core.context.unwrap_or(core.root);
-        match core.listeners.get(id.key, id.serial) {
-            Some(l) if l.owner == owner => Some(core.listeners.remove(id.key)),
-            _ => None,
-        }
-    };
-    removed.is_some()
+    let owner = shared.current_owner();
+    shared.ignore_as(owner, id)
 }
 
 /// How many times a [`timer`] fires.
@@ -543,6 +533,41 @@ impl Shared {
 
     /// Runs a callback on the host's stack on behalf of `owner`: registrations
     /// and threads it makes belong to `owner`. A panic becomes its message.
+    /// The task that owns registrations made now: the running thread or
+    /// program, or the root for the host and its kernel-wide listeners.
+    pub(crate) fn current_owner(&self) -> usize {
+        let core = self.core();
+        core.context.unwrap_or(core.root)
+    }
+
+    /// Registers a listener owned by `owner` (see [`listen`]).
+    pub(crate) fn listen_as<R: ListenerResult>(
+        &self,
+        owner: usize,
+        name: &str,
+        mut callback: impl FnMut(&Signal) -> R + 'static,
+    ) -> ListenerId {
+        let (key, serial) = self.core().listeners.add(
+            owner,
+            Arc::from(name),
+            Box::new(move |s| callback(s).keep()),
+        );
+        ListenerId { key, serial }
+    }
+
+    /// Removes `owner`'s listener `id` (see [`ignore`]).
+    pub(crate) fn ignore_as(&self, owner: usize, id: ListenerId) -> bool {
+        let removed = {
+            let mut core = self.core();
+            match core.listeners.get(id.key, id.serial) {
+                Some(l) if l.owner == owner => Some(core.listeners.remove(id.key)),
+                _ => None,
+            }
+        };
+        // The callback is dropped here, with the state no longer borrowed.
+        removed.is_some()
+    }
+
     fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
         let outcome = catch_unwind(AssertUnwindSafe(f));
