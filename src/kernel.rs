@@ -16,6 +16,7 @@ use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::process::{Kind, Task, Wait, Woke};
+use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::thread::Status;
 use crate::time::{Clock, DeadlineQueue};
@@ -55,7 +56,7 @@ pub(crate) struct Core {
     pub(crate) timers: Timers,
     pub(crate) deadlines: DeadlineQueue<Due>,
     /// Joiners to nudge in the next round, after its deadlines.
-    pub(crate) join_wakes: Vec<(usize, u64)>,
+    pub(crate) join_wakes: VecDeque<(usize, u64)>,
     pub(crate) clock: Clock,
     pub(crate) stacks: StackPool,
     pub(crate) next_token: u64,
@@ -124,7 +125,7 @@ impl Core {
         self.tasks[key].woke = woke;
     }
 
-    fn drain_remote(&mut self) {
+    pub(crate) fn drain_remote(&mut self) {
         if self.remote.pending.swap(false, Ordering::Acquire) {
             let mut shared = self.remote.lock();
             self.queue.extend(shared.signals.drain(..));
@@ -257,6 +258,9 @@ impl SignalSender {
 /// The kernel's state and the pointer green threads use to reach it.
 pub(crate) struct Shared {
     core: RefCell<Core>,
+    /// The round under way, kept apart from `core` because it is held while
+    /// user code runs (filters, listeners) and only the host drives it.
+    pub(crate) round: RefCell<Round>,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
 }
@@ -290,78 +294,18 @@ impl Shared {
         }
     }
 
-    /// One round: the signals queued before it, then the deadlines due by now,
-    /// then the joiners nudged in the previous round. Returns whether there was
-    /// anything to do.
-    pub(crate) fn round(&self, report: &mut StepReport) -> bool {
-        let (signals, joins) = {
-            let mut core = self.core();
-            core.drain_remote();
-            (std::mem::take(&mut core.queue), std::mem::take(&mut core.join_wakes))
-        };
-        let mut busy = !signals.is_empty() || !joins.is_empty();
-        for signal in &signals {
-            report.signals += 1;
-            self.deliver(signal, report);
-        }
-        let cutoff = {
-            let core = self.core();
-            core.deadlines.cutoff(core.now())
-        };
-        loop {
-            let due = self.core().deadlines.pop_due(cutoff);
-            let Some(due) = due else { break };
-            busy = true;
-            match due {
-                Due::Task { key, token } => self.deadline_passed(key, token, report),
-                Due::Timer { key, serial } => self.fire_timer(key, serial),
-            }
-        }
-        for (key, token) in joins {
-            let runnable = {
-                let mut core = self.core();
-                let core = &mut *core;
-                match core.tasks.get_mut(key) {
-                    Some(t) if t.token == token && matches!(t.wait, Wait::Join(_)) => {
-                        if crate::process::frozen(&core.tasks, key) {
-                            core.tasks[key].missed = true;
-                            false
-                        } else {
-                            core.prepare_wake(key, Woke::Nudge, false);
-                            true
-                        }
-                    }
-                    _ => false,
-                }
-            };
-            if runnable {
-                report.resumes += 1;
-                self.switch_to(key, crate::process::Wake::Run);
-            }
-        }
-        busy
+    /// Runs rounds until one finds nothing to do, or `meter` runs out.
+    pub(crate) fn settle(&self, report: &mut StepReport, meter: &Meter) {
+        while let Progress::Done { busy: true } = self.round(report, meter) {}
     }
 
-    fn deadline_passed(&self, key: usize, token: u64, report: &mut StepReport) {
-        let runnable = {
-            let mut core = self.core();
-            let core = &mut *core;
-            match core.tasks.get_mut(key) {
-                Some(t) if t.token == token && !matches!(t.wait, Wait::None) => {
-                    if crate::process::frozen(&core.tasks, key) {
-                        core.tasks[key].missed = true;
-                        false
-                    } else {
-                        core.prepare_wake(key, Woke::Timeout, false);
-                        true
-                    }
-                }
-                _ => false,
-            }
-        };
-        if runnable {
-            report.resumes += 1;
-            self.switch_to(key, crate::process::Wake::Run);
+    /// One turn of a blocking drive: a round, or, when it found nothing to do,
+    /// a wait for something. `Err` lists the waiting threads when nothing can
+    /// ever wake them.
+    fn turn(&self, report: &mut StepReport) -> Result<(), Vec<String>> {
+        match self.round(report, &Meter::Unlimited) {
+            Progress::Done { busy: false } => self.idle(true),
+            _ => Ok(()),
         }
     }
 
@@ -571,7 +515,7 @@ impl KernelBuilder {
             listeners: Listeners::default(),
             timers: Timers::default(),
             deadlines: DeadlineQueue::new(),
-            join_wakes: Vec::new(),
+            join_wakes: VecDeque::new(),
             clock: Clock::new(self.virtual_time),
             stacks: StackPool::new(self.stack_size, self.stack_pool),
             next_token: 0,
@@ -581,7 +525,13 @@ impl KernelBuilder {
             graveyard: Vec::new(),
             remote: Arc::new(Remote::default()),
         };
-        Kernel { shared: Rc::new_cyclic(|me| Shared { core: RefCell::new(core), me: me.clone() }) }
+        Kernel {
+            shared: Rc::new_cyclic(|me| Shared {
+                core: RefCell::new(core),
+                round: RefCell::default(),
+                me: me.clone(),
+            }),
+        }
     }
 }
 
@@ -680,15 +630,67 @@ impl Kernel {
         let (key, serial, slot) = self.shared.spawn(root, Kind::Program, None, main)?;
         let mut report = StepReport::default();
         while self.shared.core().task(key, serial).is_some() {
-            if self.shared.round(&mut report) {
-                continue;
-            }
-            if let Err(waiting) = self.shared.idle(true) {
+            if let Err(waiting) = self.shared.turn(&mut report) {
                 self.shared.kill(key);
                 return Err(Error::Deadlock(waiting));
             }
         }
         slot.take().unwrap_or(Err(Error::Killed))
+    }
+
+    /// Drives the kernel until nothing can ever happen again, for a host whose
+    /// scripts were started with [`spawn`](Kernel::spawn) and whose input comes
+    /// from [`SignalSender`]s. When no thread is ready it sleeps in the OS (no
+    /// busy waiting) until the nearest deadline or a push from another OS
+    /// thread. It returns once no program or thread is alive and no live
+    /// `SignalSender` could push anything (kernel-wide listeners may still be
+    /// waiting for pushes while a sender lives).
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::Deadlock`] if threads are alive but every one waits and
+    ///   nothing can wake any of them; they are left as they are (a later
+    ///   [`push_signal`](Kernel::push_signal) may wake them),
+    /// - [`Error::NestedRun`] if called from inside a green thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel, Signal};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// let sender = kernel.signal_sender();
+    /// let echo = kernel.spawn(|| {
+    ///     let mut lines = Vec::new();
+    ///     while let Some(s) = event::pull(None, "line") {
+    ///         if s.arg(0).as_str() == Some("quit") { break; }
+    ///         lines.push(s.arg(0).to_string());
+    ///     }
+    ///     lines
+    /// });
+    /// let feeder = std::thread::spawn(move || {
+    ///     for line in ["a", "b", "quit"] {
+    ///         sender.push(Signal::new("line").with(line)).unwrap();
+    ///     }
+    /// }); // the sender is dropped when the feeder ends
+    /// kernel.run_forever().unwrap();
+    /// feeder.join().unwrap();
+    /// assert_eq!(echo.wait().unwrap(), ["a", "b"]);
+    /// ```
+    pub fn run_forever(&mut self) -> Result<(), Error> {
+        if !current_ptr().is_null() {
+            return Err(Error::NestedRun);
+        }
+        let _enter = enter(&self.shared);
+        let mut report = StepReport::default();
+        loop {
+            if let Err(waiting) = self.shared.turn(&mut report) {
+                return match self.shared.core().tasks.len() {
+                    1 => Ok(()),
+                    _ => Err(Error::Deadlock(waiting)),
+                };
+            }
+        }
     }
 
     /// Starts `main` as a program and returns at once, without running anything
@@ -731,8 +733,10 @@ impl Kernel {
     }
 
     /// Runs one round of what is ready now, without waiting: the queued signals,
-    /// the deadlines already due, and the joins those ended. A host calls it once
-    /// a frame.
+    /// the deadlines already due, and the joins those ended (or, after a
+    /// [`step_for`](Kernel::step_for) ran out of budget, the rest of that round).
+    /// A host calls it once a frame. On the virtual clock, time moves only with
+    /// [`advance`](Kernel::advance).
     ///
     /// # Panics
     ///
@@ -753,9 +757,134 @@ impl Kernel {
     /// ```
     pub fn step(&mut self) -> StepReport {
         assert!(current_ptr().is_null(), "cothread: `Kernel::step` called inside a running kernel");
+        self.drive("step", |shared, report| {
+            shared.round(report, &Meter::Unlimited);
+        })
+    }
+
+    /// Runs rounds until nothing is ready now or `budget` is spent, whichever
+    /// comes first, without waiting. A round cut short by the budget goes on
+    /// where it stopped at the next `step`/`step_for`, so the threads that were
+    /// ready are run in order before anything that became ready after them: a
+    /// thread that yields in a loop cannot starve the others, and with a budget
+    /// of at least the number of ready threads, each of them runs in this step.
+    ///
+    /// # Panics
+    ///
+    /// If called while a kernel runs on this OS thread (from inside a green thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Budget, Kernel};
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// let turns = Rc::new(Cell::new(0));
+    /// let t = turns.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.spawn(move || loop {
+    ///     t.set(t.get() + 1);
+    ///     os::sleep(Duration::ZERO); // yields: ready again in the next round
+    /// });
+    /// let report = kernel.step_for(Budget::Resumes(10));
+    /// assert_eq!(report.resumes, 10);
+    /// assert_eq!(turns.get(), 11); // its first stretch ran in `spawn`
+    /// ```
+    pub fn step_for(&mut self, budget: impl Into<Budget>) -> StepReport {
+        let meter = Meter::new(budget.into());
+        self.drive("step_for", |shared, report| shared.settle(report, &meter))
+    }
+
+    /// Runs rounds until nothing is ready now, without waiting and without
+    /// moving a virtual clock. A thread that yields forever keeps it running
+    /// forever: bound the work with [`step_for`](Kernel::step_for) where that
+    /// can happen.
+    ///
+    /// # Panics
+    ///
+    /// If called while a kernel runs on this OS thread (from inside a green thread).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, thread, Kernel, Signal};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let relay = kernel.spawn(|| {
+    ///     // Each hop is woken by the previous one's push: one round each.
+    ///     thread::create(|| { event::pull(None, "a"); event::push(Signal::new("b")); });
+    ///     thread::create(|| { event::pull(None, "b"); event::push(Signal::new("c")); });
+    ///     event::pull(None, "c").is_some()
+    /// });
+    /// kernel.push_signal(Signal::new("a"));
+    /// let report = kernel.run_until_idle();
+    /// assert!(!report.alive);
+    /// assert_eq!(relay.wait(), Ok(true));
+    /// ```
+    pub fn run_until_idle(&mut self) -> StepReport {
+        self.drive("run_until_idle", |shared, report| shared.settle(report, &Meter::Unlimited))
+    }
+
+    /// Moves a virtual clock forward by `dt`, running everything that falls due
+    /// on the way in deadline order, each at its own time: `os::uptime()` in a
+    /// thread woken on the way reads its deadline, not the end of the advance.
+    /// So sixty `advance(1/60 s)` give the same run as one `advance(1 s)`. What
+    /// is ready now runs first, as with [`run_until_idle`](Kernel::run_until_idle).
+    ///
+    /// # Panics
+    ///
+    /// On a kernel with the real clock, and if called from inside a green thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let ticks = kernel.spawn(|| {
+    ///     let mut at = Vec::new();
+    ///     for _ in 0..3 {
+    ///         os::sleep(Duration::from_millis(400));
+    ///         at.push(os::uptime().as_millis());
+    ///     }
+    ///     at
+    /// });
+    /// kernel.advance(Duration::from_secs(1));
+    /// assert_eq!(kernel.uptime(), Duration::from_secs(1));
+    /// kernel.advance(Duration::from_secs(1));
+    /// assert_eq!(ticks.wait().unwrap(), [400, 800, 1200]);
+    /// ```
+    pub fn advance(&mut self, dt: Duration) -> StepReport {
+        assert!(
+            self.shared.core().clock.is_virtual(),
+            "cothread: `Kernel::advance` needs the virtual clock (`KernelBuilder::virtual_time`)"
+        );
+        self.drive("advance", |shared, report| {
+            let target = shared.core().now().saturating_add(dt);
+            loop {
+                shared.settle(report, &Meter::Unlimited);
+                let mut core = shared.core();
+                match core.deadlines.next_at() {
+                    Some(at) if at <= target => core.clock.advance_to(at),
+                    _ => {
+                        core.clock.advance_to(target);
+                        break;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Enters the kernel to run `body` from the host, and fills in the report.
+    fn drive(&mut self, what: &str, body: impl FnOnce(&Shared, &mut StepReport)) -> StepReport {
+        assert!(
+            current_ptr().is_null(),
+            "cothread: `Kernel::{what}` called inside a running kernel"
+        );
         let _enter = enter(&self.shared);
         let mut report = StepReport::default();
-        self.shared.round(&mut report);
+        body(&self.shared, &mut report);
         let core = self.shared.core();
         report.next_deadline = core.deadlines.next_at();
         report.alive = core.tasks.len() > 1;

@@ -94,6 +94,7 @@ pub mod event;
 mod kernel;
 pub mod os;
 mod process;
+mod round;
 mod stack;
 pub mod thread;
 mod time;
@@ -103,6 +104,7 @@ pub use event::{Filter, Signal, Value};
 pub use kernel::{
     Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,
 };
+pub use round::Budget;
 pub use thread::{Status, ThreadId};
 
 /// The README's example, compiled and run as a doc test.

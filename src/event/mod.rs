@@ -12,6 +12,7 @@ mod pattern;
 mod signal;
 pub(crate) mod waiters;
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +20,8 @@ use std::time::Duration;
 pub use filter::Filter;
 pub use signal::{Signal, Value};
 
-use crate::kernel::{self, Due, Shared, StepReport};
-use crate::process::{frozen, panic_message, Wait, Wake, Woke};
+use crate::kernel::{self, Due, Shared};
+use crate::process::{frozen, panic_message, Wait, Woke};
 
 /// Queues `signal`, like OpenOS's `event.push`. Nothing else runs until the
 /// caller blocks; then every thread whose pull accepts it receives it.
@@ -81,10 +82,11 @@ pub fn pull(timeout: impl Into<Option<Duration>>, filter: impl Into<Filter>) -> 
             Woke::Signal(signal) => return Some(signal),
             Woke::Shutdown => return None,
             // A wake-up that is not a signal is a timeout only once the deadline
-            // has passed (a suspended thread is woken early to re-check).
+            // has passed: a thread resumed after a suspension is woken to
+            // re-check, and waits on if nothing is due.
             _ => {
                 let now = shared.core().now();
-                if deadline.map_or(true, |d| now >= d) {
+                if deadline.is_some_and(|d| now >= d) {
                     return None;
                 }
             }
@@ -400,8 +402,10 @@ pub fn on_error(handler: impl FnMut(&str) + 'static) {
 }
 
 impl Shared {
-    /// Delivers one signal: its listeners, then the threads waiting for it.
-    pub(crate) fn deliver(&self, signal: &Signal, report: &mut StepReport) {
+    /// Starts delivering `signal`: runs its listeners, then lists in
+    /// `receivers` the waiting threads it wakes, as (wait token, task) in the
+    /// order they began waiting. The round wakes them one by one.
+    pub(crate) fn begin_delivery(&self, signal: &Signal, receivers: &mut VecDeque<(u64, usize)>) {
         self.run_listeners(signal);
         let mut woken = std::mem::take(&mut self.core().scratch);
         let mut undecided = Vec::new();
@@ -422,24 +426,7 @@ impl Shared {
             }
             woken.sort_unstable_by_key(|&(token, _)| token);
         }
-        for &(token, key) in &woken {
-            let runnable = {
-                let mut core = self.core();
-                let core = &mut *core;
-                let waiting = core.tasks.get(key).is_some_and(|t| t.token == token);
-                if waiting && !frozen(&core.tasks, key) {
-                    core.prepare_wake(key, Woke::Signal(signal.clone()), true);
-                    true
-                } else {
-                    false
-                }
-            };
-            if runnable {
-                report.resumes += 1;
-                self.switch_to(key, Wake::Run);
-            }
-        }
-        woken.clear();
+        receivers.extend(woken.drain(..));
         let mut core = self.core();
         if core.scratch.capacity() < woken.capacity() {
             core.scratch = woken;

@@ -1,0 +1,240 @@
+//! The kernel's round, as a resumable piece of work.
+//!
+//! A round is what one OpenOS `pull_signal` turn does, in order: deliver each
+//! signal queued before the round (listeners, then the threads it wakes), run
+//! what is due on the clock (sleepers, pull timeouts, timers), then wake the
+//! joiners that the previous round's deaths nudged. A budgeted step
+//! ([`Kernel::step_for`](crate::Kernel::step_for)) may stop between two units
+//! of that work; the round keeps its place and the next call goes on from
+//! there, so a ready thread is never overtaken by work that became ready after
+//! it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::event::Signal;
+use crate::kernel::{Due, Shared, StepReport};
+use crate::process::{frozen, Wait, Wake, Woke};
+use crate::time::Cutoff;
+
+/// How much a budgeted step may do before it returns.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::Budget;
+/// use std::time::Duration;
+///
+/// assert_eq!(Budget::from(Duration::from_millis(2)), Budget::Time(Duration::from_millis(2)));
+/// assert_eq!(Budget::from(100), Budget::Resumes(100));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// Wall time: no thread is resumed once this much has passed since the step
+    /// began. A thread already running is not interrupted (the kernel is
+    /// cooperative), so a step can overrun by one thread's stretch.
+    Time(Duration),
+    /// At most this many thread resumes. Listener and timer callbacks do not
+    /// count.
+    Resumes(usize),
+}
+
+impl From<Duration> for Budget {
+    fn from(time: Duration) -> Budget {
+        Budget::Time(time)
+    }
+}
+
+impl From<usize> for Budget {
+    fn from(resumes: usize) -> Budget {
+        Budget::Resumes(resumes)
+    }
+}
+
+/// A budget being spent.
+pub(crate) enum Meter {
+    Unlimited,
+    Until(Instant),
+    Resumes(usize),
+}
+
+impl Meter {
+    pub(crate) fn new(budget: Budget) -> Meter {
+        match budget {
+            Budget::Time(time) => match Instant::now().checked_add(time) {
+                Some(until) => Meter::Until(until),
+                None => Meter::Unlimited,
+            },
+            Budget::Resumes(n) => Meter::Resumes(n),
+        }
+    }
+
+    fn exhausted(&self, report: &StepReport) -> bool {
+        match self {
+            Meter::Unlimited => false,
+            Meter::Until(until) => Instant::now() >= *until,
+            Meter::Resumes(n) => report.resumes >= *n,
+        }
+    }
+}
+
+/// Where the current round is.
+#[derive(Default)]
+pub(crate) struct Round {
+    phase: Phase,
+    signals: VecDeque<Signal>,
+    /// The signal being delivered.
+    delivering: Option<Signal>,
+    /// Its receivers not yet woken, as (wait token, task) in the order they
+    /// began waiting. Kept between rounds so that delivery does not allocate.
+    receivers: VecDeque<(u64, usize)>,
+    joins: VecDeque<(usize, u64)>,
+}
+
+#[derive(Default, Clone, Copy)]
+enum Phase {
+    /// No round under way.
+    #[default]
+    Idle,
+    Signals,
+    Deadlines(Cutoff),
+    Joins,
+}
+
+/// How a call to [`Shared::round`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// The round is complete; `busy` says whether it had anything to do.
+    Done { busy: bool },
+    /// The budget ran out with work left in the round.
+    OutOfBudget,
+}
+
+impl Shared {
+    /// Runs the current round (starting one if none is under way) until it is
+    /// complete or `meter` runs out.
+    pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter) -> Progress {
+        let mut busy = false;
+        let starting = matches!(self.round.borrow().phase, Phase::Idle);
+        if starting {
+            let mut core = self.core();
+            core.drain_remote();
+            let mut round = self.round.borrow_mut();
+            // Swapped, not taken: both buffers keep their capacity.
+            std::mem::swap(&mut round.signals, &mut core.queue);
+            std::mem::swap(&mut round.joins, &mut core.join_wakes);
+            round.phase = Phase::Signals;
+        }
+        loop {
+            let phase = self.round.borrow().phase;
+            match phase {
+                Phase::Idle => return Progress::Done { busy },
+                Phase::Signals => {
+                    if meter.exhausted(report) {
+                        return Progress::OutOfBudget;
+                    }
+                    busy |= self.deliver_next(report);
+                }
+                Phase::Deadlines(cutoff) => {
+                    if meter.exhausted(report) {
+                        return Progress::OutOfBudget;
+                    }
+                    let due = self.core().deadlines.pop_due(cutoff);
+                    match due {
+                        Some(Due::Task { key, token }) => {
+                            self.wake_waiting(key, token, Woke::Timeout, report)
+                        }
+                        Some(Due::Timer { key, serial }) => self.fire_timer(key, serial),
+                        None => self.round.borrow_mut().phase = Phase::Joins,
+                    }
+                    busy |= due.is_some();
+                }
+                Phase::Joins => {
+                    if meter.exhausted(report) {
+                        return Progress::OutOfBudget;
+                    }
+                    let next = self.round.borrow_mut().joins.pop_front();
+                    match next {
+                        Some((key, token)) => {
+                            busy = true;
+                            self.wake_waiting(key, token, Woke::Nudge, report);
+                        }
+                        None => self.round.borrow_mut().phase = Phase::Idle,
+                    }
+                }
+            }
+        }
+    }
+
+    /// One unit of the signal phase: wakes the next receiver of the signal being
+    /// delivered, or starts delivering the next signal, or ends the phase.
+    /// Returns whether it did anything.
+    fn deliver_next(&self, report: &mut StepReport) -> bool {
+        let next = {
+            let mut round = self.round.borrow_mut();
+            let round = &mut *round;
+            match &round.delivering {
+                Some(signal) => match round.receivers.pop_front() {
+                    Some(receiver) => Some((signal.clone(), Some(receiver))),
+                    None => {
+                        round.delivering = None;
+                        return true;
+                    }
+                },
+                None => round.signals.pop_front().map(|signal| (signal, None)),
+            }
+        };
+        match next {
+            Some((signal, Some((token, key)))) => {
+                self.wake_waiting(key, token, Woke::Signal(signal), report);
+            }
+            Some((signal, None)) => {
+                report.signals += 1;
+                let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
+                self.begin_delivery(&signal, &mut receivers);
+                let mut round = self.round.borrow_mut();
+                round.receivers = receivers;
+                round.delivering = Some(signal);
+            }
+            None => {
+                let core = self.core();
+                let cutoff = core.deadlines.cutoff(core.now());
+                drop(core);
+                self.round.borrow_mut().phase = Phase::Deadlines(cutoff);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Wakes `key` with `woke` if it is still in the wait that `token` names and
+    /// not frozen (a frozen task gets the wake-up when it is resumed).
+    pub(crate) fn wake_waiting(&self, key: usize, token: u64, woke: Woke, report: &mut StepReport) {
+        let runnable = {
+            let mut core = self.core();
+            let core = &mut *core;
+            let waiting = core.tasks.get(key).is_some_and(|t| {
+                t.token == token
+                    && match (&woke, &t.wait) {
+                        (_, Wait::None) => false,
+                        (Woke::Nudge, wait) => matches!(wait, Wait::Join(_)),
+                        _ => true,
+                    }
+            });
+            if !waiting {
+                false
+            } else if frozen(&core.tasks, key) {
+                core.tasks[key].missed = true;
+                false
+            } else {
+                let delivered = matches!(woke, Woke::Signal(_));
+                core.prepare_wake(key, woke, delivered);
+                true
+            }
+        };
+        if runnable {
+            report.resumes += 1;
+            self.switch_to(key, Wake::Run);
+        }
+    }
+}
