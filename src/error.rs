@@ -53,6 +53,9 @@ pub enum Error {
     /// The program can never finish: every thread waits and nothing can wake any
     /// of them. Each entry names a waiting thread and what it waits for.
     Deadlock(Vec<String>),
+    /// The OS refused a thread stack (out of memory or of memory mappings);
+    /// the text says why.
+    StackAlloc(String),
     /// `Kernel::run` was called while a kernel is already running on this OS thread.
     NestedRun,
     /// A signal was sent to a kernel that has been dropped.
@@ -78,6 +81,7 @@ impl fmt::Display for Error {
                 write!(f, "deadlock: nothing can wake the waiting threads: ")?;
                 f.write_str(&waiting.join("; "))
             }
+            Error::StackAlloc(why) => write!(f, "cannot allocate a thread stack: {why}"),
             Error::NestedRun => f.write_str("kernel run re-entered from inside a running kernel"),
             Error::KernelGone => f.write_str("the kernel has been dropped"),
         }

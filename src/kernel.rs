@@ -15,7 +15,8 @@ use crate::error::Error;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
-use crate::process::{Kind, Task, Wait, Woke};
+use crate::inspect::{ThreadInfo, Trace, TraceHook};
+use crate::process::{Kind, SpawnOptions, Task, Wait, Woke};
 use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::thread::Status;
@@ -62,6 +63,7 @@ pub(crate) struct Core {
     pub(crate) next_token: u64,
     pub(crate) next_serial: u64,
     pub(crate) on_error: Option<ErrorHook>,
+    pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
     pub(crate) scratch: Vec<(u64, usize)>,
     /// User values (callbacks) removed while the state was borrowed, dropped
@@ -521,6 +523,7 @@ impl KernelBuilder {
             next_token: 0,
             next_serial: 0,
             on_error: None,
+            on_trace: None,
             scratch: Vec::new(),
             graveyard: Vec::new(),
             remote: Arc::new(Remote::default()),
@@ -627,7 +630,8 @@ impl Kernel {
         }
         let _enter = enter(&self.shared);
         let root = self.shared.core().root;
-        let (key, serial, slot) = self.shared.spawn(root, Kind::Program, None, main)?;
+        let (key, serial, slot) =
+            self.shared.spawn(root, Kind::Program, SpawnOptions::default(), main)?;
         let mut report = StepReport::default();
         while self.shared.core().task(key, serial).is_some() {
             if let Err(waiting) = self.shared.turn(&mut report) {
@@ -723,9 +727,9 @@ impl Kernel {
         );
         let _enter = enter(&self.shared);
         let root = self.shared.core().root;
-        match self.shared.spawn(root, Kind::Program, None, main) {
+        match self.shared.spawn(root, Kind::Program, SpawnOptions::default(), main) {
             Ok((key, serial, slot)) => crate::thread::JoinHandle::new(
-                crate::thread::Thread::new(self.shared.weak(), key, serial),
+                crate::thread::Thread::new(self.shared.weak(), key, serial, None),
                 slot,
             ),
             Err(e) => panic!("cothread: cannot start a program: {e}"),
@@ -1026,6 +1030,53 @@ impl Kernel {
     pub fn ignore(&mut self, id: ListenerId) -> bool {
         let root = self.shared.core().root;
         self.shared.ignore_as(root, id)
+    }
+
+    /// Every program and thread alive, oldest first, with what each waits for
+    /// and its counters: OpenOS's `ps`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Kernel, Waiting};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.spawn(|| os::sleep(Duration::from_secs(3)));
+    /// let ps = kernel.threads();
+    /// assert!(ps[0].program);
+    /// assert_eq!(ps[0].waiting, Waiting::Sleep);
+    /// assert_eq!(ps[0].deadline, Some(Duration::from_secs(3)));
+    /// ```
+    pub fn threads(&self) -> Vec<ThreadInfo> {
+        self.shared.core().thread_table()
+    }
+
+    /// Installs a hook that sees each thing the kernel does (spawns, switches,
+    /// deliveries, timers, ends) with the time on its clock, replacing any
+    /// previous one. On the virtual clock the same program fed the same signals
+    /// gives the same trace on every run, so a host can record runs and compare
+    /// them. The hook must not call into the kernel; one that panics is
+    /// reported through the error reporter and removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Kernel, Trace};
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    ///
+    /// let resumes = Rc::new(RefCell::new(Vec::new()));
+    /// let r = resumes.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.on_trace(move |at, event| {
+    ///     if let Trace::Resume { .. } = event { r.borrow_mut().push(at.as_secs()); }
+    /// });
+    /// kernel.run(|| os::sleep(Duration::from_secs(2))).unwrap();
+    /// assert_eq!(*resumes.borrow(), [0, 2]);
+    /// ```
+    pub fn on_trace(&mut self, hook: impl FnMut(Duration, &Trace) + 'static) {
+        let old = self.shared.core().on_trace.replace(Box::new(hook));
+        drop(old);
     }
 
     /// The time on the kernel's clock (zero at its creation).

@@ -91,6 +91,7 @@
 
 mod error;
 pub mod event;
+mod inspect;
 mod kernel;
 pub mod os;
 mod process;
@@ -101,6 +102,7 @@ mod time;
 
 pub use error::Error;
 pub use event::{Filter, Signal, Value};
+pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{
     Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,
 };

@@ -190,6 +190,17 @@ pub(crate) struct Task {
     /// The deadline of the current wait, for reports.
     pub(crate) deadline: Option<Duration>,
     pub(crate) resumes: u64,
+    /// Signals it has received from pulls.
+    pub(crate) signals: u64,
+    /// Its stack came from the pool and goes back to it.
+    pub(crate) pooled_stack: bool,
+}
+
+/// What a spawn may set beyond the body.
+#[derive(Default)]
+pub(crate) struct SpawnOptions {
+    pub(crate) name: Option<Rc<str>>,
+    pub(crate) stack_size: Option<usize>,
 }
 
 impl Task {
@@ -215,6 +226,8 @@ impl Task {
             joiners: Vec::new(),
             deadline: None,
             resumes: 0,
+            signals: 0,
+            pooled_stack: true,
         }
     }
 
@@ -289,7 +302,9 @@ pub(crate) fn subtree(tasks: &Slab<Task>, key: usize) -> Vec<usize> {
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
+use crate::inspect::Trace;
 use crate::kernel::{Due, Shared};
+use crate::thread::ThreadId;
 
 impl Shared {
     /// Creates a task under `parent` and runs it at once, up to its first blocking
@@ -298,23 +313,18 @@ impl Shared {
         &self,
         parent: usize,
         kind: Kind,
-        name: Option<Rc<str>>,
+        options: SpawnOptions,
         body: impl FnOnce() -> T + 'static,
     ) -> Result<(usize, u64, Rc<Slot<T>>), Error> {
         let slot = Rc::new(Slot::new());
         let key = {
             let mut core = self.core();
-            let stack = match core.stacks.take() {
-                Ok(stack) => stack,
-                Err(err) => {
-                    let size = core.stacks.stack_size();
-                    drop(core);
-                    panic!(
-                        "cothread: cannot allocate a {size}-byte thread stack: {err} \
-                         (lower `KernelBuilder::stack_size` or raise vm.max_map_count)"
-                    );
-                }
-            };
+            let (stack, pooled_stack) = core.stacks.take(options.stack_size).map_err(|err| {
+                let size = options.stack_size.unwrap_or(core.stacks.stack_size());
+                Error::StackAlloc(format!(
+                    "{size} bytes: {err} (use smaller stacks, or raise vm.max_map_count)"
+                ))
+            })?;
             let result = slot.clone();
             let coroutine = Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, _: Wake| {
                 let shared = crate::kernel::current("thread body");
@@ -328,7 +338,8 @@ impl Shared {
             });
             let serial = core.serial();
             let mut task = Task::new(serial, kind, Some(parent));
-            task.name = name;
+            task.name = options.name;
+            task.pooled_stack = pooled_stack;
             task.coroutine = Some(coroutine);
             let outcome: Rc<dyn Outcome> = slot.clone();
             task.outcome = Some(outcome);
@@ -337,6 +348,10 @@ impl Shared {
             key
         };
         let serial = self.core().tasks[key].serial;
+        self.trace(|core| Trace::Spawn {
+            thread: ThreadId(serial),
+            parent: core.thread_id(parent),
+        });
         self.switch_to(key, Wake::Run);
         Ok((key, serial, slot))
     }
@@ -398,6 +413,7 @@ impl Shared {
             outcome.fail(error);
         }
         log::trace!("{label} ended: {end:?}");
+        self.trace(|core| Trace::End { thread: ThreadId(core.tasks[me].serial) });
     }
 
     fn kill_children(&self, me: usize) {
@@ -439,6 +455,7 @@ impl Shared {
     /// Resumes `key`'s coroutine from the current stack and, when it comes back,
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
     pub(crate) fn switch_to(&self, key: usize, wake: Wake) {
+        self.trace(|core| Trace::Resume { thread: ThreadId(core.tasks[key].serial) });
         let (mut coroutine, running, context) = {
             let mut core = self.core();
             let task = &mut core.tasks[key];
@@ -457,7 +474,9 @@ impl Shared {
             let graveyard = std::mem::take(&mut core.graveyard);
             if coroutine.done() {
                 let task = core.tasks.remove(key);
-                core.stacks.give(coroutine.into_stack());
+                if task.pooled_stack {
+                    core.stacks.give(coroutine.into_stack());
+                }
                 (Some(task), graveyard)
             } else {
                 core.tasks[key].coroutine = Some(coroutine);

@@ -228,6 +228,7 @@ impl Shared {
                 false
             } else {
                 let delivered = matches!(woke, Woke::Signal(_));
+                core.tasks[key].signals += u64::from(delivered);
                 core.prepare_wake(key, woke, delivered);
                 true
             }

@@ -18,11 +18,16 @@ impl StackPool {
         StackPool { free: Vec::new(), stack_size, max_pooled }
     }
 
-    /// A stack from the pool, or a fresh one (one guard page below it).
-    pub(crate) fn take(&mut self) -> io::Result<DefaultStack> {
-        match self.free.pop() {
-            Some(stack) => Ok(stack),
-            None => DefaultStack::new(self.stack_size),
+    /// A stack from the pool, or a fresh one (one guard page below it). A size
+    /// other than the pool's gets a fresh stack of its own, which
+    /// [`give`](StackPool::give) must not be handed: say so with `pooled`.
+    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(DefaultStack, bool)> {
+        match size {
+            Some(size) if size != self.stack_size => Ok((DefaultStack::new(size)?, false)),
+            _ => match self.free.pop() {
+                Some(stack) => Ok((stack, true)),
+                None => Ok((DefaultStack::new(self.stack_size)?, true)),
+            },
         }
     }
 
@@ -51,17 +56,17 @@ mod tests {
     #[test]
     fn a_given_stack_is_taken_again() {
         let mut pool = StackPool::new(64 * 1024, 4);
-        let stack = pool.take().unwrap();
+        let stack = pool.take(None).unwrap().0;
         let base = stack.base();
         pool.give(stack);
         assert_eq!(pool.pooled(), 1);
-        assert_eq!(pool.take().unwrap().base(), base);
+        assert_eq!(pool.take(None).unwrap().0.base(), base);
     }
 
     #[test]
     fn stacks_beyond_the_bound_are_released() {
         let mut pool = StackPool::new(16 * 1024, 2);
-        let stacks: Vec<_> = (0..5).map(|_| pool.take().unwrap()).collect();
+        let stacks: Vec<_> = (0..5).map(|_| pool.take(None).unwrap().0).collect();
         for s in stacks {
             pool.give(s);
         }

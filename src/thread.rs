@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Due, Shared};
-use crate::process::{InterruptUnwind, KillUnwind, Kind, Slot, Wait, Wake, Woke};
+use crate::process::{InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions, Wait, Wake, Woke};
 
 /// A thread's state, as OpenOS's `t:status()` names it.
 ///
@@ -73,7 +73,7 @@ impl fmt::Display for Status {
 /// }).unwrap();
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ThreadId(u64);
+pub struct ThreadId(pub(crate) u64);
 
 impl ThreadId {
     /// The id as a number (1 for the first program or thread of a kernel, and up).
@@ -124,12 +124,18 @@ impl fmt::Display for ThreadId {
 pub struct Thread {
     id: ThreadId,
     key: usize,
+    name: Option<Rc<str>>,
     kernel: Weak<Shared>,
 }
 
 impl Thread {
-    pub(crate) fn new(kernel: Weak<Shared>, key: usize, serial: u64) -> Thread {
-        Thread { id: ThreadId(serial), key, kernel }
+    pub(crate) fn new(
+        kernel: Weak<Shared>,
+        key: usize,
+        serial: u64,
+        name: Option<Rc<str>>,
+    ) -> Thread {
+        Thread { id: ThreadId(serial), key, name, kernel }
     }
 
     /// Runs `f` with the kernel entered, if the thread is still alive.
@@ -154,6 +160,24 @@ impl Thread {
     /// ```
     pub fn id(&self) -> ThreadId {
         self.id
+    }
+
+    /// The name given with [`Builder::name`], if any; it outlives the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = thread::Builder::new().name("reader").spawn(|| ()).unwrap();
+    ///     assert_eq!(t.name(), Some("reader"));
+    ///     assert_eq!(thread::create(|| ()).name(), None);
+    /// }).unwrap();
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The thread's status: `Running` (also while blocked), `Suspended` or `Dead`.
@@ -350,7 +374,11 @@ impl Eq for Thread {}
 
 impl fmt::Debug for Thread {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Thread").field("id", &self.id).field("status", &self.status()).finish()
+        f.debug_struct("Thread")
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .finish()
     }
 }
 
@@ -469,18 +497,126 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// }).unwrap();
 /// assert_eq!(*out.borrow(), ["start", "A", "end", "B"]);
 /// ```
+///
+/// # Panics
+///
+/// Outside a kernel, and if the OS refuses a stack ([`Builder::spawn`]
+/// returns that as an error instead).
 pub fn create<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-    let shared = kernel::current("thread::create");
-    let parent = {
-        let core = shared.core();
-        core.context.unwrap_or(core.root)
-    };
-    let (key, serial, slot) = match shared.spawn(parent, Kind::Thread, None, f) {
-        Ok(spawned) => spawned,
+    match Builder::new().spawn_in(kernel::current("thread::create"), f) {
+        Ok(handle) => handle,
         Err(e) => panic!("cothread: thread::create failed: {e}"),
-    };
-    shared.check_interrupts();
-    JoinHandle::new(Thread::new(shared.weak(), key, serial), slot)
+    }
+}
+
+/// Configures a thread before it starts, like `std::thread::Builder`: its
+/// name (shown by [`Thread::name`], [`Kernel::threads`](crate::Kernel::threads)
+/// and the log) and its stack size.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{thread, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// let sum = kernel.run(|| {
+///     let worker = thread::Builder::new()
+///         .name("summer")
+///         .stack_size(64 * 1024)
+///         .spawn(|| (1..=10).sum::<u32>())
+///         .unwrap();
+///     worker.wait().unwrap()
+/// });
+/// assert_eq!(sum, Ok(55));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with no name and the kernel's stack size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = cothread::thread::Builder::new();
+    /// # drop(builder);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = cothread::thread::Builder::new().name("net");
+    /// # drop(builder);
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the thread's stack size in bytes (rounded up to whole pages; one
+    /// guard page is added below). Stacks of the kernel's size are pooled and
+    /// reused; others are allocated for the thread and freed when it ends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = cothread::thread::Builder::new().stack_size(1 << 20);
+    /// # drop(builder);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the thread, as [`create`] does: it runs at once, up to its first
+    /// blocking call, before `spawn` returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StackAlloc`] if the OS refuses the stack.
+    ///
+    /// # Panics
+    ///
+    /// Outside a kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let t = thread::Builder::new().name("t").spawn(|| 1).unwrap();
+    ///     assert_eq!(t.wait(), Ok(1));
+    /// }).unwrap();
+    /// ```
+    pub fn spawn<T: 'static>(
+        self,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        self.spawn_in(kernel::current("thread::Builder::spawn"), f)
+    }
+
+    fn spawn_in<T: 'static>(
+        self,
+        shared: &Shared,
+        f: impl FnOnce() -> T + 'static,
+    ) -> Result<JoinHandle<T>, Error> {
+        let parent = shared.current_owner();
+        let name: Option<Rc<str>> = self.name.map(Rc::from);
+        let options = SpawnOptions { name: name.clone(), stack_size: self.stack_size };
+        let (key, serial, slot) = shared.spawn(parent, Kind::Thread, options, f)?;
+        shared.check_interrupts();
+        Ok(JoinHandle::new(Thread::new(shared.weak(), key, serial, name), slot))
+    }
 }
 
 /// The current thread's handle, or `None` in a program's main body (and on the
@@ -501,16 +637,16 @@ pub fn create<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
 /// ```
 pub fn current() -> Option<Thread> {
     let shared = kernel::current("thread::current");
-    let (key, serial) = {
+    let (key, serial, name) = {
         let core = shared.core();
         let key = core.context?;
         let task = &core.tasks[key];
         if task.kind != Kind::Thread {
             return None;
         }
-        (key, task.serial)
+        (key, task.serial, task.name.clone())
     };
-    Some(Thread::new(shared.weak(), key, serial))
+    Some(Thread::new(shared.weak(), key, serial, name))
 }
 
 /// Lua's `coroutine.yield()` inside a thread: waits for the next signal of any

@@ -20,6 +20,7 @@ use std::time::Duration;
 pub use filter::Filter;
 pub use signal::{Signal, Value};
 
+use crate::inspect::Trace;
 use crate::kernel::{self, Due, Shared};
 use crate::process::{frozen, panic_message, Wait, Woke};
 
@@ -426,6 +427,7 @@ impl Shared {
             }
             woken.sort_unstable_by_key(|&(token, _)| token);
         }
+        self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });
         receivers.extend(woken.drain(..));
         let mut core = self.core();
         if core.scratch.capacity() < woken.capacity() {
@@ -496,6 +498,7 @@ impl Shared {
             }
         };
         let Some((mut callback, owner)) = taken else { return };
+        self.trace(|core| Trace::Timer { owner: core.thread_id(owner) });
         let outcome = self.in_context(owner, &mut callback);
         let dropped = {
             let mut core = self.core();

@@ -1,0 +1,236 @@
+//! Looking into a kernel from the host: the thread table (OpenOS's `ps`) and
+//! the trace of what the kernel does.
+
+use std::time::Duration;
+
+use crate::event::Signal;
+use crate::kernel::{Core, Shared};
+use crate::process::{Kind, Task, Wait};
+use crate::thread::{Status, ThreadId};
+
+/// One row of [`Kernel::threads`](crate::Kernel::threads): a program or thread
+/// as the kernel sees it.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, thread, Kernel, Waiting};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.spawn(|| {
+///     thread::Builder::new().name("reader").spawn(|| event::pull(None, "key_down")).unwrap();
+///     event::pull(None, "quit");
+/// });
+/// let table = kernel.threads();
+/// assert_eq!(table.len(), 2);
+/// let reader = &table[1];
+/// assert_eq!(reader.name.as_deref(), Some("reader"));
+/// assert_eq!(reader.parent, Some(table[0].id));
+/// assert_eq!(reader.waiting, Waiting::Signal("\"key_down\"".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadInfo {
+    /// Its id.
+    pub id: ThreadId,
+    /// Its name, if it was given one ([`thread::Builder`](crate::thread::Builder)).
+    pub name: Option<String>,
+    /// `true` for a program (started by `Kernel::run` or `Kernel::spawn`),
+    /// `false` for a thread.
+    pub program: bool,
+    /// Its status. A thread being unwound is already `Dead`.
+    pub status: Status,
+    /// The program or thread it is attached to; `None` for programs and
+    /// detached threads (they belong to the root process).
+    pub parent: Option<ThreadId>,
+    /// What it is blocked on.
+    pub waiting: Waiting,
+    /// When its wait times out, on the kernel's clock.
+    pub deadline: Option<Duration>,
+    /// How many times the kernel has switched to it.
+    pub resumes: u64,
+    /// How many signals its pulls have received.
+    pub signals: u64,
+}
+
+/// What a program or thread is blocked on.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::Waiting;
+/// assert_eq!(Waiting::Sleep.to_string(), "sleep");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Waiting {
+    /// Nothing: it is running, or ready and about to run.
+    Nothing,
+    /// A signal; the text describes the filter.
+    Signal(String),
+    /// `os::sleep`.
+    Sleep,
+    /// The end of these threads (a join, `wait_for_*`, or a program's close).
+    Join(Vec<ThreadId>),
+    /// It suspended itself, or was suspended while running.
+    Suspended,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Waiting::Nothing => f.write_str("-"),
+            Waiting::Signal(filter) => write!(f, "pull {filter}"),
+            Waiting::Sleep => f.write_str("sleep"),
+            Waiting::Join(ids) => {
+                f.write_str("join")?;
+                ids.iter().try_for_each(|id| write!(f, " {id}"))
+            }
+            Waiting::Suspended => f.write_str("suspended"),
+        }
+    }
+}
+
+/// One thing the kernel did, as reported to [`Kernel::on_trace`]: enough to
+/// record a run and compare it with another.
+///
+/// [`Kernel::on_trace`]: crate::Kernel::on_trace
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{thread, Kernel, Trace};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let l = log.clone();
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.on_trace(move |_at, event: &Trace| l.borrow_mut().push(event.to_string()));
+/// kernel.run(|| { thread::create(|| ()); }).unwrap();
+/// assert_eq!(
+///     *log.borrow(),
+///     ["spawn #1", "resume #1", "spawn #2 in #1", "resume #2", "end #2", "end #1"]
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Trace {
+    /// A program or thread was created (it runs at once).
+    Spawn {
+        /// The new program or thread.
+        thread: ThreadId,
+        /// The process it belongs to; `None` for a program.
+        parent: Option<ThreadId>,
+    },
+    /// The kernel switched to a program or thread.
+    Resume {
+        /// Who runs now.
+        thread: ThreadId,
+    },
+    /// A signal's delivery began: its listeners have run, and it wakes
+    /// `receivers` waiting threads.
+    Deliver {
+        /// The signal.
+        signal: Signal,
+        /// How many waiting threads it wakes.
+        receivers: usize,
+    },
+    /// A timer fired.
+    Timer {
+        /// The thread or program that owns it; `None` for the root process.
+        owner: Option<ThreadId>,
+    },
+    /// A program or thread ended (returned, panicked, was killed or exited).
+    End {
+        /// Who ended.
+        thread: ThreadId,
+    },
+}
+
+impl std::fmt::Display for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trace::Spawn { thread, parent: Some(parent) } => {
+                write!(f, "spawn {thread} in {parent}")
+            }
+            Trace::Spawn { thread, parent: None } => write!(f, "spawn {thread}"),
+            Trace::Resume { thread } => write!(f, "resume {thread}"),
+            Trace::Deliver { signal, receivers } => write!(f, "deliver {signal} to {receivers}"),
+            Trace::Timer { owner: Some(owner) } => write!(f, "timer of {owner}"),
+            Trace::Timer { owner: None } => f.write_str("timer"),
+            Trace::End { thread } => write!(f, "end {thread}"),
+        }
+    }
+}
+
+/// The host's trace handler.
+pub(crate) type TraceHook = Box<dyn FnMut(Duration, &Trace)>;
+
+impl Core {
+    /// The id of task `key`, or `None` for the root.
+    pub(crate) fn thread_id(&self, key: usize) -> Option<ThreadId> {
+        let task = self.tasks.get(key)?;
+        (task.kind != Kind::Root).then_some(ThreadId(task.serial))
+    }
+
+    /// The thread table, oldest first.
+    pub(crate) fn thread_table(&self) -> Vec<ThreadInfo> {
+        let mut table: Vec<ThreadInfo> = self
+            .tasks
+            .iter()
+            .filter(|(_, task)| task.kind != Kind::Root)
+            .map(|(_, task)| self.info(task))
+            .collect();
+        table.sort_by_key(|info| info.id);
+        table
+    }
+
+    fn info(&self, task: &Task) -> ThreadInfo {
+        let waiting = match &task.wait {
+            Wait::None => Waiting::Nothing,
+            Wait::Signal(filter) => Waiting::Signal(filter.describe()),
+            Wait::Sleep => Waiting::Sleep,
+            Wait::Join(keys) => {
+                Waiting::Join(keys.iter().filter_map(|&k| self.thread_id(k)).collect())
+            }
+            Wait::Coma => Waiting::Suspended,
+        };
+        ThreadInfo {
+            id: ThreadId(task.serial),
+            name: task.name.as_deref().map(str::to_owned),
+            program: task.kind == Kind::Program,
+            status: task.status,
+            parent: task.parent.and_then(|p| self.thread_id(p)),
+            waiting,
+            deadline: task.deadline,
+            resumes: task.resumes,
+            signals: task.signals,
+        }
+    }
+}
+
+impl Shared {
+    /// Reports `event` (built only if someone listens) to the trace hook.
+    pub(crate) fn trace(&self, event: impl FnOnce(&Core) -> Trace) {
+        let (mut hook, at, event) = {
+            let mut core = self.core();
+            let Some(hook) = core.on_trace.take() else { return };
+            let event = event(&core);
+            (hook, core.now(), event)
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(at, &event)));
+        match outcome {
+            Ok(()) => {
+                let mut core = self.core();
+                if core.on_trace.is_none() {
+                    core.on_trace = Some(hook);
+                }
+            }
+            Err(payload) => {
+                drop(hook);
+                let msg = crate::process::panic_message(&*payload);
+                self.report(&format!("[trace] {msg} (the trace hook is removed)"));
+            }
+        }
+    }
+}
