@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::rc::Rc;
-use std::sync::Arc;
 
+use super::name::Name;
 use super::pattern::Pattern;
 use super::signal::{Signal, Value};
 
@@ -48,8 +48,8 @@ pub struct Filter {
 #[derive(Clone)]
 pub(crate) enum NameTest {
     Any,
-    Exact(Arc<str>),
-    OneOf(Vec<Arc<str>>),
+    Exact(Name),
+    OneOf(Vec<Name>),
     Pattern(Pattern),
     Predicate(Rc<dyn Fn(&Signal) -> bool>),
 }
@@ -75,8 +75,8 @@ impl Filter {
     /// assert!(Filter::name("touch").matches(&Signal::new("touch")));
     /// assert!(!Filter::name("touch").matches(&Signal::new("touch2")));
     /// ```
-    pub fn name(name: impl Into<Arc<str>>) -> Filter {
-        Filter { name: NameTest::Exact(name.into()), args: Vec::new() }
+    pub fn name(name: impl AsRef<str>) -> Filter {
+        Filter { name: NameTest::Exact(Name::new(name.as_ref())), args: Vec::new() }
     }
 
     /// Accepts signals whose name is one of `names` (OpenOS's `event.pullMultiple`).
@@ -90,7 +90,7 @@ impl Filter {
     /// assert!(!f.matches(&Signal::new("drop")));
     /// ```
     pub fn names<S: AsRef<str>>(names: &[S]) -> Filter {
-        let names = names.iter().map(|n| Arc::from(n.as_ref())).collect();
+        let names = names.iter().map(|n| Name::new(n.as_ref())).collect();
         Filter { name: NameTest::OneOf(names), args: Vec::new() }
     }
 
@@ -176,8 +176,8 @@ impl Filter {
     pub fn matches(&self, signal: &Signal) -> bool {
         let name_ok = match &self.name {
             NameTest::Any => true,
-            NameTest::Exact(name) => **name == *signal.name(),
-            NameTest::OneOf(names) => names.iter().any(|n| **n == *signal.name()),
+            NameTest::Exact(name) => name.is(signal.name()),
+            NameTest::OneOf(names) => names.iter().any(|n| n.is(signal.name())),
             NameTest::Pattern(pattern) => pattern.is_match(signal.name()),
             NameTest::Predicate(predicate) => predicate(signal),
         };

@@ -8,6 +8,7 @@
 
 mod filter;
 pub(crate) mod listen;
+mod name;
 mod pattern;
 mod signal;
 pub(crate) mod waiters;

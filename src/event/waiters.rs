@@ -2,11 +2,11 @@
 //! looking at the others.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use slab::Slab;
 
 use super::filter::{Filter, NameTest};
+use super::name::Name;
 use super::signal::Signal;
 use crate::process::{frozen, Task, Wait};
 
@@ -16,7 +16,7 @@ use crate::process::{frozen, Task, Wait};
 /// signal scans.
 #[derive(Default)]
 pub(crate) struct Waiters {
-    by_name: HashMap<Arc<str>, WaitList>,
+    by_name: HashMap<Name, WaitList>,
     other: WaitList,
 }
 
@@ -45,7 +45,10 @@ fn is_waiting(tasks: &Slab<Task>, key: usize, token: u64) -> bool {
 impl Waiters {
     pub(crate) fn add(&mut self, filter: &Filter, token: u64, key: usize) {
         let list = match &filter.name {
-            NameTest::Exact(name) => self.by_name.entry(name.clone()).or_default(),
+            NameTest::Exact(name) => match self.by_name.get_mut(name.as_bytes()) {
+                Some(list) => list,
+                None => self.by_name.entry(name.clone()).or_default(),
+            },
             _ => &mut self.other,
         };
         list.entries.push((token, key));
@@ -55,10 +58,10 @@ impl Waiters {
     pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Slab<Task>) {
         match &filter.name {
             NameTest::Exact(name) => {
-                if let Some(list) = self.by_name.get_mut(&**name) {
+                if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
                     list.forget(tasks);
                     if list.entries.is_empty() {
-                        self.by_name.remove(&**name);
+                        self.by_name.remove(name.as_bytes());
                     }
                 }
             }
@@ -77,7 +80,7 @@ impl Waiters {
         woken: &mut Vec<(u64, usize)>,
         undecided: &mut Vec<(u64, usize, Filter)>,
     ) {
-        if let Some(list) = self.by_name.get_mut(signal.name()) {
+        if let Some(list) = self.by_name.get_mut(signal.name().as_bytes()) {
             list.entries.retain(|&(token, key)| {
                 let Some(task) = tasks.get(key).filter(|t| t.token == token) else {
                     return false;
@@ -91,7 +94,7 @@ impl Waiters {
             });
             list.stale = 0;
             if list.entries.is_empty() {
-                self.by_name.remove(signal.name());
+                self.by_name.remove(signal.name().as_bytes());
             }
         }
         let first_other = woken.len();
