@@ -16,6 +16,7 @@ use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::inspect::{ThreadInfo, Trace, TraceHook};
+use crate::job::{Job, JobContext, Workers};
 use crate::process::{Kind, SpawnOptions, Task, Wait, Woke};
 use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
@@ -28,6 +29,9 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 pub const DEFAULT_STACK_POOL: usize = 1024;
+
+/// The default number of OS worker threads for blocking jobs.
+pub const DEFAULT_WORKERS: usize = 2;
 
 /// What a deadline in the queue wakes.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +66,10 @@ pub(crate) struct Core {
     pub(crate) stacks: StackPool,
     pub(crate) next_token: u64,
     pub(crate) next_serial: u64,
+    pub(crate) next_job: u64,
+    /// The OS threads of blocking jobs, started on first use.
+    pub(crate) workers: Option<Workers>,
+    pub(crate) worker_count: usize,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
@@ -80,6 +88,18 @@ impl Core {
     pub(crate) fn token(&mut self) -> u64 {
         self.next_token += 1;
         self.next_token
+    }
+
+    /// A fresh job id (from 1).
+    pub(crate) fn next_job(&mut self) -> u64 {
+        self.next_job += 1;
+        self.next_job
+    }
+
+    /// The worker pool, started on first use.
+    pub(crate) fn workers(&mut self) -> &Workers {
+        let count = self.worker_count;
+        self.workers.get_or_insert_with(|| Workers::start(count))
     }
 
     pub(crate) fn serial(&mut self) -> u64 {
@@ -173,6 +193,9 @@ pub(crate) struct Remote {
 struct RemoteState {
     signals: VecDeque<Signal>,
     closed: bool,
+    /// Live `SignalSender`s. Counted under the lock, so that a kernel about to
+    /// wait for a push cannot miss the last sender going away.
+    senders: usize,
 }
 
 impl Remote {
@@ -197,7 +220,7 @@ impl Remote {
     /// Blocks the kernel's OS thread until a push, or until `timeout` passes.
     fn wait(&self, timeout: Option<Duration>) {
         let state = self.lock();
-        if !state.signals.is_empty() {
+        if !state.signals.is_empty() || (timeout.is_none() && state.senders == 0) {
             return;
         }
         // Poisoning is harmless here (see `lock`): the guard is dropped at once.
@@ -230,9 +253,31 @@ impl Remote {
 /// feeder.join().unwrap();
 /// assert_eq!(got.unwrap().arg(0).as_str(), Some("hello"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SignalSender {
     remote: Arc<Remote>,
+}
+
+impl SignalSender {
+    pub(crate) fn new(remote: &Arc<Remote>) -> SignalSender {
+        remote.lock().senders += 1;
+        SignalSender { remote: remote.clone() }
+    }
+}
+
+impl Clone for SignalSender {
+    fn clone(&self) -> SignalSender {
+        SignalSender::new(&self.remote)
+    }
+}
+
+/// The last sender going away may leave a waiting kernel with nothing that can
+/// wake it: tell it, so that it can report that instead of sleeping forever.
+impl Drop for SignalSender {
+    fn drop(&mut self) {
+        self.remote.lock().senders -= 1;
+        self.remote.wakeup.notify_all();
+    }
 }
 
 impl SignalSender {
@@ -320,8 +365,7 @@ impl Shared {
             if !core.queue.is_empty() || !core.join_wakes.is_empty() {
                 return Ok(());
             }
-            // The kernel holds one reference; any other is a live `SignalSender`.
-            let senders = Arc::strong_count(&core.remote) > 1;
+            let senders = core.remote.lock().senders > 0;
             (core.deadlines.next_at(), core.clock.is_virtual(), senders, core.remote.clone())
         };
         if remote.pending.load(Ordering::Acquire) {
@@ -370,6 +414,15 @@ pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
 impl Drop for Enter {
     fn drop(&mut self) {
         CURRENT.with(|c| c.set(self.prev));
+    }
+}
+
+/// The current kernel, if any (see [`current`]).
+pub(crate) fn try_current() -> Option<&'static Shared> {
+    if current_ptr().is_null() {
+        None
+    } else {
+        Some(current("thread::current"))
     }
 }
 
@@ -445,6 +498,7 @@ pub struct KernelBuilder {
     virtual_time: bool,
     stack_size: usize,
     stack_pool: usize,
+    workers: usize,
 }
 
 impl KernelBuilder {
@@ -496,6 +550,21 @@ impl KernelBuilder {
         self
     }
 
+    /// The number of OS worker threads that run blocking jobs (default
+    /// [`DEFAULT_WORKERS`]; at least one). They start with the first blocking
+    /// job, and dropping the kernel joins them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let kernel = cothread::Kernel::builder().workers(4).build();
+    /// # drop(kernel);
+    /// ```
+    pub fn workers(mut self, threads: usize) -> Self {
+        self.workers = threads.max(1);
+        self
+    }
+
     /// Builds the kernel.
     ///
     /// # Examples
@@ -522,6 +591,9 @@ impl KernelBuilder {
             stacks: StackPool::new(self.stack_size, self.stack_pool),
             next_token: 0,
             next_serial: 0,
+            next_job: 0,
+            workers: None,
+            worker_count: self.workers,
             on_error: None,
             on_trace: None,
             scratch: Vec::new(),
@@ -544,6 +616,7 @@ impl Default for KernelBuilder {
             virtual_time: false,
             stack_size: DEFAULT_STACK_SIZE,
             stack_pool: DEFAULT_STACK_POOL,
+            workers: DEFAULT_WORKERS,
         }
     }
 }
@@ -922,7 +995,7 @@ impl Kernel {
     /// std::thread::spawn(move || sender.push("hello".into()).unwrap()).join().unwrap();
     /// ```
     pub fn signal_sender(&self) -> SignalSender {
-        SignalSender { remote: self.shared.core().remote.clone() }
+        SignalSender::new(&self.shared.core().remote)
     }
 
     /// The soft interrupt (OpenOS's `^C`): pushes `"interrupted"` with the uptime
@@ -1079,6 +1152,64 @@ impl Kernel {
         drop(old);
     }
 
+    /// Starts a green job from the host (see [`job`](crate::job)): `work`
+    /// runs as a green thread at once, up to its first yield point. Intrusive
+    /// cancel; use [`job::Builder`](crate::job::Builder) for other options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::{JobContext, JobState}, os, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let j = kernel.job(|ctx: &JobContext<u32>| {
+    ///     for i in 1..=3 {
+    ///         os::sleep(Duration::from_secs(1));
+    ///         ctx.emit(i);
+    ///     }
+    ///     Ok::<_, String>(3)
+    /// });
+    /// kernel.advance(Duration::from_millis(2500));
+    /// assert_eq!((j.state(), j.value()), (JobState::Running, Some(2)));
+    /// kernel.advance(Duration::from_secs(1));
+    /// assert_eq!(j.state(), JobState::Finished);
+    /// ```
+    pub fn job<T: 'static, E: fmt::Display>(
+        &mut self,
+        work: impl Fn(&JobContext<T>) -> Result<T, E> + 'static,
+    ) -> Job<T> {
+        crate::job::Builder::new().spawn_on(self, work)
+    }
+
+    /// Starts a blocking job from the host: `work` runs on one of the kernel's
+    /// OS worker threads and reports back as signals (see [`job`](crate::job)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::JobContext, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.blocking_job(|_: &JobContext<usize>| {
+    ///     Ok::<_, String>(std::thread::current().name().unwrap_or("").len())
+    /// });
+    /// while !j.state().is_done() {
+    ///     kernel.run_forever().unwrap();
+    /// }
+    /// assert_eq!(j.value(), Some("cothread-worker-0".len()));
+    /// ```
+    pub fn blocking_job<T: Send + 'static, E: fmt::Display>(
+        &mut self,
+        work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Job<T> {
+        crate::job::Builder::new().spawn_blocking_on(self, work)
+    }
+
+    pub(crate) fn shared(&self) -> &Rc<Shared> {
+        &self.shared
+    }
+
     /// The time on the kernel's clock (zero at its creation).
     ///
     /// # Examples
@@ -1157,5 +1288,9 @@ impl Drop for Kernel {
         };
         drop(listeners);
         drop(timers);
+        // Every job's driver has been unwound, which set its cancel token; the
+        // workers finish what they run and are joined here.
+        let workers = self.shared.core().workers.take();
+        drop(workers);
     }
 }

@@ -92,6 +92,7 @@
 mod error;
 pub mod event;
 mod inspect;
+pub mod job;
 mod kernel;
 pub mod os;
 mod process;
@@ -105,6 +106,7 @@ pub use event::{Filter, Signal, Value};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{
     Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,
+    DEFAULT_WORKERS,
 };
 pub use round::Budget;
 pub use thread::{Status, ThreadId};

@@ -96,7 +96,9 @@ enum Phase {
     /// No round under way.
     #[default]
     Idle,
-    Signals,
+    /// Signals, then the deadlines due by the cutoff taken when the round
+    /// began (a deadline set during the round waits for the next one).
+    Signals(Cutoff),
     Deadlines(Cutoff),
     Joins,
 }
@@ -123,17 +125,17 @@ impl Shared {
             // Swapped, not taken: both buffers keep their capacity.
             std::mem::swap(&mut round.signals, &mut core.queue);
             std::mem::swap(&mut round.joins, &mut core.join_wakes);
-            round.phase = Phase::Signals;
+            round.phase = Phase::Signals(core.deadlines.cutoff(core.now()));
         }
         loop {
             let phase = self.round.borrow().phase;
             match phase {
                 Phase::Idle => return Progress::Done { busy },
-                Phase::Signals => {
+                Phase::Signals(cutoff) => {
                     if meter.exhausted(report) {
                         return Progress::OutOfBudget;
                     }
-                    busy |= self.deliver_next(report);
+                    busy |= self.deliver_next(report, cutoff);
                 }
                 Phase::Deadlines(cutoff) => {
                     if meter.exhausted(report) {
@@ -169,7 +171,7 @@ impl Shared {
     /// One unit of the signal phase: wakes the next receiver of the signal being
     /// delivered, or starts delivering the next signal, or ends the phase.
     /// Returns whether it did anything.
-    fn deliver_next(&self, report: &mut StepReport) -> bool {
+    fn deliver_next(&self, report: &mut StepReport, cutoff: Cutoff) -> bool {
         let next = {
             let mut round = self.round.borrow_mut();
             let round = &mut *round;
@@ -197,9 +199,6 @@ impl Shared {
                 round.delivering = Some(signal);
             }
             None => {
-                let core = self.core();
-                let cutoff = core.deadlines.cutoff(core.now());
-                drop(core);
                 self.round.borrow_mut().phase = Phase::Deadlines(cutoff);
                 return false;
             }

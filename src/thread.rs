@@ -619,14 +619,17 @@ impl Builder {
     }
 }
 
-/// The current thread's handle, or `None` in a program's main body (and on the
-/// host), as OpenOS's `thread.current()`.
+/// The current thread's handle, or `None` in a program's main body, in a
+/// kernel-wide listener, and outside any kernel, as OpenOS's `thread.current()`.
+/// Unlike the other free functions it does not panic outside a kernel, so that
+/// library code can ask whether it runs in a green thread.
 ///
 /// # Examples
 ///
 /// ```
 /// use cothread::{thread, Kernel};
 ///
+/// assert!(thread::current().is_none()); // no kernel here
 /// let mut kernel = Kernel::new();
 /// kernel.run(|| {
 ///     assert!(thread::current().is_none());
@@ -636,7 +639,7 @@ impl Builder {
 /// }).unwrap();
 /// ```
 pub fn current() -> Option<Thread> {
-    let shared = kernel::current("thread::current");
+    let shared = kernel::try_current()?;
     let (key, serial, name) = {
         let core = shared.core();
         let key = core.context?;

@@ -227,6 +227,20 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+/// An integer beyond `i64::MAX` becomes a float, as in Lua 5.3.
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        i64::try_from(v).map_or(Value::Float(v as f64), Value::Int)
+    }
+}
+
+/// An integer beyond `i64::MAX` becomes a float, as in Lua 5.3.
+impl From<usize> for Value {
+    fn from(v: usize) -> Value {
+        i64::try_from(v).map_or(Value::Float(v as f64), Value::Int)
+    }
+}
+
 impl From<()> for Value {
     fn from(_: ()) -> Value {
         Value::Nil

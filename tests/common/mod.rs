@@ -57,3 +57,24 @@ impl Drop for DropGuard {
         *(self.0).0.borrow_mut() += 1;
     }
 }
+
+impl Out {
+    /// A value that prints `line` when it is dropped, to show the order in
+    /// which stacks are unwound.
+    pub fn on_drop(&self, line: impl ToString) -> PrintOnDrop {
+        PrintOnDrop(self.clone(), line.to_string())
+    }
+}
+
+pub struct PrintOnDrop(Out, String);
+
+impl Drop for PrintOnDrop {
+    fn drop(&mut self) {
+        self.0.print(&self.1);
+    }
+}
+
+/// `n` seconds.
+pub fn secs(n: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(n)
+}

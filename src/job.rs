@@ -1,0 +1,1026 @@
+//! Jobs: Solara's `use_thread` on the kernel. A [`Job`] runs long work in the
+//! background and exposes its progress as a state that a frame loop or UI
+//! polls without ever blocking.
+//!
+//! ```text
+//! INITIAL --start--> STARTING --previous run still going--> WAITING --it ended--> RUNNING
+//!                    STARTING --no previous run-----------------------------------> RUNNING
+//! RUNNING --error or panic--> ERROR    RUNNING --returned--> FINISHED    (any active) --cancel()--> CANCELLED
+//! ```
+//!
+//! Two flavours:
+//! - **green** ([`spawn`], [`Kernel::job`](crate::Kernel::job)): the work runs as
+//!   a green thread of the kernel. Cancel is intrusive by default: the work's
+//!   stack is unwound at its next yield point (a pull, a sleep, a join). Work
+//!   that never yields holds the kernel until it returns, like any green thread.
+//! - **blocking** ([`spawn_blocking`], [`Kernel::blocking_job`](crate::Kernel::blocking_job)):
+//!   the work runs on an OS worker thread from the kernel's small pool and
+//!   reports back as signals, so CPU-heavy or blocking code never stalls the
+//!   kernel. An OS thread cannot be unwound from outside, so only cooperative
+//!   cancel applies: the work should check [`JobContext::is_cancelled`].
+//!
+//! Each start of the work is a *run*. Runs of one job never overlap: a new run
+//! (from [`Job::retry`] or a change of [`Job::set_dependencies`]) stays
+//! `Waiting` until the previous one has ended. [`Job::value`] and
+//! [`Job::error`] change only when a run produces a new value or error, so the
+//! previous result stays visible while a new run is going.
+//!
+//! Every state change is pushed as a `"job_state"` signal (the job's id, then
+//! the state's name) and every value as `"job_value"` (the job's id), so
+//! scripts can pull them.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::event::{self, Filter, Signal};
+use crate::kernel::{self, Shared, SignalSender};
+use crate::process::{panic_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, SpawnOptions};
+use crate::thread::{Status, Thread};
+
+/// The signal pushed on each state change: `job_state <job id> <state>`.
+pub const JOB_STATE: &str = "job_state";
+/// The signal pushed on each new value: `job_value <job id>`.
+pub const JOB_VALUE: &str = "job_value";
+/// Internal: a worker has left messages for a blocking run.
+const JOB_MAIL: &str = "cothread.job_mail";
+
+/// Where a job is in the state diagram (Solara's `ResultState`).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::job::JobState;
+/// assert_eq!(JobState::Finished.to_string(), "finished");
+/// assert!(JobState::Error.is_done());
+/// assert!(!JobState::Waiting.is_done());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// A run has been started and has not begun waiting or running yet.
+    Starting,
+    /// The run waits for the previous run of the same job to end.
+    Waiting,
+    /// The work is running; incremental values may already be visible.
+    Running,
+    /// The work returned an error or panicked; [`Job::error`] says what.
+    Error,
+    /// The work returned its value; [`Job::value`] is it.
+    Finished,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the run has ended (error, finished or cancelled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(cothread::job::JobState::Cancelled.is_done());
+    /// ```
+    pub fn is_done(self) -> bool {
+        matches!(self, JobState::Error | JobState::Finished | JobState::Cancelled)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            JobState::Starting => "starting",
+            JobState::Waiting => "waiting",
+            JobState::Running => "running",
+            JobState::Error => "error",
+            JobState::Finished => "finished",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the work of a job receives: the cancel token (the seed's
+/// `threading.Event`) and a way to report incremental values.
+pub struct JobContext<T> {
+    token: Arc<AtomicBool>,
+    sink: Sink<T>,
+}
+
+enum Sink<T> {
+    Green { job: Weak<RefCell<JobCore<T>>>, run: u64 },
+    Blocking { mail: Arc<Mailbox<T>>, sender: SignalSender, id: u64 },
+}
+
+impl<T: 'static> JobContext<T> {
+    /// Whether this run has been cancelled (or superseded by a retry). Work
+    /// that is cancelled cooperatively should return soon after it sees `true`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, os, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let j = job::Builder::new().cooperative().spawn(|ctx: &job::JobContext<u32>| {
+    ///         let mut steps = 0;
+    ///         while !ctx.is_cancelled() {
+    ///             steps += 1;
+    ///             os::sleep(Duration::from_millis(10));
+    ///         }
+    ///         Ok::<_, String>(steps)
+    ///     });
+    ///     os::sleep(Duration::from_millis(35));
+    ///     j.cancel();
+    ///     assert_eq!(j.state(), job::JobState::Cancelled);
+    /// }).unwrap();
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.token.load(Ordering::Acquire)
+    }
+
+    /// Reports an incremental value: [`Job::value`] becomes it while the state
+    /// stays `Running`. Values of a cancelled run are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, os, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let j = kernel.job(|ctx: &job::JobContext<u32>| {
+    ///     for percent in [25, 50, 75] {
+    ///         ctx.emit(percent);
+    ///         os::sleep(Duration::from_secs(1));
+    ///     }
+    ///     Ok::<_, String>(100)
+    /// });
+    /// assert_eq!((j.state(), j.value()), (job::JobState::Running, Some(25)));
+    /// kernel.advance(Duration::from_secs(1));
+    /// assert_eq!(j.value(), Some(50));
+    /// kernel.advance(Duration::from_secs(2));
+    /// assert_eq!((j.state(), j.value()), (job::JobState::Finished, Some(100)));
+    /// ```
+    pub fn emit(&self, value: T) {
+        if self.is_cancelled() {
+            return;
+        }
+        match &self.sink {
+            Sink::Green { job, run } => {
+                if let Some(job) = job.upgrade() {
+                    JobCore::apply(&job, *run, Outcome::Value(value));
+                }
+            }
+            Sink::Blocking { mail, sender, id } => mail.post(Outcome::Value(value), sender, *id),
+        }
+    }
+}
+
+impl<T> fmt::Debug for JobContext<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobContext")
+            .field("cancelled", &self.token.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// What a run reports.
+enum Outcome<T> {
+    Value(T),
+    Done(Result<T, String>),
+}
+
+/// The messages a worker leaves for its blocking run.
+struct Mailbox<T> {
+    messages: Mutex<VecDeque<Outcome<T>>>,
+}
+
+impl<T> Mailbox<T> {
+    fn post(&self, outcome: Outcome<T>, sender: &SignalSender, id: u64) {
+        self.messages.lock().unwrap_or_else(|p| p.into_inner()).push_back(outcome);
+        // A dropped kernel has nobody left to tell.
+        let _ = sender.push(Signal::new(JOB_MAIL).with(id));
+    }
+
+    fn take(&self) -> VecDeque<Outcome<T>> {
+        std::mem::take(&mut *self.messages.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+type GreenWork<T> = Rc<dyn Fn(&JobContext<T>) -> Result<T, String>>;
+/// Makes, for one run of a blocking job, the task a worker runs. Built where
+/// `T: Send` is known, so that the rest of the job code needs no such bound.
+type Launch<T> =
+    Rc<dyn Fn(Arc<AtomicBool>, Arc<Mailbox<T>>, SignalSender, u64) -> Box<dyn FnOnce() + Send>>;
+
+fn launcher<T: Send + 'static, E: fmt::Display>(
+    work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
+) -> Launch<T> {
+    let work = Arc::new(work);
+    Rc::new(move |token, mail, sender, id| {
+        let work = work.clone();
+        Box::new(move || {
+            let ctx = JobContext { token, sink: Sink::Blocking { mail, sender, id } };
+            let outcome = run_caught(|| work(&ctx).map_err(|e| e.to_string()));
+            if let Sink::Blocking { mail, sender, id } = &ctx.sink {
+                mail.post(Outcome::Done(outcome), sender, *id);
+            }
+        })
+    })
+}
+
+enum Work<T> {
+    Green(GreenWork<T>),
+    Blocking(Launch<T>),
+}
+
+impl<T> Clone for Work<T> {
+    fn clone(&self) -> Work<T> {
+        match self {
+            Work::Green(work) => Work::Green(work.clone()),
+            Work::Blocking(work) => Work::Blocking(work.clone()),
+        }
+    }
+}
+
+struct JobCore<T> {
+    id: u64,
+    state: JobState,
+    value: Option<T>,
+    error: Option<String>,
+    /// The number of the current run; older runs' reports are ignored.
+    run: u64,
+    token: Arc<AtomicBool>,
+    /// The green thread that drives the current run.
+    driver: Option<Thread>,
+    dependencies: Option<u64>,
+    intrusive: bool,
+    work: Work<T>,
+    kernel: Weak<Shared>,
+}
+
+impl<T: 'static> JobCore<T> {
+    /// Records what run `run` reports, unless a newer run or a cancel has
+    /// superseded it, and tells the scripts.
+    fn apply(job: &Rc<RefCell<JobCore<T>>>, run: u64, outcome: Outcome<T>) {
+        let (id, state, kernel) = {
+            let mut core = job.borrow_mut();
+            if core.run != run || core.state == JobState::Cancelled {
+                return;
+            }
+            let state = match outcome {
+                Outcome::Value(value) => {
+                    core.value = Some(value);
+                    None
+                }
+                Outcome::Done(Ok(value)) => {
+                    core.value = Some(value);
+                    Some(JobState::Finished)
+                }
+                Outcome::Done(Err(error)) => {
+                    core.error = Some(error);
+                    Some(JobState::Error)
+                }
+            };
+            if let Some(state) = state {
+                core.state = state;
+            }
+            (core.id, state, core.kernel.clone())
+        };
+        if let Some(shared) = kernel.upgrade() {
+            let signal = match state {
+                Some(state) => state_signal(id, state),
+                None => Signal::new(JOB_VALUE).with(id),
+            };
+            shared.core().queue.push_back(signal);
+        }
+    }
+
+    /// Moves run `run` to `state` if it is still current and active.
+    fn set_state(job: &Rc<RefCell<JobCore<T>>>, run: u64, state: JobState) -> bool {
+        let (id, kernel) = {
+            let mut core = job.borrow_mut();
+            if core.run != run || core.state.is_done() {
+                return false;
+            }
+            core.state = state;
+            (core.id, core.kernel.clone())
+        };
+        if let Some(shared) = kernel.upgrade() {
+            shared.core().queue.push_back(state_signal(id, state));
+        }
+        true
+    }
+}
+
+fn state_signal(id: u64, state: JobState) -> Signal {
+    Signal::new(JOB_STATE).with(id).with(state.name())
+}
+
+/// A handle to background work and its result (Solara's `Result[T]`).
+/// Dropping it cancels the work.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{job::{JobContext, JobState}, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// let j = kernel.blocking_job(|_: &JobContext<u64>| {
+///     Ok::<_, String>((1..=1_000u64).sum()) // on a worker thread
+/// });
+/// while !j.state().is_done() {
+///     kernel.run_forever().unwrap(); // a frame loop would `step()` instead
+/// }
+/// assert_eq!((j.state(), j.value()), (JobState::Finished, Some(500_500)));
+/// ```
+pub struct Job<T: 'static> {
+    core: Rc<RefCell<JobCore<T>>>,
+}
+
+impl<T: 'static> fmt::Debug for Job<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = self.core.borrow();
+        f.debug_struct("Job").field("id", &core.id).field("state", &core.state).finish()
+    }
+}
+
+/// Configures a job before it starts: its cancel mode and dependencies.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{job, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// let j = job::Builder::new()
+///     .dependencies(&("user", 42))
+///     .spawn_on(&mut kernel, |_: &job::JobContext<&str>| Ok::<_, String>("loaded"));
+/// assert_eq!(j.value(), Some("loaded"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    intrusive: bool,
+    dependencies: Option<u64>,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder { intrusive: true, dependencies: None }
+    }
+}
+
+impl Builder {
+    /// A builder for a job with intrusive cancel and no dependencies.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = cothread::job::Builder::new();
+    /// # drop(builder);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Cooperative cancel for a green job: `cancel` only sets the token, and
+    /// the run goes on (and a retry waits) until the work returns. Blocking
+    /// jobs are always cooperative.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = cothread::job::Builder::new().cooperative();
+    /// # drop(builder);
+    /// ```
+    pub fn cooperative(mut self) -> Builder {
+        self.intrusive = false;
+        self
+    }
+
+    /// The job's initial dependency key (see [`Job::set_dependencies`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = cothread::job::Builder::new().dependencies(&[1, 2, 3]);
+    /// # drop(builder);
+    /// ```
+    pub fn dependencies(mut self, key: &impl Hash) -> Builder {
+        self.dependencies = Some(hash_of(key));
+        self
+    }
+
+    /// Starts a green job from inside a kernel (see [`spawn`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let j = job::Builder::new().spawn(|_: &job::JobContext<i32>| Ok::<_, String>(7));
+    ///     j.join(None).unwrap();
+    ///     assert_eq!(j.value(), Some(7));
+    /// }).unwrap();
+    /// ```
+    pub fn spawn<T: 'static, E: fmt::Display>(
+        self,
+        work: impl Fn(&JobContext<T>) -> Result<T, E> + 'static,
+    ) -> Job<T> {
+        let shared = kernel::current("job::spawn").weak();
+        self.start(shared, Work::Green(Rc::new(move |ctx| work(ctx).map_err(|e| e.to_string()))))
+    }
+
+    /// Starts a blocking job from inside a kernel (see [`spawn_blocking`]).
+    ///
+    /// # Panics
+    ///
+    /// Outside a kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// kernel.run(|| {
+    ///     let j = job::Builder::new()
+    ///         .spawn_blocking(|_: &job::JobContext<i32>| Ok::<_, String>(6 * 7));
+    ///     j.join(None).unwrap();
+    ///     assert_eq!(j.value(), Some(42));
+    /// }).unwrap();
+    /// ```
+    pub fn spawn_blocking<T: Send + 'static, E: fmt::Display>(
+        self,
+        work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Job<T> {
+        let shared = kernel::current("job::spawn_blocking").weak();
+        self.start(shared, Work::Blocking(launcher(work)))
+    }
+
+    /// Starts a green job from the host.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let j = job::Builder::new().spawn_on(&mut kernel, |_: &job::JobContext<u8>| {
+    ///     Err::<u8, _>("no network")
+    /// });
+    /// assert_eq!(j.state(), job::JobState::Error);
+    /// assert_eq!(j.error().as_deref(), Some("no network"));
+    /// ```
+    pub fn spawn_on<T: 'static, E: fmt::Display>(
+        self,
+        kernel: &mut crate::Kernel,
+        work: impl Fn(&JobContext<T>) -> Result<T, E> + 'static,
+    ) -> Job<T> {
+        let work: GreenWork<T> = Rc::new(move |ctx| work(ctx).map_err(|e| e.to_string()));
+        self.start(kernel.shared().weak(), Work::Green(work))
+    }
+
+    /// Starts a blocking job from the host.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, Kernel};
+    ///
+    /// let mut kernel = Kernel::new();
+    /// let j = job::Builder::new()
+    ///     .spawn_blocking_on(&mut kernel, |_: &job::JobContext<u8>| Ok::<_, String>(1));
+    /// while !j.state().is_done() {
+    ///     kernel.run_forever().unwrap();
+    /// }
+    /// assert_eq!(j.value(), Some(1));
+    /// ```
+    pub fn spawn_blocking_on<T: Send + 'static, E: fmt::Display>(
+        self,
+        kernel: &mut crate::Kernel,
+        work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Job<T> {
+        self.start(kernel.shared().weak(), Work::Blocking(launcher(work)))
+    }
+
+    fn start<T: 'static>(self, kernel: Weak<Shared>, work: Work<T>) -> Job<T> {
+        let id = kernel.upgrade().map_or(0, |shared| shared.core().next_job());
+        let core = JobCore {
+            id,
+            state: JobState::Starting,
+            value: None,
+            error: None,
+            run: 0,
+            token: Arc::new(AtomicBool::new(false)),
+            driver: None,
+            dependencies: self.dependencies,
+            intrusive: self.intrusive,
+            work,
+            kernel,
+        };
+        let job = Job { core: Rc::new(RefCell::new(core)) };
+        job.start_run();
+        job
+    }
+}
+
+/// Starts `work` as a green job with intrusive cancel, from inside a kernel.
+/// The work runs at once, up to its first yield point, before `spawn` returns.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{job, os, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let j = job::spawn(|_: &job::JobContext<&str>| {
+///         os::sleep(Duration::from_secs(1));
+///         Ok::<_, String>("done")
+///     });
+///     assert_eq!(j.state(), job::JobState::Running);
+///     j.join(None).unwrap();
+///     assert_eq!(j.value(), Some("done"));
+/// }).unwrap();
+/// ```
+pub fn spawn<T: 'static, E: fmt::Display>(
+    work: impl Fn(&JobContext<T>) -> Result<T, E> + 'static,
+) -> Job<T> {
+    Builder::new().spawn(work)
+}
+
+/// Starts `work` as a blocking job on the kernel's worker pool, from inside a
+/// kernel. Only cooperative cancel applies.
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{job, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// kernel.run(|| {
+///     let j = job::spawn_blocking(|ctx: &job::JobContext<u32>| {
+///         ctx.emit(1);
+///         Ok::<_, String>(2)
+///     });
+///     j.join(None).unwrap();
+///     assert_eq!(j.value(), Some(2));
+/// }).unwrap();
+/// ```
+pub fn spawn_blocking<T: Send + 'static, E: fmt::Display>(
+    work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
+) -> Job<T> {
+    Builder::new().spawn_blocking(work)
+}
+
+impl<T: 'static> Job<T> {
+    /// The job's id, as carried by its `"job_state"` and `"job_value"` signals.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, Kernel};
+    /// let mut kernel = Kernel::new();
+    /// let a = kernel.job(|_: &job::JobContext<()>| Ok::<_, String>(()));
+    /// let b = kernel.job(|_: &job::JobContext<()>| Ok::<_, String>(()));
+    /// assert_ne!(a.id(), b.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.core.borrow().id
+    }
+
+    /// The current state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::{JobContext, JobState}, Kernel};
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.job(|_: &JobContext<()>| Ok::<_, String>(()));
+    /// assert_eq!(j.state(), JobState::Finished);
+    /// ```
+    pub fn state(&self) -> JobState {
+        self.core.borrow().state
+    }
+
+    /// The latest value (incremental or final), kept across reruns until a new
+    /// one arrives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::JobContext, Kernel};
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.job(|_: &JobContext<String>| Ok::<_, String>("hi".to_string()));
+    /// assert_eq!(j.value().as_deref(), Some("hi"));
+    /// ```
+    pub fn value(&self) -> Option<T>
+    where
+        T: Clone,
+    {
+        self.core.borrow().value.clone()
+    }
+
+    /// Calls `f` with the latest value, without cloning it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::JobContext, Kernel};
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.job(|_: &JobContext<Vec<u8>>| Ok::<_, String>(vec![1, 2, 3]));
+    /// assert_eq!(j.with_value(|v| v.map(Vec::len)), Some(3));
+    /// ```
+    pub fn with_value<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        f(self.core.borrow().value.as_ref())
+    }
+
+    /// The latest error (the work's error text, or its panic message), kept
+    /// across reruns until a new one arrives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::JobContext, Kernel};
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.job(|_: &JobContext<()>| -> Result<(), String> { panic!("boom") });
+    /// assert_eq!(j.error().as_deref(), Some("boom"));
+    /// ```
+    pub fn error(&self) -> Option<String> {
+        self.core.borrow().error.clone()
+    }
+
+    /// Cancels the current run, if it has not ended: the state becomes
+    /// `Cancelled` at once, and the run's later values are dropped. A green job
+    /// with intrusive cancel is unwound now; any other keeps running until its
+    /// work returns (a retry waits for it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, job::{JobContext, JobState}, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let j = kernel.job(|_: &JobContext<()>| {
+    ///     event::pull(None, "never");
+    ///     Ok::<_, String>(())
+    /// });
+    /// j.cancel();
+    /// assert_eq!(j.state(), JobState::Cancelled);
+    /// ```
+    pub fn cancel(&self) {
+        let (driver, kernel) = {
+            let mut core = self.core.borrow_mut();
+            if core.state.is_done() {
+                return;
+            }
+            core.state = JobState::Cancelled;
+            core.token.store(true, Ordering::Release);
+            let intrusive = core.intrusive && matches!(core.work, Work::Green(_));
+            let driver = if intrusive { core.driver.clone() } else { None };
+            (driver, core.kernel.clone())
+        };
+        if let Some(shared) = kernel.upgrade() {
+            shared.core().queue.push_back(state_signal(self.id(), JobState::Cancelled));
+        }
+        if let Some(driver) = driver {
+            driver.kill();
+        }
+    }
+
+    /// Stops the current run (as [`cancel`](Job::cancel)) and starts a new one,
+    /// which waits for the old one to end. The previous value and error stay
+    /// visible until the new run replaces them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KernelGone`] if the kernel has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::{JobContext, JobState}, Kernel};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let attempts = Rc::new(Cell::new(0));
+    /// let a = attempts.clone();
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.job(move |_: &JobContext<u32>| {
+    ///     a.set(a.get() + 1);
+    ///     if a.get() == 1 { Err("flaky".to_string()) } else { Ok(a.get()) }
+    /// });
+    /// assert_eq!(j.state(), JobState::Error);
+    /// j.retry().unwrap();
+    /// assert_eq!((j.state(), j.value()), (JobState::Finished, Some(2)));
+    /// assert_eq!(j.error().as_deref(), Some("flaky")); // kept
+    /// ```
+    pub fn retry(&self) -> Result<(), Error> {
+        if self.core.borrow().kernel.strong_count() == 0 {
+            return Err(Error::KernelGone);
+        }
+        self.cancel();
+        self.start_run();
+        Ok(())
+    }
+
+    /// Sets the job's dependency key: when it differs (by hash) from the
+    /// current one, the job restarts as with [`retry`](Job::retry); an equal
+    /// key does nothing. The first key given to a job that had none is
+    /// recorded without a restart.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KernelGone`] if a restart is due and the kernel has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job::JobContext, Kernel};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let runs = Rc::new(Cell::new(0));
+    /// let r = runs.clone();
+    /// let mut kernel = Kernel::new();
+    /// let j = kernel.job(move |_: &JobContext<()>| { r.set(r.get() + 1); Ok::<_, String>(()) });
+    /// j.set_dependencies(&"page 1").unwrap();
+    /// j.set_dependencies(&"page 1").unwrap();
+    /// assert_eq!(runs.get(), 1);
+    /// j.set_dependencies(&"page 2").unwrap();
+    /// assert_eq!(runs.get(), 2);
+    /// ```
+    pub fn set_dependencies(&self, key: &impl Hash) -> Result<(), Error> {
+        let key = hash_of(key);
+        let previous = self.core.borrow_mut().dependencies.replace(key);
+        match previous {
+            Some(previous) if previous != key => self.retry(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits, from a program or green thread, until the current run has ended
+    /// (error, finished or cancelled), or until `timeout` passes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the timeout passed first.
+    ///
+    /// # Panics
+    ///
+    /// Outside a program or thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{job, os, Error, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let j = job::spawn(|_: &job::JobContext<()>| {
+    ///         os::sleep(Duration::from_secs(10));
+    ///         Ok::<_, String>(())
+    ///     });
+    ///     assert_eq!(j.join(Duration::from_secs(1)), Err(Error::Timeout));
+    ///     assert_eq!(j.join(None), Ok(()));
+    /// }).unwrap();
+    /// ```
+    pub fn join(&self, timeout: impl Into<Option<Duration>>) -> Result<(), Error> {
+        let shared = kernel::current("Job::join");
+        let deadline = timeout.into().map(|t| shared.core().now().saturating_add(t));
+        let filter = Filter::name(JOB_STATE).arg(0, self.id());
+        while !self.state().is_done() {
+            let left = match deadline {
+                Some(deadline) => {
+                    let now = shared.core().now();
+                    if now >= deadline {
+                        return Err(Error::Timeout);
+                    }
+                    Some(deadline - now)
+                }
+                None => None,
+            };
+            event::pull(left, filter.clone());
+        }
+        Ok(())
+    }
+
+    /// Starts a new run: a green thread (owned by the root process, so that it
+    /// outlives whoever started the job) waits for the previous run, then runs
+    /// the work or hands it to a worker.
+    fn start_run(&self) {
+        let (run, token, previous, work, kernel, id) = {
+            let mut core = self.core.borrow_mut();
+            core.run += 1;
+            core.state = JobState::Starting;
+            core.token = Arc::new(AtomicBool::new(false));
+            let previous = core.driver.take();
+            (
+                core.run,
+                core.token.clone(),
+                previous,
+                core.work.clone(),
+                core.kernel.clone(),
+                core.id,
+            )
+        };
+        let Some(shared) = kernel.upgrade() else { return };
+        shared.core().queue.push_back(state_signal(id, JobState::Starting));
+        let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
+        let job = Rc::downgrade(&self.core);
+        let body = move || drive(job, run, token, previous, work);
+        let root = shared.core().root;
+        let options = SpawnOptions { name: Some(Rc::from(format!("job {id}"))), stack_size: None };
+        match shared.spawn(root, Kind::Thread, options, body) {
+            Ok((key, serial, _)) => {
+                let driver = Thread::new(shared.weak(), key, serial, None);
+                let mut core = self.core.borrow_mut();
+                if core.run == run {
+                    core.driver = Some(driver);
+                }
+            }
+            Err(error) => {
+                JobCore::apply(&self.core, run, Outcome::Done(Err(error.to_string())));
+            }
+        }
+        shared.check_interrupts();
+    }
+}
+
+impl<T: 'static> Drop for Job<T> {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// Sets the token when the driver ends, however it ends (a kill unwinds
+/// through here), so that a worker still running sees the cancel.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// The body of a run's driver thread.
+fn drive<T: 'static>(
+    job: Weak<RefCell<JobCore<T>>>,
+    run: u64,
+    token: Arc<AtomicBool>,
+    previous: Option<Thread>,
+    work: Work<T>,
+) {
+    let _cancel = CancelOnDrop(token.clone());
+    let current = |job: &Weak<RefCell<JobCore<T>>>| {
+        job.upgrade().filter(|j| j.borrow().run == run && !j.borrow().state.is_done())
+    };
+    if let Some(previous) = previous.filter(|p| p.status() != Status::Dead) {
+        let Some(j) = current(&job) else { return };
+        JobCore::set_state(&j, run, JobState::Waiting);
+        drop(j);
+        let _ = previous.join(None);
+    }
+    let Some(j) = current(&job) else { return };
+    JobCore::set_state(&j, run, JobState::Running);
+    drop(j);
+    let outcome = match work {
+        Work::Green(work) => {
+            let ctx = JobContext { token, sink: Sink::Green { job: job.clone(), run } };
+            Some(run_caught(|| work(&ctx)))
+        }
+        Work::Blocking(launch) => {
+            let shared = kernel::current("job driver");
+            let id = match job.upgrade() {
+                Some(j) => j.borrow().id,
+                None => return,
+            };
+            let mail = Arc::new(Mailbox { messages: Mutex::new(VecDeque::new()) });
+            let sender = SignalSender::new(&shared.core().remote);
+            let task = launch(token, mail.clone(), sender, id);
+            shared.core().workers().submit(task);
+            wait_for_worker(&job, run, id, &mail)
+        }
+    };
+    if let (Some(j), Some(outcome)) = (job.upgrade(), outcome) {
+        JobCore::apply(&j, run, Outcome::Done(outcome));
+    }
+}
+
+/// Relays a worker's messages to the job until the work is done; `None` if the
+/// job was dropped meanwhile.
+fn wait_for_worker<T: 'static>(
+    job: &Weak<RefCell<JobCore<T>>>,
+    run: u64,
+    id: u64,
+    mail: &Mailbox<T>,
+) -> Option<Result<T, String>> {
+    let filter = Filter::name(JOB_MAIL).arg(0, id);
+    loop {
+        for message in mail.take() {
+            match message {
+                Outcome::Done(outcome) => return Some(outcome),
+                value => {
+                    if let Some(j) = job.upgrade() {
+                        JobCore::apply(&j, run, value);
+                    }
+                }
+            }
+        }
+        event::pull(None, filter.clone())?;
+    }
+}
+
+/// Runs the work, turning a panic into an error message. The kernel's own
+/// unwinds (kill, exit, interrupt) pass through.
+fn run_caught<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(outcome) => outcome,
+        Err(payload) if is_kernel_unwind(&*payload) => resume_unwind(payload),
+        Err(payload) => Err(panic_message(&*payload)),
+    }
+}
+
+fn is_kernel_unwind(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<KillUnwind>() || payload.is::<ExitUnwind>() || payload.is::<InterruptUnwind>()
+}
+
+fn hash_of(key: &impl Hash) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The kernel's pool of OS worker threads for blocking jobs, started on first
+/// use. Dropping it closes the queue and joins every worker.
+pub(crate) struct Workers {
+    queue: Option<mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    pub(crate) fn start(count: usize) -> Workers {
+        let (queue, tasks) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let tasks = Arc::new(Mutex::new(tasks));
+        let threads = (0..count.max(1))
+            .map(|n| {
+                let tasks = tasks.clone();
+                std::thread::Builder::new()
+                    .name(format!("cothread-worker-{n}"))
+                    .spawn(move || loop {
+                        let task = tasks.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match task {
+                            Ok(task) => task(),
+                            Err(_) => return, // the kernel is gone
+                        }
+                    })
+                    .expect("cothread: cannot start a job worker thread")
+            })
+            .collect();
+        Workers { queue: Some(queue), threads }
+    }
+
+    fn submit(&self, task: Box<dyn FnOnce() + Send>) {
+        if let Some(queue) = &self.queue {
+            // The workers outlive the queue's sender, so this cannot fail.
+            let _ = queue.send(task);
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.queue = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
