@@ -685,7 +685,8 @@ impl Kernel {
     ///   program is killed (its stacks unwound) and the error names each waiting
     ///   thread and what it waits for,
     /// - [`Error::NestedRun`] if called while a kernel runs on this OS thread
-    ///   (from inside a green thread).
+    ///   (from inside a green thread),
+    /// - [`Error::StackAlloc`] if the OS refuses the program's stack.
     ///
     /// # Examples
     ///
@@ -1223,8 +1224,9 @@ impl Kernel {
     }
 
     /// Replaces the kernel's error reporter (default: `log::error!`). Thread
-    /// panics arrive as `"[thread] <message>"`, listener and timer panics as
-    /// `"[listener] ..."` and `"[timer] ..."`.
+    /// panics arrive as `"[thread] <message>"` and `"[program] <message>"`;
+    /// listener, timer and pull-predicate panics as `"[listener] ..."`,
+    /// `"[timer] ..."` and `"[filter] ..."`; a panicking trace hook as `"[trace] ..."`.
     ///
     /// # Examples
     ///

@@ -372,6 +372,12 @@ impl PartialEq for Thread {
 
 impl Eq for Thread {}
 
+impl AsRef<Thread> for Thread {
+    fn as_ref(&self) -> &Thread {
+        self
+    }
+}
+
 impl fmt::Debug for Thread {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Thread")
@@ -450,6 +456,12 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn thread(&self) -> Thread {
         self.thread.clone()
+    }
+}
+
+impl<T> AsRef<Thread> for JoinHandle<T> {
+    fn as_ref(&self) -> &Thread {
+        &self.thread
     }
 }
 
@@ -694,12 +706,12 @@ pub fn yield_now() -> Option<Signal> {
 /// kernel.run(|| {
 ///     let a = thread::create(|| os::sleep(Duration::from_secs(1)));
 ///     let b = thread::create(|| os::sleep(Duration::from_secs(2)));
-///     thread::wait_for_all([&*a, &*b], Duration::from_secs(5)).unwrap();
+///     thread::wait_for_all([&a, &b], Duration::from_secs(5)).unwrap();
 ///     assert_eq!(os::uptime(), Duration::from_secs(2));
 /// }).unwrap();
 /// ```
-pub fn wait_for_all<'a>(
-    threads: impl IntoIterator<Item = &'a Thread>,
+pub fn wait_for_all(
+    threads: impl IntoIterator<Item = impl AsRef<Thread>>,
     timeout: impl Into<Option<Duration>>,
 ) -> Result<(), Error> {
     wait_for_threads(threads, true, timeout.into())
@@ -730,19 +742,19 @@ pub fn wait_for_all<'a>(
 ///     assert_eq!(b.status(), Status::Running);
 /// }).unwrap();
 /// ```
-pub fn wait_for_any<'a>(
-    threads: impl IntoIterator<Item = &'a Thread>,
+pub fn wait_for_any(
+    threads: impl IntoIterator<Item = impl AsRef<Thread>>,
     timeout: impl Into<Option<Duration>>,
 ) -> Result<(), Error> {
     wait_for_threads(threads, false, timeout.into())
 }
 
-fn wait_for_threads<'a>(
-    threads: impl IntoIterator<Item = &'a Thread>,
+fn wait_for_threads(
+    threads: impl IntoIterator<Item = impl AsRef<Thread>>,
     all: bool,
     timeout: Option<Duration>,
 ) -> Result<(), Error> {
-    let threads: Vec<&Thread> = threads.into_iter().collect();
+    let threads: Vec<Thread> = threads.into_iter().map(|t| t.as_ref().clone()).collect();
     let Some(first) = threads.first() else { return Ok(()) };
     let Some(shared) = first.kernel.upgrade() else { return Ok(()) };
     let targets: Vec<(usize, u64)> = threads

@@ -677,7 +677,7 @@ fn wait_for_all_times_out_killing_only_the_threads_found_done() {
             ));
             let second = thread::wait_for_all([&*a, &*b, &*c], secs(2));
             o.print(format!("{second:?} at {}s", os::uptime().as_secs()));
-            o.print(format!("{:?}", thread::wait_for_all([], None)));
+            o.print(format!("{:?}", thread::wait_for_all([] as [&thread::Thread; 0], None)));
         })
         .unwrap();
     assert_eq!(

@@ -381,8 +381,10 @@ pub fn cancel(id: TimerId) -> bool {
 }
 
 /// Replaces the kernel's error reporter (default: `log::error!`), like OpenOS's
-/// `event.onError`. Thread panics arrive as `"[thread] <message>"`, listener and
-/// timer panics as `"[listener] <message>"` and `"[timer] <message>"`.
+/// `event.onError`. Thread panics arrive as `"[thread] <message>"`, program
+/// panics as `"[program] <message>"`, listener, timer and pull-predicate panics
+/// as `"[listener] <message>"`, `"[timer] <message>"` and `"[filter] <message>"`,
+/// and a panicking trace hook as `"[trace] <message> ..."`.
 ///
 /// # Panics
 ///

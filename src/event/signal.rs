@@ -180,11 +180,25 @@ impl fmt::Display for Value {
             Value::Nil => f.write_str("nil"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => write!(f, "{x}"),
+            Value::Float(x) => fmt_float(*x, f),
             Value::Str(s) => f.write_str(s),
             Value::Bytes(b) => f.write_str(&String::from_utf8_lossy(b)),
             Value::Shared(_) => f.write_str("userdata"),
         }
+    }
+}
+
+/// Floats as Lua 5.3 prints them: an integral float keeps its `.0` (`2.0`,
+/// unlike the integer `2`), infinities and NaN by name.
+fn fmt_float(x: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if x.is_nan() {
+        f.write_str(if x.is_sign_negative() { "-nan" } else { "nan" })
+    } else if x.is_infinite() {
+        f.write_str(if x < 0.0 { "-inf" } else { "inf" })
+    } else if x.fract() == 0.0 && x.abs() < 1e16 {
+        write!(f, "{x:.1}")
+    } else {
+        write!(f, "{x}")
     }
 }
 
