@@ -1211,6 +1211,54 @@ impl Kernel {
         &self.shared
     }
 
+    /// Starts a kernel-wide timer (see [`event::timer`](crate::event::timer)):
+    /// it belongs to no thread and fires, in the kernel's rounds, until it has
+    /// fired `times` times or is [`cancel`](Kernel::cancel)led.
+    ///
+    /// # Panics
+    ///
+    /// If `interval` is zero and the timer repeats.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event::Times, Kernel};
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// let frames = Rc::new(Cell::new(0));
+    /// let f = frames.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let id = kernel.timer(Duration::from_millis(100), Times::Forever, move || f.set(f.get() + 1));
+    /// kernel.advance(Duration::from_secs(1));
+    /// assert_eq!(frames.get(), 10);
+    /// assert!(kernel.cancel(id));
+    /// ```
+    pub fn timer(
+        &mut self,
+        interval: Duration,
+        times: impl Into<crate::event::Times>,
+        callback: impl FnMut() + 'static,
+    ) -> crate::event::TimerId {
+        let root = self.shared.core().root;
+        self.shared.timer_as(root, interval, times.into(), Box::new(callback))
+    }
+
+    /// Cancels a kernel-wide timer; returns whether it removed one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut kernel = cothread::Kernel::new();
+    /// let id = kernel.timer(Duration::from_secs(1), 1, || {});
+    /// assert!(kernel.cancel(id));
+    /// assert!(!kernel.cancel(id));
+    /// ```
+    pub fn cancel(&mut self, id: crate::event::TimerId) -> bool {
+        let root = self.shared.core().root;
+        self.shared.cancel_as(root, id)
+    }
+
     /// The time on the kernel's clock (zero at its creation).
     ///
     /// # Examples

@@ -327,24 +327,8 @@ pub fn timer(
     times: impl Into<Times>,
     callback: impl FnMut() + 'static,
 ) -> TimerId {
-    let remaining = match times.into() {
-        Times::Count(n) => Some(n),
-        Times::Forever => None,
-    };
-    assert!(
-        !interval.is_zero() || remaining.is_some_and(|n| n <= 1),
-        "cothread: event::timer with a zero interval must not repeat (it would fire forever at one instant)"
-    );
     let shared = kernel::current("event::timer");
-    let mut core = shared.core();
-    let core = &mut *core;
-    let owner = core.context.unwrap_or(core.root);
-    let (key, serial) = core.timers.add(owner, interval, remaining, Box::new(callback));
-    if remaining != Some(0) {
-        let at = core.now().saturating_add(interval);
-        core.deadlines.push(at, Due::Timer { key, serial });
-    }
-    TimerId { key, serial }
+    shared.timer_as(shared.current_owner(), interval, times.into(), Box::new(callback))
 }
 
 /// Cancels a timer of the current thread (or program); returns whether it
@@ -369,15 +353,7 @@ pub fn timer(
 /// ```
 pub fn cancel(id: TimerId) -> bool {
     let shared = kernel::current("event::cancel");
-    let removed = {
-        let mut core = shared.core();
-        let owner = core.context.unwrap_or(core.root);
-        match core.timers.get_mut(id.key, id.serial) {
-            Some(t) if t.owner == owner => Some(core.timers.remove(id.key)),
-            _ => None,
-        }
-    };
-    removed.is_some()
+    shared.cancel_as(shared.current_owner(), id)
 }
 
 /// Replaces the kernel's error reporter (default: `log::error!`), like OpenOS's
@@ -531,6 +507,45 @@ impl Shared {
     pub(crate) fn current_owner(&self) -> usize {
         let core = self.core();
         core.context.unwrap_or(core.root)
+    }
+
+    /// Registers a timer owned by `owner` (see [`timer`]).
+    pub(crate) fn timer_as(
+        &self,
+        owner: usize,
+        interval: Duration,
+        times: Times,
+        callback: Box<dyn FnMut()>,
+    ) -> TimerId {
+        let remaining = match times {
+            Times::Count(n) => Some(n),
+            Times::Forever => None,
+        };
+        assert!(
+            !interval.is_zero() || remaining.is_some_and(|n| n <= 1),
+            "cothread: event::timer with a zero interval must not repeat (it would fire forever at one instant)"
+        );
+        let mut core = self.core();
+        let core = &mut *core;
+        let (key, serial) = core.timers.add(owner, interval, remaining, callback);
+        if remaining != Some(0) {
+            let at = core.now().saturating_add(interval);
+            core.deadlines.push(at, Due::Timer { key, serial });
+        }
+        TimerId { key, serial }
+    }
+
+    /// Cancels `owner`'s timer `id` (see [`cancel`]).
+    pub(crate) fn cancel_as(&self, owner: usize, id: TimerId) -> bool {
+        let removed = {
+            let mut core = self.core();
+            match core.timers.get_mut(id.key, id.serial) {
+                Some(t) if t.owner == owner => Some(core.timers.remove(id.key)),
+                _ => None,
+            }
+        };
+        // The callback is dropped here, with the state no longer borrowed.
+        removed.is_some()
     }
 
     /// Registers a listener owned by `owner` (see [`listen`]).
