@@ -42,6 +42,14 @@ pub(crate) enum Due {
     Timer { key: usize, serial: u64 },
 }
 
+/// Whether a deadline entry still names a wait or a timer.
+fn is_live(tasks: &Slab<Task>, timers: &Timers, due: &Due) -> bool {
+    match *due {
+        Due::Task { key, token } => tasks.get(key).is_some_and(|t| t.token == token),
+        Due::Timer { key, serial } => timers.table.get(key).is_some_and(|t| t.serial == serial),
+    }
+}
+
 /// The host's handler for errors raised inside the kernel.
 pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
 
@@ -116,10 +124,19 @@ impl Core {
             return;
         }
         let (tasks, timers) = (&self.tasks, &self.timers);
-        self.deadlines.retain(|due| match *due {
-            Due::Task { key, token } => tasks.get(key).is_some_and(|t| t.token == token),
-            Due::Timer { key, serial } => timers.table.get(key).is_some_and(|t| t.serial == serial),
-        });
+        self.deadlines.retain(|due| is_live(tasks, timers, due));
+    }
+
+    /// The earliest deadline that can still wake something: stale entries (a
+    /// wait that ended another way, a cancelled timer) at the head are dropped.
+    pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
+        loop {
+            let (at, due) = self.deadlines.peek()?;
+            if is_live(&self.tasks, &self.timers, due) {
+                return Some(at);
+            }
+            self.deadlines.pop();
+        }
     }
 
     /// The task `key` if it is still the one with this serial.
@@ -323,6 +340,19 @@ impl Shared {
 
     /// Reports an error through the kernel's reporter (default: `log::error!`).
     pub(crate) fn report(&self, message: &str) {
+        self.report_as(None, message);
+    }
+
+    /// Reports an error raised in task `key` (or one of its callbacks): the
+    /// handler gets `message` (OpenOS's text); the default log line also names
+    /// the task.
+    pub(crate) fn report_for(&self, key: usize, message: &str) {
+        let who = self.core().tasks.get(key).filter(|t| t.kind != Kind::Root).map(Task::label);
+        self.report_as(who, message);
+    }
+
+    fn report_as(&self, who: Option<String>, message: &str) {
+        let who = who.map(|w| format!("{w}: ")).unwrap_or_default();
         let handler = self.core().on_error.take();
         match handler {
             Some(mut handler) => {
@@ -334,10 +364,10 @@ impl Shared {
                 }
                 drop(core);
                 if outcome.is_err() {
-                    log::error!("{message} (and the on_error handler panicked)");
+                    log::error!("{who}{message} (and the on_error handler panicked)");
                 }
             }
-            None => log::error!("{message}"),
+            None => log::error!("{who}{message}"),
         }
     }
 
@@ -361,12 +391,12 @@ impl Shared {
     /// `Err` lists the waiting threads when nothing can ever wake them.
     fn idle(&self, block: bool) -> Result<(), Vec<String>> {
         let (next, virtual_time, senders, remote) = {
-            let core = self.core();
+            let mut core = self.core();
             if !core.queue.is_empty() || !core.join_wakes.is_empty() {
                 return Ok(());
             }
             let senders = core.remote.lock().senders > 0;
-            (core.deadlines.next_at(), core.clock.is_virtual(), senders, core.remote.clone())
+            (core.next_deadline(), core.clock.is_virtual(), senders, core.remote.clone())
         };
         if remote.pending.load(Ordering::Acquire) {
             return Ok(());
@@ -943,7 +973,7 @@ impl Kernel {
             loop {
                 shared.settle(report, &Meter::Unlimited);
                 let mut core = shared.core();
-                match core.deadlines.next_at() {
+                match core.next_deadline() {
                     Some(at) if at <= target => core.clock.advance_to(at),
                     _ => {
                         core.clock.advance_to(target);
@@ -963,8 +993,8 @@ impl Kernel {
         let _enter = enter(&self.shared);
         let mut report = StepReport::default();
         body(&self.shared, &mut report);
-        let core = self.shared.core();
-        report.next_deadline = core.deadlines.next_at();
+        let mut core = self.shared.core();
+        report.next_deadline = core.next_deadline();
         report.alive = core.tasks.len() > 1;
         report
     }

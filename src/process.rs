@@ -348,6 +348,11 @@ impl Shared {
             key
         };
         let serial = self.core().tasks[key].serial;
+        if log::log_enabled!(log::Level::Debug) {
+            let core = self.core();
+            let parent = core.tasks.get(parent).map_or_else(String::new, Task::label);
+            log::debug!("{} started by {parent}", core.tasks[key].label());
+        }
         self.trace(|core| Trace::Spawn {
             thread: ThreadId(serial),
             parent: core.thread_id(parent),
@@ -401,7 +406,7 @@ impl Shared {
             let kind =
                 if self.core().tasks[me].kind == Kind::Thread { "thread" } else { "program" };
             log::debug!("{label} panicked: {msg}");
-            self.report(&format!("[{kind}] {msg}"));
+            self.report_for(me, &format!("[{kind}] {msg}"));
         }
         self.kill_children(me);
         let outcome = {
@@ -455,6 +460,9 @@ impl Shared {
     /// Resumes `key`'s coroutine from the current stack and, when it comes back,
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
     pub(crate) fn switch_to(&self, key: usize, wake: Wake) {
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("switch to {}", self.core().tasks[key].label());
+        }
         self.trace(|core| Trace::Resume { thread: ThreadId(core.tasks[key].serial) });
         let (mut coroutine, running, context) = {
             let mut core = self.core();

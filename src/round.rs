@@ -116,7 +116,6 @@ impl Shared {
     /// Runs the current round (starting one if none is under way) until it is
     /// complete or `meter` runs out.
     pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter) -> Progress {
-        let mut busy = false;
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
             let mut core = self.core();
@@ -127,6 +126,8 @@ impl Shared {
             std::mem::swap(&mut round.joins, &mut core.join_wakes);
             round.phase = Phase::Signals(core.deadlines.cutoff(core.now()));
         }
+        // A round resumed after a budget cut had work left: it was busy.
+        let mut busy = !starting;
         loop {
             let phase = self.round.borrow().phase;
             match phase {

@@ -109,9 +109,14 @@ impl<T> DeadlineQueue<T> {
         }
     }
 
-    /// The earliest deadline, stale entries included.
-    pub(crate) fn next_at(&self) -> Option<Duration> {
-        self.heap.peek().map(|Reverse(e)| e.at)
+    /// The earliest entry, stale or not.
+    pub(crate) fn peek(&self) -> Option<(Duration, &T)> {
+        self.heap.peek().map(|Reverse(e)| (e.at, &e.item))
+    }
+
+    /// Drops the earliest entry.
+    pub(crate) fn pop(&mut self) {
+        self.heap.pop();
     }
 
     /// Drops every entry for which `keep` returns false (stale wake-ups), so the
@@ -161,7 +166,7 @@ mod tests {
         let mut q = DeadlineQueue::new();
         q.push(ms(3), ());
         assert_eq!(q.pop_due(q.cutoff(ms(2))), None);
-        assert_eq!(q.next_at(), Some(ms(3)));
+        assert_eq!(q.peek().map(|(at, _)| at), Some(ms(3)));
         assert_eq!(q.pop_due(q.cutoff(ms(3))), Some(()));
         assert_eq!(q.len(), 0);
     }

@@ -406,6 +406,7 @@ impl Shared {
             }
             woken.sort_unstable_by_key(|&(token, _)| token);
         }
+        log::trace!("deliver {signal} to {} waiting threads", woken.len());
         self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });
         receivers.extend(woken.drain(..));
         let mut core = self.core();
@@ -450,7 +451,7 @@ impl Shared {
             };
             drop(dropped);
             if let Err(msg) = outcome {
-                self.report(&format!("[listener] {msg}"));
+                self.report_for(owner, &format!("[listener] {msg}"));
             }
         }
     }
@@ -496,7 +497,7 @@ impl Shared {
         };
         drop(dropped);
         if let Err(msg) = outcome {
-            self.report(&format!("[timer] {msg}"));
+            self.report_for(owner, &format!("[timer] {msg}"));
         }
     }
 
