@@ -1087,7 +1087,7 @@ impl Kernel {
         if !matches!(task.wait, Wait::None) {
             // Wake it now; the wake-up raises the interrupt.
             let token = task.token;
-            core.deadlines.push(now, Due::Task { key, token });
+            core.deadlines.push_due(now, Due::Task { key, token });
         }
         true
     }

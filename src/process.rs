@@ -182,7 +182,8 @@ pub(crate) struct Task {
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
     pub(crate) ended: bool,
     /// `None` while the coroutine is on the CPU (or for the root).
-    pub(crate) coroutine: Option<Co>,
+    /// Boxed, so that parking and resuming it moves a pointer, not the struct.
+    pub(crate) coroutine: Option<Box<Co>>,
     pub(crate) yielder: *const Yielder<Wake, ()>,
     pub(crate) outcome: Option<Rc<dyn Outcome>>,
     /// Tasks blocked in a join on this one, with their wait tokens.
@@ -340,7 +341,7 @@ impl Shared {
             let mut task = Task::new(serial, kind, Some(parent));
             task.name = options.name;
             task.pooled_stack = pooled_stack;
-            task.coroutine = Some(coroutine);
+            task.coroutine = Some(Box::new(coroutine));
             let outcome: Rc<dyn Outcome> = slot.clone();
             task.outcome = Some(outcome);
             let key = core.tasks.insert(task);
@@ -605,7 +606,7 @@ impl Shared {
             if task.missed || matches!(task.wait, Wait::Coma) {
                 task.missed = false;
                 let token = task.token;
-                core.deadlines.push(now, Due::Task { key: k, token });
+                core.deadlines.push_due(now, Due::Task { key: k, token });
             }
         }
     }

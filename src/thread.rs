@@ -804,7 +804,11 @@ impl Shared {
             }
             if let Some(at) = deadline {
                 core.compact_deadlines();
-                core.deadlines.push(at, Due::Task { key: me, token });
+                if at <= core.now() {
+                    core.deadlines.push_due(at, Due::Task { key: me, token });
+                } else {
+                    core.deadlines.push(at, Due::Task { key: me, token });
+                }
             }
             let task = &mut core.tasks[me];
             task.token = token;

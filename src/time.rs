@@ -1,7 +1,7 @@
 //! The kernel's clock (real or virtual) and its deadline queue.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The kernel's clock. Times are `Duration`s since the kernel started, so a
@@ -44,9 +44,15 @@ impl Clock {
 /// A min-queue of deadlines. Ties wake in the order they were added: each entry
 /// carries a sequence number, and the kernel's rounds use it to leave entries
 /// added during a round (a `sleep(ZERO)` that is due "now") for the next one.
+///
+/// Entries that are already due when added (a `sleep(ZERO)`, a wake-up
+/// scheduled for "now") come in time order, so they skip the heap: they wait
+/// in a FIFO, and popping takes the earlier of the two fronts.
 #[derive(Debug)]
 pub(crate) struct DeadlineQueue<T> {
     heap: BinaryHeap<Reverse<Entry<T>>>,
+    /// Due entries in (at, seq) order.
+    due: VecDeque<Entry<T>>,
     next_seq: u64,
 }
 
@@ -84,13 +90,49 @@ pub(crate) struct Cutoff {
 
 impl<T> DeadlineQueue<T> {
     pub(crate) fn new() -> Self {
-        DeadlineQueue { heap: BinaryHeap::new(), next_seq: 0 }
+        DeadlineQueue { heap: BinaryHeap::new(), due: VecDeque::new(), next_seq: 0 }
     }
 
     pub(crate) fn push(&mut self, at: Duration, item: T) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Reverse(Entry { at, seq, item }));
+    }
+
+    /// Adds an entry that is due already (`at` is not after the clock's now):
+    /// O(1) when it is not earlier than the last such entry, as is the case
+    /// for everything pushed "now".
+    pub(crate) fn push_due(&mut self, at: Duration, item: T) {
+        if self.due.back().is_some_and(|last| last.at > at) {
+            return self.push(at, item);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.due.push_back(Entry { at, seq, item });
+    }
+
+    /// Whether the FIFO's front comes before the heap's.
+    fn due_first(&self) -> Option<bool> {
+        match (self.due.front(), self.heap.peek()) {
+            (None, None) => None,
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (Some(d), Some(Reverse(h))) => Some((d.at, d.seq) < (h.at, h.seq)),
+        }
+    }
+
+    fn front(&self) -> Option<&Entry<T>> {
+        match self.due_first()? {
+            true => self.due.front(),
+            false => self.heap.peek().map(|Reverse(e)| e),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Entry<T>> {
+        match self.due_first()? {
+            true => self.due.pop_front(),
+            false => self.heap.pop().map(|Reverse(e)| e),
+        }
     }
 
     /// The cutoff for a round that starts at `now`: entries due by `now` and
@@ -101,9 +143,9 @@ impl<T> DeadlineQueue<T> {
 
     /// Removes and returns the earliest entry if it lies before `cutoff`.
     pub(crate) fn pop_due(&mut self, cutoff: Cutoff) -> Option<T> {
-        let Reverse(first) = self.heap.peek()?;
+        let first = self.front()?;
         if (first.at, first.seq) < (cutoff.at, cutoff.seq) {
-            self.heap.pop().map(|Reverse(e)| e.item)
+            self.pop_front().map(|e| e.item)
         } else {
             None
         }
@@ -111,22 +153,23 @@ impl<T> DeadlineQueue<T> {
 
     /// The earliest entry, stale or not.
     pub(crate) fn peek(&self) -> Option<(Duration, &T)> {
-        self.heap.peek().map(|Reverse(e)| (e.at, &e.item))
+        self.front().map(|e| (e.at, &e.item))
     }
 
     /// Drops the earliest entry.
     pub(crate) fn pop(&mut self) {
-        self.heap.pop();
+        self.pop_front();
     }
 
     /// Drops every entry for which `keep` returns false (stale wake-ups), so the
     /// queue never holds more dead entries than live ones for long.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         self.heap.retain(|Reverse(e)| keep(&e.item));
+        self.due.retain(|e| keep(&e.item));
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.due.len()
     }
 }
 
@@ -169,6 +212,33 @@ mod tests {
         assert_eq!(q.peek().map(|(at, _)| at), Some(ms(3)));
         assert_eq!(q.pop_due(q.cutoff(ms(3))), Some(()));
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn due_entries_merge_with_the_heap_in_deadline_order() {
+        let mut q = DeadlineQueue::new();
+        q.push(ms(2), "heap 2");
+        q.push_due(ms(1), "due 1");
+        q.push(ms(1), "heap 1 (later seq)");
+        q.push_due(ms(3), "due 3");
+        q.push_due(ms(2), "due 2 (out of order: goes to the heap)");
+        let cut = q.cutoff(ms(10));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_due(cut)).collect();
+        assert_eq!(
+            order,
+            [
+                "due 1",
+                "heap 1 (later seq)",
+                "heap 2",
+                "due 2 (out of order: goes to the heap)",
+                "due 3"
+            ]
+        );
+        q.push_due(ms(4), "a");
+        q.push(ms(4), "b");
+        q.retain(|&item| item != "a");
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.peek().map(|(at, &item)| (at, item)), Some((ms(4), "b")));
     }
 
     #[test]
