@@ -2,11 +2,55 @@
 //! program) and die with it.
 
 use std::any::Any;
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
 use slab::Slab;
+
+/// Table keys grouped by some attribute (a name, an owner), each group in
+/// insertion order; empty groups are dropped.
+pub(crate) struct KeyIndex<K> {
+    groups: HashMap<K, Vec<usize>>,
+}
+
+impl<K> Default for KeyIndex<K> {
+    fn default() -> Self {
+        KeyIndex { groups: HashMap::new() }
+    }
+}
+
+impl<K: Hash + Eq> KeyIndex<K> {
+    fn insert(&mut self, group: K, key: usize) {
+        self.groups.entry(group).or_default().push(key);
+    }
+
+    fn remove<Q: Hash + Eq + ?Sized>(&mut self, group: &Q, key: usize)
+    where
+        K: Borrow<Q>,
+    {
+        if let Some(keys) = self.groups.get_mut(group) {
+            keys.retain(|&k| k != key);
+            if keys.is_empty() {
+                self.groups.remove(group);
+            }
+        }
+    }
+
+    /// The keys of `group`, in insertion order.
+    pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, group: &Q) -> Option<&[usize]>
+    where
+        K: Borrow<Q>,
+    {
+        self.groups.get(group).map(Vec::as_slice)
+    }
+
+    fn take(&mut self, group: &K) -> Vec<usize> {
+        self.groups.remove(group).unwrap_or_default()
+    }
+}
 
 pub(crate) type ListenerFn = Box<dyn FnMut(&super::Signal) -> bool>;
 pub(crate) type TimerFn = Box<dyn FnMut()>;
@@ -23,8 +67,8 @@ pub(crate) struct Listener {
 #[derive(Default)]
 pub(crate) struct Listeners {
     pub(crate) table: Slab<Listener>,
-    pub(crate) by_name: HashMap<Arc<str>, Vec<usize>>,
-    owned: HashMap<usize, Vec<usize>>,
+    pub(crate) by_name: KeyIndex<Arc<str>>,
+    owned: KeyIndex<usize>,
     next_serial: u64,
 }
 
@@ -43,8 +87,8 @@ impl Listeners {
             name: name.clone(),
             callback: Some(callback),
         });
-        self.by_name.entry(name).or_default().push(key);
-        self.owned.entry(owner).or_default().push(key);
+        self.by_name.insert(name, key);
+        self.owned.insert(owner, key);
         (key, serial)
     }
 
@@ -60,27 +104,15 @@ impl Listeners {
     /// outside the kernel's borrow.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
         let listener = self.table.try_remove(key)?;
-        if let Some(keys) = self.by_name.get_mut(&listener.name) {
-            keys.retain(|&k| k != key);
-            if keys.is_empty() {
-                self.by_name.remove(&listener.name);
-            }
-        }
-        if let Some(keys) = self.owned.get_mut(&listener.owner) {
-            keys.retain(|&k| k != key);
-            if keys.is_empty() {
-                self.owned.remove(&listener.owner);
-            }
-        }
+        self.by_name.remove(&*listener.name, key);
+        self.owned.remove(&listener.owner, key);
         listener.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
     }
 
     /// Removes every listener of `owner`.
     pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Vec<Box<dyn Any>>) {
-        if let Some(keys) = self.owned.remove(&owner) {
-            for key in keys {
-                graveyard.extend(self.remove(key));
-            }
+        for key in self.owned.take(&owner) {
+            graveyard.extend(self.remove(key));
         }
     }
 }
@@ -99,7 +131,7 @@ pub(crate) struct Timer {
 #[derive(Default)]
 pub(crate) struct Timers {
     pub(crate) table: Slab<Timer>,
-    owned: HashMap<usize, Vec<usize>>,
+    owned: KeyIndex<usize>,
     next_serial: u64,
 }
 
@@ -120,7 +152,7 @@ impl Timers {
             remaining,
             callback: Some(callback),
         });
-        self.owned.entry(owner).or_default().push(key);
+        self.owned.insert(owner, key);
         (key, serial)
     }
 
@@ -130,20 +162,13 @@ impl Timers {
 
     pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
         let timer = self.table.try_remove(key)?;
-        if let Some(keys) = self.owned.get_mut(&timer.owner) {
-            keys.retain(|&k| k != key);
-            if keys.is_empty() {
-                self.owned.remove(&timer.owner);
-            }
-        }
+        self.owned.remove(&timer.owner, key);
         timer.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
     }
 
     pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Vec<Box<dyn Any>>) {
-        if let Some(keys) = self.owned.remove(&owner) {
-            for key in keys {
-                graveyard.extend(self.remove(key));
-            }
+        for key in self.owned.take(&owner) {
+            graveyard.extend(self.remove(key));
         }
     }
 }

@@ -417,7 +417,7 @@ impl Shared {
 
     fn run_listeners(&self, signal: &Signal) {
         let keys: Vec<usize> = match self.core().listeners.by_name.get(signal.name()) {
-            Some(keys) => keys.clone(),
+            Some(keys) => keys.to_vec(),
             None => return,
         };
         for key in keys {
