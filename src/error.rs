@@ -53,6 +53,13 @@ pub enum Error {
     /// The program can never finish: every thread waits and nothing can wake any
     /// of them. Each entry names a waiting thread and what it waits for.
     Deadlock(Vec<String>),
+    /// The thread (or program) ran off the end of its stack. It ended there, like
+    /// a panic, but its stack frames were discarded without running destructors:
+    /// its locals leak, and a lock or `RefCell` borrow it held stays held (see
+    /// `docs/reliability.md`). Its threads are killed as on a panic. Give deep
+    /// recursion a larger stack with
+    /// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size).
+    StackOverflow,
     /// The OS refused a thread stack (out of memory or of memory mappings);
     /// the text says why.
     StackAlloc(String),
@@ -81,6 +88,7 @@ impl fmt::Display for Error {
                 write!(f, "deadlock: nothing can wake the waiting threads: ")?;
                 f.write_str(&waiting.join("; "))
             }
+            Error::StackOverflow => f.write_str("stack overflow"),
             Error::StackAlloc(why) => write!(f, "cannot allocate a thread stack: {why}"),
             Error::NestedRun => f.write_str("kernel run re-entered from inside a running kernel"),
             Error::KernelGone => f.write_str("the kernel has been dropped"),

@@ -338,6 +338,12 @@ impl Shared {
         self.core.borrow_mut()
     }
 
+    /// The kernel's state, unless it is borrowed: after a stack overflow, by
+    /// frames that were discarded and will never release it.
+    pub(crate) fn try_core(&self) -> Option<RefMut<'_, Core>> {
+        self.core.try_borrow_mut().ok()
+    }
+
     /// Reports an error through the kernel's reporter (default: `log::error!`).
     pub(crate) fn report(&self, message: &str) {
         self.report_as(None, message);
@@ -437,6 +443,9 @@ pub(crate) struct Enter {
 }
 
 pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
+    // This OS thread may now run green threads: a stack overflow in one must
+    // find the fault handler and an alternate signal stack.
+    crate::overflow::prepare_thread();
     let prev = CURRENT.with(|c| c.replace(Rc::as_ptr(shared)));
     Enter { _keep: shared.clone(), prev }
 }
@@ -710,6 +719,8 @@ impl Kernel {
     ///
     /// - [`Error::Panicked`] if `main` panicked (its threads are killed),
     /// - [`Error::Exited`] if it called [`os::exit`](crate::os::exit),
+    /// - [`Error::StackOverflow`] if `main` ran off the end of its stack (its
+    ///   threads are killed; see [`Error::StackOverflow`] for what is lost),
     /// - [`Error::Deadlock`] if every thread waits and nothing can wake any of
     ///   them (no deadline, no queued signal, no live [`SignalSender`]); the
     ///   program is killed (its stacks unwound) and the error names each waiting
@@ -1302,7 +1313,8 @@ impl Kernel {
     }
 
     /// Replaces the kernel's error reporter (default: `log::error!`). Thread
-    /// panics arrive as `"[thread] <message>"` and `"[program] <message>"`;
+    /// panics arrive as `"[thread] <message>"` and `"[program] <message>"`,
+    /// stack overflows as `"[thread] stack overflow"` and `"[program] stack overflow"`;
     /// listener, timer and pull-predicate panics as `"[listener] ..."`,
     /// `"[timer] ..."` and `"[filter] ..."`; a panicking trace hook as `"[trace] ..."`.
     ///

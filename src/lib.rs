@@ -95,6 +95,7 @@ mod inspect;
 pub mod job;
 mod kernel;
 pub mod os;
+mod overflow;
 mod process;
 mod round;
 mod stack;

@@ -8,11 +8,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use corosensei::{Coroutine, Yielder};
+use corosensei::{Coroutine, CoroutineResult, Yielder};
 use slab::Slab;
 
 use crate::error::Error;
 use crate::event::{Filter, Signal};
+use crate::overflow::{self, Exit};
 use crate::thread::Status;
 
 /// What a green thread is resumed with.
@@ -24,7 +25,9 @@ pub(crate) enum Wake {
     Kill,
 }
 
-pub(crate) type Co = Coroutine<Wake, (), (), corosensei::stack::DefaultStack>;
+/// A green thread's coroutine. It returns [`Exit::Overflow`] when the fault
+/// handler ended it on a stack overflow (see `overflow`).
+pub(crate) type Co = Coroutine<Wake, (), Exit, corosensei::stack::DefaultStack>;
 
 /// The panic payload that unwinds a killed thread's stack. It is raised with
 /// `resume_unwind`, so no panic hook runs and nothing is printed.
@@ -84,6 +87,8 @@ pub(crate) enum End {
     Killed,
     Exited,
     Interrupted,
+    /// Ran off the end of its stack; its frames were discarded, not unwound.
+    Overflowed,
 }
 
 impl End {
@@ -106,6 +111,7 @@ impl End {
             End::Killed => Some(Error::Killed),
             End::Exited => Some(Error::Exited),
             End::Interrupted => Some(Error::Interrupted),
+            End::Overflowed => Some(Error::StackOverflow),
         }
     }
 }
@@ -336,6 +342,7 @@ impl Shared {
                     me
                 };
                 shared.task_main(me, body, &result);
+                Exit::Normal
             });
             let serial = core.serial();
             let mut task = Task::new(serial, kind, Some(parent));
@@ -403,10 +410,15 @@ impl Shared {
             task.dying = true;
             task.label()
         };
-        if let End::Panicked(msg) = &end {
+        let reported = match &end {
+            End::Panicked(msg) => Some(("panicked", msg.as_str())),
+            End::Overflowed => Some(("ended", "stack overflow")),
+            _ => None,
+        };
+        if let Some((how, msg)) = reported {
             let kind =
                 if self.core().tasks[me].kind == Kind::Thread { "thread" } else { "program" };
-            log::debug!("{label} panicked: {msg}");
+            log::debug!("{label} {how}: {msg}");
             self.report_for(me, &format!("[{kind}] {msg}"));
         }
         self.kill_children(me);
@@ -475,7 +487,11 @@ impl Shared {
             (coroutine, running, context)
         };
         // Every task body catches its own panics, so nothing unwinds through here.
-        let _ = coroutine.resume(wake);
+        let exit = overflow::guard(coroutine.trap_handler(), || coroutine.resume(wake));
+        if let CoroutineResult::Return(Exit::Overflow) = exit {
+            self.overflowed(key, coroutine, running, context);
+            return;
+        }
         let finished = {
             let mut core = self.core();
             core.running = running;
@@ -495,6 +511,50 @@ impl Shared {
         // A task's fields may hold user values (a filter's closure): drop them here,
         // with the kernel's state not borrowed.
         drop(finished);
+    }
+
+    /// The end of a task whose stack overflowed (see `overflow`): the death
+    /// bookkeeping its body's `finish` would have done, run here on the
+    /// resumer's stack but on the task's behalf (`running` is still `key`, as
+    /// it was when it faulted, so its children on the CPU below are killed
+    /// when control comes back to them, as usual). Its frames were discarded
+    /// without unwinding; its stack is dropped, not pooled.
+    fn overflowed(
+        &self,
+        key: usize,
+        coroutine: Box<Co>,
+        running: Option<usize>,
+        context: Option<usize>,
+    ) {
+        // A borrow of the kernel's state held by the discarded frames is never
+        // released, and a task caught inside a switch leaves `running` naming
+        // another: either way the kernel's tables may be half updated.
+        let consistent = self.try_core().is_some_and(|core| core.running == Some(key));
+        if !consistent {
+            overflow::fatal("a green thread overflowed its stack inside the kernel");
+        }
+        self.core().context = Some(key);
+        if std::thread::panicking() {
+            // Unless the resumer is itself unwinding, the task overflowed while
+            // panicking: std's count of panics under way on this OS thread was
+            // never brought back down (docs/reliability.md).
+            let label = self.core().tasks[key].label();
+            log::warn!(
+                "{label}: stack overflow while a panic was under way; if it hit the panic \
+                 hook, the next panic on this OS thread aborts the process"
+            );
+        }
+        self.finish(key, End::Overflowed);
+        let finished = {
+            let mut core = self.core();
+            core.running = running;
+            core.context = context;
+            (core.tasks.remove(key), std::mem::take(&mut core.graveyard))
+        };
+        // User values (a filter's closure, callbacks) and the stack mapping go
+        // with the kernel's state not borrowed.
+        drop(finished);
+        drop(coroutine);
     }
 
     /// Kills `key`: marks it dead at once, then unwinds its stack (destructors
