@@ -42,9 +42,11 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event::{self, Filter, Signal};
+use crate::event::{self, Filter, Signal, Value};
 use crate::kernel::{self, Shared, SignalSender};
-use crate::process::{panic_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, SpawnOptions};
+use crate::process::{
+    panic_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions,
+};
 use crate::thread::{Status, Thread};
 
 /// The signal pushed on each state change: `job_state <job id> <state>`.
@@ -256,6 +258,12 @@ impl<T> Clone for Work<T> {
     }
 }
 
+/// A run's driver thread and how it ended.
+struct Driver {
+    thread: Thread,
+    end: Rc<Slot<()>>,
+}
+
 struct JobCore<T> {
     id: u64,
     state: JobState,
@@ -265,7 +273,7 @@ struct JobCore<T> {
     run: u64,
     token: Arc<AtomicBool>,
     /// The green thread that drives the current run.
-    driver: Option<Thread>,
+    driver: Option<Driver>,
     dependencies: Option<u64>,
     intrusive: bool,
     work: Work<T>,
@@ -629,7 +637,33 @@ impl<T: 'static> Job<T> {
     /// assert_eq!(j.state(), JobState::Finished);
     /// ```
     pub fn state(&self) -> JobState {
+        self.refresh();
         self.core.borrow().state
+    }
+
+    /// Notices a run that ended without reporting: its driver thread died
+    /// another way (a stack overflow discards its frames), or the kernel was
+    /// dropped (which cancels every job).
+    fn refresh(&self) {
+        let ended = {
+            let mut core = self.core.borrow_mut();
+            if core.state.is_done() {
+                return;
+            }
+            if core.kernel.strong_count() == 0 {
+                core.state = JobState::Cancelled;
+                return;
+            }
+            match &core.driver {
+                Some(d) if d.thread.status() == Status::Dead => match d.end.take() {
+                    Some(Err(error)) => error.to_string(),
+                    _ => "the job's thread ended without a result".to_string(),
+                },
+                _ => return,
+            }
+        };
+        let run = self.core.borrow().run;
+        JobCore::apply(&self.core, run, Outcome::Done(Err(ended)));
     }
 
     /// The latest value (incremental or final), kept across reruns until a new
@@ -647,6 +681,7 @@ impl<T: 'static> Job<T> {
     where
         T: Clone,
     {
+        self.refresh();
         self.core.borrow().value.clone()
     }
 
@@ -661,6 +696,7 @@ impl<T: 'static> Job<T> {
     /// assert_eq!(j.with_value(|v| v.map(Vec::len)), Some(3));
     /// ```
     pub fn with_value<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        self.refresh();
         f(self.core.borrow().value.as_ref())
     }
 
@@ -676,6 +712,7 @@ impl<T: 'static> Job<T> {
     /// assert_eq!(j.error().as_deref(), Some("boom"));
     /// ```
     pub fn error(&self) -> Option<String> {
+        self.refresh();
         self.core.borrow().error.clone()
     }
 
@@ -706,7 +743,8 @@ impl<T: 'static> Job<T> {
             core.state = JobState::Cancelled;
             core.token.store(true, Ordering::Release);
             let intrusive = core.intrusive && matches!(core.work, Work::Green(_));
-            let driver = if intrusive { core.driver.clone() } else { None };
+            let driver =
+                if intrusive { core.driver.as_ref().map(|d| d.thread.clone()) } else { None };
             (driver, core.kernel.clone())
         };
         if let Some(shared) = kernel.upgrade() {
@@ -816,7 +854,20 @@ impl<T: 'static> Job<T> {
     pub fn join(&self, timeout: impl Into<Option<Duration>>) -> Result<(), Error> {
         let shared = kernel::current("Job::join");
         let deadline = timeout.into().map(|t| shared.core().now().saturating_add(t));
-        let filter = Filter::name(JOB_STATE).arg(0, self.id());
+        // A run ends with a "job_state" signal, or, if its driver thread dies
+        // without reporting (see `refresh`), with that thread's "thread_exit".
+        let (id, driver) = {
+            let core = self.core.borrow();
+            (
+                Value::from(core.id),
+                core.driver.as_ref().map(|d| Value::from(d.thread.id().as_u64())),
+            )
+        };
+        let filter = Filter::new(move |s: &Signal| match s.name() {
+            JOB_STATE => *s.arg(0) == id,
+            "thread_exit" => driver.as_ref() == Some(s.arg(0)),
+            _ => false,
+        });
         while !self.state().is_done() {
             let left = match deadline {
                 Some(deadline) => {
@@ -842,7 +893,7 @@ impl<T: 'static> Job<T> {
             core.run += 1;
             core.state = JobState::Starting;
             core.token = Arc::new(AtomicBool::new(false));
-            let previous = core.driver.take();
+            let previous = core.driver.take().map(|d| d.thread);
             (
                 core.run,
                 core.token.clone(),
@@ -860,11 +911,11 @@ impl<T: 'static> Job<T> {
         let root = shared.core().root;
         let options = SpawnOptions { name: Some(Rc::from(format!("job {id}"))), stack_size: None };
         match shared.spawn(root, Kind::Thread, options, body) {
-            Ok((key, serial, _)) => {
-                let driver = Thread::new(shared.weak(), key, serial, None);
+            Ok((key, serial, end)) => {
+                let thread = Thread::new(shared.weak(), key, serial, None);
                 let mut core = self.core.borrow_mut();
                 if core.run == run {
-                    core.driver = Some(driver);
+                    core.driver = Some(Driver { thread, end });
                 }
             }
             Err(error) => {

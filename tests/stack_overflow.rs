@@ -375,3 +375,35 @@ fn an_overflow_of_the_host_stack_still_reaches_rusts_handler() {
     assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{output:?}");
     assert!(stderr.contains("has overflowed its stack"), "stderr:\n{stderr}");
 }
+
+// ---------------------------------------------------------------------------
+// A green job whose work overflows ends in `Error` with the overflow named,
+// and a join on it returns.
+// ---------------------------------------------------------------------------
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_job_overflow() {
+    use cothread::job::{self, JobContext, JobState};
+    if !in_child() {
+        return;
+    }
+    let mut kernel = small_stacks();
+    let host_side = kernel.job(|_: &JobContext<u64>| Ok::<_, String>(recurse(0)));
+    assert_eq!(host_side.state(), JobState::Error);
+    assert_eq!(host_side.error().as_deref(), Some("stack overflow"));
+    let joined = kernel.run(|| {
+        let j = job::spawn(|_: &JobContext<u64>| {
+            os::sleep(Duration::from_secs(1));
+            Ok::<_, String>(recurse(0))
+        });
+        j.join(None).map(|()| (j.state(), j.error()))
+    });
+    assert_eq!(joined, Ok(Ok((JobState::Error, Some("stack overflow".to_string())))));
+    println!("child finished");
+}
+
+#[test]
+fn a_job_whose_work_overflows_ends_in_error() {
+    child_succeeds("child_job_overflow");
+}
