@@ -212,6 +212,9 @@ impl Core {
 impl Shared {
     /// Reports `event` (built only if someone listens) to the trace hook.
     pub(crate) fn trace(&self, event: impl FnOnce(&Core) -> Trace) {
+        if !self.tracing.get() {
+            return;
+        }
         let (mut hook, at, event) = {
             let mut core = self.core();
             let Some(hook) = core.on_trace.take() else { return };
@@ -228,6 +231,7 @@ impl Shared {
             }
             Err(payload) => {
                 drop(hook);
+                self.tracing.set(self.core().on_trace.is_some());
                 let msg = crate::process::panic_message(&*payload);
                 self.report(&format!("[trace] {msg} (the trace hook is removed)"));
             }

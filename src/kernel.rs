@@ -325,6 +325,9 @@ pub(crate) struct Shared {
     /// The round under way, kept apart from `core` because it is held while
     /// user code runs (filters, listeners) and only the host drives it.
     pub(crate) round: RefCell<Round>,
+    /// Whether a trace hook is installed, read without borrowing `core` on
+    /// every switch.
+    pub(crate) tracing: Cell<bool>,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
 }
@@ -643,6 +646,7 @@ impl KernelBuilder {
             shared: Rc::new_cyclic(|me| Shared {
                 core: RefCell::new(core),
                 round: RefCell::default(),
+                tracing: Cell::new(false),
                 me: me.clone(),
             }),
         }
@@ -1191,6 +1195,7 @@ impl Kernel {
     /// ```
     pub fn on_trace(&mut self, hook: impl FnMut(Duration, &Trace) + 'static) {
         let old = self.shared.core().on_trace.replace(Box::new(hook));
+        self.shared.tracing.set(true);
         drop(old);
     }
 

@@ -824,15 +824,26 @@ impl Shared {
         if wake == Wake::Kill {
             resume_unwind(Box::new(KillUnwind));
         }
-        let (woke, interrupt) = {
+        // What happened while it was parked: `check_interrupts`, inlined.
+        let (woke, interrupt, kill, suspended) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
-            (std::mem::take(&mut task.woke), std::mem::take(&mut task.interrupt))
+            (
+                std::mem::take(&mut task.woke),
+                std::mem::take(&mut task.interrupt),
+                std::mem::take(&mut task.kill_pending),
+                task.status == Status::Suspended,
+            )
         };
+        if kill {
+            resume_unwind(Box::new(KillUnwind));
+        }
         if interrupt {
             resume_unwind(Box::new(InterruptUnwind));
         }
-        self.check_interrupts();
+        if suspended {
+            self.block(Wait::Coma, None);
+        }
         woke
     }
 

@@ -416,15 +416,20 @@ impl Shared {
     }
 
     fn run_listeners(&self, signal: &Signal) {
-        let keys: Vec<usize> = match self.core().listeners.by_name.get(signal.name()) {
-            Some(keys) => keys.to_vec(),
-            None => return,
+        // (key, serial): a listener removed during this delivery may have its
+        // slot reused by a new one, which must not run for this signal.
+        let listeners: Vec<(usize, u64)> = {
+            let core = self.core();
+            match core.listeners.by_name.get(signal.name()) {
+                Some(keys) => keys.iter().map(|&k| (k, core.listeners.table[k].serial)).collect(),
+                None => return,
+            }
         };
-        for key in keys {
+        for (key, serial) in listeners {
             let taken = {
                 let mut core = self.core();
                 let core = &mut *core;
-                match core.listeners.table.get_mut(key) {
+                match core.listeners.get_mut(key, serial) {
                     Some(l) if l.callback.is_some() && !frozen(&core.tasks, l.owner) => {
                         let callback = l.callback.take().expect("checked above");
                         Some((callback, l.owner, l.serial))

@@ -88,7 +88,7 @@ impl Value {
     pub fn as_int(&self) -> Option<i64> {
         match *self {
             Value::Int(i) => Some(i),
-            Value::Float(f) if f.fract() == 0.0 && f.is_finite() => Some(f as i64),
+            Value::Float(f) => float_to_int(f),
             _ => None,
         }
     }
@@ -164,7 +164,7 @@ impl PartialEq for Value {
             (Bool(a), Bool(b)) => a == b,
             (Int(a), Int(b)) => a == b,
             (Float(a), Float(b)) => a == b,
-            (Int(i), Float(f)) | (Float(f), Int(i)) => (*i as f64) == *f && f.fract() == 0.0,
+            (Int(i), Float(f)) | (Float(f), Int(i)) => float_to_int(*f) == Some(*i),
             (Str(a), Str(b)) => a == b,
             (Bytes(a), Bytes(b)) => a == b,
             (Shared(a), Shared(b)) => Arc::ptr_eq(a, b),
@@ -188,18 +188,49 @@ impl fmt::Display for Value {
     }
 }
 
-/// Floats as Lua 5.3 prints them: an integral float keeps its `.0` (`2.0`,
-/// unlike the integer `2`), infinities and NaN by name.
+/// Floats as Lua 5.3 prints them: C's `%.14g` (`0.1 + 0.2` is `0.3`, `1e15` is
+/// `1e+15`), then `.0` added when that looks like an integer (`2.0`, unlike the
+/// integer `2`); infinities and NaN by name.
 fn fmt_float(x: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if x.is_nan() {
-        f.write_str(if x.is_sign_negative() { "-nan" } else { "nan" })
-    } else if x.is_infinite() {
-        f.write_str(if x < 0.0 { "-inf" } else { "inf" })
-    } else if x.fract() == 0.0 && x.abs() < 1e16 {
-        write!(f, "{x:.1}")
-    } else {
-        write!(f, "{x}")
+        return f.write_str(if x.is_sign_negative() { "-nan" } else { "nan" });
     }
+    if x.is_infinite() {
+        return f.write_str(if x < 0.0 { "-inf" } else { "inf" });
+    }
+    const DIGITS: i32 = 14;
+    // The exponent %g decides by is that of the value rounded to DIGITS digits.
+    let scientific = format!("{:.*e}", (DIGITS - 1) as usize, x);
+    let (mantissa, exponent) = scientific.split_once('e').expect("`e` formatting has an `e`");
+    let exponent: i32 = exponent.parse().expect("`e` formatting has an integer exponent");
+    let text = if exponent < -4 || exponent >= DIGITS {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_fraction(mantissa), exponent.abs())
+    } else {
+        let decimals = (DIGITS - 1 - exponent) as usize;
+        trim_fraction(&format!("{x:.decimals$}")).to_string()
+    };
+    f.write_str(&text)?;
+    if text.bytes().all(|b| b == b'-' || b.is_ascii_digit()) {
+        f.write_str(".0")?;
+    }
+    Ok(())
+}
+
+/// Drops trailing zeros after a decimal point, and the point if nothing is left.
+fn trim_fraction(number: &str) -> &str {
+    if number.contains('.') {
+        number.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        number
+    }
+}
+
+/// `f` as an integer if it is one exactly (Lua's `math.tointeger`).
+fn float_to_int(f: f64) -> Option<i64> {
+    // 2^63 is exact as a float; every integral float in [-2^63, 2^63) fits.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    (f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i64)
 }
 
 impl fmt::Debug for Value {
