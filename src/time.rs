@@ -143,11 +143,17 @@ impl<T> DeadlineQueue<T> {
 
     /// Removes and returns the earliest entry if it lies before `cutoff`.
     pub(crate) fn pop_due(&mut self, cutoff: Cutoff) -> Option<T> {
-        let first = self.front()?;
-        if (first.at, first.seq) < (cutoff.at, cutoff.seq) {
-            self.pop_front().map(|e| e.item)
-        } else {
-            None
+        let due_first = self.due_first()?;
+        let first = match due_first {
+            true => self.due.front(),
+            false => self.heap.peek().map(|Reverse(e)| e),
+        }?;
+        if (first.at, first.seq) >= (cutoff.at, cutoff.seq) {
+            return None;
+        }
+        match due_first {
+            true => self.due.pop_front().map(|e| e.item),
+            false => self.heap.pop().map(|Reverse(e)| e.item),
         }
     }
 
