@@ -236,7 +236,12 @@ fn launcher<T: Send + 'static, E: fmt::Display>(
         let work = work.clone();
         Box::new(move || {
             let ctx = JobContext { token, sink: Sink::Blocking { mail, sender, id } };
-            let outcome = run_caught(|| work(&ctx).map_err(|e| e.to_string()));
+            // Cancelled while it waited for a free worker: nobody wants its result.
+            let outcome = if ctx.is_cancelled() {
+                Err("cancelled before it started".to_string())
+            } else {
+                run_caught(|| work(&ctx).map_err(|e| e.to_string()))
+            };
             if let Sink::Blocking { mail, sender, id } = &ctx.sink {
                 mail.post(Outcome::Done(outcome), sender, *id);
             }
@@ -644,24 +649,32 @@ impl<T: 'static> Job<T> {
     /// Notices a run that ended without reporting: its driver thread died
     /// another way (a stack overflow discards its frames), or the kernel was
     /// dropped (which cancels every job).
+    ///
+    /// Reads first and writes only when there is something to record, so that
+    /// the read-only methods work inside [`with_value`](Job::with_value).
     fn refresh(&self) {
-        let ended = {
-            let mut core = self.core.borrow_mut();
+        let (kernel_gone, ended) = {
+            let core = self.core.borrow();
             if core.state.is_done() {
                 return;
             }
-            if core.kernel.strong_count() == 0 {
-                core.state = JobState::Cancelled;
-                return;
-            }
-            match &core.driver {
-                Some(d) if d.thread.status() == Status::Dead => match d.end.take() {
-                    Some(Err(error)) => error.to_string(),
-                    _ => "the job's thread ended without a result".to_string(),
-                },
+            let kernel_gone = core.kernel.strong_count() == 0;
+            let ended = match &core.driver {
+                Some(d) if !kernel_gone && d.thread.status() == Status::Dead => {
+                    match d.end.take() {
+                        Some(Err(error)) => error.to_string(),
+                        _ => "the job's thread ended without a result".to_string(),
+                    }
+                }
+                _ if kernel_gone => String::new(),
                 _ => return,
-            }
+            };
+            (kernel_gone, ended)
         };
+        if kernel_gone {
+            self.core.borrow_mut().state = JobState::Cancelled;
+            return;
+        }
         let run = self.core.borrow().run;
         JobCore::apply(&self.core, run, Outcome::Done(Err(ended)));
     }
@@ -685,7 +698,13 @@ impl<T: 'static> Job<T> {
         self.core.borrow().value.clone()
     }
 
-    /// Calls `f` with the latest value, without cloning it.
+    /// Calls `f` with the latest value, without cloning it. Inside `f`, the
+    /// read-only methods (`state`, `value`, `error`, `id`) work.
+    ///
+    /// # Panics
+    ///
+    /// If `f` calls [`cancel`](Job::cancel), [`retry`](Job::retry) or
+    /// [`set_dependencies`](Job::set_dependencies) on the same job.
     ///
     /// # Examples
     ///

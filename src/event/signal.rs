@@ -203,7 +203,7 @@ fn fmt_float(x: f64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let scientific = format!("{:.*e}", (DIGITS - 1) as usize, x);
     let (mantissa, exponent) = scientific.split_once('e').expect("`e` formatting has an `e`");
     let exponent: i32 = exponent.parse().expect("`e` formatting has an integer exponent");
-    let text = if exponent < -4 || exponent >= DIGITS {
+    let text = if !(-4..DIGITS).contains(&exponent) {
         let sign = if exponent < 0 { '-' } else { '+' };
         format!("{}e{sign}{:02}", trim_fraction(mantissa), exponent.abs())
     } else {
