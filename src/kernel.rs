@@ -1371,7 +1371,7 @@ impl Drop for Kernel {
         loop {
             let next = {
                 let core = self.shared.core();
-                core.tasks[core.root].children.last().copied()
+                core.tasks[core.root].children.last()
             };
             match next {
                 Some(key) => self.shared.kill(key),

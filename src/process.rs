@@ -167,8 +167,12 @@ pub(crate) struct Task {
     pub(crate) kind: Kind,
     pub(crate) name: Option<Rc<str>>,
     pub(crate) parent: Option<usize>,
-    /// Attached children, oldest first.
-    pub(crate) children: Vec<usize>,
+    /// Attached children, an intrusive list oldest first: linking and
+    /// unlinking a child is O(1) however many siblings it has.
+    pub(crate) children: Siblings,
+    /// This task's neighbours in its parent's list.
+    pub(crate) prev_sibling: Option<usize>,
+    pub(crate) next_sibling: Option<usize>,
     pub(crate) status: Status,
     pub(crate) wait: Wait,
     /// Names the current wait: a wake-up that carries another token is stale.
@@ -217,7 +221,9 @@ impl Task {
             kind,
             name: None,
             parent,
-            children: Vec::new(),
+            children: Siblings::default(),
+            prev_sibling: None,
+            next_sibling: None,
             status: Status::Running,
             wait: Wait::None,
             token: 0,
@@ -287,13 +293,57 @@ pub(crate) fn ancestor_at(tasks: &Slab<Task>, from: usize, level: usize) -> Opti
     Some(at)
 }
 
+/// The ends of a task's list of children.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Siblings {
+    first: Option<usize>,
+    last: Option<usize>,
+}
+
+impl Siblings {
+    /// The newest child.
+    pub(crate) fn last(&self) -> Option<usize> {
+        self.last
+    }
+}
+
+/// Appends `key` (not attached anywhere) to `parent`'s children.
+pub(crate) fn link_child(tasks: &mut Slab<Task>, parent: usize, key: usize) {
+    let last = tasks[parent].children.last.replace(key);
+    match last {
+        Some(last) => tasks[last].next_sibling = Some(key),
+        None => tasks[parent].children.first = Some(key),
+    }
+    let task = &mut tasks[key];
+    task.parent = Some(parent);
+    task.prev_sibling = last;
+    task.next_sibling = None;
+}
+
+/// Detaches `key` from its parent, if it has one.
+pub(crate) fn unlink_child(tasks: &mut Slab<Task>, key: usize) {
+    let task = &mut tasks[key];
+    let Some(parent) = task.parent.take() else { return };
+    let (prev, next) = (task.prev_sibling.take(), task.next_sibling.take());
+    match prev {
+        Some(prev) => tasks[prev].next_sibling = next,
+        None => tasks[parent].children.first = next,
+    }
+    match next {
+        Some(next) => tasks[next].prev_sibling = prev,
+        None => tasks[parent].children.last = prev,
+    }
+}
+
+/// `parent`'s children, oldest first.
+pub(crate) fn children(tasks: &Slab<Task>, parent: usize) -> impl Iterator<Item = usize> + '_ {
+    std::iter::successors(tasks[parent].children.first, |&k| tasks[k].next_sibling)
+}
+
 /// Moves `key` under `parent`, newest child last.
 pub(crate) fn reparent(tasks: &mut Slab<Task>, key: usize, parent: usize) {
-    if let Some(old) = tasks[key].parent {
-        tasks[old].children.retain(|&c| c != key);
-    }
-    tasks[key].parent = Some(parent);
-    tasks[parent].children.push(key);
+    unlink_child(tasks, key);
+    link_child(tasks, parent, key);
 }
 
 /// `key` and all its descendants, parents before children.
@@ -301,7 +351,7 @@ pub(crate) fn subtree(tasks: &Slab<Task>, key: usize) -> Vec<usize> {
     let mut out = vec![key];
     let mut i = 0;
     while i < out.len() {
-        out.extend_from_slice(&tasks[out[i]].children);
+        out.extend(children(tasks, out[i]));
         i += 1;
     }
     out
@@ -345,14 +395,14 @@ impl Shared {
                 Exit::Normal
             });
             let serial = core.serial();
-            let mut task = Task::new(serial, kind, Some(parent));
+            let mut task = Task::new(serial, kind, None);
             task.name = options.name;
             task.pooled_stack = pooled_stack;
             task.coroutine = Some(Box::new(coroutine));
             let outcome: Rc<dyn Outcome> = slot.clone();
             task.outcome = Some(outcome);
             let key = core.tasks.insert(task);
-            core.tasks[parent].children.push(key);
+            link_child(&mut core.tasks, parent, key);
             key
         };
         let serial = self.core().tasks[key].serial;
@@ -392,7 +442,7 @@ impl Shared {
         loop {
             let next = {
                 let core = self.core();
-                core.tasks[me].children.last().map(|&k| (k, core.tasks[k].serial))
+                core.tasks[me].children.last().map(|k| (k, core.tasks[k].serial))
             };
             let Some(child) = next else { return };
             if self.wait_for(me, &[child], true, None).is_err() {
@@ -436,7 +486,7 @@ impl Shared {
 
     fn kill_children(&self, me: usize) {
         loop {
-            let child = self.core().tasks[me].children.last().copied();
+            let child = self.core().tasks[me].children.last();
             match child {
                 Some(child) => self.kill(child),
                 None => return,
@@ -456,9 +506,7 @@ impl Shared {
         let serial = task.serial;
         let is_thread = task.kind == Kind::Thread;
         let joiners = std::mem::take(&mut task.joiners);
-        if let Some(parent) = task.parent.take() {
-            core.tasks[parent].children.retain(|&c| c != key);
-        }
+        unlink_child(&mut core.tasks, key);
         if !matches!(core.tasks[key].wait, Wait::None) {
             core.end_wait(key, false);
         }
@@ -713,5 +761,42 @@ impl Shared {
             self.deliver_missed(core, key);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: usize) -> (Slab<Task>, Vec<usize>) {
+        let mut tasks = Slab::new();
+        let keys = (0..n).map(|i| tasks.insert(Task::new(i as u64, Kind::Thread, None))).collect();
+        (tasks, keys)
+    }
+
+    #[test]
+    fn children_keep_their_order_through_links_unlinks_and_moves() {
+        let (mut tasks, k) = table(6);
+        for &child in &k[1..5] {
+            link_child(&mut tasks, k[0], child);
+        }
+        let list = |tasks: &Slab<Task>, p| children(tasks, p).collect::<Vec<_>>();
+        assert_eq!(list(&tasks, k[0]), [k[1], k[2], k[3], k[4]]);
+        unlink_child(&mut tasks, k[2]); // middle
+        unlink_child(&mut tasks, k[1]); // first
+        assert_eq!(list(&tasks, k[0]), [k[3], k[4]]);
+        assert_eq!(tasks[k[0]].children.last(), Some(k[4]));
+        reparent(&mut tasks, k[4], k[5]); // last, to another parent
+        assert_eq!(list(&tasks, k[0]), [k[3]]);
+        assert_eq!(list(&tasks, k[5]), [k[4]]);
+        assert_eq!(tasks[k[4]].parent, Some(k[5]));
+        link_child(&mut tasks, k[0], k[1]);
+        assert_eq!(list(&tasks, k[0]), [k[3], k[1]]);
+        unlink_child(&mut tasks, k[3]);
+        unlink_child(&mut tasks, k[1]);
+        assert_eq!(list(&tasks, k[0]), []);
+        assert_eq!(tasks[k[0]].children.last(), None);
+        unlink_child(&mut tasks, k[1]); // not attached: nothing to do
+        assert_eq!(subtree(&tasks, k[5]), [k[5], k[4]]);
     }
 }

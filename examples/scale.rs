@@ -1,0 +1,262 @@
+//! How many idle threads fit, and what each costs: creates N threads blocked in
+//! `event::pull`, then prints the time to create them, the resident memory per
+//! thread (the growth of `/proc/self/statm` over the creation, divided by N),
+//! and the memory mappings per thread, against the OS's limit on mappings
+//! (`vm.max_map_count`).
+//!
+//! ```text
+//! cargo run --release --example scale -- [N] [--one-name] [--stack-kib K]
+//! ```
+//!
+//! N defaults to 10 000. Each thread waits for a signal of its own name
+//! (`--one-name`: all wait for the same one). Stacks are K KiB (default 16):
+//! only the pages a thread touches take memory, so what an idle thread costs
+//! is its resident memory, not its stack size. Each stack is two mappings (the
+//! stack and the guard page below it), so Linux's default `vm.max_map_count`
+//! (65 530) allows about 32 000 threads; past it `thread::Builder::spawn`
+//! returns [`Error::StackAlloc`](cothread::Error::StackAlloc), and the example
+//! says how many it created and how to raise the limit.
+//!
+//! Two runs on a 2-core Intel Xeon (release build, commit e463c20), the
+//! second past Linux's default limit on mappings:
+//!
+//! ```text
+//! $ cargo run --release --example scale
+//! scale: 10000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
+//! vm.max_map_count = 65530: room for about 32 700 threads at 2 mappings each (a stack and its guard page)
+//! created 10000 threads in 44.0ms (4.40 µs each)
+//! resident memory: +44.7 MiB, 4.57 KiB per thread (/proc/self/statm)
+//! memory mappings: +20002, 2.00 per thread
+//! one push woke 1 thread(s) in 11.0µs
+//! dropped the kernel (every thread unwound) in 92.4ms
+//!
+//! $ cargo run --release --example scale -- 40000
+//! scale: 40000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
+//! vm.max_map_count = 65530: room for about 32 700 threads at 2 mappings each (a stack and its guard page)
+//!   40000 threads need more: expect `Error::StackAlloc` near 32 700. Raise the limit first:
+//!     sudo sysctl -w vm.max_map_count=131072
+//!   (or write the number to /proc/sys/vm/max_map_count; to keep it, add `vm.max_map_count = 131072` to a file in /etc/sysctl.d/)
+//! created 32749 threads in 156.0ms (4.76 µs each)
+//! stopped at 32749 threads of 40000: cannot allocate a thread stack: 16384 bytes: Cannot allocate memory (os error 12) (use smaller stacks, or raise vm.max_map_count)
+//!   the OS ran out of memory mappings (or memory): raise vm.max_map_count (see above) or create fewer threads
+//! resident memory: +146.9 MiB, 4.59 KiB per thread (/proc/self/statm)
+//! memory mappings: +65500, 2.00 per thread
+//! one push woke 1 thread(s) in 14.1µs
+//! dropped the kernel (every thread unwound) in 393.5ms
+//! ```
+//!
+//! `docs/performance.md` has the runs with 100 000 and 1 000 000 threads.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::Read;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use cothread::{event, thread, Error, Kernel, Signal};
+
+/// Mappings each thread takes: its stack and the guard page below it.
+const MAPPINGS_PER_THREAD: usize = 2;
+
+struct Options {
+    threads: usize,
+    one_name: bool,
+    stack_kib: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options { threads: 10_000, one_name: false, stack_kib: 16 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--one-name" => options.one_name = true,
+            "--stack-kib" => {
+                options.stack_kib = args.next().and_then(|k| k.parse().ok()).unwrap_or_else(|| {
+                    usage("--stack-kib takes a number of KiB");
+                })
+            }
+            n => options.threads = n.replace('_', "").parse().unwrap_or_else(|_| usage(n)),
+        }
+    }
+    options
+}
+
+fn usage(bad: &str) -> ! {
+    eprintln!("scale: unexpected argument `{bad}`");
+    eprintln!("usage: cargo run --release --example scale -- [N] [--one-name] [--stack-kib K]");
+    std::process::exit(2)
+}
+
+/// The page size, from the auxiliary vector the kernel gave the process
+/// (`AT_PAGESZ`); 4 KiB if it cannot be read.
+fn page_size() -> usize {
+    const AT_PAGESZ: u64 = 6;
+    let mut auxv = Vec::new();
+    if File::open("/proc/self/auxv").and_then(|mut f| f.read_to_end(&mut auxv)).is_ok() {
+        let words: Vec<u64> = auxv
+            .chunks_exact(8)
+            .map(|w| u64::from_ne_bytes(w.try_into().expect("8-byte chunks")))
+            .collect();
+        if let Some(pair) = words.chunks_exact(2).find(|pair| pair[0] == AT_PAGESZ) {
+            return pair[1] as usize;
+        }
+    }
+    4096
+}
+
+/// Resident memory in bytes (the second field of `/proc/self/statm`, in pages).
+fn resident_bytes(page: usize) -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page)
+}
+
+/// The process's memory mappings (lines of `/proc/self/maps`), counted through
+/// a small buffer: near the limit, a large allocation could need a mapping of
+/// its own.
+fn mappings() -> Option<usize> {
+    let mut maps = File::open("/proc/self/maps").ok()?;
+    let mut buf = [0u8; 64 * 1024];
+    let mut lines = 0;
+    loop {
+        match maps.read(&mut buf) {
+            Ok(0) => return Some(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count(),
+            Err(_) => return None,
+        }
+    }
+}
+
+fn max_map_count() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
+}
+
+/// `12345678` as `12 345 678`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn per_item(total: Duration, n: usize) -> String {
+    let ns = total.as_nanos() as f64 / n.max(1) as f64;
+    if ns >= 1000.0 {
+        format!("{:.2} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// What the creating program found.
+#[derive(Default)]
+struct Created {
+    threads: usize,
+    error: Option<Error>,
+}
+
+fn main() {
+    let options = options();
+    let n = options.threads;
+    let page = page_size();
+    let names = if options.one_name { "one name" } else { "distinct names" };
+    println!(
+        "scale: {n} idle threads blocked in event::pull ({names}), {} KiB stacks",
+        options.stack_kib
+    );
+
+    let maps_before = mappings();
+    match (max_map_count(), maps_before) {
+        (Some(limit), Some(used)) => {
+            let room = limit.saturating_sub(used) / MAPPINGS_PER_THREAD;
+            println!(
+                "vm.max_map_count = {limit}: room for about {} threads at {MAPPINGS_PER_THREAD} \
+                 mappings each (a stack and its guard page)",
+                grouped(room / 100 * 100)
+            );
+            if n > room {
+                let needed = (n * MAPPINGS_PER_THREAD + used + 1000).next_power_of_two();
+                println!(
+                    "  {n} threads need more: expect `Error::StackAlloc` near {}. Raise the \
+                     limit first:\n    sudo sysctl -w vm.max_map_count={needed}\n  (or write the \
+                     number to /proc/sys/vm/max_map_count; to keep it, add \
+                     `vm.max_map_count = {needed}` to a file in /etc/sysctl.d/)",
+                    grouped(room / 100 * 100)
+                );
+            }
+        }
+        _ => println!("vm.max_map_count: unknown (not Linux?)"),
+    }
+
+    let mut kernel = Kernel::builder().stack_size(options.stack_kib * 1024).build();
+    let created = Rc::new(RefCell::new(Created::default()));
+    let resident_before = resident_bytes(page);
+    let start = Instant::now();
+    let report = Rc::clone(&created);
+    let one_name = options.one_name;
+    let program = kernel.spawn(move || {
+        for i in 0..n {
+            let name = if one_name { "wake".to_string() } else { format!("s{i}") };
+            let spawned = thread::Builder::new()
+                .spawn(move || while event::pull(None, name.as_str()).is_some() {});
+            match spawned {
+                Ok(_) => report.borrow_mut().threads += 1,
+                Err(error) => {
+                    report.borrow_mut().error = Some(error);
+                    break;
+                }
+            }
+        }
+        // Stay alive (a program that returns would join its threads).
+        event::pull(None, "quit");
+    });
+    let took = start.elapsed();
+    let resident_after = resident_bytes(page);
+    let maps_after = mappings();
+
+    let Created { threads, error } = std::mem::take(&mut *created.borrow_mut());
+    println!("created {threads} threads in {took:.1?} ({} each)", per_item(took, threads));
+    if let Some(error) = error {
+        println!("stopped at {threads} threads of {n}: {error}");
+        if matches!(error, Error::StackAlloc(_)) {
+            println!(
+                "  the OS ran out of memory mappings (or memory): raise vm.max_map_count \
+                 (see above) or create fewer threads"
+            );
+        }
+    }
+    if let (Some(before), Some(after)) = (resident_before, resident_after) {
+        let grown = after.saturating_sub(before);
+        println!(
+            "resident memory: +{:.1} MiB, {:.2} KiB per thread (/proc/self/statm)",
+            grown as f64 / (1024.0 * 1024.0),
+            grown as f64 / 1024.0 / threads.max(1) as f64
+        );
+    }
+    if let (Some(before), Some(after)) = (maps_before, maps_after) {
+        let grown = after.saturating_sub(before);
+        println!(
+            "memory mappings: +{grown}, {:.2} per thread",
+            grown as f64 / threads.max(1) as f64
+        );
+    }
+
+    // The threads are alive: a push reaches its receivers (one, or all).
+    if threads > 0 {
+        let name = if one_name { "wake".to_string() } else { format!("s{}", threads / 2) };
+        kernel.push_signal(Signal::new(name.as_str()));
+        let start = Instant::now();
+        let woke = kernel.step().resumes;
+        println!("one push woke {woke} thread(s) in {:.1?}", start.elapsed());
+    }
+
+    let start = Instant::now();
+    drop(program);
+    drop(kernel);
+    println!("dropped the kernel (every thread unwound) in {:.1?}", start.elapsed());
+}
