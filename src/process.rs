@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
@@ -293,6 +294,12 @@ pub(crate) fn ancestor_at(tasks: &Slab<Task>, from: usize, level: usize) -> Opti
     Some(at)
 }
 
+/// `"thread_exit"`, allocated once: one is pushed for every thread that ends.
+fn thread_exit_name() -> Arc<str> {
+    static NAME: OnceLock<Arc<str>> = OnceLock::new();
+    NAME.get_or_init(|| Arc::from("thread_exit")).clone()
+}
+
 /// The ends of a task's list of children.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Siblings {
@@ -454,12 +461,9 @@ impl Shared {
     /// The end of a task, whatever the cause: reports a panic, kills the
     /// children left, records the outcome and does the death bookkeeping.
     fn finish(&self, me: usize, end: End) {
-        let label = {
-            let mut core = self.core();
-            let task = &mut core.tasks[me];
-            task.dying = true;
-            task.label()
-        };
+        self.core().tasks[me].dying = true;
+        // Formatted only when a log line needs it: `finish` runs for every death.
+        let label = || self.core().tasks[me].label();
         let reported = match &end {
             End::Panicked(msg) => Some(("panicked", msg.as_str())),
             End::Overflowed => Some(("ended", "stack overflow")),
@@ -468,7 +472,7 @@ impl Shared {
         if let Some((how, msg)) = reported {
             let kind =
                 if self.core().tasks[me].kind == Kind::Thread { "thread" } else { "program" };
-            log::debug!("{label} {how}: {msg}");
+            log::debug!("{} {how}: {msg}", label());
             self.report_for(me, &format!("[{kind}] {msg}"));
         }
         self.kill_children(me);
@@ -480,7 +484,9 @@ impl Shared {
         if let (Some(outcome), Some(error)) = (outcome, end.error()) {
             outcome.fail(error);
         }
-        log::trace!("{label} ended: {end:?}");
+        if log::log_enabled!(log::Level::Trace) {
+            log::trace!("{} ended: {end:?}", label());
+        }
         self.trace(|core| Trace::End { thread: ThreadId(core.tasks[me].serial) });
     }
 
@@ -514,7 +520,7 @@ impl Shared {
         core.listeners.drop_owner(key, &mut core.graveyard);
         core.timers.drop_owner(key, &mut core.graveyard);
         if is_thread {
-            core.queue.push_back(Signal::new("thread_exit").with(serial as i64));
+            core.queue.push_back(Signal::new(thread_exit_name()).with(serial));
         }
     }
 
