@@ -61,7 +61,7 @@ pub fn uptime() -> Duration {
 
 /// Ends the current process: the calling thread (or program) unwinds its stack
 /// (destructors run) and the threads attached to it are killed. `Kernel::run` of
-/// a program that exits returns [`Error::Exited`](crate::Error::Exited), as does
+/// a program that exits returns [`Error::Exited`], as does
 /// `wait()` on a thread that exits.
 ///
 /// # Panics
