@@ -399,6 +399,10 @@ impl Shared {
                     me
                 };
                 shared.task_main(me, body, &result);
+                // Nobody may hold the value any more: then it is dropped here,
+                // on the task's stack, and a panic in its destructor must not
+                // unwind out of the coroutine.
+                shared.drop_user(me, "thread", result);
                 Exit::Normal
             });
             let serial = core.serial();
@@ -562,9 +566,18 @@ impl Shared {
                 (None, graveyard)
             }
         };
-        // A task's fields may hold user values (a filter's closure): drop them here,
-        // with the kernel's state not borrowed.
-        drop(finished);
+        // A task's fields may hold user values (a filter's closure, its value):
+        // drop them here, with the kernel's state not borrowed.
+        self.drop_user(key, "thread", finished);
+    }
+
+    /// Drops a user value the kernel let go of (a removed callback, a value
+    /// nobody claimed), containing a panic in its destructor: it is reported
+    /// for `owner` as `"[what] <message>"` and the kernel goes on.
+    pub(crate) fn drop_user<T>(&self, owner: usize, what: &str, value: T) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            self.report_for(owner, &format!("[{what}] {}", panic_message(&*payload)));
+        }
     }
 
     /// The end of a task whose stack overflowed (see `overflow`): the death

@@ -454,7 +454,7 @@ impl Shared {
                     None => Some((callback, None)),
                 }
             };
-            drop(dropped);
+            self.drop_user(owner, "listener", dropped);
             if let Err(msg) = outcome {
                 self.report_for(owner, &format!("[listener] {msg}"));
             }
@@ -500,7 +500,7 @@ impl Shared {
                 None => Some((callback, None)),
             }
         };
-        drop(dropped);
+        self.drop_user(owner, "timer", dropped);
         if let Err(msg) = outcome {
             self.report_for(owner, &format!("[timer] {msg}"));
         }

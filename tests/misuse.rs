@@ -1,0 +1,648 @@
+//! Re-entrancy and misuse under pressure (issue 6): kills from unexpected
+//! places (a thread killing its creator or its program, a destructor killing
+//! its killer, a listener or timer killing its own thread), the kernel dropped
+//! while threads are suspended, panics inside destructors, and signal senders
+//! that outlive their kernel. Each test states the behaviour it pins down;
+//! docs/reliability.md collects them.
+//!
+//! Already covered elsewhere: a destructor that kills another thread while a
+//! kill unwinds, and a thread that kills its (blocked) owner
+//! (tests/processes.rs); pushing to a dropped kernel (tests/embedding.rs).
+//!
+//! A panic that escapes a destructor during an unwind aborts the process, so
+//! those tests run in a child process (this test binary, re-run with one
+//! ignored test selected), as tests/stack_overflow.rs does.
+
+mod common;
+
+use std::cell::RefCell;
+use std::os::unix::process::ExitStatusExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::{Command, Output};
+use std::rc::Rc;
+use std::time::Duration;
+
+use common::{kernel, secs, Drops, Out};
+use cothread::event::Times;
+use cothread::{event, os, thread, Error, Signal, Status};
+
+/// A handle filled in after the thread it names has started.
+type HandleCell = Rc<RefCell<Option<thread::Thread>>>;
+
+/// Kills the thread in its cell when dropped.
+struct KillOnDrop(HandleCell);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.borrow().clone() {
+            t.kill();
+        }
+    }
+}
+
+/// Panics when dropped.
+struct PanicOnDrop(&'static str);
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("{}", self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Kills from unexpected places
+// ---------------------------------------------------------------------------
+
+/// A thread that kills its creator during its first stretch, while the
+/// creator's stack is busy under it (inside `thread::create`): the creator is
+/// dead at once, the thread runs on until it blocks, and then the creator's
+/// stack unwinds, killing the thread with it. Nothing after the creator's
+/// `create` runs.
+#[test]
+fn a_thread_that_kills_its_creator_during_its_first_stretch_dies_when_it_blocks() {
+    let out = Out::new();
+    let drops = Drops::new();
+    let (o, d) = (out.clone(), drops.clone());
+    let result = kernel()
+        .run(move || {
+            let (o1, d1) = (o.clone(), d.clone());
+            let creator = thread::create(move || {
+                let _g = d1.guard();
+                let me = thread::current().unwrap();
+                let (o2, d2) = (o1.clone(), d1.clone());
+                thread::create(move || {
+                    let _g = d2.guard();
+                    o2.print("child kills its creator");
+                    me.kill();
+                    o2.print(format!("child goes on; its creator is {}", me.status()));
+                    event::pull(None, "never");
+                    o2.print("child after pull");
+                });
+                o1.print("creator after create");
+            });
+            o.print(format!("program: creator {}, drops {}", creator.status(), d.count()));
+            creator.wait()
+        })
+        .unwrap();
+    assert_eq!(result, Err(Error::Killed));
+    assert_eq!(
+        out.lines(),
+        [
+            "child kills its creator",
+            "child goes on; its creator is dead",
+            "program: creator dead, drops 2"
+        ]
+    );
+    assert_eq!(drops.count(), 2);
+}
+
+/// A thread that kills the program it belongs to: the program unwinds and
+/// kills its threads; the killer is among them, so `kill` does not return to
+/// it either.
+#[test]
+fn a_thread_that_kills_its_program_ends_both() {
+    let out = Out::new();
+    let drops = Drops::new();
+    let (o, d) = (out.clone(), drops.clone());
+    let program_cell: HandleCell = Rc::default();
+    let cell = program_cell.clone();
+    let mut k = kernel();
+    let program = k.spawn(move || {
+        let _g = d.guard();
+        let (o1, d1) = (o.clone(), d.clone());
+        thread::create(move || {
+            let _g = d1.guard();
+            event::pull(None, "go");
+            o1.print("thread kills its program");
+            let program = cell.borrow().clone().unwrap();
+            program.kill();
+            o1.print("thread after kill");
+        });
+        event::pull(None, "never");
+        o.print("program after pull");
+    });
+    *program_cell.borrow_mut() = Some(program.thread());
+    k.push_signal(Signal::new("go"));
+    let report = k.step();
+    assert!(!report.alive);
+    assert_eq!(out.lines(), ["thread kills its program"]);
+    assert_eq!(drops.count(), 2);
+    assert_eq!(program.wait(), Err(Error::Killed));
+    assert!(k.threads().is_empty());
+}
+
+/// Kill from inside a destructor of a thread being killed, aimed at the
+/// killer: the killer's stack is busy under the victim's unwinding, so it is
+/// marked dead at once and unwinds as soon as its `kill` call returns.
+#[test]
+fn a_destructor_that_kills_its_killer_ends_both() {
+    let out = Out::new();
+    let drops = Drops::new();
+    let (o, d) = (out.clone(), drops.clone());
+    let result = kernel()
+        .run(move || {
+            let killer_cell: HandleCell = Rc::default();
+            let (d1, cell) = (d.clone(), killer_cell.clone());
+            let victim = thread::create(move || {
+                let _g = d1.guard();
+                let _kills_the_killer = KillOnDrop(cell);
+                event::pull(None, "never");
+            });
+            let target = victim.thread();
+            let (o2, d2) = (o.clone(), d.clone());
+            let killer = thread::create(move || {
+                let _g = d2.guard();
+                event::pull(None, "go");
+                o2.print("killer kills the victim");
+                target.kill();
+                o2.print("killer after kill");
+            });
+            *killer_cell.borrow_mut() = Some(killer.thread());
+            event::push(Signal::new("go"));
+            os::sleep(Duration::ZERO);
+            o.print(format!(
+                "victim {}, killer {}, drops {}",
+                victim.status(),
+                killer.status(),
+                d.count()
+            ));
+            (victim.wait(), killer.wait())
+        })
+        .unwrap();
+    assert_eq!(result, (Err(Error::Killed), Err(Error::Killed)));
+    assert_eq!(out.lines(), ["killer kills the victim", "victim dead, killer dead, drops 2"]);
+    assert_eq!(drops.count(), 2);
+}
+
+/// A listener that kills its own thread. It runs on the kernel's stack, on
+/// its thread's behalf (`thread::current()` is its thread), so the kill
+/// unwinds the thread at once and the listener goes on to its end. The thread
+/// was waiting for the same signal: it does not get it. The listener dies
+/// with its thread (its closure is dropped once, after it returns) and never
+/// runs again; the other waiters still get the signal.
+#[test]
+fn a_listener_that_kills_its_own_thread() {
+    let out = Out::new();
+    let drops = Drops::new();
+    let (o, d) = (out.clone(), drops.clone());
+    kernel()
+        .run(move || {
+            let (o1, d1) = (o.clone(), d.clone());
+            let owner = thread::create(move || {
+                let _g = d1.guard();
+                let held = d1.guard();
+                let o2 = o1.clone();
+                event::listen("x", move |s: &Signal| {
+                    let _ = &held;
+                    let me = thread::current().expect("a thread's listener runs as its thread");
+                    o2.print(format!("listener heard {s}; kills its thread"));
+                    me.kill();
+                    o2.print(format!("listener goes on; its thread is {}", me.status()));
+                });
+                event::pull(None, "x");
+                o1.print("owner got x");
+            });
+            let o3 = o.clone();
+            thread::create(move || {
+                let s = event::pull(None, "x").unwrap();
+                o3.print(format!("other got {s}"));
+            });
+            event::push(Signal::new("x").with(1));
+            os::sleep(Duration::ZERO);
+            event::push(Signal::new("x").with(2));
+            os::sleep(Duration::ZERO);
+            o.print(format!("owner {:?}, drops {}", owner.wait(), d.count()));
+        })
+        .unwrap();
+    assert_eq!(
+        out.lines(),
+        [
+            "listener heard x 1; kills its thread",
+            "listener goes on; its thread is dead",
+            "other got x 1",
+            "owner Err(Killed), drops 2"
+        ]
+    );
+    assert_eq!(drops.count(), 2);
+}
+
+/// A timer that kills its own thread: the same as a listener. The timer dies
+/// with it (a forever timer fires no more) and its closure is dropped once.
+#[test]
+fn a_timer_that_kills_its_own_thread() {
+    let out = Out::new();
+    let drops = Drops::new();
+    let (o, d) = (out.clone(), drops.clone());
+    kernel()
+        .run(move || {
+            let (o1, d1) = (o.clone(), d.clone());
+            let owner = thread::create(move || {
+                let _g = d1.guard();
+                let held = d1.guard();
+                let o2 = o1.clone();
+                let me = thread::current().unwrap();
+                event::timer(secs(1), Times::Forever, move || {
+                    let _ = &held;
+                    o2.print(format!("tick at {}s; kills its thread", os::uptime().as_secs()));
+                    me.kill();
+                });
+                os::sleep(secs(10));
+                o1.print("owner woke");
+            });
+            os::sleep(secs(5));
+            o.print(format!(
+                "owner {} at {}s, drops {}",
+                owner.status(),
+                os::uptime().as_secs(),
+                d.count()
+            ));
+        })
+        .unwrap();
+    assert_eq!(out.lines(), ["tick at 1s; kills its thread", "owner dead at 5s, drops 2"]);
+    assert_eq!(drops.count(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// The kernel dropped while threads are suspended
+// ---------------------------------------------------------------------------
+
+/// Dropping the kernel unwinds suspended threads like any other: one that
+/// suspended itself, one suspended while it slept (with a listener and a
+/// timer of its own, whose closures go too), and a suspended thread with a
+/// child frozen under it. Every counted value is dropped exactly once.
+#[test]
+fn dropping_the_kernel_while_threads_are_suspended_drops_everything_once() {
+    let drops = Drops::new();
+    let d = drops.clone();
+    let mut k = kernel();
+    let threads = k
+        .run(move || {
+            let d1 = d.clone();
+            let selfish = thread::create(move || {
+                let _g = d1.guard();
+                thread::current().unwrap().suspend().unwrap();
+            });
+            let d2 = d.clone();
+            let sleeper = thread::create(move || {
+                let _g = d2.guard();
+                let (heard, ticked) = (d2.guard(), d2.guard());
+                event::listen("x", move |_| {
+                    let _ = &heard;
+                });
+                event::timer(secs(1), Times::Forever, move || {
+                    let _ = &ticked;
+                });
+                os::sleep(secs(100));
+            });
+            sleeper.suspend().unwrap();
+            let d3 = d.clone();
+            let parent = thread::create(move || {
+                let _g = d3.guard();
+                let d4 = d3.clone();
+                thread::create(move || {
+                    let _g = d4.guard();
+                    event::pull(None, "never");
+                });
+                event::pull(None, "never");
+            });
+            parent.suspend().unwrap();
+            // Detached, so that the program's close does not join (and so
+            // kill) them.
+            let threads = [selfish.thread(), sleeper.thread(), parent.thread()];
+            for t in &threads {
+                t.detach().unwrap();
+            }
+            event::push(Signal::new("x"));
+            os::sleep(secs(3));
+            threads
+        })
+        .unwrap();
+    assert_eq!(drops.count(), 0);
+    let statuses: Vec<Status> = threads.iter().map(|t| t.status()).collect();
+    assert_eq!(statuses, [Status::Suspended; 3]);
+    drop(k);
+    assert_eq!(drops.count(), 1 + 3 + 2);
+    let statuses: Vec<Status> = threads.iter().map(|t| t.status()).collect();
+    assert_eq!(statuses, [Status::Dead; 3]);
+}
+
+// ---------------------------------------------------------------------------
+// Panics inside destructors
+// ---------------------------------------------------------------------------
+
+const CHILD: &str = "COTHREAD_TEST_MISUSE_CHILD";
+
+fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Runs the ignored test `name` of this binary in a child process.
+fn run_child(name: &str) -> Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+/// Runs `name` in a child process and checks that Rust aborted it for a
+/// panic that escaped a destructor during an unwind, after it printed
+/// `before` and before it printed `after`.
+fn child_aborts(name: &str, panic: &str, before: &str, after: &str) {
+    let output = run_child(name);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let context = format!("{name}: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
+    assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{context}");
+    assert!(stdout.contains(before) && !stdout.contains(after), "{context}");
+    assert!(stderr.contains(panic), "{context}");
+    assert!(stderr.contains("panic in a destructor during cleanup"), "{context}");
+}
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_panic_in_drop_during_a_kill() {
+    if !in_child() {
+        return;
+    }
+    let _ = kernel().run(|| {
+        let t = thread::create(|| {
+            let _p = PanicOnDrop("drop panics while a kill unwinds");
+            event::pull(None, "never");
+        });
+        println!("killing");
+        t.kill();
+        println!("after kill");
+    });
+    println!("child finished");
+}
+
+/// A destructor that panics while `kill` unwinds its thread: the panic
+/// escapes a destructor while a panic (the kill's unwind) is under way, and
+/// Rust aborts the process ("panic in a destructor during cleanup"), after
+/// printing both messages. cothread cannot catch it: the abort happens in the
+/// unwinder, before control gets back to the kernel.
+#[test]
+fn a_panic_escaping_a_destructor_during_a_kill_aborts_the_process() {
+    child_aborts(
+        "child_panic_in_drop_during_a_kill",
+        "drop panics while a kill unwinds",
+        "killing",
+        "after kill",
+    );
+}
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_panic_in_drop_during_a_panic() {
+    if !in_child() {
+        return;
+    }
+    let _ = kernel().run(|| {
+        println!("starting");
+        thread::create(|| -> () {
+            let _p = PanicOnDrop("drop panics while a panic unwinds");
+            panic!("the thread's own panic");
+        });
+        println!("after create");
+    });
+    println!("child finished");
+}
+
+/// The same during a thread's own panic: the process aborts.
+#[test]
+fn a_panic_escaping_a_destructor_during_a_panic_aborts_the_process() {
+    child_aborts(
+        "child_panic_in_drop_during_a_panic",
+        "drop panics while a panic unwinds",
+        "starting",
+        "after create",
+    );
+}
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_panic_in_drop_during_the_kernels_drop() {
+    if !in_child() {
+        return;
+    }
+    let mut k = kernel();
+    k.run(|| {
+        let t = thread::create(|| {
+            let _p = PanicOnDrop("drop panics while the kernel's drop unwinds");
+            event::pull(None, "never");
+        });
+        t.detach().unwrap();
+    })
+    .unwrap();
+    println!("dropping the kernel");
+    drop(k);
+    println!("dropped");
+}
+
+/// The same when dropping the kernel unwinds the thread: the process aborts.
+#[test]
+fn a_panic_escaping_a_destructor_during_the_kernels_drop_aborts_the_process() {
+    child_aborts(
+        "child_panic_in_drop_during_the_kernels_drop",
+        "drop panics while the kernel's drop unwinds",
+        "dropping the kernel",
+        "dropped",
+    );
+}
+
+/// A destructor may panic during an unwind if it catches its own panic: the
+/// kill completes as usual and the kernel goes on.
+#[test]
+fn a_destructor_that_catches_its_own_panic_during_a_kill_is_unwound_as_usual() {
+    struct CatchesItsPanic(Out);
+    impl Drop for CatchesItsPanic {
+        fn drop(&mut self) {
+            let caught = catch_unwind(|| panic!("caught inside the destructor"));
+            self.0.print(format!("destructor caught its panic: {}", caught.is_err()));
+        }
+    }
+    let out = Out::new();
+    let o = out.clone();
+    let result = kernel()
+        .run(move || {
+            let o1 = o.clone();
+            let t = thread::create(move || {
+                let _c = CatchesItsPanic(o1);
+                event::pull(None, "never");
+            });
+            t.kill();
+            o.print(format!("after kill: {}", t.status()));
+            t.wait()
+        })
+        .unwrap();
+    assert_eq!(result, Err(Error::Killed));
+    assert_eq!(out.lines(), ["destructor caught its panic: true", "after kill: dead"]);
+    assert!(!std::thread::panicking());
+}
+
+/// A destructor that panics when no unwind is under way (a local going out
+/// of scope at the end of a thread's function) is that thread's panic.
+#[test]
+fn a_panic_in_a_destructor_outside_an_unwind_is_the_threads_panic() {
+    let errors = Out::new();
+    let sink = errors.clone();
+    let mut k = kernel();
+    k.on_error(move |msg| sink.print(msg));
+    let result = k
+        .run(|| {
+            let t = thread::create(|| {
+                let _p = PanicOnDrop("drop panics at the end of the thread");
+                os::sleep(Duration::ZERO);
+            });
+            let sibling = thread::create(|| {
+                os::sleep(secs(1));
+                "sibling done"
+            });
+            (t.wait(), sibling.wait())
+        })
+        .unwrap();
+    assert_eq!(
+        result,
+        (Err(Error::Panicked("drop panics at the end of the thread".into())), Ok("sibling done"))
+    );
+    assert_eq!(errors.lines(), ["[thread] drop panics at the end of the thread"]);
+}
+
+/// What `Kernel::run` gives when the panic of a user value's destructor, run
+/// by the kernel itself, does not escape it: `Ok`, a clean thread table, and
+/// the panic's message sent to the error reporter.
+fn assert_destructor_panic_contained(message: &str, program: impl FnOnce() + 'static) {
+    let errors = Out::new();
+    let sink = errors.clone();
+    let mut k = kernel();
+    k.on_error(move |msg| sink.print(msg));
+    let outcome = catch_unwind(AssertUnwindSafe(|| k.run(program)));
+    let escaped = outcome.as_ref().err().map(|p| {
+        p.downcast_ref::<String>().cloned().unwrap_or_else(|| "(not a string)".to_string())
+    });
+    assert_eq!(escaped, None, "a panic escaped Kernel::run");
+    assert_eq!(outcome.unwrap(), Ok(()));
+    assert!(k.threads().is_empty(), "left in the thread table: {:?}", k.threads());
+    assert!(
+        errors.lines().iter().any(|line| line.contains(message)),
+        "not reported: {:?}",
+        errors.lines()
+    );
+}
+
+/// A listener's closure is dropped by the kernel, on its own stack, when the
+/// listener is removed (here: it returned `false`). A panic in the
+/// destructor of a value it captured must not escape `Kernel::run`.
+#[test]
+fn a_panicking_destructor_of_a_removed_listener_is_contained() {
+    assert_destructor_panic_contained("listener's value dropped", || {
+        let value = PanicOnDrop("listener's value dropped");
+        event::listen("x", move |_| {
+            let _ = &value;
+            false
+        });
+        event::push(Signal::new("x"));
+        os::sleep(Duration::ZERO);
+    });
+}
+
+/// A thread's value is dropped by the kernel, on the thread's stack but after
+/// the thread's panics are caught, when nobody holds its `JoinHandle`. A
+/// panic in its destructor must not escape `Kernel::run`.
+#[test]
+fn a_panicking_destructor_of_an_unclaimed_thread_value_is_contained() {
+    assert_destructor_panic_contained("unclaimed value dropped", || {
+        drop(thread::create(|| {
+            os::sleep(Duration::ZERO);
+            PanicOnDrop("unclaimed value dropped")
+        }));
+        os::sleep(secs(1));
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Signal senders that outlive their kernel
+// ---------------------------------------------------------------------------
+
+/// A sender of a dropped kernel, and its clones made after the drop, get
+/// `Error::KernelGone` and can be dropped, from any OS thread.
+#[test]
+fn a_sender_cloned_or_dropped_after_the_kernel_is_gone_is_harmless() {
+    let k = kernel();
+    let tx = k.signal_sender();
+    drop(k);
+    let late_clone = tx.clone();
+    assert_eq!(late_clone.push(Signal::new("late")), Err(Error::KernelGone));
+    let elsewhere = std::thread::spawn(move || {
+        let again = late_clone.clone();
+        let pushed = again.push(Signal::new("late"));
+        drop(again);
+        drop(late_clone);
+        pushed
+    });
+    assert_eq!(elsewhere.join().unwrap(), Err(Error::KernelGone));
+    assert_eq!(tx.push(Signal::new("late")), Err(Error::KernelGone));
+}
+
+/// An OS thread that keeps pushing while the kernel runs and is then
+/// dropped: every push before the drop succeeds, every push after it gets
+/// `Error::KernelGone`, and nothing panics on either side.
+#[test]
+fn a_sender_racing_the_kernels_drop_sees_ok_then_kernel_gone() {
+    let mut k = kernel();
+    let tx = k.signal_sender();
+    let pusher = std::thread::spawn(move || {
+        let mut pushed = 0u64;
+        let error = loop {
+            match tx.push(Signal::new("tick").with(pushed as i64)) {
+                Ok(()) => pushed += 1,
+                Err(e) => break e,
+            }
+        };
+        let after: Vec<_> = (0..100).map(|_| tx.push(Signal::new("tick"))).collect();
+        (pushed, error, after)
+    });
+    let received = k
+        .run(|| {
+            let mut next = 0;
+            for _ in 0..1000 {
+                let s = event::pull(None, "tick").unwrap();
+                assert_eq!(s.arg(0).as_int(), Some(next));
+                next += 1;
+            }
+            next
+        })
+        .unwrap();
+    drop(k);
+    let (pushed, error, after) = pusher.join().unwrap();
+    assert_eq!(received, 1000);
+    assert!(pushed >= 1000);
+    assert_eq!(error, Error::KernelGone);
+    assert!(after.iter().all(|r| *r == Err(Error::KernelGone)));
+}
+
+/// A sender held by a green thread goes when the kernel's drop unwinds that
+/// thread; the host's clone then gets `Error::KernelGone`.
+#[test]
+fn a_sender_held_by_a_green_thread_goes_with_the_kernel() {
+    let drops = Drops::new();
+    let d = drops.clone();
+    let mut k = kernel();
+    let tx = k.signal_sender();
+    let inside = tx.clone();
+    k.run(move || {
+        let t = thread::create(move || {
+            let _g = d.guard();
+            let _sender = inside;
+            event::pull(None, "never");
+        });
+        t.detach().unwrap();
+    })
+    .unwrap();
+    assert_eq!(tx.push(Signal::new("still here")), Ok(()));
+    drop(k);
+    assert_eq!(drops.count(), 1);
+    assert_eq!(tx.push(Signal::new("gone")), Err(Error::KernelGone));
+}
