@@ -127,6 +127,35 @@ impl Core {
         self.deadlines.retain(|due| is_live(tasks, timers, due));
     }
 
+    /// The earliest deadline worth waiting for: as [`next_deadline`], but `None`
+    /// when every deadline left is a timer of a frozen (suspended) owner. Such
+    /// a timer only skips its firings, one interval after another, and nothing
+    /// can thaw its owner when nothing else can run: waiting for it would spin
+    /// (virtual clock) or sleep for ever (real clock) instead of reporting the
+    /// deadlock.
+    ///
+    /// [`next_deadline`]: Core::next_deadline
+    pub(crate) fn next_useful_deadline(&mut self) -> Option<Duration> {
+        let next = self.next_deadline()?;
+        let frozen_timer = |core: &Core, due: &Due| match *due {
+            Due::Timer { key, serial } => core.timers.table.get(key).is_some_and(|t| {
+                t.serial == serial && crate::process::frozen(&core.tasks, t.owner)
+            }),
+            Due::Task { .. } => false,
+        };
+        let (_, head) = self.deadlines.peek()?;
+        // Checked in full only when the head is such a timer, which is rare.
+        if frozen_timer(self, head)
+            && self
+                .deadlines
+                .items()
+                .all(|due| !is_live(&self.tasks, &self.timers, due) || frozen_timer(self, due))
+        {
+            return None;
+        }
+        Some(next)
+    }
+
     /// The earliest deadline that can still wake something: stale entries (a
     /// wait that ended another way, a cancelled timer) at the head are dropped.
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
@@ -405,7 +434,7 @@ impl Shared {
                 return Ok(());
             }
             let senders = core.remote.lock().senders > 0;
-            (core.next_deadline(), core.clock.is_virtual(), senders, core.remote.clone())
+            (core.next_useful_deadline(), core.clock.is_virtual(), senders, core.remote.clone())
         };
         if remote.pending.load(Ordering::Acquire) {
             return Ok(());

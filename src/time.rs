@@ -162,6 +162,11 @@ impl<T> DeadlineQueue<T> {
         self.front().map(|e| (e.at, &e.item))
     }
 
+    /// Every entry, in no particular order.
+    pub(crate) fn items(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter().map(|Reverse(e)| &e.item).chain(self.due.iter().map(|e| &e.item))
+    }
+
     /// Drops the earliest entry.
     pub(crate) fn pop(&mut self) {
         self.pop_front();

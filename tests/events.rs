@@ -1788,3 +1788,22 @@ fn a_signal_sender_wakes_a_kernel_waiting_for_it() {
     assert_eq!(got, ["line hello", "line world"]);
     assert_eq!(uptime, Duration::ZERO);
 }
+
+/// A suspended thread's timer skips its firings for ever; when nothing else
+/// can run, `run` reports the deadlock instead of jumping the virtual clock
+/// from one skipped firing to the next.
+#[test]
+fn a_frozen_threads_timer_does_not_hide_a_deadlock() {
+    let mut k = kernel();
+    let out = k.run(|| {
+        let ticker = thread::create(|| {
+            event::timer(Duration::from_millis(100), Times::Forever, || {});
+            event::pull(None, "never");
+        });
+        ticker.suspend().unwrap();
+        event::pull(None, "nobody pushes this");
+    });
+    let Err(Error::Deadlock(waiting)) = out else { panic!("expected a deadlock, got {out:?}") };
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert_eq!(k.uptime(), Duration::ZERO);
+}
