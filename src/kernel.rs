@@ -550,6 +550,9 @@ pub struct StepReport {
     pub next_deadline: Option<Duration>,
     /// Whether any program or thread is still alive.
     pub alive: bool,
+    /// [`Kernel::advance_for`] only: the budget ran out before the clock
+    /// reached the end of the advance (or with work left at that instant).
+    pub behind: bool,
 }
 
 /// Configures a [`Kernel`].
@@ -1008,16 +1011,64 @@ impl Kernel {
     /// assert_eq!(ticks.wait().unwrap(), [400, 800, 1200]);
     /// ```
     pub fn advance(&mut self, dt: Duration) -> StepReport {
+        self.advance_metered("advance", dt, &Meter::Unlimited)
+    }
+
+    /// As [`advance`](Kernel::advance), but stops switching threads once
+    /// `budget` is spent (see [`step_for`](Kernel::step_for)): the clock then
+    /// stays at the instant it had reached, short of `dt`, and
+    /// [`StepReport::behind`] says so. A frame loop on the virtual clock stays
+    /// responsive under load: its simulation falls behind instead of the frame
+    /// stalling, and a thread that yields forever cannot hold it.
+    ///
+    /// # Panics
+    ///
+    /// On a kernel with the real clock, and if called from inside a green thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Budget, Kernel};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.spawn(|| loop {
+    ///     os::sleep(Duration::ZERO); // never lets `advance` finish
+    /// });
+    /// let report = kernel.advance_for(Duration::from_millis(16), Budget::Resumes(100));
+    /// assert_eq!(report.resumes, 100);
+    /// assert!(report.behind);
+    /// assert_eq!(kernel.uptime(), Duration::ZERO);
+    /// ```
+    pub fn advance_for(&mut self, dt: Duration, budget: impl Into<Budget>) -> StepReport {
+        self.advance_metered("advance_for", dt, &Meter::new(budget.into()))
+    }
+
+    fn advance_metered(&mut self, what: &str, dt: Duration, meter: &Meter) -> StepReport {
         assert!(
             self.shared.core().clock.is_virtual(),
-            "cothread: `Kernel::advance` needs the virtual clock (`KernelBuilder::virtual_time`)"
+            "cothread: `Kernel::{what}` needs the virtual clock (`KernelBuilder::virtual_time`)"
         );
-        self.drive("advance", |shared, report| {
+        self.drive(what, |shared, report| {
             let target = shared.core().now().saturating_add(dt);
             loop {
-                shared.settle(report, &Meter::Unlimited);
+                shared.settle(report, meter);
+                let spent = meter.exhausted(report);
+                let waiting_work = shared.round_pending() || {
+                    let core = shared.core();
+                    !core.queue.is_empty() || !core.join_wakes.is_empty()
+                };
+                if spent && waiting_work {
+                    report.behind = true;
+                    break;
+                }
                 let mut core = shared.core();
                 match core.next_deadline() {
+                    // Moving the clock costs nothing; running what falls due does.
+                    Some(at) if at <= target && spent => {
+                        report.behind = true;
+                        break;
+                    }
                     Some(at) if at <= target => core.clock.advance_to(at),
                     _ => {
                         core.clock.advance_to(target);

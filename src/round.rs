@@ -69,7 +69,7 @@ impl Meter {
         }
     }
 
-    fn exhausted(&self, report: &StepReport) -> bool {
+    pub(crate) fn exhausted(&self, report: &StepReport) -> bool {
         match self {
             Meter::Unlimited => false,
             Meter::Until(until) => Instant::now() >= *until,
@@ -167,6 +167,11 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Whether a round is under way (a budgeted call stopped inside it).
+    pub(crate) fn round_pending(&self) -> bool {
+        !matches!(self.round.borrow().phase, Phase::Idle)
     }
 
     /// One unit of the signal phase: wakes the next receiver of the signal being

@@ -990,3 +990,39 @@ fn log_reports_a_thread_panic_at_error_with_its_name() {
         "the error does not name the thread: {errors:?}"
     );
 }
+
+/// `advance_for` with a budget large enough is `advance`; with a thread that
+/// yields forever it returns once the budget is spent, the clock held back.
+#[test]
+fn advance_for_bounds_a_frame_and_otherwise_matches_advance() {
+    fn sleepers(k: &mut cothread::Kernel, out: &Out) {
+        for (i, ms) in [(1, 300), (2, 700), (3, 500)] {
+            let o = out.clone();
+            k.spawn(move || {
+                os::sleep(Duration::from_millis(ms));
+                o.print(format!("{i} at {}", os::uptime().as_millis()));
+            });
+        }
+    }
+    let (whole, framed) = (Out::new(), Out::new());
+    let mut a = kernel();
+    sleepers(&mut a, &whole);
+    a.advance(Duration::from_secs(1));
+    let mut b = kernel();
+    sleepers(&mut b, &framed);
+    for _ in 0..10 {
+        let report = b.advance_for(Duration::from_millis(100), Budget::Resumes(1_000));
+        assert!(!report.behind);
+    }
+    assert_eq!(framed.lines(), whole.lines());
+    assert_eq!(b.uptime(), a.uptime());
+
+    let mut c = kernel();
+    c.spawn(|| loop {
+        os::sleep(Duration::ZERO);
+    });
+    let report = c.advance_for(Duration::from_millis(16), Budget::Resumes(25));
+    assert!(report.behind);
+    assert_eq!(report.resumes, 25);
+    assert_eq!(c.uptime(), Duration::ZERO);
+}
