@@ -18,11 +18,10 @@ mod common;
 use std::cell::RefCell;
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::{Command, Output};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{kernel, secs, Drops, Out};
+use common::{in_child, kernel, run_child, secs, Drops, Out};
 use cothread::event::Times;
 use cothread::{event, os, thread, Error, Signal, Status};
 
@@ -329,22 +328,6 @@ fn dropping_the_kernel_while_threads_are_suspended_drops_everything_once() {
 // ---------------------------------------------------------------------------
 // Panics inside destructors
 // ---------------------------------------------------------------------------
-
-const CHILD: &str = "COTHREAD_TEST_MISUSE_CHILD";
-
-fn in_child() -> bool {
-    std::env::var_os(CHILD).is_some()
-}
-
-/// Runs the ignored test `name` of this binary in a child process.
-fn run_child(name: &str) -> Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap()
-}
 
 /// Runs `name` in a child process and checks that Rust aborted it for a
 /// panic that escaped a destructor during an unwind, after it printed

@@ -6,27 +6,10 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{kernel, secs, Drops, Out};
+use common::{in_child, kernel, run_child, secs, Drops, Out};
 use cothread::{event, os, thread, Error, Kernel, Status};
-
-const CHILD: &str = "COTHREAD_TEST_OVERFLOW_CHILD";
-
-/// Whether this process is a child started by [`run_child`].
-fn in_child() -> bool {
-    std::env::var_os(CHILD).is_some()
-}
-
-/// Runs the ignored test `name` of this binary in a child process.
-fn run_child(name: &str) -> Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .unwrap()
-}
 
 /// Runs `name` in a child process and checks that it got to its end.
 fn child_succeeds(name: &str) {

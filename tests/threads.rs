@@ -1027,8 +1027,6 @@ fn a_dead_threads_stack_is_reused_by_the_next_create() {
 // taking the whole test binary down.
 // ---------------------------------------------------------------------------
 
-const OVERFLOW_CHILD: &str = "COTHREAD_TEST_STACK_OVERFLOW_CHILD";
-
 fn recurse(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth as u8; 512]);
     if depth == u64::MAX {
@@ -1040,7 +1038,7 @@ fn recurse(depth: u64) -> u64 {
 #[test]
 #[ignore = "run in a child process by a_stack_overflow_in_a_thread_ends_only_that_thread"]
 fn stack_overflow_child() {
-    if std::env::var_os(OVERFLOW_CHILD).is_none() {
+    if !common::in_child() {
         return;
     }
     let result = kernel().run(|| {
@@ -1063,12 +1061,7 @@ fn stack_overflow_child() {
 
 #[test]
 fn a_stack_overflow_in_a_thread_ends_only_that_thread() {
-    let exe = std::env::current_exe().unwrap();
-    let output = std::process::Command::new(exe)
-        .args(["stack_overflow_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(OVERFLOW_CHILD, "1")
-        .output()
-        .unwrap();
+    let output = common::run_child("stack_overflow_child");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains("host survived the overflow"),

@@ -78,3 +78,24 @@ impl Drop for PrintOnDrop {
 pub fn secs(n: u64) -> std::time::Duration {
     std::time::Duration::from_secs(n)
 }
+
+/// Set in a child process started by [`run_child`].
+const CHILD: &str = "COTHREAD_TEST_CHILD";
+
+/// Whether this process is a child started by [`run_child`]: the ignored
+/// tests that crash on purpose do nothing unless it is.
+pub fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Runs the ignored test `name` of this test binary in a child process, so
+/// that a crash (an abort, a signal) shows as that test's result instead of
+/// taking the whole binary down.
+pub fn run_child(name: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
