@@ -50,8 +50,49 @@ use crate::process::{
 use crate::thread::{Status, Thread};
 
 /// The signal pushed on each state change: `job_state <job id> <state>`.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, job::{self, JobContext}, Filter, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let j = job::spawn(|_: &JobContext<()>| {
+///         event::pull(None, "go");
+///         Ok::<_, String>(())
+///     });
+///     event::push("go".into());
+///     let mut states = Vec::new();
+///     while states.last().map(String::as_str) != Some("finished") {
+///         let s = event::pull(None, Filter::name(job::JOB_STATE).arg(0, j.id())).unwrap();
+///         states.push(s.arg(1).to_string());
+///     }
+///     assert_eq!(states, ["starting", "running", "finished"]);
+/// }).unwrap();
+/// ```
 pub const JOB_STATE: &str = "job_state";
 /// The signal pushed on each new value: `job_value <job id>`.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, job::{self, JobContext}, os, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(|| {
+///     let j = job::spawn(|ctx: &JobContext<u8>| {
+///         os::sleep(Duration::from_secs(1));
+///         ctx.emit(50);
+///         os::sleep(Duration::from_secs(1));
+///         Ok::<_, String>(100)
+///     });
+///     let s = event::pull(None, job::JOB_VALUE).unwrap();
+///     assert_eq!(s.arg(0).as_int(), Some(j.id() as i64));
+///     assert_eq!(j.value(), Some(50));
+/// }).unwrap();
+/// ```
 pub const JOB_VALUE: &str = "job_value";
 /// Internal: a worker has left messages for a blocking run.
 const JOB_MAIL: &str = "cothread.job_mail";
@@ -114,6 +155,24 @@ impl fmt::Display for JobState {
 
 /// What the work of a job receives: the cancel token (the seed's
 /// `threading.Event`) and a way to report incremental values.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{job::{JobContext, JobState}, Kernel};
+///
+/// let mut kernel = Kernel::new();
+/// let j = kernel.job(|ctx: &JobContext<usize>| {
+///     let mut done = 0;
+///     for _ in 0..3 {
+///         if ctx.is_cancelled() { break; }
+///         done += 1;
+///         ctx.emit(done);
+///     }
+///     Ok::<_, String>(done)
+/// });
+/// assert_eq!((j.state(), j.value()), (JobState::Finished, Some(3)));
+/// ```
 pub struct JobContext<T> {
     token: Arc<AtomicBool>,
     sink: Sink<T>,
@@ -313,13 +372,10 @@ impl<T: 'static> JobCore<T> {
             }
             (core.id, state, core.kernel.clone())
         };
-        if let Some(shared) = kernel.upgrade() {
-            let signal = match state {
-                Some(state) => state_signal(id, state),
-                None => Signal::new(JOB_VALUE).with(id),
-            };
-            shared.core().queue.push_back(signal);
-        }
+        announce(&kernel, || match state {
+            Some(state) => state_signal(id, state),
+            None => Signal::new(JOB_VALUE).with(id),
+        });
     }
 
     /// Moves run `run` to `state` if it is still current and active.
@@ -332,15 +388,20 @@ impl<T: 'static> JobCore<T> {
             core.state = state;
             (core.id, core.kernel.clone())
         };
-        if let Some(shared) = kernel.upgrade() {
-            shared.core().queue.push_back(state_signal(id, state));
-        }
+        announce(&kernel, || state_signal(id, state));
         true
     }
 }
 
 fn state_signal(id: u64, state: JobState) -> Signal {
     Signal::new(JOB_STATE).with(id).with(state.name())
+}
+
+/// Queues a job signal in `kernel`, if it still exists (built only then).
+fn announce(kernel: &Weak<Shared>, signal: impl FnOnce() -> Signal) {
+    if let Some(shared) = kernel.upgrade() {
+        shared.core().queue.push_back(signal());
+    }
 }
 
 /// A handle to background work and its result (Solara's `Result[T]`).
@@ -766,9 +827,7 @@ impl<T: 'static> Job<T> {
                 if intrusive { core.driver.as_ref().map(|d| d.thread.clone()) } else { None };
             (driver, core.kernel.clone())
         };
-        if let Some(shared) = kernel.upgrade() {
-            shared.core().queue.push_back(state_signal(self.id(), JobState::Cancelled));
-        }
+        announce(&kernel, || state_signal(self.id(), JobState::Cancelled));
         if let Some(driver) = driver {
             driver.kill();
         }
@@ -923,7 +982,7 @@ impl<T: 'static> Job<T> {
             )
         };
         let Some(shared) = kernel.upgrade() else { return };
-        shared.core().queue.push_back(state_signal(id, JobState::Starting));
+        announce(&kernel, || state_signal(id, JobState::Starting));
         let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
         let job = Rc::downgrade(&self.core);
         let body = move || drive(job, run, token, previous, work);

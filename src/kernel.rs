@@ -25,12 +25,33 @@ use crate::time::{Clock, DeadlineQueue};
 
 /// The default size of a green thread's stack (usable bytes; one guard page is
 /// added below it). Pages are committed only when touched.
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder().stack_size(cothread::DEFAULT_STACK_SIZE / 4).build();
+/// # drop(kernel);
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder().stack_pool(2 * cothread::DEFAULT_STACK_POOL).build();
+/// # drop(kernel);
+/// ```
 pub const DEFAULT_STACK_POOL: usize = 1024;
 
 /// The default number of OS worker threads for blocking jobs.
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder().workers(cothread::DEFAULT_WORKERS + 2).build();
+/// # drop(kernel);
+/// ```
 pub const DEFAULT_WORKERS: usize = 2;
 
 /// What a deadline in the queue wakes.
@@ -490,11 +511,13 @@ impl Drop for Enter {
 
 /// The current kernel, if any (see [`current`]).
 pub(crate) fn try_current() -> Option<&'static Shared> {
-    if current_ptr().is_null() {
-        None
-    } else {
-        Some(current("thread::current"))
-    }
+    let ptr = current_ptr();
+    // SAFETY: CURRENT is non-null only while an `Enter` guard lives, and the guard
+    // keeps the `Shared` alive (it holds an `Rc`). Green threads and callbacks run
+    // only inside such a span, and `Kernel::drop` unwinds every green thread before
+    // its guard ends, so no caller can keep using this reference after the `Shared`
+    // is freed. The `'static` lifetime never leaves the crate.
+    (!ptr.is_null()).then(|| unsafe { &*ptr })
 }
 
 fn current_ptr() -> *const Shared {
@@ -507,17 +530,12 @@ fn current_ptr() -> *const Shared {
 ///
 /// Outside a kernel, with a message naming `what` was called.
 pub(crate) fn current(what: &str) -> &'static Shared {
-    let ptr = current_ptr();
-    assert!(
-        !ptr.is_null(),
-        "cothread: `{what}` called outside a kernel; call it from a program or thread run by `Kernel::run`"
-    );
-    // SAFETY: CURRENT is non-null only while an `Enter` guard lives, and the guard
-    // keeps the `Shared` alive (it holds an `Rc`). Green threads and callbacks run
-    // only inside such a span, and `Kernel::drop` unwinds every green thread before
-    // its guard ends, so no caller can keep using this reference after the `Shared`
-    // is freed. The `'static` lifetime never leaves the crate.
-    unsafe { &*ptr }
+    match try_current() {
+        Some(shared) => shared,
+        None => panic!(
+            "cothread: `{what}` called outside a kernel; call it from a program or thread run by `Kernel::run`"
+        ),
+    }
 }
 
 /// The current kernel if there is one and it is `shared`.

@@ -546,9 +546,9 @@ impl Shared {
         };
         // Every task body catches its own panics, so nothing unwinds through here.
         let exit = overflow::guard(coroutine.trap_handler(), || coroutine.resume(wake));
-        if let CoroutineResult::Return(Exit::Overflow) = exit {
-            self.overflowed(key, coroutine, running, context);
-            return;
+        let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
+        if overflowed {
+            self.overflowed(key);
         }
         let finished = {
             let mut core = self.core();
@@ -557,7 +557,8 @@ impl Shared {
             let graveyard = std::mem::take(&mut core.graveyard);
             if coroutine.done() {
                 let task = core.tasks.remove(key);
-                if task.pooled_stack {
+                // An overflowed stack is not reused: it goes with `coroutine`.
+                if task.pooled_stack && !overflowed {
                     core.stacks.give(coroutine.into_stack());
                 }
                 (Some(task), graveyard)
@@ -585,14 +586,8 @@ impl Shared {
     /// resumer's stack but on the task's behalf (`running` is still `key`, as
     /// it was when it faulted, so its children on the CPU below are killed
     /// when control comes back to them, as usual). Its frames were discarded
-    /// without unwinding; its stack is dropped, not pooled.
-    fn overflowed(
-        &self,
-        key: usize,
-        coroutine: Box<Co>,
-        running: Option<usize>,
-        context: Option<usize>,
-    ) {
+    /// without unwinding; `switch_to` then removes it and drops its stack.
+    fn overflowed(&self, key: usize) {
         // A borrow of the kernel's state held by the discarded frames is never
         // released, and a task caught inside a switch leaves `running` naming
         // another: either way the kernel's tables may be half updated.
@@ -612,16 +607,6 @@ impl Shared {
             );
         }
         self.finish(key, End::Overflowed);
-        let finished = {
-            let mut core = self.core();
-            core.running = running;
-            core.context = context;
-            (core.tasks.remove(key), std::mem::take(&mut core.graveyard))
-        };
-        // User values (a filter's closure, callbacks) and the stack mapping go
-        // with the kernel's state not borrowed.
-        drop(finished);
-        drop(coroutine);
     }
 
     /// Kills `key`: marks it dead at once, then unwinds its stack (destructors

@@ -132,16 +132,10 @@ impl Shared {
             let phase = self.round.borrow().phase;
             match phase {
                 Phase::Idle => return Progress::Done { busy },
-                Phase::Signals(cutoff) => {
-                    if meter.exhausted(report) {
-                        return Progress::OutOfBudget;
-                    }
-                    busy |= self.deliver_next(report, cutoff);
-                }
+                // Checked before each unit of work: a resume, a delivery, a timer.
+                _ if meter.exhausted(report) => return Progress::OutOfBudget,
+                Phase::Signals(cutoff) => busy |= self.deliver_next(report, cutoff),
                 Phase::Deadlines(cutoff) => {
-                    if meter.exhausted(report) {
-                        return Progress::OutOfBudget;
-                    }
                     let due = self.core().deadlines.pop_due(cutoff);
                     match due {
                         Some(Due::Task { key, token }) => {
@@ -153,9 +147,6 @@ impl Shared {
                     busy |= due.is_some();
                 }
                 Phase::Joins => {
-                    if meter.exhausted(report) {
-                        return Progress::OutOfBudget;
-                    }
                     let next = self.round.borrow_mut().joins.pop_front();
                     match next {
                         Some((key, token)) => {

@@ -186,6 +186,14 @@ pub struct TimerId {
 
 /// What a listener callback returns: `()` to stay registered, or a `bool`
 /// (`false` unregisters it, as in OpenOS).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::event::ListenerResult;
+/// assert!(().keep());
+/// assert!(!false.keep());
+/// ```
 pub trait ListenerResult {
     /// Whether the listener stays registered.
     ///
