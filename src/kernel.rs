@@ -17,7 +17,7 @@ use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::inspect::{ThreadInfo, Trace, TraceHook};
 use crate::job::{Job, JobContext, Workers};
-use crate::process::{Kind, SpawnOptions, Task, Wait, Woke};
+use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait, Woke};
 use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::thread::Status;
@@ -77,7 +77,7 @@ pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
 /// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
 /// held across a context switch or a call into user code.
 pub(crate) struct Core {
-    pub(crate) tasks: Slab<Task>,
+    pub(crate) tasks: Tasks,
     pub(crate) root: usize,
     /// The task whose stack is executing (`None`: the host's stack).
     pub(crate) running: Option<usize>,
@@ -224,7 +224,7 @@ impl Core {
     /// One line per blocked task, for deadlock reports.
     pub(crate) fn describe_waits(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (_, task) in &self.tasks {
+        for (_, task) in self.tasks.iter() {
             let what = match &task.wait {
                 Wait::None => continue,
                 Wait::Signal(filter) => format!("waits for {}", filter.describe()),
@@ -666,7 +666,7 @@ impl KernelBuilder {
     /// # drop(kernel);
     /// ```
     pub fn build(self) -> Kernel {
-        let mut tasks = Slab::new();
+        let mut tasks = Tasks::default();
         let root = tasks.insert(Task::new(0, Kind::Root, None));
         let core = Core {
             tasks,

@@ -208,6 +208,26 @@ pub(crate) struct Task {
     pub(crate) pooled_stack: bool,
 }
 
+/// A task taken off its parking place to be resumed: its coroutine, and what
+/// `running` and `context` were before it, to be put back when it yields.
+pub(crate) struct Parked {
+    coroutine: Box<Co>,
+    running: Option<usize>,
+    context: Option<usize>,
+}
+
+impl crate::kernel::Core {
+    /// Takes `key`'s coroutine out to resume it and makes it the running task.
+    pub(crate) fn unpark(&mut self, key: usize) -> Parked {
+        let task = &mut self.tasks[key];
+        task.resumes += 1;
+        let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
+        let running = self.running.replace(key);
+        let context = self.context.replace(key);
+        Parked { coroutine, running, context }
+    }
+}
+
 /// What a spawn may set beyond the body.
 #[derive(Default)]
 pub(crate) struct SpawnOptions {
@@ -259,9 +279,44 @@ impl Task {
     }
 }
 
+/// The task table. It counts the suspended tasks, so that while none is (the
+/// common case) a wake-up knows its thread is not frozen without walking up
+/// the tree: statuses change through [`Tasks::set_status`] only.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    slab: Slab<Task>,
+    suspended: usize,
+}
+
+impl Tasks {
+    pub(crate) fn set_status(&mut self, key: usize, status: Status) {
+        let task = &mut self.slab[key];
+        let was = std::mem::replace(&mut task.status, status);
+        self.suspended += usize::from(status == Status::Suspended);
+        self.suspended -= usize::from(was == Status::Suspended);
+    }
+}
+
+impl std::ops::Deref for Tasks {
+    type Target = Slab<Task>;
+
+    fn deref(&self) -> &Slab<Task> {
+        &self.slab
+    }
+}
+
+impl std::ops::DerefMut for Tasks {
+    fn deref_mut(&mut self) -> &mut Slab<Task> {
+        &mut self.slab
+    }
+}
+
 /// Whether `key` misses signals and deadlines: it, or a thread it belongs to,
 /// is suspended (OpenOS: "a suspended thread's children behave as if suspended").
-pub(crate) fn frozen(tasks: &Slab<Task>, key: usize) -> bool {
+pub(crate) fn frozen(tasks: &Tasks, key: usize) -> bool {
+    if tasks.suspended == 0 {
+        return false;
+    }
     let mut at = Some(key);
     while let Some(k) = at {
         let task = &tasks[k];
@@ -507,8 +562,8 @@ impl Shared {
     /// Death bookkeeping, once: dead status, detached from its parent, joiners
     /// nudged, registrations dropped, `"thread_exit"` pushed for a thread.
     pub(crate) fn mark_dead(&self, core: &mut crate::kernel::Core, key: usize) {
+        core.tasks.set_status(key, Status::Dead);
         let task = &mut core.tasks[key];
-        task.status = Status::Dead;
         if task.ended {
             return;
         }
@@ -531,29 +586,53 @@ impl Shared {
     /// Resumes `key`'s coroutine from the current stack and, when it comes back,
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
     pub(crate) fn switch_to(&self, key: usize, wake: Wake) {
-        if log::log_enabled!(log::Level::Trace) {
-            log::trace!("switch to {}", self.core().tasks[key].label());
+        if self.traced() {
+            self.trace_resume(key);
         }
-        self.trace(|core| Trace::Resume { thread: ThreadId(core.tasks[key].serial) });
-        let (mut coroutine, running, context) = {
-            let mut core = self.core();
-            let task = &mut core.tasks[key];
-            task.resumes += 1;
-            let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
-            let running = core.running.replace(key);
-            let context = core.context.replace(key);
-            (coroutine, running, context)
-        };
+        let parked = self.core().unpark(key);
+        self.resume_parked(key, parked, wake);
+    }
+
+    /// Whether a resume is traced (a trace hook, or logging at trace level).
+    pub(crate) fn traced(&self) -> bool {
+        self.tracing.get() || log::log_enabled!(log::Level::Trace)
+    }
+
+    /// The second half of [`switch_to`](Shared::switch_to), for a caller that
+    /// already took the task out with [`Core::unpark`](crate::kernel::Core::unpark)
+    /// (and found it not [`traced`](Shared::traced)).
+    pub(crate) fn resume_parked(&self, key: usize, parked: Parked, wake: Wake) {
+        let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let exit = overflow::guard(coroutine.trap_handler(), || coroutine.resume(wake));
         let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
         if overflowed {
             self.overflowed(key);
         }
+        let mut core = self.core();
+        core.running = running;
+        core.context = context;
+        if coroutine.done() || overflowed || !core.graveyard.is_empty() {
+            drop(core);
+            return self.put_away(key, coroutine, overflowed);
+        }
+        core.tasks[key].coroutine = Some(coroutine);
+    }
+
+    #[cold]
+    fn trace_resume(&self, key: usize) {
+        log::trace!("switch to {}", self.core().tasks[key].label());
+        self.trace(|core| Trace::Resume { thread: ThreadId(core.tasks[key].serial) });
+    }
+
+    /// The rare end of a switch: `key` finished (its slot is freed and its stack
+    /// recycled), or user values were let go of meanwhile. They may run user
+    /// destructors, so they are dropped here, with the kernel's state not
+    /// borrowed.
+    #[cold]
+    fn put_away(&self, key: usize, coroutine: Box<Co>, overflowed: bool) {
         let finished = {
             let mut core = self.core();
-            core.running = running;
-            core.context = context;
             let graveyard = std::mem::take(&mut core.graveyard);
             if coroutine.done() {
                 let task = core.tasks.remove(key);
@@ -567,8 +646,6 @@ impl Shared {
                 (None, graveyard)
             }
         };
-        // A task's fields may hold user values (a filter's closure, its value):
-        // drop them here, with the kernel's state not borrowed.
         self.drop_user(key, "thread", finished);
     }
 
@@ -680,9 +757,9 @@ impl Shared {
             if task.status != Status::Running || task.dying {
                 return Err(Error::CannotSuspend(task.status));
             }
-            task.status = Status::Suspended;
             // A suspended thread counts as finished for joins.
             let joiners = std::mem::take(&mut task.joiners);
+            core.tasks.set_status(key, Status::Suspended);
             core.join_wakes.extend(joiners);
             core.running == Some(key) && core.context == Some(key)
         };
@@ -701,7 +778,7 @@ impl Shared {
         if task.status != Status::Suspended {
             return Err(Error::CannotResume(task.status));
         }
-        task.status = Status::Running;
+        core.tasks.set_status(key, Status::Running);
         self.deliver_missed(core, key);
         Ok(())
     }
@@ -776,6 +853,26 @@ mod tests {
         let mut tasks = Slab::new();
         let keys = (0..n).map(|i| tasks.insert(Task::new(i as u64, Kind::Thread, None))).collect();
         (tasks, keys)
+    }
+
+    #[test]
+    fn frozen_follows_suspensions_through_the_count() {
+        let mut tasks = Tasks::default();
+        let root = tasks.insert(Task::new(0, Kind::Root, None));
+        let parent = tasks.insert(Task::new(1, Kind::Thread, None));
+        let child = tasks.insert(Task::new(2, Kind::Thread, None));
+        link_child(&mut tasks, root, parent);
+        link_child(&mut tasks, parent, child);
+        assert!(!frozen(&tasks, child));
+        tasks.set_status(parent, Status::Suspended);
+        assert!(frozen(&tasks, child) && frozen(&tasks, parent) && !frozen(&tasks, root));
+        tasks.set_status(parent, Status::Suspended); // twice: counted once
+        tasks.set_status(parent, Status::Running);
+        assert!(!frozen(&tasks, child));
+        tasks.set_status(child, Status::Suspended);
+        tasks.set_status(child, Status::Dead); // a suspended thread killed
+        assert_eq!(tasks.suspended, 0);
+        assert!(!frozen(&tasks, child));
     }
 
     #[test]

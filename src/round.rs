@@ -135,17 +135,7 @@ impl Shared {
                 // Checked before each unit of work: a resume, a delivery, a timer.
                 _ if meter.exhausted(report) => return Progress::OutOfBudget,
                 Phase::Signals(cutoff) => busy |= self.deliver_next(report, cutoff),
-                Phase::Deadlines(cutoff) => {
-                    let due = self.core().deadlines.pop_due(cutoff);
-                    match due {
-                        Some(Due::Task { key, token }) => {
-                            self.wake_waiting(key, token, Woke::Timeout, report)
-                        }
-                        Some(Due::Timer { key, serial }) => self.fire_timer(key, serial),
-                        None => self.round.borrow_mut().phase = Phase::Joins,
-                    }
-                    busy |= due.is_some();
-                }
+                Phase::Deadlines(cutoff) => busy |= self.run_deadlines(cutoff, report, meter),
                 Phase::Joins => {
                     let next = self.round.borrow_mut().joins.pop_front();
                     match next {
@@ -156,6 +146,29 @@ impl Shared {
                         None => self.round.borrow_mut().phase = Phase::Idle,
                     }
                 }
+            }
+        }
+    }
+
+    /// The deadline phase: runs what is due by `cutoff`, in deadline order,
+    /// until nothing is or `meter` runs out. Returns whether it ran anything.
+    fn run_deadlines(&self, cutoff: Cutoff, report: &mut StepReport, meter: &Meter) -> bool {
+        let mut busy = false;
+        loop {
+            let due = self.core().deadlines.pop_due(cutoff);
+            match due {
+                Some(Due::Task { key, token }) => {
+                    self.wake_waiting(key, token, Woke::Timeout, report)
+                }
+                Some(Due::Timer { key, serial }) => self.fire_timer(key, serial),
+                None => {
+                    self.round.borrow_mut().phase = Phase::Joins;
+                    return busy;
+                }
+            }
+            busy = true;
+            if meter.exhausted(report) {
+                return busy;
             }
         }
     }
@@ -206,7 +219,7 @@ impl Shared {
     /// Wakes `key` with `woke` if it is still in the wait that `token` names and
     /// not frozen (a frozen task gets the wake-up when it is resumed).
     pub(crate) fn wake_waiting(&self, key: usize, token: u64, woke: Woke, report: &mut StepReport) {
-        let runnable = {
+        let parked = {
             let mut core = self.core();
             let core = &mut *core;
             let waiting = core.tasks.get(key).is_some_and(|t| {
@@ -218,20 +231,22 @@ impl Shared {
                     }
             });
             if !waiting {
-                false
-            } else if frozen(&core.tasks, key) {
-                core.tasks[key].missed = true;
-                false
-            } else {
-                let delivered = matches!(woke, Woke::Signal(_));
-                core.tasks[key].signals += u64::from(delivered);
-                core.prepare_wake(key, woke, delivered);
-                true
+                return;
             }
+            if frozen(&core.tasks, key) {
+                core.tasks[key].missed = true;
+                return;
+            }
+            let delivered = matches!(woke, Woke::Signal(_));
+            core.tasks[key].signals += u64::from(delivered);
+            core.prepare_wake(key, woke, delivered);
+            // A traced resume calls the hook first, with nothing borrowed.
+            (!self.traced()).then(|| core.unpark(key))
         };
-        if runnable {
-            report.resumes += 1;
-            self.switch_to(key, Wake::Run);
+        report.resumes += 1;
+        match parked {
+            Some(parked) => self.resume_parked(key, parked, Wake::Run),
+            None => self.switch_to(key, Wake::Run),
         }
     }
 }

@@ -781,32 +781,27 @@ impl Shared {
             let core = &mut *core;
             let me = match (core.running, core.context) {
                 (Some(me), Some(ctx)) if me == ctx => me,
-                (None, Some(_)) => panic!(
-                    "cothread: a listener or timer callback cannot block (pull, sleep, join); \
-                     start a thread from it instead"
-                ),
-                _ => panic!(
-                    "cothread: only a program or thread running in a kernel can block \
-                     (pull, sleep, join)"
-                ),
+                (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
             if core.tasks[me].dying {
                 return Woke::Shutdown;
             }
             let token = core.token();
-            if let Wait::Signal(filter) = &wait {
-                core.waiters.add(filter, token, me);
-            }
-            if let Wait::Join(targets) = &wait {
-                for &target in targets {
-                    core.tasks[target].joiners.push((me, token));
+            match &wait {
+                Wait::Signal(filter) => core.waiters.add(filter, token, me),
+                Wait::Join(targets) => {
+                    for &target in targets {
+                        core.tasks[target].joiners.push((me, token));
+                    }
                 }
+                _ => {}
             }
             if let Some(at) = deadline {
-                core.compact_deadlines();
                 if at <= core.now() {
+                    // Popped in the next round: it cannot go stale for long.
                     core.deadlines.push_due(at, Due::Task { key: me, token });
                 } else {
+                    core.compact_deadlines();
                     core.deadlines.push(at, Due::Task { key: me, token });
                 }
             }
@@ -846,7 +841,22 @@ impl Shared {
         }
         woke
     }
+}
 
+/// The panic of a blocking call made where nothing can block: in a listener
+/// or timer callback (`in_callback`), or on the host's stack.
+#[cold]
+fn cannot_block(in_callback: bool) -> ! {
+    if in_callback {
+        panic!(
+            "cothread: a listener or timer callback cannot block (pull, sleep, join); \
+             start a thread from it instead"
+        )
+    }
+    panic!("cothread: only a program or thread running in a kernel can block (pull, sleep, join)")
+}
+
+impl Shared {
     /// The loop behind `join`, `wait_for_all`, `wait_for_any` and a process's
     /// close: as OpenOS's `waitForDeath`.
     pub(crate) fn wait_for(

@@ -8,7 +8,7 @@ use slab::Slab;
 use super::filter::{Filter, NameTest};
 use super::name::Name;
 use super::signal::Signal;
-use crate::process::{frozen, Task, Wait};
+use crate::process::{frozen, Task, Tasks, Wait};
 
 /// Threads blocked in `event::pull`, as `(token, task)` in the order they began
 /// waiting. Exact-name filters are indexed by name; every other filter (any
@@ -76,7 +76,7 @@ impl Waiters {
     pub(crate) fn collect(
         &mut self,
         signal: &Signal,
-        tasks: &Slab<Task>,
+        tasks: &Tasks,
         woken: &mut Vec<(u64, usize)>,
         undecided: &mut Vec<(u64, usize, Filter)>,
     ) {
