@@ -400,7 +400,7 @@ fn state_signal(id: u64, state: JobState) -> Signal {
 /// Queues a job signal in `kernel`, if it still exists (built only then).
 fn announce(kernel: &Weak<Shared>, signal: impl FnOnce() -> Signal) {
     if let Some(shared) = kernel.upgrade() {
-        shared.core().queue.push_back(signal());
+        shared.core().enqueue(signal());
     }
 }
 

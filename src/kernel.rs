@@ -71,6 +71,15 @@ fn is_live(tasks: &Slab<Task>, timers: &Timers, due: &Due) -> bool {
     }
 }
 
+/// A signal in the kernel's queue. A thread's `"thread_exit"` is queued as the
+/// thread's serial and built only if, when its turn comes, something could
+/// receive it: one is queued for every thread that ends, and most have no
+/// listener or waiter.
+pub(crate) enum Queued {
+    Signal(Signal),
+    ThreadExit(u64),
+}
+
 /// The host's handler for errors raised inside the kernel.
 pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
 
@@ -84,7 +93,7 @@ pub(crate) struct Core {
     /// The task on whose behalf calls are made: the running task, or the owner
     /// of the listener or timer callback being run.
     pub(crate) context: Option<usize>,
-    pub(crate) queue: VecDeque<Signal>,
+    pub(crate) queue: VecDeque<Queued>,
     pub(crate) waiters: Waiters,
     pub(crate) listeners: Listeners,
     pub(crate) timers: Timers,
@@ -214,10 +223,30 @@ impl Core {
         self.tasks[key].woke = woke;
     }
 
+    /// Queues a signal for the next round.
+    pub(crate) fn enqueue(&mut self, signal: Signal) {
+        self.queue.push_back(Queued::Signal(signal));
+    }
+
+    /// The signal that `queued` stands for, or `None` for a `"thread_exit"`
+    /// that nothing can receive (no listener, no waiter for it, no trace hook).
+    pub(crate) fn unqueue(&self, queued: Queued, traced: bool) -> Option<Signal> {
+        match queued {
+            Queued::Signal(signal) => Some(signal),
+            Queued::ThreadExit(serial) => {
+                let name = crate::process::thread_exit_name();
+                let wanted = traced
+                    || self.listeners.by_name.get(&*name).is_some()
+                    || self.waiters.may_want(&name);
+                wanted.then(|| Signal::new(name).with(serial))
+            }
+        }
+    }
+
     pub(crate) fn drain_remote(&mut self) {
         if self.remote.pending.swap(false, Ordering::Acquire) {
             let mut shared = self.remote.lock();
-            self.queue.extend(shared.signals.drain(..));
+            self.queue.extend(shared.signals.drain(..).map(Queued::Signal));
         }
     }
 
@@ -1125,7 +1154,7 @@ impl Kernel {
     /// assert_eq!(s.arg(0).as_int(), Some(42));
     /// ```
     pub fn push_signal(&mut self, signal: Signal) {
-        self.shared.core().queue.push_back(signal);
+        self.shared.core().enqueue(signal);
     }
 
     /// A `Send + Sync + Clone` handle that pushes signals from other OS threads and

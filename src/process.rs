@@ -350,7 +350,7 @@ pub(crate) fn ancestor_at(tasks: &Slab<Task>, from: usize, level: usize) -> Opti
 }
 
 /// `"thread_exit"`, allocated once: one is pushed for every thread that ends.
-fn thread_exit_name() -> Arc<str> {
+pub(crate) fn thread_exit_name() -> Arc<str> {
     static NAME: OnceLock<Arc<str>> = OnceLock::new();
     NAME.get_or_init(|| Arc::from("thread_exit")).clone()
 }
@@ -422,7 +422,7 @@ pub(crate) fn subtree(tasks: &Slab<Task>, key: usize) -> Vec<usize> {
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::inspect::Trace;
-use crate::kernel::{Due, Shared};
+use crate::kernel::{Due, Queued, Shared};
 use crate::thread::ThreadId;
 
 impl Shared {
@@ -579,7 +579,7 @@ impl Shared {
         core.listeners.drop_owner(key, &mut core.graveyard);
         core.timers.drop_owner(key, &mut core.graveyard);
         if is_thread {
-            core.queue.push_back(Signal::new(thread_exit_name()).with(serial));
+            core.queue.push_back(Queued::ThreadExit(serial));
         }
     }
 
@@ -640,7 +640,9 @@ impl Shared {
                 if task.pooled_stack && !overflowed {
                     core.stacks.give(coroutine.into_stack());
                 }
-                (Some(task), graveyard)
+                // The fields that may hold user values (a filter's closure, the
+                // unclaimed result); the rest is dropped here.
+                (Some((task.wait, task.outcome)), graveyard)
             } else {
                 core.tasks[key].coroutine = Some(coroutine);
                 (None, graveyard)

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::event::Signal;
-use crate::kernel::{Due, Shared, StepReport};
+use crate::kernel::{Due, Queued, Shared, StepReport};
 use crate::process::{frozen, Wait, Wake, Woke};
 use crate::time::Cutoff;
 
@@ -82,7 +82,7 @@ impl Meter {
 #[derive(Default)]
 pub(crate) struct Round {
     phase: Phase,
-    signals: VecDeque<Signal>,
+    signals: VecDeque<Queued>,
     /// The signal being delivered.
     delivering: Option<Signal>,
     /// Its receivers not yet woken, as (wait token, task) in the order they
@@ -187,26 +187,30 @@ impl Shared {
             let round = &mut *round;
             match &round.delivering {
                 Some(signal) => match round.receivers.pop_front() {
-                    Some(receiver) => Some((signal.clone(), Some(receiver))),
+                    Some(receiver) => Some(Err((signal.clone(), receiver))),
                     None => {
                         round.delivering = None;
                         return true;
                     }
                 },
-                None => round.signals.pop_front().map(|signal| (signal, None)),
+                None => round.signals.pop_front().map(Ok),
             }
         };
         match next {
-            Some((signal, Some((token, key)))) => {
+            Some(Err((signal, (token, key)))) => {
                 self.wake_waiting(key, token, Woke::Signal(signal), report);
             }
-            Some((signal, None)) => {
+            Some(Ok(queued)) => {
                 report.signals += 1;
-                let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
-                self.begin_delivery(&signal, &mut receivers);
-                let mut round = self.round.borrow_mut();
-                round.receivers = receivers;
-                round.delivering = Some(signal);
+                let signal = self.core().unqueue(queued, self.tracing.get());
+                // `None`: a "thread_exit" that nothing can receive.
+                if let Some(signal) = signal {
+                    let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
+                    self.begin_delivery(&signal, &mut receivers);
+                    let mut round = self.round.borrow_mut();
+                    round.receivers = receivers;
+                    round.delivering = Some(signal);
+                }
             }
             None => {
                 self.round.borrow_mut().phase = Phase::Deadlines(cutoff);

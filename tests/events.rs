@@ -1707,6 +1707,36 @@ fn thread_exit_is_pushed_when_a_thread_ends_not_a_program() {
     assert_eq!(out.lines(), expected);
 }
 
+/// `"thread_exit"` is built only when something can receive it; every kind of
+/// receiver that starts waiting before its turn comes gets it: an exact name,
+/// a pattern, any name, a predicate.
+#[test]
+fn thread_exit_reaches_every_kind_of_filter_that_waits_for_it() {
+    let mut k = kernel();
+    let got = k
+        .run(|| {
+            let ended = thread::create(|| ()).id().as_u64() as i64;
+            let filters = [
+                Filter::name("thread_exit"),
+                Filter::pattern("^thread_"),
+                Filter::any(),
+                Filter::new(|s| s.name() == "thread_exit"),
+            ];
+            let waiters: Vec<_> = filters
+                .into_iter()
+                .map(|filter| thread::create(move || event::pull(None, filter)))
+                .collect();
+            let got: Vec<_> = waiters
+                .into_iter()
+                .map(|w| w.wait().unwrap().map(|s| (s.name().to_string(), s.arg(0).as_int())))
+                .collect();
+            (ended, got)
+        })
+        .unwrap();
+    let (ended, got) = got;
+    assert_eq!(got, vec![Some(("thread_exit".to_string(), Some(ended))); 4]);
+}
+
 // ---------------------------------------------------------------------------
 // Pushing from the host and from other OS threads
 // ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ use crate::process::{frozen, panic_message, Wait, Woke};
 /// }).unwrap();
 /// ```
 pub fn push(signal: Signal) {
-    kernel::current("event::push").core().queue.push_back(signal);
+    kernel::current("event::push").core().enqueue(signal);
 }
 
 /// Waits for a signal that `filter` accepts, like OpenOS's `event.pull`, and

@@ -54,6 +54,12 @@ impl Waiters {
         list.entries.push((token, key));
     }
 
+    /// Whether a signal named `name` could wake anyone: someone waits for that
+    /// name, or with a filter that is not an exact name.
+    pub(crate) fn may_want(&self, name: &str) -> bool {
+        !self.other.entries.is_empty() || self.by_name.contains_key(name.as_bytes())
+    }
+
     /// Notes that a wait with `filter` ended without a delivery.
     pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Slab<Task>) {
         match &filter.name {
