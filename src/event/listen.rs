@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use slab::Slab;
 
+use super::name::FastHash;
+
 /// Table keys grouped by some attribute (a name, an owner), each group in
 /// insertion order; empty groups are dropped.
 pub(crate) struct KeyIndex<K> {
-    groups: HashMap<K, Vec<usize>>,
+    groups: HashMap<K, Vec<usize>, FastHash>,
 }
 
 impl<K> Default for KeyIndex<K> {
     fn default() -> Self {
-        KeyIndex { groups: HashMap::new() }
+        KeyIndex { groups: HashMap::default() }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use slab::Slab;
 
 use super::filter::{Filter, NameTest};
-use super::name::Name;
+use super::name::{FastHash, Name};
 use super::signal::Signal;
 use crate::process::{frozen, Task, Tasks, Wait};
 
@@ -16,9 +16,16 @@ use crate::process::{frozen, Task, Tasks, Wait};
 /// signal scans.
 #[derive(Default)]
 pub(crate) struct Waiters {
-    by_name: HashMap<Name, WaitList>,
+    /// A list stays when it empties (a name is waited for again and again:
+    /// keeping it saves a removal, an insertion and an allocation per pull);
+    /// lists left empty are swept when the map reaches `sweep_at` names.
+    by_name: HashMap<Name, WaitList, FastHash>,
+    sweep_at: usize,
     other: WaitList,
 }
+
+/// The fewest names at which emptied lists are swept.
+const SWEEP_MIN: usize = 64;
 
 #[derive(Default)]
 struct WaitList {
@@ -45,19 +52,37 @@ fn is_waiting(tasks: &Slab<Task>, key: usize, token: u64) -> bool {
 impl Waiters {
     pub(crate) fn add(&mut self, filter: &Filter, token: u64, key: usize) {
         let list = match &filter.name {
-            NameTest::Exact(name) => match self.by_name.get_mut(name.as_bytes()) {
-                Some(list) => list,
-                None => self.by_name.entry(name.clone()).or_default(),
-            },
+            NameTest::Exact(name) => {
+                if !self.by_name.contains_key(name.as_bytes()) {
+                    self.sweep();
+                }
+                match self.by_name.get_mut(name.as_bytes()) {
+                    Some(list) => list,
+                    None => self.by_name.entry(name.clone()).or_default(),
+                }
+            }
             _ => &mut self.other,
         };
         list.entries.push((token, key));
     }
 
+    /// Before a name is added: drops the lists left empty once the map has
+    /// reached `sweep_at` names, so that names waited for once do not pile up.
+    /// Amortised O(1): the next sweep waits until the map has doubled.
+    fn sweep(&mut self) {
+        if self.by_name.len() < self.sweep_at.max(SWEEP_MIN) {
+            return;
+        }
+        self.by_name.retain(|_, list| !list.entries.is_empty());
+        self.by_name.shrink_to_fit();
+        self.sweep_at = 2 * self.by_name.len();
+    }
+
     /// Whether a signal named `name` could wake anyone: someone waits for that
     /// name, or with a filter that is not an exact name.
     pub(crate) fn may_want(&self, name: &str) -> bool {
-        !self.other.entries.is_empty() || self.by_name.contains_key(name.as_bytes())
+        !self.other.entries.is_empty()
+            || self.by_name.get(name.as_bytes()).is_some_and(|list| !list.entries.is_empty())
     }
 
     /// Notes that a wait with `filter` ended without a delivery.
@@ -66,9 +91,6 @@ impl Waiters {
             NameTest::Exact(name) => {
                 if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
                     list.forget(tasks);
-                    if list.entries.is_empty() {
-                        self.by_name.remove(name.as_bytes());
-                    }
                 }
             }
             _ => self.other.forget(tasks),
@@ -99,9 +121,6 @@ impl Waiters {
                 false
             });
             list.stale = 0;
-            if list.entries.is_empty() {
-                self.by_name.remove(signal.name().as_bytes());
-            }
         }
         let first_other = woken.len();
         self.other.entries.retain(|&(token, key)| {
@@ -127,5 +146,29 @@ impl Waiters {
         if first_other > 0 && woken.len() > first_other {
             woken.sort_unstable_by_key(|&(token, _)| token);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_of_names_waited_for_once_do_not_pile_up() {
+        let tasks = Tasks::default();
+        let mut waiters = Waiters::default();
+        for i in 0..10_000 {
+            let filter = Filter::name(format!("reply_{i}"));
+            waiters.add(&filter, i, 0);
+            // The wait ends without a delivery (a timeout): its list empties.
+            waiters.forget(&filter, &tasks);
+            assert!(waiters.by_name.len() <= SWEEP_MIN, "{} names kept", waiters.by_name.len());
+        }
+        // A name waited for again and again keeps its list.
+        let filter = Filter::name("tick");
+        waiters.add(&filter, 1, 0);
+        waiters.forget(&filter, &tasks);
+        assert!(waiters.by_name.contains_key("tick".as_bytes()));
+        assert!(!waiters.may_want("tick"));
     }
 }
