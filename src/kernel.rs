@@ -17,7 +17,7 @@ use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::inspect::{ThreadInfo, Trace, TraceHook};
 use crate::job::{Job, JobContext, Workers};
-use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait, Woke};
+use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait};
 use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::thread::Status;
@@ -207,20 +207,19 @@ impl Core {
     /// the waiter index has already dropped its entry.
     pub(crate) fn end_wait(&mut self, key: usize, delivered: bool) {
         let task = &mut self.tasks[key];
-        let wait = std::mem::replace(&mut task.wait, Wait::None);
         task.token = 0;
         task.deadline = None;
+        // A sleep, the most common wait by far, has nothing to undo or drop.
+        if let Wait::Sleep = task.wait {
+            task.wait = Wait::None;
+            return;
+        }
+        let wait = std::mem::replace(&mut task.wait, Wait::None);
         if let Wait::Signal(filter) = wait {
             if !delivered {
                 self.waiters.forget(&filter, &self.tasks);
             }
         }
-    }
-
-    /// Marks `key` ready to run again: its current wait ends with `woke`.
-    pub(crate) fn prepare_wake(&mut self, key: usize, woke: Woke, delivered: bool) {
-        self.end_wait(key, delivered);
-        self.tasks[key].woke = woke;
     }
 
     /// Queues a signal for the next round.
@@ -244,7 +243,10 @@ impl Core {
     }
 
     pub(crate) fn drain_remote(&mut self) {
-        if self.remote.pending.swap(false, Ordering::Acquire) {
+        // A plain load first: the swap, a locked instruction, only when set.
+        if self.remote.pending.load(Ordering::Relaxed)
+            && self.remote.pending.swap(false, Ordering::Acquire)
+        {
             let mut shared = self.remote.lock();
             self.queue.extend(shared.signals.drain(..).map(Queued::Signal));
         }

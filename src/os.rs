@@ -36,7 +36,9 @@ pub fn sleep(duration: Duration) {
         if let Woke::Shutdown = shared.block(Wait::Sleep, Some(deadline)) {
             return;
         }
-        if shared.core().now() >= deadline {
+        // Woken early only by a `resume` after a suspension; a zero sleep
+        // cannot be early (the clock never goes back).
+        if duration.is_zero() || shared.core().now() >= deadline {
             return;
         }
     }

@@ -13,8 +13,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::event::Signal;
-use crate::kernel::{Due, Queued, Shared, StepReport};
-use crate::process::{frozen, Wait, Wake, Woke};
+use crate::kernel::{Core, Due, Queued, Shared, StepReport};
+use crate::process::{frozen, Parked, Wait, Wake, Woke};
 use crate::time::Cutoff;
 
 /// How much a budgeted step may do before it returns.
@@ -124,7 +124,12 @@ impl Shared {
             // Swapped, not taken: both buffers keep their capacity.
             std::mem::swap(&mut round.signals, &mut core.queue);
             std::mem::swap(&mut round.joins, &mut core.join_wakes);
-            round.phase = Phase::Signals(core.deadlines.cutoff(core.now()));
+            let cutoff = core.deadlines.cutoff(core.now());
+            round.phase = if round.signals.is_empty() {
+                Phase::Deadlines(cutoff)
+            } else {
+                Phase::Signals(cutoff)
+            };
         }
         // A round resumed after a budget cut had work left: it was busy.
         let mut busy = !starting;
@@ -153,16 +158,37 @@ impl Shared {
     /// The deadline phase: runs what is due by `cutoff`, in deadline order,
     /// until nothing is or `meter` runs out. Returns whether it ran anything.
     fn run_deadlines(&self, cutoff: Cutoff, report: &mut StepReport, meter: &Meter) -> bool {
+        enum Unit {
+            Resume(usize, Option<Parked>),
+            Timer(usize, u64),
+            Stale,
+            End,
+        }
         let mut busy = false;
         loop {
-            let due = self.core().deadlines.pop_due(cutoff);
-            match due {
-                Some(Due::Task { key, token }) => {
-                    self.wake_waiting(key, token, Woke::Timeout, report)
+            // Popped, checked and, for a wait that is still on, unparked
+            // under one borrow.
+            let unit = {
+                let mut core = self.core();
+                match core.deadlines.pop_due(cutoff) {
+                    Some(Due::Task { key, token }) => {
+                        if core.ready(key, token, Woke::Timeout) {
+                            Unit::Resume(key, (!self.traced()).then(|| core.unpark(key)))
+                        } else {
+                            Unit::Stale
+                        }
+                    }
+                    Some(Due::Timer { key, serial }) => Unit::Timer(key, serial),
+                    None => Unit::End,
                 }
-                Some(Due::Timer { key, serial }) => self.fire_timer(key, serial),
-                None => {
-                    self.round.borrow_mut().phase = Phase::Joins;
+            };
+            match unit {
+                Unit::Resume(key, parked) => self.run_ready(key, parked, report),
+                Unit::Timer(key, serial) => self.fire_timer(key, serial),
+                Unit::Stale => {}
+                Unit::End => {
+                    let mut round = self.round.borrow_mut();
+                    round.phase = if round.joins.is_empty() { Phase::Idle } else { Phase::Joins };
                     return busy;
                 }
             }
@@ -225,32 +251,51 @@ impl Shared {
     pub(crate) fn wake_waiting(&self, key: usize, token: u64, woke: Woke, report: &mut StepReport) {
         let parked = {
             let mut core = self.core();
-            let core = &mut *core;
-            let waiting = core.tasks.get(key).is_some_and(|t| {
-                t.token == token
-                    && match (&woke, &t.wait) {
-                        (_, Wait::None) => false,
-                        (Woke::Nudge, wait) => matches!(wait, Wait::Join(_)),
-                        _ => true,
-                    }
-            });
-            if !waiting {
+            if !core.ready(key, token, woke) {
                 return;
             }
-            if frozen(&core.tasks, key) {
-                core.tasks[key].missed = true;
-                return;
-            }
-            let delivered = matches!(woke, Woke::Signal(_));
-            core.tasks[key].signals += u64::from(delivered);
-            core.prepare_wake(key, woke, delivered);
-            // A traced resume calls the hook first, with nothing borrowed.
             (!self.traced()).then(|| core.unpark(key))
         };
+        self.run_ready(key, parked, report);
+    }
+
+    /// Runs `key`, made ready by [`Core::ready`]: from `parked` if the caller
+    /// took it out already, else through [`switch_to`](Shared::switch_to)
+    /// (a traced resume calls its hook first, with nothing borrowed).
+    fn run_ready(&self, key: usize, parked: Option<Parked>, report: &mut StepReport) {
         report.resumes += 1;
         match parked {
             Some(parked) => self.resume_parked(key, parked, Wake::Run),
             None => self.switch_to(key, Wake::Run),
         }
+    }
+}
+
+impl Core {
+    /// Ends `key`'s wait with `woke` if it is still the wait that `token` names
+    /// and `woke` is something it waits for; returns whether `key` is to run
+    /// now. A frozen task instead keeps the wake-up for its `resume`.
+    pub(crate) fn ready(&mut self, key: usize, token: u64, woke: Woke) -> bool {
+        let waiting = self.tasks.get(key).is_some_and(|t| {
+            t.token == token
+                && match (&woke, &t.wait) {
+                    (_, Wait::None) => false,
+                    (Woke::Nudge, wait) => matches!(wait, Wait::Join(_)),
+                    _ => true,
+                }
+        });
+        if !waiting {
+            return false;
+        }
+        if frozen(&self.tasks, key) {
+            self.tasks[key].missed = true;
+            return false;
+        }
+        let task = &mut self.tasks[key];
+        let delivered = matches!(woke, Woke::Signal(_));
+        task.signals += u64::from(delivered);
+        task.woke = woke;
+        self.end_wait(key, delivered);
+        true
     }
 }

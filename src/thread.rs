@@ -820,11 +820,27 @@ impl Shared {
             resume_unwind(Box::new(KillUnwind));
         }
         // What happened while it was parked: `check_interrupts`, inlined.
-        let (woke, interrupt, kill, suspended) = {
+        let (woke, interrupted) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            let interrupted =
+                task.interrupt || task.kill_pending || task.status == Status::Suspended;
+            (std::mem::take(&mut task.woke), interrupted)
+        };
+        if interrupted {
+            self.interrupted(me);
+        }
+        woke
+    }
+
+    /// A task back from a block finds it was killed, interrupted or suspended
+    /// meanwhile: the kill or the interrupt unwinds it, the suspension parks it.
+    #[cold]
+    fn interrupted(&self, me: usize) {
+        let (interrupt, kill, suspended) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
             (
-                std::mem::take(&mut task.woke),
                 std::mem::take(&mut task.interrupt),
                 std::mem::take(&mut task.kill_pending),
                 task.status == Status::Suspended,
@@ -839,7 +855,6 @@ impl Shared {
         if suspended {
             self.block(Wait::Coma, None);
         }
-        woke
     }
 }
 
