@@ -30,6 +30,11 @@ pub(crate) enum Wake {
 /// handler ended it on a stack overflow (see `overflow`).
 pub(crate) type Co = Coroutine<Wake, (), Exit, corosensei::stack::DefaultStack>;
 
+/// Where a task's coroutine is kept while it is parked: a box, so that parking
+/// and resuming it moves a pointer, not the coroutine, and which the stack
+/// pool keeps (emptied) with the stack, so that a spawn allocates none.
+pub(crate) type Home = Box<Option<Co>>;
+
 /// The panic payload that unwinds a killed thread's stack. It is raised with
 /// `resume_unwind`, so no panic hook runs and nothing is printed.
 pub(crate) struct KillUnwind;
@@ -193,8 +198,7 @@ pub(crate) struct Task {
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
     pub(crate) ended: bool,
     /// `None` while the coroutine is on the CPU (or for the root).
-    /// Boxed, so that parking and resuming it moves a pointer, not the struct.
-    pub(crate) coroutine: Option<Box<Co>>,
+    pub(crate) coroutine: Option<Home>,
     pub(crate) yielder: *const Yielder<Wake, ()>,
     pub(crate) outcome: Option<Rc<dyn Outcome>>,
     /// Tasks blocked in a join on this one, with their wait tokens.
@@ -211,7 +215,7 @@ pub(crate) struct Task {
 /// A task taken off its parking place to be resumed: its coroutine, and what
 /// `running` and `context` were before it, to be put back when it yields.
 pub(crate) struct Parked {
-    coroutine: Box<Co>,
+    coroutine: Home,
     running: Option<usize>,
     context: Option<usize>,
 }
@@ -438,12 +442,13 @@ impl Shared {
         let slot = Rc::new(Slot::new());
         let key = {
             let mut core = self.core();
-            let (stack, pooled_stack) = core.stacks.take(options.stack_size).map_err(|err| {
-                let size = options.stack_size.unwrap_or(core.stacks.stack_size());
-                Error::StackAlloc(format!(
-                    "{size} bytes: {err} (use smaller stacks, or raise vm.max_map_count)"
-                ))
-            })?;
+            let (stack, mut home, pooled_stack) =
+                core.stacks.take(options.stack_size).map_err(|err| {
+                    let size = options.stack_size.unwrap_or(core.stacks.stack_size());
+                    Error::StackAlloc(format!(
+                        "{size} bytes: {err} (use smaller stacks, or raise vm.max_map_count)"
+                    ))
+                })?;
             let result = slot.clone();
             let coroutine = Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, _: Wake| {
                 let shared = crate::kernel::current("thread body");
@@ -464,7 +469,8 @@ impl Shared {
             let mut task = Task::new(serial, kind, None);
             task.name = options.name;
             task.pooled_stack = pooled_stack;
-            task.coroutine = Some(Box::new(coroutine));
+            *home = Some(coroutine);
+            task.coroutine = Some(home);
             let outcome: Rc<dyn Outcome> = slot.clone();
             task.outcome = Some(outcome);
             let key = core.tasks.insert(task);
@@ -604,7 +610,8 @@ impl Shared {
     pub(crate) fn resume_parked(&self, key: usize, parked: Parked, wake: Wake) {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
-        let exit = overflow::guard(coroutine.trap_handler(), || coroutine.resume(wake));
+        let co = Option::as_mut(&mut coroutine).expect("a parked home holds its coroutine");
+        let exit = overflow::guard(co.trap_handler(), || co.resume(wake));
         let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
         if overflowed {
             self.overflowed(key);
@@ -612,7 +619,7 @@ impl Shared {
         let mut core = self.core();
         core.running = running;
         core.context = context;
-        if coroutine.done() || overflowed || !core.graveyard.is_empty() {
+        if co.done() || overflowed || !core.graveyard.is_empty() {
             drop(core);
             return self.put_away(key, coroutine, overflowed);
         }
@@ -630,15 +637,16 @@ impl Shared {
     /// destructors, so they are dropped here, with the kernel's state not
     /// borrowed.
     #[cold]
-    fn put_away(&self, key: usize, coroutine: Box<Co>, overflowed: bool) {
+    fn put_away(&self, key: usize, mut coroutine: Home, overflowed: bool) {
         let finished = {
             let mut core = self.core();
             let graveyard = std::mem::take(&mut core.graveyard);
-            if coroutine.done() {
+            if Option::as_ref(&coroutine).is_some_and(Co::done) {
                 let task = core.tasks.remove(key);
-                // An overflowed stack is not reused: it goes with `coroutine`.
+                let co = coroutine.take().expect("checked above");
+                // An overflowed stack is not reused: it is dropped with `co`.
                 if task.pooled_stack && !overflowed {
-                    core.stacks.give(coroutine.into_stack());
+                    core.stacks.give(co.into_stack(), coroutine);
                 }
                 // The fields that may hold user values (a filter's closure, the
                 // unclaimed result); the rest is dropped here.

@@ -1,14 +1,17 @@
 //! The stack pool: coroutine stacks are reused, so creating a thread costs no
-//! `mmap`/`mprotect`/`munmap` once the pool is warm.
+//! `mmap`/`mprotect`/`munmap` once the pool is warm, and no allocation either:
+//! each stack is pooled with the home its coroutine lived in.
 
 use std::io;
 
 use corosensei::stack::DefaultStack;
 
+use crate::process::Home;
+
 /// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
 /// to the OS.
 pub(crate) struct StackPool {
-    free: Vec<DefaultStack>,
+    free: Vec<(DefaultStack, Home)>,
     stack_size: usize,
     max_pooled: usize,
 }
@@ -18,23 +21,27 @@ impl StackPool {
         StackPool { free: Vec::new(), stack_size, max_pooled }
     }
 
-    /// A stack from the pool, or a fresh one (one guard page below it). A size
-    /// other than the pool's gets a fresh stack of its own, which
-    /// [`give`](StackPool::give) must not be handed: say so with `pooled`.
-    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(DefaultStack, bool)> {
+    /// A stack and an empty home from the pool, or fresh ones (a fresh stack
+    /// has one guard page below it). A size other than the pool's gets a fresh
+    /// stack of its own, which [`give`](StackPool::give) must not be handed:
+    /// say so with `pooled`.
+    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(DefaultStack, Home, bool)> {
         match size {
-            Some(size) if size != self.stack_size => Ok((DefaultStack::new(size)?, false)),
+            Some(size) if size != self.stack_size => {
+                Ok((DefaultStack::new(size)?, Home::default(), false))
+            }
             _ => match self.free.pop() {
-                Some(stack) => Ok((stack, true)),
-                None => Ok((DefaultStack::new(self.stack_size)?, true)),
+                Some((stack, home)) => Ok((stack, home, true)),
+                None => Ok((DefaultStack::new(self.stack_size)?, Home::default(), true)),
             },
         }
     }
 
-    /// Returns a stack whose coroutine has finished.
-    pub(crate) fn give(&mut self, stack: DefaultStack) {
+    /// Returns a stack whose coroutine has finished, and its emptied home.
+    pub(crate) fn give(&mut self, stack: DefaultStack, home: Home) {
+        debug_assert!(home.is_none(), "a home is pooled empty");
         if self.free.len() < self.max_pooled {
-            self.free.push(stack);
+            self.free.push((stack, home));
         }
     }
 
@@ -56,9 +63,9 @@ mod tests {
     #[test]
     fn a_given_stack_is_taken_again() {
         let mut pool = StackPool::new(64 * 1024, 4);
-        let stack = pool.take(None).unwrap().0;
+        let (stack, home, _) = pool.take(None).unwrap();
         let base = stack.base();
-        pool.give(stack);
+        pool.give(stack, home);
         assert_eq!(pool.pooled(), 1);
         assert_eq!(pool.take(None).unwrap().0.base(), base);
     }
@@ -66,9 +73,9 @@ mod tests {
     #[test]
     fn stacks_beyond_the_bound_are_released() {
         let mut pool = StackPool::new(16 * 1024, 2);
-        let stacks: Vec<_> = (0..5).map(|_| pool.take(None).unwrap().0).collect();
-        for s in stacks {
-            pool.give(s);
+        let stacks: Vec<_> = (0..5).map(|_| pool.take(None).unwrap()).collect();
+        for (stack, home, _) in stacks {
+            pool.give(stack, home);
         }
         assert_eq!(pool.pooled(), 2);
         assert_eq!(pool.stack_size(), 16 * 1024);
