@@ -222,6 +222,15 @@ impl Core {
         }
     }
 
+    /// Whether a round started now would have something to do (or might: the
+    /// deadline at the head may be stale).
+    pub(crate) fn has_work_now(&self) -> bool {
+        !self.queue.is_empty()
+            || !self.join_wakes.is_empty()
+            || self.remote.pending.load(Ordering::Relaxed)
+            || self.deadlines.peek().is_some_and(|(at, _)| at <= self.now())
+    }
+
     /// Queues a signal for the next round.
     pub(crate) fn enqueue(&mut self, signal: Signal) {
         self.queue.push_back(Queued::Signal(signal));
@@ -461,9 +470,15 @@ impl Shared {
         }
     }
 
-    /// Runs rounds until one finds nothing to do, or `meter` runs out.
+    /// Runs rounds until one finds nothing to do, or `meter` runs out. After a
+    /// busy round, the next one starts only if there is work for it: a round
+    /// that would find nothing costs more than the look.
     pub(crate) fn settle(&self, report: &mut StepReport, meter: &Meter) {
-        while let Progress::Done { busy: true } = self.round(report, meter) {}
+        while let Progress::Done { busy: true } = self.round(report, meter) {
+            if !self.core().has_work_now() {
+                return;
+            }
+        }
     }
 
     /// One turn of a blocking drive: a round, or, when it found nothing to do,
