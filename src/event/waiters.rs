@@ -212,7 +212,7 @@ mod tests {
         entries.retain(|&(token, _)| token != 4);
         assert_eq!(order(&mut entries), [2, 6]);
         entries.retain(|_| false);
-        assert!(entries.is_empty() && entries.len() == 0);
+        assert_eq!((entries.is_empty(), entries.len()), (true, 0));
         entries.push((7, 0));
         assert_eq!(order(&mut entries), [7]);
     }
