@@ -1,7 +1,6 @@
 //! The kernel's clock (real or virtual) and its deadline queue.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The kernel's clock. Times are `Duration`s since the kernel started, so a
@@ -45,148 +44,314 @@ impl Clock {
 /// carries a sequence number, and the kernel's rounds use it to leave entries
 /// added during a round (a `sleep(ZERO)` that is due "now") for the next one.
 ///
-/// Entries that are already due when added (a `sleep(ZERO)`, a wake-up
-/// scheduled for "now") come in time order, so they skip the heap: they wait
-/// in a FIFO, and popping takes the earlier of the two fronts.
+/// Most entries arrive in time order, and those skip the heap: entries already
+/// due when added (a `sleep(ZERO)`, a wake-up scheduled for "now") wait in one
+/// FIFO, and future entries no earlier than the last future one (threads or
+/// timers that keep waiting the same interval) in another. Only the rest go to
+/// the heap, and popping takes the earliest of the three fronts.
+///
+/// Deadlines are kept as whole nanoseconds, exact up to `u64::MAX` ns (about
+/// 584 years). Later ones all share that last instant, wake in the order they
+/// were added, and are reported as [`Duration::MAX`], so that no wait ever
+/// appears to end before its deadline.
 #[derive(Debug)]
 pub(crate) struct DeadlineQueue<T> {
-    heap: BinaryHeap<Reverse<Entry<T>>>,
-    /// Due entries in (at, seq) order.
+    /// Entries pushed out of order.
+    heap: Heap<T>,
+    /// Future entries in key order.
+    later: VecDeque<Entry<T>>,
+    /// Due entries in key order.
     due: VecDeque<Entry<T>>,
     next_seq: u64,
 }
 
+/// A place in the deadline order: the deadline in nanoseconds in the high
+/// half, the sequence number in the low half, so that one integer comparison
+/// orders by deadline, then by insertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(u128);
+
+impl Key {
+    fn new(at: Duration, seq: u64) -> Key {
+        let nanos = at
+            .as_secs()
+            .checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(u64::from(at.subsec_nanos())))
+            .unwrap_or(u64::MAX);
+        Key(u128::from(nanos) << 64 | u128::from(seq))
+    }
+
+    /// The deadline, [`Duration::MAX`] for the saturated last instant.
+    fn at(self) -> Duration {
+        match (self.0 >> 64) as u64 {
+            u64::MAX => Duration::MAX,
+            nanos => Duration::from_nanos(nanos),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry<T> {
-    at: Duration,
-    seq: u64,
+    key: Key,
     item: T,
 }
 
-// Ordered by (at, seq) only: the payload takes no part in the order.
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
+/// An implicit 4-ary min-heap: node `i`'s children are `4i + 1` to `4i + 4`.
+/// Half as deep as a binary heap, and the keys, kept apart from the items,
+/// of a node's children share one or two cache lines, which matters once the
+/// heap outgrows the caches. Items are `Copy` (the kernel's are two integers),
+/// so entries move along a path by plain copies, without swaps.
+#[derive(Debug)]
+struct Heap<T> {
+    keys: Vec<Key>,
+    /// `items[i]` goes with `keys[i]`.
+    items: Vec<T>,
 }
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+
+impl<T: Copy> Heap<T> {
+    fn new() -> Self {
+        Heap { keys: Vec::new(), items: Vec::new() }
     }
-}
-impl<T> Ord for Entry<T> {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+
+    fn first_key(&self) -> Option<Key> {
+        self.keys.first().copied()
+    }
+
+    fn first_item(&self) -> Option<&T> {
+        self.items.first()
+    }
+
+    fn items(&self) -> std::slice::Iter<'_, T> {
+        self.items.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn push(&mut self, entry: Entry<T>) {
+        self.keys.push(entry.key);
+        self.items.push(entry.item);
+        self.sift_up(self.keys.len() - 1, entry);
+    }
+
+    /// Removes the earliest entry.
+    fn pop(&mut self) -> Option<T> {
+        let first = *self.items.first()?;
+        let key = self.keys.pop().expect("items and keys have the same length");
+        let item = self.items.pop().expect("items and keys have the same length");
+        if !self.keys.is_empty() {
+            // The last entry usually belongs near the bottom: the hole at the
+            // root sinks all the way down first, and the entry climbs back up
+            // from there, a step or two at most.
+            let hole = self.sink_hole(0);
+            self.sift_up(hole, Entry { key, item });
+        }
+        Some(first)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.items.len() {
+            if keep(&self.items[i]) {
+                self.keys[kept] = self.keys[i];
+                self.items[kept] = self.items[i];
+                kept += 1;
+            }
+        }
+        self.keys.truncate(kept);
+        self.items.truncate(kept);
+        // Rebuilt bottom-up, O(n): each parent sinks its entry below the
+        // heaps of its children.
+        for i in (0..kept.div_ceil(4)).rev() {
+            let entry = Entry { key: self.keys[i], item: self.items[i] };
+            let hole = self.sink_hole(i);
+            self.sift_up_to(i, hole, entry);
+        }
+    }
+
+    /// Moves `entry` into the hole at `i` or above it, moving parents down.
+    fn sift_up(&mut self, i: usize, entry: Entry<T>) {
+        self.sift_up_to(0, i, entry);
+    }
+
+    /// As `sift_up`, but no higher than `top`.
+    fn sift_up_to(&mut self, top: usize, mut i: usize, entry: Entry<T>) {
+        while i > top {
+            let parent = (i - 1) / 4;
+            if self.keys[parent] <= entry.key {
+                break;
+            }
+            self.keys[i] = self.keys[parent];
+            self.items[i] = self.items[parent];
+            i = parent;
+        }
+        self.keys[i] = entry.key;
+        self.items[i] = entry.item;
+    }
+
+    /// Moves the hole at `i` down to a leaf, the least child up each level;
+    /// returns where the hole ends.
+    fn sink_hole(&mut self, mut i: usize) -> usize {
+        let len = self.keys.len();
+        loop {
+            let first = 4 * i + 1;
+            let child = match self.keys.get(first..first + 4) {
+                Some(k) => {
+                    let a = if k[1] < k[0] { 1 } else { 0 };
+                    let b = if k[3] < k[2] { 3 } else { 2 };
+                    first + if k[b] < k[a] { b } else { a }
+                }
+                None if first < len => {
+                    let k = &self.keys[first..];
+                    first + (1..k.len()).fold(0, |least, c| if k[c] < k[least] { c } else { least })
+                }
+                None => return i,
+            };
+            self.keys[i] = self.keys[child];
+            self.items[i] = self.items[child];
+            i = child;
+        }
     }
 }
 
 /// A point in the deadline order: everything strictly before it is "due".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Cutoff {
-    at: Duration,
-    seq: u64,
+pub(crate) struct Cutoff(Key);
+
+/// Where the earliest entry waits.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Due,
+    Later,
+    Heap,
 }
 
-impl<T> DeadlineQueue<T> {
+impl<T: Copy> DeadlineQueue<T> {
     pub(crate) fn new() -> Self {
-        DeadlineQueue { heap: BinaryHeap::new(), due: VecDeque::new(), next_seq: 0 }
+        DeadlineQueue {
+            heap: Heap::new(),
+            later: VecDeque::new(),
+            due: VecDeque::new(),
+            next_seq: 0,
+        }
     }
 
-    pub(crate) fn push(&mut self, at: Duration, item: T) {
+    fn entry(&mut self, at: Duration, item: T) -> Entry<T> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Reverse(Entry { at, seq, item }));
+        Entry { key: Key::new(at, seq), item }
+    }
+
+    /// Adds an entry: O(1) when it is not earlier than the last future entry
+    /// added this way, as is the case when every wait is of the same length.
+    pub(crate) fn push(&mut self, at: Duration, item: T) {
+        let entry = self.entry(at, item);
+        self.push_later(entry);
+    }
+
+    fn push_later(&mut self, entry: Entry<T>) {
+        if self.later.back().is_some_and(|last| last.key > entry.key) {
+            self.heap.push(entry);
+        } else {
+            self.later.push_back(entry);
+        }
     }
 
     /// Adds an entry that is due already (`at` is not after the clock's now):
     /// O(1) when it is not earlier than the last such entry, as is the case
     /// for everything pushed "now".
     pub(crate) fn push_due(&mut self, at: Duration, item: T) {
-        if self.due.back().is_some_and(|last| last.at > at) {
-            return self.push(at, item);
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.due.push_back(Entry { at, seq, item });
-    }
-
-    /// Whether the FIFO's front comes before the heap's.
-    fn due_first(&self) -> Option<bool> {
-        match (self.due.front(), self.heap.peek()) {
-            (None, None) => None,
-            (Some(_), None) => Some(true),
-            (None, Some(_)) => Some(false),
-            (Some(d), Some(Reverse(h))) => Some((d.at, d.seq) < (h.at, h.seq)),
+        let entry = self.entry(at, item);
+        if self.due.back().is_some_and(|last| last.key > entry.key) {
+            self.push_later(entry);
+        } else {
+            self.due.push_back(entry);
         }
     }
 
-    fn front(&self) -> Option<&Entry<T>> {
-        match self.due_first()? {
-            true => self.due.front(),
-            false => self.heap.peek().map(|Reverse(e)| e),
+    /// Where the earliest entry waits, and its key.
+    fn first(&self) -> Option<(Key, Source)> {
+        let mut first = self.heap.first_key().map(|key| (key, Source::Heap));
+        for (front, source) in
+            [(self.later.front(), Source::Later), (self.due.front(), Source::Due)]
+        {
+            match (front, first) {
+                (Some(e), Some((key, _))) if e.key >= key => {}
+                (Some(e), _) => first = Some((e.key, source)),
+                (None, _) => {}
+            }
+        }
+        first
+    }
+
+    fn front(&self, source: Source) -> Option<&T> {
+        match source {
+            Source::Due => self.due.front().map(|e| &e.item),
+            Source::Later => self.later.front().map(|e| &e.item),
+            Source::Heap => self.heap.first_item(),
         }
     }
 
-    fn pop_front(&mut self) -> Option<Entry<T>> {
-        match self.due_first()? {
-            true => self.due.pop_front(),
-            false => self.heap.pop().map(|Reverse(e)| e),
+    fn take(&mut self, source: Source) -> Option<T> {
+        match source {
+            Source::Due => self.due.pop_front().map(|e| e.item),
+            Source::Later => self.later.pop_front().map(|e| e.item),
+            Source::Heap => self.heap.pop(),
         }
     }
 
     /// The cutoff for a round that starts at `now`: entries due by `now` and
     /// added before this call.
     pub(crate) fn cutoff(&self, now: Duration) -> Cutoff {
-        Cutoff { at: now, seq: self.next_seq }
+        Cutoff(Key::new(now, self.next_seq))
     }
 
     /// Removes and returns the earliest entry if it lies before `cutoff`.
     pub(crate) fn pop_due(&mut self, cutoff: Cutoff) -> Option<T> {
-        let due_first = self.due_first()?;
-        let first = match due_first {
-            true => self.due.front(),
-            false => self.heap.peek().map(|Reverse(e)| e),
-        }?;
-        if (first.at, first.seq) >= (cutoff.at, cutoff.seq) {
+        let (key, source) = self.first()?;
+        if key >= cutoff.0 {
             return None;
         }
-        match due_first {
-            true => self.due.pop_front().map(|e| e.item),
-            false => self.heap.pop().map(|Reverse(e)| e.item),
-        }
+        self.take(source)
     }
 
     /// The earliest entry, stale or not.
     pub(crate) fn peek(&self) -> Option<(Duration, &T)> {
-        self.front().map(|e| (e.at, &e.item))
+        let (key, source) = self.first()?;
+        self.front(source).map(|item| (key.at(), item))
     }
 
     /// Every entry, in no particular order.
     pub(crate) fn items(&self) -> impl Iterator<Item = &T> {
-        self.heap.iter().map(|Reverse(e)| &e.item).chain(self.due.iter().map(|e| &e.item))
+        let queued = self.later.iter().chain(&self.due).map(|e| &e.item);
+        self.heap.items().chain(queued)
     }
 
     /// Drops the earliest entry.
     pub(crate) fn pop(&mut self) {
-        self.pop_front();
+        if let Some((_, source)) = self.first() {
+            self.take(source);
+        }
     }
 
     /// Drops every entry for which `keep` returns false (stale wake-ups), so the
     /// queue never holds more dead entries than live ones for long.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.heap.retain(|Reverse(e)| keep(&e.item));
+        self.heap.retain(&mut keep);
+        self.later.retain(|e| keep(&e.item));
         self.due.retain(|e| keep(&e.item));
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.heap.len() + self.due.len()
+        self.heap.len() + self.later.len() + self.due.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -250,6 +415,144 @@ mod tests {
         q.retain(|&item| item != "a");
         assert_eq!(q.len(), 1);
         assert_eq!(q.peek().map(|(at, &item)| (at, item)), Some((ms(4), "b")));
+    }
+
+    #[test]
+    fn deadlines_past_u64_nanoseconds_share_the_last_instant() {
+        let mut q = DeadlineQueue::new();
+        q.push(Duration::MAX, "max");
+        q.push(Duration::from_secs(u64::MAX / 2), "far");
+        q.push(Duration::from_nanos(u64::MAX - 1), "exact");
+        assert_eq!(q.peek().map(|(at, _)| at), Some(Duration::from_nanos(u64::MAX - 1)));
+        q.pop();
+        // Not before either deadline, so no wait ends early.
+        assert_eq!(q.peek().map(|(at, &item)| (at, item)), Some((Duration::MAX, "max")));
+        assert_eq!(q.pop_due(q.cutoff(Duration::from_nanos(u64::MAX - 1))), None);
+        let cut = q.cutoff(Duration::MAX);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_due(cut)).collect();
+        assert_eq!(order, ["max", "far"]);
+    }
+
+    #[test]
+    fn the_heap_keeps_its_order_through_retain() {
+        let mut q = DeadlineQueue::new();
+        // Decreasing deadlines: all but the first go to the heap.
+        for i in (0..200u64).rev() {
+            q.push(Duration::from_micros(i * 7 % 101), i);
+        }
+        q.retain(|&i| i % 3 != 0);
+        let mut expected: Vec<_> = (0..200u64).rev().filter(|i| i % 3 != 0).collect();
+        // Stable: ties keep the insertion order.
+        expected.sort_by_key(|i| i * 7 % 101);
+        let cut = q.cutoff(Duration::from_secs(1));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_due(cut)).collect();
+        assert_eq!(order, expected);
+    }
+
+    /// One step of a random use of the queue.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(Duration),
+        PushDue(Duration),
+        /// Takes a new cutoff at this `now`.
+        Cutoff(Duration),
+        PopDue,
+        Pop,
+        /// Drops the entries whose number is a multiple of this.
+        Retain(u32),
+    }
+
+    fn deadline() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            8 => (0u64..12).prop_map(ms),
+            1 => Just(Duration::MAX),
+            1 => Just(Duration::from_nanos(u64::MAX)),
+            1 => Just(Duration::from_nanos(u64::MAX - 1)),
+            1 => Just(Duration::from_secs(u64::MAX / 1_000_000_000 + 1)),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => deadline().prop_map(Op::Push),
+            2 => deadline().prop_map(Op::PushDue),
+            1 => deadline().prop_map(Op::Cutoff),
+            3 => Just(Op::PopDue),
+            1 => Just(Op::Pop),
+            1 => (2u32..5).prop_map(Op::Retain),
+        ]
+    }
+
+    /// The reference: a list sorted on demand, deadlines past `u64::MAX` ns
+    /// cut down to it (and reported as `Duration::MAX`), ties by insertion.
+    #[derive(Default)]
+    struct Model {
+        entries: Vec<(Duration, u64, u32)>,
+        next_seq: u64,
+    }
+
+    impl Model {
+        const LAST: Duration = Duration::from_nanos(u64::MAX);
+
+        fn push(&mut self, at: Duration, id: u32) {
+            self.entries.push((at.min(Self::LAST), self.next_seq, id));
+            self.next_seq += 1;
+        }
+
+        fn first(&self) -> Option<usize> {
+            (0..self.entries.len()).min_by_key(|&i| (self.entries[i].0, self.entries[i].1))
+        }
+
+        fn peek(&self) -> Option<(Duration, u32)> {
+            let (at, _, id) = self.entries[self.first()?];
+            Some((if at == Self::LAST { Duration::MAX } else { at }, id))
+        }
+
+        fn pop_due(&mut self, (now, seq): (Duration, u64)) -> Option<u32> {
+            let i = self.first()?;
+            let (at, s, _) = self.entries[i];
+            ((at, s) < (now.min(Self::LAST), seq)).then(|| self.entries.remove(i).2)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_a_sorted_list(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut q = DeadlineQueue::new();
+            let mut model = Model::default();
+            let mut cut = (q.cutoff(Duration::ZERO), (Duration::ZERO, 0));
+            for (id, op) in (0u32..).zip(ops) {
+                match op {
+                    Op::Push(at) => {
+                        q.push(at, id);
+                        model.push(at, id);
+                    }
+                    Op::PushDue(at) => {
+                        q.push_due(at, id);
+                        model.push(at, id);
+                    }
+                    Op::Cutoff(now) => cut = (q.cutoff(now), (now, model.next_seq)),
+                    Op::PopDue => prop_assert_eq!(q.pop_due(cut.0), model.pop_due(cut.1)),
+                    Op::Pop => {
+                        q.pop();
+                        if let Some(i) = model.first() {
+                            model.entries.remove(i);
+                        }
+                    }
+                    Op::Retain(m) => {
+                        q.retain(|&id| id % m != 0);
+                        model.entries.retain(|&(_, _, id)| id % m != 0);
+                    }
+                }
+                prop_assert_eq!(q.peek().map(|(at, &id)| (at, id)), model.peek());
+                prop_assert_eq!(q.len(), model.entries.len());
+                let mut items: Vec<u32> = q.items().copied().collect();
+                let mut expected: Vec<u32> = model.entries.iter().map(|e| e.2).collect();
+                items.sort_unstable();
+                expected.sort_unstable();
+                prop_assert_eq!(items, expected);
+            }
+        }
     }
 
     #[test]
