@@ -12,38 +12,42 @@
 //! (`--one-name`: all wait for the same one). Stacks are K KiB (default 16):
 //! only the pages a thread touches take memory, so what an idle thread costs
 //! is its resident memory, not its stack size. Each stack is two mappings (the
-//! stack and the guard page below it), so Linux's default `vm.max_map_count`
-//! (65 530) allows about 32 000 threads; past it `thread::Builder::spawn`
-//! returns [`Error::StackAlloc`](cothread::Error::StackAlloc), and the example
-//! says how many it created and how to raise the limit.
+//! stack and the guard page below it), and cothread keeps 1/64 of Linux's
+//! `vm.max_map_count` (at least 1 024 mappings) for the rest of the process,
+//! so the default limit (65 530) allows 32 253 threads; past it
+//! `thread::Builder::spawn` returns
+//! [`Error::StackAlloc`](cothread::Error::StackAlloc), and the example says
+//! how many it created and how to raise the limit.
 //!
-//! Two runs on a 2-core Intel Xeon (release build, commit e463c20), the
-//! second past Linux's default limit on mappings:
+//! Two runs on a 2-core Intel Xeon (release build), the second past Linux's
+//! default limit on mappings:
 //!
 //! ```text
 //! $ cargo run --release --example scale
 //! scale: 10000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
-//! vm.max_map_count = 65530: room for about 32 700 threads at 2 mappings each (a stack and its guard page)
-//! created 10000 threads in 44.0ms (4.40 µs each)
-//! resident memory: +44.7 MiB, 4.57 KiB per thread (/proc/self/statm)
+//! vm.max_map_count = 65530: room for 32 253 threads at 2 mappings each (a stack and its guard page), 1024 mappings kept for the rest of the process (30 in use now)
+//! created 10000 threads in 56.2ms (5.62 µs each)
+//! resident memory: +44.5 MiB, 4.56 KiB per thread (/proc/self/statm)
 //! memory mappings: +20002, 2.00 per thread
-//! one push woke 1 thread(s) in 11.0µs
-//! dropped the kernel (every thread unwound) in 92.4ms
+//! one push woke 1 thread(s) in 8.6µs
+//! dropped the kernel (every thread unwound) in 95.6ms
 //!
 //! $ cargo run --release --example scale -- 40000
 //! scale: 40000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
-//! vm.max_map_count = 65530: room for about 32 700 threads at 2 mappings each (a stack and its guard page)
-//!   40000 threads need more: expect `Error::StackAlloc` near 32 700. Raise the limit first:
+//! vm.max_map_count = 65530: room for 32 253 threads at 2 mappings each (a stack and its guard page), 1024 mappings kept for the rest of the process (30 in use now)
+//!   40000 threads need more: expect `Error::StackAlloc` at 32 253. Raise the limit first:
 //!     sudo sysctl -w vm.max_map_count=131072
 //!   (or write the number to /proc/sys/vm/max_map_count; to keep it, add `vm.max_map_count = 131072` to a file in /etc/sysctl.d/)
-//! created 32749 threads in 156.0ms (4.76 µs each)
-//! stopped at 32749 threads of 40000: cannot allocate a thread stack: 16384 bytes: Cannot allocate memory (os error 12) (use smaller stacks, or raise vm.max_map_count)
-//!   the OS ran out of memory mappings (or memory): raise vm.max_map_count (see above) or create fewer threads
-//! resident memory: +146.9 MiB, 4.59 KiB per thread (/proc/self/statm)
-//! memory mappings: +65500, 2.00 per thread
-//! one push woke 1 thread(s) in 14.1µs
-//! dropped the kernel (every thread unwound) in 393.5ms
+//! created 32252 threads in 181.7ms (5.63 µs each)
+//! stopped at 32252 threads of 40000: cannot allocate a thread stack: 16384 bytes: this process holds 32253 stacks, all that vm.max_map_count (65530) leaves room for at 2 mappings each (use smaller stacks, or raise vm.max_map_count)
+//!   out of memory mappings (or memory): raise vm.max_map_count (see above) or create fewer threads
+//! resident memory: +144.6 MiB, 4.59 KiB per thread (/proc/self/statm)
+//! memory mappings: +64506, 2.00 per thread
+//! one push woke 1 thread(s) in 9.4µs
+//! dropped the kernel (every thread unwound) in 284.3ms
 //! ```
+//!
+//! (32 252 threads and the program make the 32 253 stacks.)
 //!
 //! `docs/performance.md` has the runs with 100 000 and 1 000 000 threads.
 
@@ -173,20 +177,24 @@ fn main() {
     let maps_before = mappings();
     match (max_map_count(), maps_before) {
         (Some(limit), Some(used)) => {
-            let room = limit.saturating_sub(used) / MAPPINGS_PER_THREAD;
+            // cothread refuses a stack while fewer than 1/64 of the limit (at
+            // least 1 024) mappings would be left for the rest of the process.
+            let reserve = (limit / 64).max(1024);
+            let room = limit.saturating_sub(reserve) / MAPPINGS_PER_THREAD;
             println!(
-                "vm.max_map_count = {limit}: room for about {} threads at {MAPPINGS_PER_THREAD} \
-                 mappings each (a stack and its guard page)",
-                grouped(room / 100 * 100)
+                "vm.max_map_count = {limit}: room for {} threads at {MAPPINGS_PER_THREAD} \
+                 mappings each (a stack and its guard page), {reserve} mappings kept for the \
+                 rest of the process ({used} in use now)",
+                grouped(room)
             );
             if n > room {
-                let needed = (n * MAPPINGS_PER_THREAD + used + 1000).next_power_of_two();
+                let needed = ((n * MAPPINGS_PER_THREAD + used) * 64 / 63).next_power_of_two();
                 println!(
-                    "  {n} threads need more: expect `Error::StackAlloc` near {}. Raise the \
+                    "  {n} threads need more: expect `Error::StackAlloc` at {}. Raise the \
                      limit first:\n    sudo sysctl -w vm.max_map_count={needed}\n  (or write the \
                      number to /proc/sys/vm/max_map_count; to keep it, add \
                      `vm.max_map_count = {needed}` to a file in /etc/sysctl.d/)",
-                    grouped(room / 100 * 100)
+                    grouped(room)
                 );
             }
         }
@@ -225,7 +233,7 @@ fn main() {
         println!("stopped at {threads} threads of {n}: {error}");
         if matches!(error, Error::StackAlloc(_)) {
             println!(
-                "  the OS ran out of memory mappings (or memory): raise vm.max_map_count \
+                "  out of memory mappings (or memory): raise vm.max_map_count \
                  (see above) or create fewer threads"
             );
         }

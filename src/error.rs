@@ -60,8 +60,9 @@ pub enum Error {
     /// recursion a larger stack with
     /// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size).
     StackOverflow,
-    /// The OS refused a thread stack (out of memory or of memory mappings);
-    /// the text says why.
+    /// No stack for a thread: the OS refused one (out of memory), or the
+    /// process holds as many as `vm.max_map_count` leaves room for (cothread
+    /// keeps mappings back for the rest of the process); the text says which.
     StackAlloc(String),
     /// `Kernel::run` was called while a kernel is already running on this OS thread.
     NestedRun,

@@ -827,7 +827,8 @@ impl Kernel {
     ///   thread and what it waits for,
     /// - [`Error::NestedRun`] if called while a kernel runs on this OS thread
     ///   (from inside a green thread),
-    /// - [`Error::StackAlloc`] if the OS refuses the program's stack.
+    /// - [`Error::StackAlloc`] if the OS refuses the program's stack, or the
+    ///   process holds as many stacks as `vm.max_map_count` leaves room for.
     ///
     /// # Examples
     ///

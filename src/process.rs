@@ -30,10 +30,21 @@ pub(crate) enum Wake {
 /// handler ended it on a stack overflow (see `overflow`).
 pub(crate) type Co = Coroutine<Wake, (), Exit, corosensei::stack::DefaultStack>;
 
-/// Where a task's coroutine is kept while it is parked: a box, so that parking
-/// and resuming it moves a pointer, not the coroutine, and which the stack
-/// pool keeps (emptied) with the stack, so that a spawn allocates none.
-pub(crate) type Home = Box<Option<Co>>;
+/// Where a task's coroutine is kept while it is parked, boxed so that parking
+/// and resuming it moves a pointer, not the coroutine. The stack pool keeps a
+/// home (emptied) with its stack, so that a spawn allocates none, and the home
+/// holds the stack's place in the process's count of stacks (see
+/// [`Mapped`](crate::stack::Mapped)): it lives exactly as long as the stack.
+pub(crate) struct Home {
+    pub(crate) co: Option<Co>,
+    _mapped: crate::stack::Mapped,
+}
+
+impl Home {
+    pub(crate) fn new(mapped: crate::stack::Mapped) -> Box<Home> {
+        Box::new(Home { co: None, _mapped: mapped })
+    }
+}
 
 /// The panic payload that unwinds a killed thread's stack. It is raised with
 /// `resume_unwind`, so no panic hook runs and nothing is printed.
@@ -198,7 +209,7 @@ pub(crate) struct Task {
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
     pub(crate) ended: bool,
     /// `None` while the coroutine is on the CPU (or for the root).
-    pub(crate) coroutine: Option<Home>,
+    pub(crate) coroutine: Option<Box<Home>>,
     pub(crate) yielder: *const Yielder<Wake, ()>,
     pub(crate) outcome: Option<Rc<dyn Outcome>>,
     /// Tasks blocked in a join on this one, with their wait tokens.
@@ -215,7 +226,7 @@ pub(crate) struct Task {
 /// A task taken off its parking place to be resumed: its coroutine, and what
 /// `running` and `context` were before it, to be put back when it yields.
 pub(crate) struct Parked {
-    coroutine: Home,
+    coroutine: Box<Home>,
     running: Option<usize>,
     context: Option<usize>,
 }
@@ -469,7 +480,7 @@ impl Shared {
             let mut task = Task::new(serial, kind, None);
             task.name = options.name;
             task.pooled_stack = pooled_stack;
-            *home = Some(coroutine);
+            home.co = Some(coroutine);
             task.coroutine = Some(home);
             let outcome: Rc<dyn Outcome> = slot.clone();
             task.outcome = Some(outcome);
@@ -610,7 +621,7 @@ impl Shared {
     pub(crate) fn resume_parked(&self, key: usize, parked: Parked, wake: Wake) {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
-        let co = Option::as_mut(&mut coroutine).expect("a parked home holds its coroutine");
+        let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
         let exit = overflow::guard(co.trap_handler(), || co.resume(wake));
         let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
         if overflowed {
@@ -637,14 +648,15 @@ impl Shared {
     /// destructors, so they are dropped here, with the kernel's state not
     /// borrowed.
     #[cold]
-    fn put_away(&self, key: usize, mut coroutine: Home, overflowed: bool) {
+    fn put_away(&self, key: usize, mut coroutine: Box<Home>, overflowed: bool) {
         let finished = {
             let mut core = self.core();
             let graveyard = std::mem::take(&mut core.graveyard);
-            if Option::as_ref(&coroutine).is_some_and(Co::done) {
+            if coroutine.co.as_ref().is_some_and(Co::done) {
                 let task = core.tasks.remove(key);
-                let co = coroutine.take().expect("checked above");
-                // An overflowed stack is not reused: it is dropped with `co`.
+                let co = coroutine.co.take().expect("checked above");
+                // An overflowed stack is not reused: it is dropped with `co`
+                // (and its home, which counts it, at the end of this block).
                 if task.pooled_stack && !overflowed {
                     core.stacks.give(co.into_stack(), coroutine);
                 }

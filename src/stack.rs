@@ -1,17 +1,77 @@
 //! The stack pool: coroutine stacks are reused, so creating a thread costs no
 //! `mmap`/`mprotect`/`munmap` once the pool is warm, and no allocation either:
-//! each stack is pooled with the home its coroutine lived in.
+//! each stack is pooled with the home its coroutine lived in. And the count of
+//! stacks in the process, which keeps them within `vm.max_map_count`.
 
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use corosensei::stack::DefaultStack;
 
 use crate::process::Home;
 
+/// Stacks alive in this process, in every kernel on every OS thread.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// One stack's place in the count of the process's stacks. Each stack is two
+/// memory mappings (the stack and the guard page below it), and Linux lets a
+/// process hold `vm.max_map_count` mappings in all: past that, not only stacks
+/// but every `mmap` fails, the allocator's included, and a program that is
+/// told it has run out of stacks could not even panic (printing a backtrace
+/// allocates). So a stack is refused while the process still has a reserve of
+/// mappings for everything else: running out of stacks stays an error the
+/// program can handle.
+pub(crate) struct Mapped(());
+
+impl Mapped {
+    /// A place for one more stack, unless the process has as many as the
+    /// limit leaves room for.
+    pub(crate) fn claim() -> io::Result<Mapped> {
+        let live = LIVE.fetch_add(1, Ordering::Relaxed) + 1;
+        match map_limit() {
+            Some(limit) if live > stacks_within(limit) => {
+                LIVE.fetch_sub(1, Ordering::Relaxed);
+                Err(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    format!(
+                        "this process holds {} stacks, all that vm.max_map_count ({limit}) \
+                         leaves room for at 2 mappings each",
+                        live - 1
+                    ),
+                ))
+            }
+            _ => Ok(Mapped(())),
+        }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Linux's `vm.max_map_count`, read once; `None` where there is none to read.
+fn map_limit() -> Option<usize> {
+    static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
+    })
+}
+
+/// The most stacks a process may hold under a limit of `max_map_count`
+/// mappings: two each, with 1/64 of the limit (at least 1 024 mappings) left
+/// for the rest of the process. With Linux's default (65 530), 32 253 stacks.
+pub(crate) fn stacks_within(max_map_count: usize) -> usize {
+    let reserve = (max_map_count / 64).max(1024);
+    max_map_count.saturating_sub(reserve) / 2
+}
+
 /// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
 /// to the OS.
 pub(crate) struct StackPool {
-    free: Vec<(DefaultStack, Home)>,
+    free: Vec<(DefaultStack, Box<Home>)>,
     stack_size: usize,
     max_pooled: usize,
 }
@@ -25,21 +85,26 @@ impl StackPool {
     /// has one guard page below it). A size other than the pool's gets a fresh
     /// stack of its own, which [`give`](StackPool::give) must not be handed:
     /// say so with `pooled`.
-    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(DefaultStack, Home, bool)> {
+    pub(crate) fn take(
+        &mut self,
+        size: Option<usize>,
+    ) -> io::Result<(DefaultStack, Box<Home>, bool)> {
+        let fresh = |size| -> io::Result<(DefaultStack, Box<Home>)> {
+            let mapped = Mapped::claim()?;
+            Ok((DefaultStack::new(size)?, Home::new(mapped)))
+        };
         match size {
-            Some(size) if size != self.stack_size => {
-                Ok((DefaultStack::new(size)?, Home::default(), false))
-            }
+            Some(size) if size != self.stack_size => fresh(size).map(|(s, h)| (s, h, false)),
             _ => match self.free.pop() {
                 Some((stack, home)) => Ok((stack, home, true)),
-                None => Ok((DefaultStack::new(self.stack_size)?, Home::default(), true)),
+                None => fresh(self.stack_size).map(|(s, h)| (s, h, true)),
             },
         }
     }
 
     /// Returns a stack whose coroutine has finished, and its emptied home.
-    pub(crate) fn give(&mut self, stack: DefaultStack, home: Home) {
-        debug_assert!(home.is_none(), "a home is pooled empty");
+    pub(crate) fn give(&mut self, stack: DefaultStack, home: Box<Home>) {
+        debug_assert!(home.co.is_none(), "a home is pooled empty");
         if self.free.len() < self.max_pooled {
             self.free.push((stack, home));
         }
@@ -68,6 +133,15 @@ mod tests {
         pool.give(stack, home);
         assert_eq!(pool.pooled(), 1);
         assert_eq!(pool.take(None).unwrap().0.base(), base);
+    }
+
+    #[test]
+    fn the_stack_limit_leaves_a_reserve_of_mappings() {
+        // Linux's default: 1 024 mappings kept back, two per stack.
+        assert_eq!(stacks_within(65_530), 32_253);
+        // A raised limit keeps back 1/64 of it.
+        assert_eq!(stacks_within(2_097_152), (2_097_152 - 32_768) / 2);
+        assert_eq!(stacks_within(1_000), 0);
     }
 
     #[test]

@@ -593,7 +593,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`Error::StackAlloc`] if the OS refuses the stack.
+    /// [`Error::StackAlloc`] if the OS refuses the stack, or the process holds
+    /// as many stacks as `vm.max_map_count` leaves room for (see
+    /// docs/performance.md, "Memory mappings").
     ///
     /// # Panics
     ///

@@ -629,3 +629,82 @@ fn a_sender_held_by_a_green_thread_goes_with_the_kernel() {
     assert_eq!(drops.count(), 1);
     assert_eq!(tx.push(Signal::new("gone")), Err(Error::KernelGone));
 }
+
+// ---------------------------------------------------------------------------
+// Running out of stacks
+// ---------------------------------------------------------------------------
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_runs_out_of_stacks() {
+    if !in_child() {
+        return;
+    }
+    // The program keeps the default stack (a backtrace needs more than 16 KiB);
+    // its threads take small ones of their own (not pooled, but counted).
+    let mut k = cothread::Kernel::builder().virtual_time(true).stack_pool(0).build();
+    k.run(|| {
+        let mut threads = Vec::new();
+        let err = loop {
+            match thread::Builder::new().stack_size(16 * 1024).spawn(|| {
+                event::pull(None, "never");
+            }) {
+                Ok(t) => threads.push(t),
+                Err(err) => break err,
+            }
+        };
+        println!("stopped at {} threads: {err}", threads.len());
+        // The process still has mappings to spare: the allocator can map
+        // large blocks (each one a mapping of its own), a backtrace can be
+        // taken, and a panic raised, printed and caught.
+        let blocks: Vec<Vec<u8>> = (0..64).map(|_| vec![1u8; 1 << 20]).collect();
+        println!("allocated {} bytes", blocks.iter().map(Vec::len).sum::<usize>());
+        let trace = std::backtrace::Backtrace::force_capture().to_string();
+        println!("backtrace taken: {}", !trace.is_empty());
+        let caught = catch_unwind(|| panic!("a panic after running out of stacks"));
+        println!("panic caught: {}", caught.is_err());
+        // A thread that ends gives its stack's place back.
+        threads.pop().expect("threads were created").kill();
+        let again = thread::Builder::new().spawn(|| ());
+        println!("spawned again: {}", again.is_ok());
+        for t in threads {
+            t.kill();
+        }
+    })
+    .unwrap();
+    println!("child finished");
+}
+
+/// The OS lets a process hold `vm.max_map_count` memory mappings, two per
+/// stack. cothread refuses a stack while a reserve remains for the rest of the
+/// process: `thread::Builder::spawn` returns `Error::StackAlloc` naming the
+/// limit, and the program can still allocate, panic and go on. (Had the last
+/// mapping gone to a stack, the allocator's next `mmap` would fail and the
+/// process abort.) Skipped when the limit is raised far above Linux's default:
+/// it would take a million threads to reach.
+#[test]
+fn running_out_of_stacks_is_an_error_that_leaves_the_process_room() {
+    let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if limit == 0 || limit > 262_144 {
+        eprintln!("skipped: vm.max_map_count is {limit} (unreadable, or raised past 262 144)");
+        return;
+    }
+    let output = run_child("child_runs_out_of_stacks");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail = |s: &str| {
+        s.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect::<String>()
+    };
+    let context =
+        format!("{:?}\nstdout:\n{}\nstderr:\n{}", output.status, tail(&stdout), tail(&stderr));
+    assert!(output.status.success(), "{context}");
+    assert!(stdout.contains("vm.max_map_count"), "the error names the limit: {context}");
+    assert!(stdout.contains(&format!("allocated {} bytes", 64 << 20)), "{context}");
+    assert!(stdout.contains("backtrace taken: true"), "{context}");
+    assert!(stdout.contains("panic caught: true"), "{context}");
+    assert!(stdout.contains("spawned again: true"), "{context}");
+    assert!(stdout.contains("child finished"), "{context}");
+}
