@@ -587,12 +587,14 @@ impl Shared {
         task.ended = true;
         let serial = task.serial;
         let is_thread = task.kind == Kind::Thread;
-        let joiners = std::mem::take(&mut task.joiners);
+        if !task.joiners.is_empty() {
+            let joiners = std::mem::take(&mut task.joiners);
+            core.join_wakes.extend(joiners);
+        }
         unlink_child(&mut core.tasks, key);
         if !matches!(core.tasks[key].wait, Wait::None) {
             core.end_wait(key, false);
         }
-        core.join_wakes.extend(joiners);
         core.listeners.drop_owner(key, &mut core.graveyard);
         core.timers.drop_owner(key, &mut core.graveyard);
         if is_thread {
