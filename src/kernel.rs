@@ -1536,3 +1536,28 @@ impl Drop for Kernel {
         drop(workers);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{event, os, Kernel};
+
+    /// A program that only ever yields still sweeps the deadline entries of
+    /// the timers it cancels: they do not pile up until their deadlines.
+    #[test]
+    fn cancelled_timers_do_not_pile_up_in_the_deadline_queue() {
+        let mut kernel = Kernel::builder().virtual_time(true).build();
+        kernel
+            .run(|| {
+                for _ in 0..10_000 {
+                    let t = event::timer(Duration::from_secs(3600), 1, || {});
+                    event::cancel(t);
+                    os::sleep(Duration::ZERO);
+                }
+            })
+            .unwrap();
+        let queued = kernel.shared().core().deadlines.len();
+        assert!(queued <= 200, "{queued} entries left in the deadline queue");
+    }
+}

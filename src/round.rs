@@ -228,7 +228,7 @@ impl Shared {
             }
             Some(Ok(queued)) => {
                 report.signals += 1;
-                let signal = self.core().unqueue(queued, self.tracing.get());
+                let signal = self.core().unqueue(queued, self.traced());
                 // `None`: a "thread_exit" that nothing can receive.
                 if let Some(signal) = signal {
                     let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);

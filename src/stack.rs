@@ -89,17 +89,25 @@ impl StackPool {
         &mut self,
         size: Option<usize>,
     ) -> io::Result<(DefaultStack, Box<Home>, bool)> {
-        let fresh = |size| -> io::Result<(DefaultStack, Box<Home>)> {
-            let mapped = Mapped::claim()?;
-            Ok((DefaultStack::new(size)?, Home::new(mapped)))
-        };
         match size {
-            Some(size) if size != self.stack_size => fresh(size).map(|(s, h)| (s, h, false)),
+            Some(size) if size != self.stack_size => self.fresh(size).map(|(s, h)| (s, h, false)),
             _ => match self.free.pop() {
                 Some((stack, home)) => Ok((stack, home, true)),
-                None => fresh(self.stack_size).map(|(s, h)| (s, h, true)),
+                None => self.fresh(self.stack_size).map(|(s, h)| (s, h, true)),
             },
         }
+    }
+
+    /// A new stack of `size` bytes and a home counting it.
+    fn fresh(&mut self, size: usize) -> io::Result<(DefaultStack, Box<Home>)> {
+        let mapped = match Mapped::claim() {
+            Ok(mapped) => mapped,
+            // At the limit, an idle pooled stack (of the pool's size, so not
+            // the one asked for) gives its place up first.
+            Err(_) if self.free.pop().is_some() => Mapped::claim()?,
+            Err(err) => return Err(err),
+        };
+        Ok((DefaultStack::new(size)?, Home::new(mapped)))
     }
 
     /// Returns a stack whose coroutine has finished, and its emptied home.

@@ -799,11 +799,13 @@ impl Shared {
                 _ => {}
             }
             if let Some(at) = deadline {
+                // Every wait with a deadline checks for stale entries (a few
+                // loads): cancelled timers must not pile up in a program that
+                // only ever yields.
+                core.compact_deadlines();
                 if at <= core.now() {
-                    // Popped in the next round: it cannot go stale for long.
                     core.deadlines.push_due(at, Due::Task { key: me, token });
                 } else {
-                    core.compact_deadlines();
                     core.deadlines.push(at, Due::Task { key: me, token });
                 }
             }

@@ -302,9 +302,15 @@ impl<T: Copy> DeadlineQueue<T> {
     }
 
     /// The cutoff for a round that starts at `now`: entries due by `now` and
-    /// added before this call.
+    /// added before this call. From the last exact instant (`u64::MAX` ns,
+    /// about 584 years) on, nothing there is due until `now` is
+    /// `Duration::MAX` itself: such a deadline may be met late, never early.
     pub(crate) fn cutoff(&self, now: Duration) -> Cutoff {
-        Cutoff(Key::new(now, self.next_seq))
+        let key = Key::new(now, self.next_seq);
+        if (key.0 >> 64) as u64 == u64::MAX && now != Duration::MAX {
+            return Cutoff(Key(u128::from(u64::MAX) << 64));
+        }
+        Cutoff(key)
     }
 
     /// Removes and returns the earliest entry if it lies before `cutoff`.
@@ -484,7 +490,8 @@ mod tests {
     }
 
     /// The reference: a list sorted on demand, deadlines past `u64::MAX` ns
-    /// cut down to it (and reported as `Duration::MAX`), ties by insertion.
+    /// cut down to it (and reported as `Duration::MAX`, due only then), ties
+    /// by insertion.
     #[derive(Default)]
     struct Model {
         entries: Vec<(Duration, u64, u32)>,
@@ -511,7 +518,14 @@ mod tests {
         fn pop_due(&mut self, (now, seq): (Duration, u64)) -> Option<u32> {
             let i = self.first()?;
             let (at, s, _) = self.entries[i];
-            ((at, s) < (now.min(Self::LAST), seq)).then(|| self.entries.remove(i).2)
+            // At or past the last exact instant, nothing there is due before
+            // `Duration::MAX` itself.
+            let cut = if now >= Self::LAST && now != Duration::MAX {
+                (Self::LAST, 0)
+            } else {
+                (now.min(Self::LAST), seq)
+            };
+            ((at, s) < cut).then(|| self.entries.remove(i).2)
         }
     }
 

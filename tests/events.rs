@@ -1737,6 +1737,21 @@ fn thread_exit_reaches_every_kind_of_filter_that_waits_for_it() {
     assert_eq!(got, vec![Some(("thread_exit".to_string(), Some(ended))); 4]);
 }
 
+/// A timer due past the last exact instant of the clock (`u64::MAX` ns, about
+/// 584 years) never fires early: not when the virtual clock is short of it,
+/// even when both are beyond that instant.
+#[test]
+fn a_timer_past_584_years_does_not_fire_early() {
+    let mut k = kernel();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    k.timer(Duration::from_secs(20_000_000_000), 1, move || f.set(true));
+    k.advance(Duration::from_secs(19_000_000_000));
+    k.step(); // a round with the clock past the last exact instant
+    k.advance(Duration::from_secs(1));
+    assert!(!fired.get(), "fired at {:?}", k.uptime());
+}
+
 // ---------------------------------------------------------------------------
 // Pushing from the host and from other OS threads
 // ---------------------------------------------------------------------------
