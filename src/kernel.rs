@@ -228,7 +228,7 @@ impl Core {
         !self.queue.is_empty()
             || !self.join_wakes.is_empty()
             || self.remote.pending.load(Ordering::Relaxed)
-            || self.deadlines.peek().is_some_and(|(at, _)| at <= self.now())
+            || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
     }
 
     /// Queues a signal for the next round.

@@ -803,7 +803,7 @@ impl Shared {
                 // loads): cancelled timers must not pile up in a program that
                 // only ever yields.
                 core.compact_deadlines();
-                if at <= core.now() {
+                if core.clock.reached(at) {
                     core.deadlines.push_due(at, Due::Task { key: me, token });
                 } else {
                     core.deadlines.push(at, Due::Task { key: me, token });

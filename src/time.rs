@@ -1,5 +1,6 @@
 //! The kernel's clock (real or virtual) and its deadline queue.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,9 @@ use std::time::{Duration, Instant};
 /// virtual clock starts at zero and a real one at the kernel's creation.
 #[derive(Debug)]
 pub(crate) enum Clock {
-    Real { start: Instant },
+    /// `read` is the last time read: a lower bound of now that costs no
+    /// call to the OS.
+    Real { start: Instant, read: Cell<Duration> },
     Virtual { now: Duration },
 }
 
@@ -16,14 +19,28 @@ impl Clock {
         if virtual_time {
             Clock::Virtual { now: Duration::ZERO }
         } else {
-            Clock::Real { start: Instant::now() }
+            Clock::Real { start: Instant::now(), read: Cell::new(Duration::ZERO) }
         }
     }
 
     pub(crate) fn now(&self) -> Duration {
         match self {
-            Clock::Real { start } => start.elapsed(),
+            Clock::Real { start, read } => {
+                let now = start.elapsed();
+                read.set(now);
+                now
+            }
             Clock::Virtual { now } => *now,
+        }
+    }
+
+    /// Whether `at` has come: answered from the last time read when that
+    /// suffices (a deadline computed from it, as a zero sleep's is), so that
+    /// the real clock is read only when the answer may have changed since.
+    pub(crate) fn reached(&self, at: Duration) -> bool {
+        match self {
+            Clock::Real { read, .. } => at <= read.get() || at <= self.now(),
+            Clock::Virtual { now } => at <= *now,
         }
     }
 
@@ -567,6 +584,21 @@ mod tests {
                 prop_assert_eq!(items, expected);
             }
         }
+    }
+
+    #[test]
+    fn a_real_clock_answers_reached_from_its_last_reading_or_reads_again() {
+        let c = Clock::new(false);
+        let first = c.now();
+        assert!(c.reached(first) && c.reached(Duration::ZERO));
+        assert!(!c.reached(first + Duration::from_secs(3600)));
+        // A reading moves the bound; asking about a later instant reads again.
+        let later = c.now();
+        assert!(later >= first && c.reached(later));
+        let Clock::Real { read, .. } = &c else { unreachable!() };
+        assert_eq!(read.get(), later);
+        assert!(!c.reached(later + Duration::from_secs(3600)));
+        assert!(read.get() >= later);
     }
 
     #[test]
