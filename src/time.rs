@@ -10,8 +10,13 @@ use std::time::{Duration, Instant};
 pub(crate) enum Clock {
     /// `read` is the last time read: a lower bound of now that costs no
     /// call to the OS.
-    Real { start: Instant, read: Cell<Duration> },
-    Virtual { now: Duration },
+    Real {
+        start: Instant,
+        read: Cell<Duration>,
+    },
+    Virtual {
+        now: Duration,
+    },
 }
 
 impl Clock {
