@@ -982,7 +982,7 @@ impl<T: 'static> Job<T> {
             )
         };
         let Some(shared) = kernel.upgrade() else { return };
-        announce(&kernel, || state_signal(id, JobState::Starting));
+        shared.core().enqueue(state_signal(id, JobState::Starting));
         let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
         let job = Rc::downgrade(&self.core);
         let body = move || drive(job, run, token, previous, work);

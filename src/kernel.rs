@@ -222,11 +222,15 @@ impl Core {
         }
     }
 
+    /// Whether a signal or a joiner's nudge waits for the next round.
+    pub(crate) fn has_queued_work(&self) -> bool {
+        !self.queue.is_empty() || !self.join_wakes.is_empty()
+    }
+
     /// Whether a round started now would have something to do (or might: the
     /// deadline at the head may be stale).
     pub(crate) fn has_work_now(&self) -> bool {
-        !self.queue.is_empty()
-            || !self.join_wakes.is_empty()
+        self.has_queued_work()
             || self.remote.pending.load(Ordering::Relaxed)
             || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
     }
@@ -497,7 +501,7 @@ impl Shared {
     fn idle(&self, block: bool) -> Result<(), Vec<String>> {
         let (next, virtual_time, senders, remote) = {
             let mut core = self.core();
-            if !core.queue.is_empty() || !core.join_wakes.is_empty() {
+            if core.has_queued_work() {
                 return Ok(());
             }
             let senders = core.remote.lock().senders > 0;
@@ -1119,10 +1123,7 @@ impl Kernel {
             loop {
                 shared.settle(report, meter);
                 let spent = meter.exhausted(report);
-                let waiting_work = shared.round_pending() || {
-                    let core = shared.core();
-                    !core.queue.is_empty() || !core.join_wakes.is_empty()
-                };
+                let waiting_work = shared.round_pending() || shared.core().has_queued_work();
                 if spent && waiting_work {
                     report.behind = true;
                     break;

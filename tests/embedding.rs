@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{kernel, secs, Out};
+use common::{kernel, secs, within, Out};
 use cothread::{
     event, os, thread, Budget, Error, Filter, Kernel, Signal, Status, ThreadId, Trace, Waiting,
 };
@@ -48,17 +48,6 @@ impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-/// Runs `body` on a new OS thread and waits for it for at most `limit`: a guard
-/// for tests whose failure mode is a kernel that blocks forever. It asserts no
-/// timing; it only turns a hang into a failure.
-fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(body());
-    });
-    result.recv_timeout(limit).expect("the kernel never returned: it is blocked forever")
 }
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{kernel, secs, DropGuard, Drops, Out};
+use common::{kernel, secs, within, DropGuard, Drops, Out};
 use cothread::event::{ListenerId, Times};
 use cothread::thread::Thread;
 use cothread::{event, os, thread, Error, Filter, Signal, Status, Value};
@@ -55,16 +55,6 @@ fn tick_printing(label: &'static str, out: Out, guard: DropGuard) {
         let _keep = &guard;
         out.print(format!("{label} {}", now_ms()));
     });
-}
-
-/// Runs `body` on a new OS thread and waits for it for at most `limit`: it only
-/// turns a kernel blocked forever into a failure; it asserts no timing.
-fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(body());
-    });
-    result.recv_timeout(limit).expect("the kernel never returned: it is blocked forever")
 }
 
 // ---------------------------------------------------------------------------

@@ -31,14 +31,13 @@
 mod common;
 
 use std::cell::RefCell;
-use std::panic::resume_unwind;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{kernel, secs, Drops, Out};
+use common::{kernel, secs, within, Drops, Out};
 use cothread::job::{self, Job, JobContext, JobState};
 use cothread::{event, os, thread, Error, Filter, Kernel, Signal};
 
@@ -85,25 +84,6 @@ fn run_until<T: 'static>(
         j
     })
     .expect("the program that waits for the job")
-}
-
-/// Runs `body` on a fresh OS thread and fails if it has not ended after a
-/// minute. It asserts no timing: it only turns a hang (a job that never
-/// reports, a kernel drop that never joins its workers) into a failure.
-fn within(body: impl FnOnce() + Send + 'static) {
-    let (done, ended) = mpsc::channel();
-    let test = std::thread::spawn(move || {
-        body();
-        let _ = done.send(());
-    });
-    match ended.recv_timeout(Duration::from_secs(60)) {
-        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = test.join() {
-                resume_unwind(panic);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test hung"),
-    }
 }
 
 /// Holds work on a worker thread until the test lets it through: each
@@ -350,7 +330,7 @@ fn a_job_outlives_the_script_that_started_it() {
 // host has control back while the worker holds the work.
 #[test]
 fn blocking_initial_starting_running() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let gate = Gate::default();
@@ -376,7 +356,7 @@ fn blocking_initial_starting_running() {
 // RUNNING -> FINISHED with the value computed on the worker.
 #[test]
 fn blocking_running_finished() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let j = k.blocking_job(|_: &JobContext<u64>| Ok::<_, String>((1..=100u64).sum()));
@@ -390,7 +370,7 @@ fn blocking_running_finished() {
 // RUNNING -> ERROR with the work's error text.
 #[test]
 fn blocking_running_error() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let j = k.blocking_job(|_: &JobContext<u64>| Err::<u64, _>("connection refused"));
@@ -406,7 +386,7 @@ fn blocking_running_error() {
 // the run reports afterwards is dropped.
 #[test]
 fn blocking_running_cancelled() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let gate = Gate::default();
@@ -436,7 +416,7 @@ fn blocking_running_cancelled() {
 // until then, and the two runs never overlap.
 #[test]
 fn blocking_retry_waits_for_work_that_ignores_its_token() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let gate = Gate::default();
@@ -516,7 +496,7 @@ fn green_incremental_values_while_running() {
 
 #[test]
 fn blocking_incremental_values_while_running() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let values = count_values(&mut k);
         let gate = Gate::default();
@@ -547,7 +527,7 @@ fn blocking_incremental_values_while_running() {
 // `step`. A value the worker has posted before the step is visible after it.
 #[test]
 fn blocking_values_reach_a_frame_loop_that_steps() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let gate = Gate::default();
         let g = gate.clone();
@@ -646,7 +626,7 @@ fn green_previous_value_and_error_kept_during_a_retry() {
 
 #[test]
 fn blocking_previous_value_kept_during_a_retry() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let gate = Gate::default();
         let g = gate.clone();
@@ -713,7 +693,7 @@ fn green_retry_after_error() {
 
 #[test]
 fn blocking_retry_after_error() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let runs = Arc::new(AtomicUsize::new(0));
@@ -764,7 +744,7 @@ fn green_panic_ends_in_error_with_its_message() {
 
 #[test]
 fn blocking_panic_ends_in_error_with_its_message() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let record = record_states(&mut k);
         let j = k.blocking_job(|_: &JobContext<u32>| -> Result<u32, String> {
@@ -981,7 +961,7 @@ fn the_first_dependency_key_does_not_restart() {
 
 #[test]
 fn blocking_set_dependencies_restarts_only_on_a_new_key() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
@@ -1035,7 +1015,7 @@ fn dropping_a_green_job_unwinds_its_run() {
 // the worker sees.
 #[test]
 fn dropping_a_blocking_job_sets_its_token() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let (started, start) = reached();
         let (saw, seen) = reached();
@@ -1066,7 +1046,7 @@ thread_local! {
 // has exited, since its thread-local destructors have run.
 #[test]
 fn dropping_the_kernel_cancels_every_job_and_joins_the_workers() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = Kernel::builder().virtual_time(true).workers(2).build();
         let marker = Arc::new(());
         let (hand, handed) = mpsc::channel::<Arc<()>>();
@@ -1176,7 +1156,7 @@ fn join_from_the_host_panics() {
 // for the worker's report.
 #[test]
 fn join_from_a_green_thread_waits_for_a_blocking_job() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let gate = Gate::default();
         let g = gate.clone();
@@ -1235,7 +1215,7 @@ fn green_work_that_never_yields_blocks_its_kernel() {
 // a channel the test holds.
 #[test]
 fn blocking_work_does_not_block_its_kernel() {
-    within(|| {
+    within(Duration::from_secs(60), || {
         let mut k = kernel();
         let (release, released) = mpsc::channel::<u32>();
         let released = Mutex::new(released);

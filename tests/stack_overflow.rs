@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use common::{in_child, kernel, run_child, secs, Drops, Out};
+use common::{in_child, kernel, recurse, run_child, secs, Drops, Out};
 use cothread::{event, os, thread, Error, Kernel, Status};
 
 /// Runs `name` in a child process and checks that it got to its end.
@@ -21,15 +21,6 @@ fn child_succeeds(name: &str) {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Recurses until the stack runs out; 512 bytes a frame.
-fn recurse(depth: u64) -> u64 {
-    let frame = std::hint::black_box([depth as u8; 512]);
-    if depth == u64::MAX {
-        return 0;
-    }
-    recurse(depth + 1).wrapping_add(u64::from(frame[0]))
 }
 
 /// A kernel on the virtual clock with small stacks, so overflows come quickly.

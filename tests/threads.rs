@@ -8,7 +8,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-use common::{kernel, secs, Drops, Out};
+use common::{kernel, recurse, secs, Drops, Out};
 use cothread::{event, os, thread, Error, Filter, Signal, Status};
 
 /// The current thread's id as text, or "none" in a program's main body.
@@ -1026,14 +1026,6 @@ fn a_dead_threads_stack_is_reused_by_the_next_create() {
 // runs in a child process, so that a crash shows as a failed test instead of
 // taking the whole test binary down.
 // ---------------------------------------------------------------------------
-
-fn recurse(depth: u64) -> u64 {
-    let frame = std::hint::black_box([depth as u8; 512]);
-    if depth == u64::MAX {
-        return 0;
-    }
-    recurse(depth + 1).wrapping_add(u64::from(frame[0]))
-}
 
 #[test]
 #[ignore = "run in a child process by a_stack_overflow_in_a_thread_ends_only_that_thread"]

@@ -90,13 +90,13 @@ impl Waiters {
     pub(crate) fn add(&mut self, filter: &Filter, token: u64, key: usize) {
         let list = match &filter.name {
             NameTest::Exact(name) => {
-                if !self.by_name.contains_key(name.as_bytes()) {
-                    self.sweep();
+                // One lookup for a name already waited for (the usual case).
+                if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
+                    list.entries.push((token, key));
+                    return;
                 }
-                match self.by_name.get_mut(name.as_bytes()) {
-                    Some(list) => list,
-                    None => self.by_name.entry(name.clone()).or_default(),
-                }
+                self.sweep();
+                self.by_name.entry(name.clone()).or_default()
             }
             _ => &mut self.other,
         };

@@ -99,3 +99,35 @@ pub fn run_child(name: &str) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// Runs `body` on a new OS thread and waits for it for at most `limit`: a guard
+/// for tests whose failure mode is a kernel (or a job's worker) that blocks
+/// forever. It asserts no timing; it only turns a hang into a failure. A panic
+/// in `body` fails the test with its own message.
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    use std::sync::mpsc::{channel, RecvTimeoutError};
+    let (done, result) = channel();
+    let test = std::thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    match result.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Disconnected) => match test.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the body ended without sending its value"),
+        },
+        Err(RecvTimeoutError::Timeout) => panic!("the test hung: blocked forever"),
+    }
+}
+
+/// Recurses until the stack runs out; 512 bytes a frame.
+pub fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth as u8; 512]);
+    if depth == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(u64::from(frame[0]))
+}
