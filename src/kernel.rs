@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use slab::Slab;
-
 use crate::error::Error;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
@@ -64,7 +62,7 @@ pub(crate) enum Due {
 }
 
 /// Whether a deadline entry still names a wait or a timer.
-fn is_live(tasks: &Slab<Task>, timers: &Timers, due: &Due) -> bool {
+fn is_live(tasks: &Tasks, timers: &Timers, due: &Due) -> bool {
     match *due {
         Due::Task { key, token } => tasks.get(key).is_some_and(|t| t.token == token),
         Due::Timer { key, serial } => timers.table.get(key).is_some_and(|t| t.serial == serial),
@@ -717,7 +715,7 @@ impl KernelBuilder {
     /// ```
     pub fn build(self) -> Kernel {
         let mut tasks = Tasks::default();
-        let root = tasks.insert(Task::new(0, Kind::Root, None));
+        let root = tasks.insert(|| Task::new(0, Kind::Root, None));
         let core = Core {
             tasks,
             root,

@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use slab::Slab;
 
 use crate::error::Error;
 use crate::event::{Filter, Signal};
@@ -251,6 +250,7 @@ pub(crate) struct SpawnOptions {
 }
 
 impl Task {
+    #[inline]
     pub(crate) fn new(serial: u64, kind: Kind, parent: Option<usize>) -> Task {
         Task {
             serial,
@@ -294,36 +294,127 @@ impl Task {
     }
 }
 
-/// The task table. It counts the suspended tasks, so that while none is (the
-/// common case) a wake-up knows its thread is not frozen without walking up
-/// the tree: statuses change through [`Tasks::set_status`] only.
+/// The task table: tasks by key, as a slab whose free places form a list. It
+/// counts the suspended tasks, so that while none is (the common case) a
+/// wake-up knows its thread is not frozen without walking up the tree:
+/// statuses change through [`Tasks::set_status`] only.
+///
+/// A removed task is dropped where it lies, and a new one is written straight
+/// into its slot: a task is a few hundred bytes, and a spawn used to spend a
+/// tenth of its time moving them in and out of a general-purpose slab.
 #[derive(Default)]
 pub(crate) struct Tasks {
-    slab: Slab<Task>,
+    places: Vec<Place>,
+    /// The first free slot; `places.len()` when none is.
+    free: usize,
+    len: usize,
     suspended: usize,
 }
 
+// Boxing the task would cost an allocation a spawn and a pointer chase a
+// wake-up; a free place is rare and short-lived.
+#[allow(clippy::large_enum_variant)]
+enum Place {
+    Used(Task),
+    /// The next free place, as [`Tasks::free`].
+    Free(usize),
+}
+
 impl Tasks {
+    /// Adds the task `make` makes, built in its place; returns its key.
+    #[inline(always)]
+    pub(crate) fn insert(&mut self, make: impl FnOnce() -> Task) -> usize {
+        let key = self.free;
+        match self.places.get_mut(key) {
+            Some(place) => {
+                let Place::Free(next) = *place else {
+                    unreachable!("the free list names free places")
+                };
+                self.free = next;
+                *place = Place::Used(make());
+            }
+            None => {
+                self.places.push(Place::Used(make()));
+                self.free = self.places.len();
+            }
+        }
+        self.len += 1;
+        key
+    }
+
+    /// Drops the task at `key` in place and frees its slot.
+    ///
+    /// # Panics
+    ///
+    /// If there is no task at `key`.
+    pub(crate) fn remove(&mut self, key: usize) {
+        let slot = &mut self.places[key];
+        assert!(matches!(slot, Place::Used(_)), "no task to remove at key {key}");
+        if let Place::Used(task) = slot {
+            self.suspended -= usize::from(task.status == Status::Suspended);
+        }
+        *slot = Place::Free(self.free);
+        self.free = key;
+        self.len -= 1;
+    }
+
+    pub(crate) fn get(&self, key: usize) -> Option<&Task> {
+        match self.places.get(key) {
+            Some(Place::Used(task)) => Some(task),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Task> {
+        match self.places.get_mut(key) {
+            Some(Place::Used(task)) => Some(task),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Task)> {
+        self.places.iter().enumerate().filter_map(|(key, slot)| match slot {
+            Place::Used(task) => Some((key, task)),
+            Place::Free(_) => None,
+        })
+    }
+
     pub(crate) fn set_status(&mut self, key: usize, status: Status) {
-        let task = &mut self.slab[key];
+        let task = &mut self[key];
         let was = std::mem::replace(&mut task.status, status);
         self.suspended += usize::from(status == Status::Suspended);
         self.suspended -= usize::from(was == Status::Suspended);
     }
 }
 
-impl std::ops::Deref for Tasks {
-    type Target = Slab<Task>;
+impl std::ops::Index<usize> for Tasks {
+    type Output = Task;
 
-    fn deref(&self) -> &Slab<Task> {
-        &self.slab
+    fn index(&self, key: usize) -> &Task {
+        match self.get(key) {
+            Some(task) => task,
+            None => no_task(key),
+        }
     }
 }
 
-impl std::ops::DerefMut for Tasks {
-    fn deref_mut(&mut self) -> &mut Slab<Task> {
-        &mut self.slab
+impl std::ops::IndexMut<usize> for Tasks {
+    fn index_mut(&mut self, key: usize) -> &mut Task {
+        match self.get_mut(key) {
+            Some(task) => task,
+            None => no_task(key),
+        }
     }
+}
+
+#[cold]
+#[track_caller]
+fn no_task(key: usize) -> ! {
+    panic!("no task at key {key}")
 }
 
 /// Whether `key` misses signals and deadlines: it, or a thread it belongs to,
@@ -344,7 +435,7 @@ pub(crate) fn frozen(tasks: &Tasks, key: usize) -> bool {
 }
 
 /// Whether `ancestor` is `key` or one of its ancestors.
-pub(crate) fn is_ancestor(tasks: &Slab<Task>, ancestor: usize, key: usize) -> bool {
+pub(crate) fn is_ancestor(tasks: &Tasks, ancestor: usize, key: usize) -> bool {
     let mut at = Some(key);
     while let Some(k) = at {
         if k == ancestor {
@@ -356,7 +447,7 @@ pub(crate) fn is_ancestor(tasks: &Slab<Task>, ancestor: usize, key: usize) -> bo
 }
 
 /// The process `level` steps above `from` (0 = `from` itself).
-pub(crate) fn ancestor_at(tasks: &Slab<Task>, from: usize, level: usize) -> Option<usize> {
+pub(crate) fn ancestor_at(tasks: &Tasks, from: usize, level: usize) -> Option<usize> {
     let mut at = from;
     for _ in 0..level {
         at = tasks[at].parent?;
@@ -385,7 +476,7 @@ impl Siblings {
 }
 
 /// Appends `key` (not attached anywhere) to `parent`'s children.
-pub(crate) fn link_child(tasks: &mut Slab<Task>, parent: usize, key: usize) {
+pub(crate) fn link_child(tasks: &mut Tasks, parent: usize, key: usize) {
     let last = tasks[parent].children.last.replace(key);
     match last {
         Some(last) => tasks[last].next_sibling = Some(key),
@@ -398,7 +489,7 @@ pub(crate) fn link_child(tasks: &mut Slab<Task>, parent: usize, key: usize) {
 }
 
 /// Detaches `key` from its parent, if it has one.
-pub(crate) fn unlink_child(tasks: &mut Slab<Task>, key: usize) {
+pub(crate) fn unlink_child(tasks: &mut Tasks, key: usize) {
     let task = &mut tasks[key];
     let Some(parent) = task.parent.take() else { return };
     let (prev, next) = (task.prev_sibling.take(), task.next_sibling.take());
@@ -413,18 +504,18 @@ pub(crate) fn unlink_child(tasks: &mut Slab<Task>, key: usize) {
 }
 
 /// `parent`'s children, oldest first.
-pub(crate) fn children(tasks: &Slab<Task>, parent: usize) -> impl Iterator<Item = usize> + '_ {
+pub(crate) fn children(tasks: &Tasks, parent: usize) -> impl Iterator<Item = usize> + '_ {
     std::iter::successors(tasks[parent].children.first, |&k| tasks[k].next_sibling)
 }
 
 /// Moves `key` under `parent`, newest child last.
-pub(crate) fn reparent(tasks: &mut Slab<Task>, key: usize, parent: usize) {
+pub(crate) fn reparent(tasks: &mut Tasks, key: usize, parent: usize) {
     unlink_child(tasks, key);
     link_child(tasks, parent, key);
 }
 
 /// `key` and all its descendants, parents before children.
-pub(crate) fn subtree(tasks: &Slab<Task>, key: usize) -> Vec<usize> {
+pub(crate) fn subtree(tasks: &Tasks, key: usize) -> Vec<usize> {
     let mut out = vec![key];
     let mut i = 0;
     while i < out.len() {
@@ -477,14 +568,15 @@ impl Shared {
                 Exit::Normal
             });
             let serial = core.serial();
-            let mut task = Task::new(serial, kind, None);
+            // Made in its place in the table, then filled in.
+            let key = core.tasks.insert(|| Task::new(serial, kind, None));
+            home.co = Some(coroutine);
+            let outcome: Rc<dyn Outcome> = slot.clone();
+            let task = &mut core.tasks[key];
             task.name = options.name;
             task.pooled_stack = pooled_stack;
-            home.co = Some(coroutine);
             task.coroutine = Some(home);
-            let outcome: Rc<dyn Outcome> = slot.clone();
             task.outcome = Some(outcome);
-            let key = core.tasks.insert(task);
             link_child(&mut core.tasks, parent, key);
             key
         };
@@ -655,16 +747,19 @@ impl Shared {
             let mut core = self.core();
             let graveyard = std::mem::take(&mut core.graveyard);
             if coroutine.co.as_ref().is_some_and(Co::done) {
-                let task = core.tasks.remove(key);
+                // The fields that may hold user values (a filter's closure, the
+                // unclaimed result); the rest is dropped here.
+                let task = &mut core.tasks[key];
+                let user = (std::mem::replace(&mut task.wait, Wait::None), task.outcome.take());
+                let pooled_stack = task.pooled_stack;
+                core.tasks.remove(key);
                 let co = coroutine.co.take().expect("checked above");
                 // An overflowed stack is not reused: it is dropped with `co`
                 // (and its home, which counts it, at the end of this block).
-                if task.pooled_stack && !overflowed {
+                if pooled_stack && !overflowed {
                     core.stacks.give(co.into_stack(), coroutine);
                 }
-                // The fields that may hold user values (a filter's closure, the
-                // unclaimed result); the rest is dropped here.
-                (Some((task.wait, task.outcome)), graveyard)
+                (Some(user), graveyard)
             } else {
                 core.tasks[key].coroutine = Some(coroutine);
                 (None, graveyard)
@@ -873,18 +968,42 @@ impl Shared {
 mod tests {
     use super::*;
 
-    fn table(n: usize) -> (Slab<Task>, Vec<usize>) {
-        let mut tasks = Slab::new();
-        let keys = (0..n).map(|i| tasks.insert(Task::new(i as u64, Kind::Thread, None))).collect();
+    fn table(n: usize) -> (Tasks, Vec<usize>) {
+        let mut tasks = Tasks::default();
+        let keys =
+            (0..n).map(|i| tasks.insert(|| Task::new(i as u64, Kind::Thread, None))).collect();
         (tasks, keys)
+    }
+
+    #[test]
+    fn the_task_table_reuses_freed_places_newest_first() {
+        let (mut tasks, k) = table(3);
+        assert_eq!((tasks.len(), k.as_slice()), (3, &[0, 1, 2][..]));
+        tasks.remove(k[0]);
+        tasks.remove(k[2]);
+        assert!(tasks.get(k[0]).is_none() && tasks.get_mut(k[2]).is_none());
+        assert_eq!(tasks.iter().map(|(key, t)| (key, t.serial)).collect::<Vec<_>>(), [(1, 1)]);
+        let again = [3, 4, 5].map(|serial| tasks.insert(|| Task::new(serial, Kind::Thread, None)));
+        assert_eq!(again, [k[2], k[0], 3], "freed places first, the last freed first");
+        assert_eq!(tasks.len(), 4);
+        assert_eq!(tasks[k[0]].serial, 4);
+        assert!(tasks.get(6).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "no task to remove at key 1")]
+    fn removing_a_free_place_is_a_bug() {
+        let (mut tasks, k) = table(2);
+        tasks.remove(k[1]);
+        tasks.remove(k[1]);
     }
 
     #[test]
     fn frozen_follows_suspensions_through_the_count() {
         let mut tasks = Tasks::default();
-        let root = tasks.insert(Task::new(0, Kind::Root, None));
-        let parent = tasks.insert(Task::new(1, Kind::Thread, None));
-        let child = tasks.insert(Task::new(2, Kind::Thread, None));
+        let root = tasks.insert(|| Task::new(0, Kind::Root, None));
+        let parent = tasks.insert(|| Task::new(1, Kind::Thread, None));
+        let child = tasks.insert(|| Task::new(2, Kind::Thread, None));
         link_child(&mut tasks, root, parent);
         link_child(&mut tasks, parent, child);
         assert!(!frozen(&tasks, child));
@@ -905,7 +1024,7 @@ mod tests {
         for &child in &k[1..5] {
             link_child(&mut tasks, k[0], child);
         }
-        let list = |tasks: &Slab<Task>, p| children(tasks, p).collect::<Vec<_>>();
+        let list = |tasks: &Tasks, p| children(tasks, p).collect::<Vec<_>>();
         assert_eq!(list(&tasks, k[0]), [k[1], k[2], k[3], k[4]]);
         unlink_child(&mut tasks, k[2]); // middle
         unlink_child(&mut tasks, k[1]); // first

@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 
-use slab::Slab;
-
 use super::filter::{Filter, NameTest};
 use super::name::{FastHash, Name};
 use super::signal::Signal;
-use crate::process::{frozen, Task, Tasks, Wait};
+use crate::process::{frozen, Tasks, Wait};
 
 /// Threads blocked in `event::pull`, as `(token, task)` in the order they began
 /// waiting. Exact-name filters are indexed by name; every other filter (any
@@ -36,7 +34,7 @@ struct WaitList {
 }
 
 impl WaitList {
-    fn forget(&mut self, tasks: &Slab<Task>) {
+    fn forget(&mut self, tasks: &Tasks) {
         self.stale += 1;
         if self.stale * 2 > self.entries.len() {
             self.entries.retain(|&(token, key)| is_waiting(tasks, key, token));
@@ -82,7 +80,7 @@ impl Entries {
     }
 }
 
-fn is_waiting(tasks: &Slab<Task>, key: usize, token: u64) -> bool {
+fn is_waiting(tasks: &Tasks, key: usize, token: u64) -> bool {
     tasks.get(key).is_some_and(|t| t.token == token)
 }
 
@@ -123,7 +121,7 @@ impl Waiters {
     }
 
     /// Notes that a wait with `filter` ended without a delivery.
-    pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Slab<Task>) {
+    pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Tasks) {
         match &filter.name {
             NameTest::Exact(name) => {
                 if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
