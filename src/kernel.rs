@@ -17,7 +17,7 @@ use crate::inspect::{ThreadInfo, Trace, TraceHook};
 use crate::job::{Job, JobContext, Workers};
 use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait};
 use crate::round::{Budget, Meter, Progress, Round};
-use crate::stack::StackPool;
+use crate::stack::{self, StackPool};
 use crate::thread::Status;
 use crate::time::{Clock, DeadlineQueue};
 
@@ -51,6 +51,10 @@ pub const DEFAULT_STACK_POOL: usize = 1024;
 /// # drop(kernel);
 /// ```
 pub const DEFAULT_WORKERS: usize = 2;
+
+/// From how many tasks on a resume prefetches the next one's stack
+/// ([`Core::prefetch`]): below it, the stacks' top pages stay in the caches.
+const PREFETCH_FROM: usize = 64;
 
 /// What a deadline in the queue wakes.
 #[derive(Debug, Clone, Copy)]
@@ -199,6 +203,30 @@ impl Core {
     /// The task `key` if it is still the one with this serial.
     pub(crate) fn task(&self, key: usize, serial: u64) -> Option<&Task> {
         self.tasks.get(key).filter(|t| t.serial == serial)
+    }
+
+    /// Warms the top of `key`'s stack for a resume soon, once there are more
+    /// threads than the caches hold the stacks of (with a few, prefetching
+    /// would only cost).
+    #[inline]
+    pub(crate) fn prefetch(&self, key: usize) {
+        if self.tasks.len() > PREFETCH_FROM {
+            if let Some(task) = self.tasks.get(key) {
+                stack::prefetch(task.stack_hint);
+            }
+        }
+    }
+
+    /// [`prefetch`](Core::prefetch) for the next deadline, if it wakes a
+    /// task: called as a task is woken by its deadline, so that the next
+    /// one's stack is fetched while this one runs.
+    #[inline]
+    pub(crate) fn prefetch_next_due(&self) {
+        if self.tasks.len() > PREFETCH_FROM {
+            if let Some((_, &Due::Task { key, .. })) = self.deadlines.peek() {
+                self.prefetch(key);
+            }
+        }
     }
 
     /// Ends `key`'s current wait (it is about to run, or it died). `delivered`:

@@ -220,6 +220,9 @@ pub(crate) struct Task {
     pub(crate) signals: u64,
     /// Its stack came from the pool and goes back to it.
     pub(crate) pooled_stack: bool,
+    /// Where its stack was when it last blocked, for [`stack::prefetch`]
+    /// (never read through); zero before its first block.
+    pub(crate) stack_hint: usize,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -277,6 +280,7 @@ impl Task {
             resumes: 0,
             signals: 0,
             pooled_stack: true,
+            stack_hint: 0,
         }
     }
 

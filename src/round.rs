@@ -173,6 +173,7 @@ impl Shared {
                 match core.deadlines.pop_due(cutoff) {
                     Some(Due::Task { key, token }) => {
                         if core.ready(key, token, Woke::Timeout) {
+                            core.prefetch_next_due();
                             Unit::Resume(key, (!self.traced()).then(|| core.unpark(key)))
                         } else {
                             Unit::Stale
@@ -213,7 +214,13 @@ impl Shared {
             let round = &mut *round;
             match &round.delivering {
                 Some(signal) => match round.receivers.pop_front() {
-                    Some(receiver) => Some(Err((signal.clone(), receiver))),
+                    Some(receiver) => {
+                        // The next receiver's stack is fetched while this one runs.
+                        if let Some(&(_, next)) = round.receivers.front() {
+                            self.core().prefetch(next);
+                        }
+                        Some(Err((signal.clone(), receiver)))
+                    }
                     None => {
                         round.delivering = None;
                         return true;
@@ -233,6 +240,9 @@ impl Shared {
                 if let Some(signal) = signal {
                     let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
                     self.begin_delivery(&signal, &mut receivers);
+                    if let Some(&(_, first)) = receivers.front() {
+                        self.core().prefetch(first);
+                    }
                     let mut round = self.round.borrow_mut();
                     round.receivers = receivers;
                     round.delivering = Some(signal);

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Due, Shared};
 use crate::process::{InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions, Wait, Wake, Woke};
+use crate::stack;
 
 /// A thread's state, as OpenOS's `t:status()` names it.
 ///
@@ -813,6 +814,7 @@ impl Shared {
             task.token = token;
             task.wait = wait;
             task.deadline = deadline;
+            task.stack_hint = stack::here();
             (me, task.yielder)
         };
         // SAFETY: `yielder` was stored by this task's coroutine body when it started;
