@@ -1566,9 +1566,12 @@ impl Drop for Kernel {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
     use std::time::Duration;
 
-    use crate::{event, os, Kernel};
+    use super::{current, PREFETCH_FROM};
+    use crate::{event, os, thread, Kernel};
 
     /// A program that only ever yields still sweeps the deadline entries of
     /// the timers it cancels: they do not pile up until their deadlines.
@@ -1586,5 +1589,35 @@ mod tests {
             .unwrap();
         let queued = kernel.shared().core().deadlines.len();
         assert!(queued <= 200, "{queued} entries left in the deadline queue");
+    }
+
+    /// The address a blocked thread leaves for prefetching lies in its own
+    /// stack, just below its body's frame: not in another thread's stack (they
+    /// are a whole stack apart), not on the host's.
+    #[test]
+    fn a_blocked_thread_leaves_an_address_in_its_own_stack_for_prefetching() {
+        const STACK: usize = 64 * 1024;
+        let mut kernel = Kernel::builder().virtual_time(true).stack_size(STACK).build();
+        let bodies = Rc::new(RefCell::new(Vec::new()));
+        let seen = bodies.clone();
+        kernel.spawn(move || {
+            for _ in 0..(PREFETCH_FROM + 8) {
+                let seen = seen.clone();
+                thread::create(move || {
+                    let frame = 0u8;
+                    let key = current("test").core().running.expect("a thread runs");
+                    seen.borrow_mut()
+                        .push((key, std::hint::black_box(&frame) as *const u8 as usize));
+                    os::sleep(Duration::from_secs(1));
+                });
+            }
+        });
+        let core = kernel.shared().core();
+        let bodies = bodies.borrow();
+        assert_eq!(bodies.len(), PREFETCH_FROM + 8);
+        for &(key, body) in bodies.iter() {
+            let hint = core.tasks[key].stack_hint;
+            assert!(hint < body && body - hint < STACK, "hint {hint:#x}, body frame {body:#x}");
+        }
     }
 }
