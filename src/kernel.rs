@@ -17,7 +17,7 @@ use crate::inspect::{ThreadInfo, Trace, TraceHook};
 use crate::job::{Job, JobContext, Workers};
 use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait};
 use crate::round::{Budget, Meter, Progress, Round};
-use crate::stack::{self, StackPool};
+use crate::stack::StackPool;
 use crate::thread::Status;
 use crate::time::{Clock, DeadlineQueue};
 
@@ -212,7 +212,7 @@ impl Core {
     pub(crate) fn prefetch(&self, key: usize) {
         if self.tasks.len() > PREFETCH_FROM {
             if let Some(task) = self.tasks.get(key) {
-                stack::prefetch(task.stack_hint);
+                task.frames.prefetch();
             }
         }
     }
@@ -1591,11 +1591,11 @@ mod tests {
         assert!(queued <= 200, "{queued} entries left in the deadline queue");
     }
 
-    /// The address a blocked thread leaves for prefetching lies in its own
-    /// stack, just below its body's frame: not in another thread's stack (they
-    /// are a whole stack apart), not on the host's.
+    /// The frames a blocked thread leaves for prefetching lie in its own
+    /// stack, below its body's frame: not in another thread's stack (they are
+    /// a whole stack apart), not on the host's.
     #[test]
-    fn a_blocked_thread_leaves_an_address_in_its_own_stack_for_prefetching() {
+    fn a_blocked_thread_leaves_its_own_frames_for_prefetching() {
         const STACK: usize = 64 * 1024;
         let mut kernel = Kernel::builder().virtual_time(true).stack_size(STACK).build();
         let bodies = Rc::new(RefCell::new(Vec::new()));
@@ -1616,8 +1616,11 @@ mod tests {
         let bodies = bodies.borrow();
         assert_eq!(bodies.len(), PREFETCH_FROM + 8);
         for &(key, body) in bodies.iter() {
-            let hint = core.tasks[key].stack_hint;
-            assert!(hint < body && body - hint < STACK, "hint {hint:#x}, body frame {body:#x}");
+            let frames = core.tasks[key].frames;
+            assert!(
+                frames.low < body && body < frames.end && frames.end - frames.low <= STACK,
+                "frames {frames:x?}, body frame {body:#x}"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::error::Error;
@@ -220,9 +221,8 @@ pub(crate) struct Task {
     pub(crate) signals: u64,
     /// Its stack came from the pool and goes back to it.
     pub(crate) pooled_stack: bool,
-    /// Where its stack was when it last blocked, for [`stack::prefetch`]
-    /// (never read through); zero before its first block.
-    pub(crate) stack_hint: usize,
+    /// Where its stack was in use when it last blocked, to prefetch.
+    pub(crate) frames: crate::stack::Frames,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -280,7 +280,7 @@ impl Task {
             resumes: 0,
             signals: 0,
             pooled_stack: true,
-            stack_hint: 0,
+            frames: crate::stack::Frames::default(),
         }
     }
 
@@ -556,6 +556,7 @@ impl Shared {
                     ))
                 })?;
             let result = slot.clone();
+            let stack_end = stack.base().get();
             let coroutine = Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, _: Wake| {
                 let shared = crate::kernel::current("thread body");
                 let me = {
@@ -579,6 +580,7 @@ impl Shared {
             let task = &mut core.tasks[key];
             task.name = options.name;
             task.pooled_stack = pooled_stack;
+            task.frames.end = stack_end;
             task.coroutine = Some(home);
             task.outcome = Some(outcome);
             link_child(&mut core.tasks, parent, key);

@@ -68,45 +68,63 @@ pub(crate) fn stacks_within(max_map_count: usize) -> usize {
     max_map_count.saturating_sub(reserve) / 2
 }
 
-/// An address in the current frame: where a thread's stack is in use when
-/// it blocks, for [`prefetch`] to warm before it is resumed.
-#[inline(always)]
-pub(crate) fn here() -> usize {
+/// An address just below the caller's frame: where the stack of a thread
+/// that blocks next is in use, down to the context switch's saved registers
+/// a few words further down. Not inlined, so that its frame is the callee's.
+#[inline(never)]
+pub(crate) fn below_here() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
-/// Asks the CPU to bring a parked thread's top frames (around `hint`, from
-/// [`here`]) into its caches, so that resuming it does not wait on them.
+/// The part of a blocked thread's stack that resuming it touches: its frames,
+/// from just below where it blocked (`low`) up to the stack's base (`end`),
+/// the lowest [`MOST`] bytes of them. Addresses only, never read through;
+/// `low` is zero before the thread first blocks.
 ///
 /// With many threads, each resume touches a stack page that has left the
-/// caches and the TLB; the frames a resume returns through are reached one
-/// after the other, each a miss. Fetched ahead, while another thread runs,
-/// they cost nothing: 100 000 sleepers wake 3.4 times faster
-/// (docs/performance.md). A hint of zero (never blocked) fetches nothing.
-#[inline]
-pub(crate) fn prefetch(hint: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if hint != 0 {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let at = hint as *const i8;
-        for line in PREFETCH_LINES {
-            // SAFETY: a prefetch is a hint that reads nothing the program can
-            // observe and never faults, whatever the address (Intel SDM,
-            // PREFETCHh: "does not affect program behavior"); `wrapping_offset`
-            // makes no claim about the allocation `at` is in. The instruction
-            // is SSE, part of every x86_64 CPU.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_offset(line * 64)) }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = hint;
+/// caches and the TLB, and the frames a resume returns through are reached
+/// one after the other, each a miss. [`Frames::prefetch`] fetches them ahead,
+/// while another thread runs (docs/performance.md, "Prefetching the next
+/// stack").
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Frames {
+    pub(crate) low: usize,
+    /// The stack's upper end (its base: stacks grow down). Nothing at or
+    /// above it is fetched: the page there is another stack's guard page, and
+    /// a prefetch into it costs a page walk for nothing.
+    pub(crate) end: usize,
 }
 
-/// The cache lines [`prefetch`] fetches, relative to the hint's: the frames a
-/// blocked thread returns through lie just below and above it.
-#[cfg(target_arch = "x86_64")]
-const PREFETCH_LINES: std::ops::Range<isize> = -4..8;
+const LINE: usize = 64;
+/// Fetched below `low`: the context switch's return addresses and saved
+/// registers.
+const BELOW: usize = 2 * LINE;
+/// At most this much is fetched: a thread deep in calls has its lowest
+/// frames fetched, which a resume touches first.
+const MOST: usize = 24 * LINE;
+
+impl Frames {
+    /// Asks the CPU to bring these frames into its caches.
+    #[inline]
+    pub(crate) fn prefetch(self) {
+        #[cfg(target_arch = "x86_64")]
+        if self.low != 0 {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let start = self.low.wrapping_sub(BELOW) & !(LINE - 1);
+            let len = self.end.saturating_sub(start).min(MOST);
+            let at = start as *const i8;
+            for offset in (0..len).step_by(LINE) {
+                // SAFETY: a prefetch is a hint that reads nothing the program
+                // can observe and never faults, whatever the address (Intel
+                // SDM, PREFETCHh); `wrapping_add` makes no claim about the
+                // allocation `at` is in. The instruction is SSE, part of every
+                // x86_64 CPU.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(offset)) }
+            }
+        }
+    }
+}
 
 /// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
 /// to the OS.

@@ -814,7 +814,7 @@ impl Shared {
             task.token = token;
             task.wait = wait;
             task.deadline = deadline;
-            task.stack_hint = stack::here();
+            task.frames.low = stack::below_here();
             (me, task.yielder)
         };
         // SAFETY: `yielder` was stored by this task's coroutine body when it started;
