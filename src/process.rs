@@ -352,12 +352,11 @@ impl Tasks {
     ///
     /// If there is no task at `key`.
     pub(crate) fn remove(&mut self, key: usize) {
-        let slot = &mut self.places[key];
-        assert!(matches!(slot, Place::Used(_)), "no task to remove at key {key}");
-        if let Place::Used(task) = slot {
-            self.suspended -= usize::from(task.status == Status::Suspended);
-        }
-        *slot = Place::Free(self.free);
+        let Some(Place::Used(task)) = self.places.get_mut(key) else {
+            panic!("no task to remove at key {key}")
+        };
+        self.suspended -= usize::from(task.status == Status::Suspended);
+        self.places[key] = Place::Free(self.free);
         self.free = key;
         self.len -= 1;
     }
@@ -1002,6 +1001,54 @@ mod tests {
         let (mut tasks, k) = table(2);
         tasks.remove(k[1]);
         tasks.remove(k[1]);
+    }
+
+    #[test]
+    #[should_panic(expected = "no task to remove at key 7")]
+    fn removing_past_the_end_is_a_bug() {
+        table(2).0.remove(7);
+    }
+
+    #[test]
+    fn a_suspended_task_removed_leaves_the_count() {
+        let (mut tasks, k) = table(2);
+        tasks.set_status(k[0], Status::Suspended);
+        tasks.remove(k[0]);
+        assert_eq!(tasks.suspended, 0);
+        assert!(!frozen(&tasks, k[1]));
+    }
+
+    proptest::proptest! {
+        /// The table hands out and frees keys as `slab::Slab` does (which
+        /// it replaced), and keeps its counts.
+        #[test]
+        fn the_task_table_agrees_with_a_slab(ops in proptest::collection::vec((0u8..3, 0usize..40), 1..200)) {
+            let mut tasks = Tasks::default();
+            let mut model = slab::Slab::new();
+            for (n, (op, at)) in ops.into_iter().enumerate() {
+                match op {
+                    0 => {
+                        let key = tasks.insert(|| Task::new(n as u64, Kind::Thread, None));
+                        proptest::prop_assert_eq!(key, model.insert(n as u64));
+                    }
+                    1 if model.contains(at) => {
+                        tasks.remove(at);
+                        model.remove(at);
+                    }
+                    _ if model.contains(at) => tasks.set_status(at, Status::Suspended),
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(tasks.len(), model.len());
+                let keys: Vec<_> = tasks.iter().map(|(k, t)| (k, t.serial)).collect();
+                let expected: Vec<_> = model.iter().map(|(k, &serial)| (k, serial)).collect();
+                proptest::prop_assert_eq!(keys, expected);
+                for key in 0..45 {
+                    proptest::prop_assert_eq!(tasks.get(key).map(|t| t.serial), model.get(key).copied());
+                }
+                let suspended = tasks.iter().filter(|(_, t)| t.status == Status::Suspended).count();
+                proptest::prop_assert_eq!(tasks.suspended, suspended);
+            }
+        }
     }
 
     #[test]

@@ -78,9 +78,9 @@ pub(crate) fn below_here() -> usize {
 }
 
 /// The part of a blocked thread's stack that resuming it touches: its frames,
-/// from just below where it blocked (`low`) up to the stack's base (`end`),
-/// the lowest [`MOST`] bytes of them. Addresses only, never read through;
-/// `low` is zero before the thread first blocks.
+/// from just below where it blocked (`low`, recorded as it blocks) up to the
+/// stack's base (`end`), the lowest [`MOST`] bytes of them. Addresses only,
+/// never read through; `low` is zero before the thread first blocks.
 ///
 /// With many threads, each resume touches a stack page that has left the
 /// caches and the TLB, and the frames a resume returns through are reached
@@ -90,9 +90,10 @@ pub(crate) fn below_here() -> usize {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Frames {
     pub(crate) low: usize,
-    /// The stack's upper end (its base: stacks grow down). Nothing at or
-    /// above it is fetched: the page there is another stack's guard page, and
-    /// a prefetch into it costs a page walk for nothing.
+    /// The stack's upper end (its base: stacks grow down), set when the
+    /// thread starts. Nothing at or above it is fetched: the page there may be
+    /// another stack's guard page, and a prefetch into it costs a page walk
+    /// for nothing.
     pub(crate) end: usize,
 }
 
@@ -109,22 +110,30 @@ const BELOW: usize = 4 * LINE;
 const MOST: usize = 24 * LINE;
 
 impl Frames {
+    /// The addresses of the cache lines to fetch: from [`BELOW`] under the
+    /// line of `low` up to the last line under `end`, at most [`MOST`] bytes'
+    /// worth; none before the first block or for addresses out of order.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn lines(self) -> impl Iterator<Item = usize> {
+        let start = (self.low & !(LINE - 1)).saturating_sub(BELOW);
+        let len =
+            if self.low == 0 || self.low >= self.end { 0 } else { (self.end - start).min(MOST) };
+        (start..start + len).step_by(LINE)
+    }
+
     /// Asks the CPU to bring these frames into its caches.
     #[inline]
     pub(crate) fn prefetch(self) {
-        #[cfg(target_arch = "x86_64")]
-        if self.low != 0 {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let start = self.low.wrapping_sub(BELOW) & !(LINE - 1);
-            let len = self.end.saturating_sub(start).min(MOST);
-            let at = start as *const i8;
-            for offset in (0..len).step_by(LINE) {
-                // SAFETY: a prefetch is a hint that reads nothing the program
-                // can observe and never faults, whatever the address (Intel
-                // SDM, PREFETCHh); `wrapping_add` makes no claim about the
-                // allocation `at` is in. The instruction is SSE, part of every
-                // x86_64 CPU.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(offset)) }
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+        for line in self.lines() {
+            // SAFETY: a prefetch is a hint that reads nothing the program can
+            // observe and never faults, whatever the address (Intel SDM,
+            // PREFETCHh); the pointer is made from an integer and never
+            // dereferenced. The instruction is SSE, which the `cfg` checks.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    line as *const i8,
+                )
             }
         }
     }
@@ -194,6 +203,24 @@ impl StackPool {
 mod tests {
     use super::*;
     use corosensei::stack::Stack;
+
+    #[test]
+    fn the_lines_fetched_run_from_below_the_blocked_frame_to_the_stack_base() {
+        let end = 0x7000_0000;
+        let lines = |low| Frames { low, end }.lines().collect::<Vec<_>>();
+        // 0x1f0 below the base: its line, four below it, and those up to the base.
+        let fetched = lines(end - 0x1f0);
+        assert_eq!(fetched.first(), Some(&(end - 0x200 - 4 * 64)));
+        assert_eq!(fetched.last(), Some(&(end - 64)));
+        assert!(fetched.windows(2).all(|w| w[1] == w[0] + 64));
+        assert_eq!(fetched.len(), 8 + 4);
+        // Deep in calls: the lowest 24 lines only.
+        let deep = lines(end - 0x4000);
+        assert_eq!((deep.len(), deep[0]), (24, end - 0x4000 - 4 * 64));
+        // Never blocked, out of order, or near zero: nothing, or nothing that wraps.
+        assert!(lines(0).is_empty() && lines(end).is_empty() && lines(end + 64).is_empty());
+        assert!(Frames { low: 100, end: 4096 }.lines().all(|line| line < 4096));
+    }
 
     #[test]
     fn a_given_stack_is_taken_again() {
