@@ -53,12 +53,11 @@ pub const DEFAULT_STACK_POOL: usize = 1024;
 pub const DEFAULT_WORKERS: usize = 2;
 
 /// From how many tasks (the root, programs and threads) on a resume
-/// prefetches the next one's stack ([`Core::prefetch`]). Below it the
-/// stacks' top frames stay in the caches
-/// and prefetching only costs: on the machine of docs/performance.md, waking
-/// sleepers took 89 ns without and 93 ns with it among 200 threads, the same
-/// 140 ns either way among 3 000, and 336 ns without, 123 ns with among
-/// 10 000.
+/// prefetches the next one's stack ([`Core::prefetch`]). Below it the stacks'
+/// top frames stay in the caches and prefetching only costs: on the machine
+/// of docs/performance.md, waking sleepers took 89 ns without and 93 ns with
+/// it among 200 threads, the same 140 ns either way among 3 000, and 336 ns
+/// without, 123 ns with among 10 000.
 const PREFETCH_FROM: usize = 2048;
 
 /// What a deadline in the queue wakes.

@@ -304,12 +304,12 @@ impl Task {
 /// statuses change through [`Tasks::set_status`] only.
 ///
 /// A removed task is dropped where it lies, and a new one is written straight
-/// into its slot: a task is a few hundred bytes, and a spawn used to spend a
+/// into its place: a task is a few hundred bytes, and a spawn used to spend a
 /// tenth of its time moving them in and out of a general-purpose slab.
 #[derive(Default)]
 pub(crate) struct Tasks {
     places: Vec<Place>,
-    /// The first free slot; `places.len()` when none is.
+    /// The first free place; `places.len()` when none is.
     free: usize,
     len: usize,
     suspended: usize,
@@ -346,7 +346,7 @@ impl Tasks {
         key
     }
 
-    /// Drops the task at `key` in place and frees its slot.
+    /// Drops the task at `key` where it lies and frees its place.
     ///
     /// # Panics
     ///
@@ -380,7 +380,7 @@ impl Tasks {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Task)> {
-        self.places.iter().enumerate().filter_map(|(key, slot)| match slot {
+        self.places.iter().enumerate().filter_map(|(key, place)| match place {
             Place::Used(task) => Some((key, task)),
             Place::Free(_) => None,
         })

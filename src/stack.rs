@@ -68,9 +68,9 @@ pub(crate) fn stacks_within(max_map_count: usize) -> usize {
     max_map_count.saturating_sub(reserve) / 2
 }
 
-/// An address just below the caller's frame: where the stack of a thread
-/// that blocks next is in use, down to the context switch's saved registers
-/// a few words further down. Not inlined, so that its frame is the callee's.
+/// An address just below the caller's frame. Called as a thread blocks, it
+/// tells how deep its stack is in use: the context switch's saved registers
+/// are a few words further down. Not inlined, so that its frame is a callee's.
 #[inline(never)]
 pub(crate) fn below_here() -> usize {
     let marker = 0u8;
