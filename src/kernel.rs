@@ -266,6 +266,12 @@ impl Core {
         !self.queue.is_empty() || !self.join_wakes.is_empty()
     }
 
+    /// Whether a round started now would have only deadlines to run: no
+    /// signal is queued (here or by another OS thread), no joiner to wake.
+    pub(crate) fn only_deadlines_next(&self) -> bool {
+        !self.has_queued_work() && !self.remote.pending.load(Ordering::Relaxed)
+    }
+
     /// Whether a round started now would have something to do (or might: the
     /// deadline at the head may be stale).
     pub(crate) fn has_work_now(&self) -> bool {
@@ -517,7 +523,7 @@ impl Shared {
     /// busy round, the next one starts only if there is work for it: a round
     /// that would find nothing costs more than the look.
     pub(crate) fn settle(&self, report: &mut StepReport, meter: &Meter) {
-        while let Progress::Done { busy: true } = self.round(report, meter) {
+        while let Progress::Done { busy: true } = self.round(report, meter, true) {
             if !self.core().has_work_now() {
                 return;
             }
@@ -528,7 +534,7 @@ impl Shared {
     /// a wait for something. `Err` lists the waiting threads when nothing can
     /// ever wake them.
     fn turn(&self, report: &mut StepReport) -> Result<(), Vec<String>> {
-        match self.round(report, &Meter::Unlimited) {
+        match self.round(report, &Meter::Unlimited, false) {
             Progress::Done { busy: false } => self.idle(true),
             _ => Ok(()),
         }
@@ -1022,7 +1028,7 @@ impl Kernel {
     pub fn step(&mut self) -> StepReport {
         assert!(current_ptr().is_null(), "cothread: `Kernel::step` called inside a running kernel");
         self.drive("step", |shared, report| {
-            shared.round(report, &Meter::Unlimited);
+            shared.round(report, &Meter::Unlimited, false);
         })
     }
 

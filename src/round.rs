@@ -7,7 +7,10 @@
 //! ([`Kernel::step_for`](crate::Kernel::step_for)) may stop between two units
 //! of that work; the round keeps its place and the next call goes on from
 //! there, so a ready thread is never overtaken by work that became ready after
-//! it.
+//! it. A caller that runs rounds back to back (`run_until_idle`, `step_for`,
+//! `advance`) lets a round flow into the next when that one has only
+//! deadlines to run, as threads that yield give it: the same work in the same
+//! order, without leaving and re-entering the round for every turn of them.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -115,7 +118,12 @@ pub(crate) enum Progress {
 impl Shared {
     /// Runs the current round (starting one if none is under way) until it is
     /// complete or `meter` runs out.
-    pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter) -> Progress {
+    ///
+    /// With `roll`, a round whose successor would have deadlines to run and
+    /// nothing else (no signal queued, no joiner to wake) flows into it
+    /// without returning: the same work in the same order as returning and
+    /// starting it, for a caller that would start it at once anyway.
+    pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> Progress {
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
             let mut core = self.core();
@@ -140,7 +148,9 @@ impl Shared {
                 // Checked before each unit of work: a resume, a delivery, a timer.
                 _ if meter.exhausted(report) => return Progress::OutOfBudget,
                 Phase::Signals(cutoff) => busy |= self.deliver_next(report, cutoff),
-                Phase::Deadlines(cutoff) => busy |= self.run_deadlines(cutoff, report, meter),
+                Phase::Deadlines(cutoff) => {
+                    busy |= self.run_deadlines(cutoff, report, meter, roll);
+                }
                 Phase::Joins => {
                     let next = self.round.borrow_mut().joins.pop_front();
                     match next {
@@ -157,20 +167,36 @@ impl Shared {
 
     /// The deadline phase: runs what is due by `cutoff`, in deadline order,
     /// until nothing is or `meter` runs out. Returns whether it ran anything.
-    fn run_deadlines(&self, cutoff: Cutoff, report: &mut StepReport, meter: &Meter) -> bool {
+    /// With `roll`, see [`round`](Shared::round).
+    fn run_deadlines(
+        &self,
+        mut cutoff: Cutoff,
+        report: &mut StepReport,
+        meter: &Meter,
+        roll: bool,
+    ) -> bool {
         enum Unit {
             Resume(usize, Option<Parked>),
             Timer(usize, u64),
             Stale,
             End,
         }
+        // The joins of this round were taken when it began: none is added.
+        let roll = roll && self.round.borrow().joins.is_empty();
         let mut busy = false;
         loop {
             // Popped, checked and, for a wait that is still on, unparked
             // under one borrow.
             let unit = {
                 let mut core = self.core();
-                match core.deadlines.pop_due(cutoff) {
+                let mut due = core.deadlines.pop_due(cutoff);
+                if due.is_none() && roll && core.only_deadlines_next() {
+                    // The next round begins here: its cutoff is taken now.
+                    cutoff = core.deadlines.cutoff(core.now());
+                    self.round.borrow_mut().phase = Phase::Deadlines(cutoff);
+                    due = core.deadlines.pop_due(cutoff);
+                }
+                match due {
                     Some(Due::Task { key, token }) => {
                         if core.ready(key, token, Woke::Timeout) {
                             core.prefetch_next_due();

@@ -398,6 +398,79 @@ fn a_round_cut_by_the_budget_goes_on_where_it_stopped() {
     assert_eq!(*log.borrow(), (0..15).map(|n| n % 5).collect::<Vec<_>>());
 }
 
+/// A random program of yielding, pushing, pulling and joining threads, run at
+/// one instant. Each line of the log names the script, the step and what it
+/// got.
+fn rounds_program(seed: u64) -> (Kernel, Rc<RefCell<Vec<String>>>) {
+    fn name(rng: &mut Lcg) -> &'static str {
+        ["a", "b"][rng.below(2) as usize]
+    }
+    fn run_script(script: u64, mut rng: Lcg, log: Rc<RefCell<Vec<String>>>) {
+        for step in 0..rng.below(8) {
+            let got = match rng.below(6) {
+                0 => {
+                    os::sleep(Duration::ZERO);
+                    "slept".to_string()
+                }
+                1 => format!("yielded {:?}", thread::yield_now().map(|s| s.name().to_string())),
+                2 => {
+                    event::push(Signal::new(name(&mut rng)));
+                    "pushed".to_string()
+                }
+                3 => format!("polled {:?}", event::pull(Duration::ZERO, name(&mut rng)).is_some()),
+                4 => format!("pulled {:?}", event::pull(None, name(&mut rng)).is_some()),
+                _ => {
+                    let child = thread::create(|| {
+                        os::sleep(Duration::ZERO);
+                        event::push(Signal::new("a"));
+                    });
+                    format!("joined {:?}", child.thread().join(None))
+                }
+            };
+            log.borrow_mut().push(format!("{script}.{step} {got}"));
+        }
+    }
+    let mut rng = Lcg(seed);
+    let mut k = kernel();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    for script in 0..2 + rng.below(4) {
+        let (rng, log) = (Lcg(rng.next()), log.clone());
+        k.spawn(move || run_script(script, rng, log));
+    }
+    k.push_signal(Signal::new(name(&mut rng)));
+    (k, log)
+}
+
+/// `run_until_idle` and `step_for` go from one round into the next without
+/// returning when the next has only deadlines to run: the same work in the
+/// same order as one `step` (one round) after another.
+#[test]
+fn rounds_run_back_to_back_do_what_single_steps_do() {
+    for seed in 0..300 {
+        let (mut stepped, by_step) = rounds_program(seed);
+        let mut resumes = 0;
+        loop {
+            let r = stepped.step();
+            if (r.resumes, r.signals) == (0, 0) {
+                break;
+            }
+            resumes += r.resumes;
+        }
+        let (mut settled, by_settle) = rounds_program(seed);
+        let r = settled.run_until_idle();
+        assert_eq!(*by_settle.borrow(), *by_step.borrow(), "seed {seed}");
+        assert_eq!(r.resumes, resumes, "seed {seed}");
+
+        let (mut budgeted, by_budget) = rounds_program(seed);
+        let budget = 1 + seed as usize % 3;
+        while budgeted.step_for(Budget::Resumes(budget)).resumes > 0 {}
+        assert_eq!(*by_budget.borrow(), *by_step.borrow(), "seed {seed}, budget {budget}");
+        for k in [&mut stepped, &mut settled, &mut budgeted] {
+            assert_eq!((k.step().resumes, k.run_until_idle().resumes), (0, 0), "seed {seed}");
+        }
+    }
+}
+
 /// The rustdoc of `step_for`: "with a budget of at least the number of ready
 /// threads, each of them runs in this step", wherever the previous step cut
 /// the round, and also for a thread that became ready after the cut.
