@@ -181,8 +181,6 @@ impl Shared {
             Stale,
             End,
         }
-        // The joins of this round were taken when it began: none is added.
-        let roll = roll && self.round.borrow().joins.is_empty();
         let mut busy = false;
         loop {
             // Popped, checked and, for a wait that is still on, unparked
@@ -190,7 +188,16 @@ impl Shared {
             let unit = {
                 let mut core = self.core();
                 let mut due = core.deadlines.pop_due(cutoff);
-                if due.is_none() && roll && core.only_deadlines_next() {
+                // Only for yields, which wait in the queue's due list: that a
+                // later deadline fell due meanwhile (on the real clock) is
+                // left to the caller, who starts the next round at once.
+                // The joins of this round were taken when it began.
+                if due.is_none()
+                    && roll
+                    && core.deadlines.has_pushed_due()
+                    && core.only_deadlines_next()
+                    && self.round.borrow().joins.is_empty()
+                {
                     // The next round begins here: its cutoff is taken now.
                     cutoff = core.deadlines.cutoff(core.now());
                     self.round.borrow_mut().phase = Phase::Deadlines(cutoff);

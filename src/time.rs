@@ -283,6 +283,7 @@ impl<T: Copy> DeadlineQueue<T> {
     /// Adds an entry that is due already (`at` is not after the clock's now):
     /// O(1) when it is not earlier than the last such entry, as is the case
     /// for everything pushed "now".
+    #[inline]
     pub(crate) fn push_due(&mut self, at: Duration, item: T) {
         let entry = self.entry(at, item);
         if self.due.back().is_some_and(|last| last.key > entry.key) {
@@ -290,6 +291,14 @@ impl<T: Copy> DeadlineQueue<T> {
         } else {
             self.due.push_back(entry);
         }
+    }
+
+    /// Whether an entry added as due already (by [`push_due`]) waits: a
+    /// round starting now would have it to run.
+    ///
+    /// [`push_due`]: DeadlineQueue::push_due
+    pub(crate) fn has_pushed_due(&self) -> bool {
+        !self.due.is_empty()
     }
 
     /// Where the earliest entry waits, and its key.
@@ -315,6 +324,7 @@ impl<T: Copy> DeadlineQueue<T> {
         }
     }
 
+    #[inline]
     fn take(&mut self, source: Source) -> Option<T> {
         match source {
             Source::Due => self.due.pop_front().map(|e| e.item),
