@@ -908,7 +908,7 @@ impl Shared {
     }
 
     /// Schedules the wake-ups that `key` and its descendants missed while frozen,
-    /// now that they may not be.
+    /// now that they may not be, and their held zero-interval timers.
     pub(crate) fn deliver_missed(&self, core: &mut crate::kernel::Core, key: usize) {
         let now = core.now();
         for k in subtree(&core.tasks, key) {
@@ -920,6 +920,9 @@ impl Shared {
                 task.missed = false;
                 let token = task.token;
                 core.deadlines.push_due(now, Due::Task { key: k, token });
+            }
+            for (key, serial) in core.timers.release_held(k) {
+                core.deadlines.push_due(now, Due::Timer { key, serial });
             }
         }
     }

@@ -131,6 +131,10 @@ pub(crate) struct Timer {
     pub(crate) remaining: Option<u32>,
     /// `None` while the callback runs.
     pub(crate) callback: Option<TimerFn>,
+    /// A zero-interval firing fell due while the owner was frozen: the timer
+    /// waits out of the deadline queue (where it would fall due again at
+    /// once, for ever) until the owner thaws.
+    pub(crate) held: bool,
 }
 
 /// Timers by key and by owner.
@@ -157,6 +161,7 @@ impl Timers {
             interval,
             remaining,
             callback: Some(callback),
+            held: false,
         });
         self.owned.insert(owner, key);
         (key, serial)
@@ -176,5 +181,19 @@ impl Timers {
         for key in self.owned.take(&owner) {
             graveyard.extend(self.remove(key));
         }
+    }
+
+    /// Releases `owner`'s held timers (its owner thawed), as `(key, serial)`
+    /// to schedule.
+    pub(crate) fn release_held(&mut self, owner: usize) -> Vec<(usize, u64)> {
+        let keys = self.owned.get(&owner).unwrap_or_default();
+        let mut released = Vec::new();
+        for &key in keys {
+            let timer = &mut self.table[key];
+            if std::mem::take(&mut timer.held) {
+                released.push((key, timer.serial));
+            }
+        }
+        released
     }
 }

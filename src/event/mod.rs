@@ -307,7 +307,8 @@ impl From<u32> for Times {
 /// [`Times::Forever`]), like OpenOS's `event.timer`. The first call comes one
 /// interval from now. The timer belongs to the current thread (or program), does
 /// not fire while its owner is suspended (those firings are skipped, not
-/// stored), and dies with it. A callback that panics is reported through
+/// stored; a zero-interval timer fires when its owner is resumed), and dies
+/// with it. A callback that panics is reported through
 /// [`on_error`] and cancelled. A callback must not block.
 ///
 /// # Panics
@@ -477,9 +478,14 @@ impl Shared {
             match core.timers.get_mut(key, serial) {
                 None => None,
                 Some(t) if frozen(&core.tasks, t.owner) => {
-                    // Suspended owner: skip this firing.
-                    let at = now.saturating_add(t.interval);
-                    core.deadlines.push(at, Due::Timer { key, serial });
+                    // Suspended owner: skip this firing. The next falls due an
+                    // interval on; with none, as soon as the owner thaws.
+                    if t.interval.is_zero() {
+                        t.held = true;
+                    } else {
+                        let at = now.saturating_add(t.interval);
+                        core.deadlines.push(at, Due::Timer { key, serial });
+                    }
                     None
                 }
                 Some(t) => {
