@@ -266,9 +266,9 @@ impl Core {
         !self.queue.is_empty() || !self.join_wakes.is_empty()
     }
 
-    /// Whether a round started now would have only deadlines to run: no
-    /// signal is queued (here or by another OS thread), no joiner to wake.
-    pub(crate) fn only_deadlines_next(&self) -> bool {
+    /// Whether a round started now would find nothing queued for it: no
+    /// signal (here or from another OS thread), no joiner to wake.
+    pub(crate) fn nothing_queued(&self) -> bool {
         !self.has_queued_work() && !self.remote.pending.load(Ordering::Relaxed)
     }
 

@@ -8,8 +8,9 @@
 //! of that work; the round keeps its place and the next call goes on from
 //! there, so a ready thread is never overtaken by work that became ready after
 //! it. A caller that runs rounds back to back (`run_until_idle`, `step_for`,
-//! `advance`) lets a round flow into the next when that one has only
-//! deadlines to run, as threads that yield give it: the same work in the same
+//! `advance`, `advance_for`) lets a round flow into the next when that one
+//! would start with nothing queued and waits already due to run, as threads
+//! looping on `os::sleep(Duration::ZERO)` give it: the same work in the same
 //! order, without leaving and re-entering the round for every turn of them.
 
 use std::collections::VecDeque;
@@ -119,10 +120,11 @@ impl Shared {
     /// Runs the current round (starting one if none is under way) until it is
     /// complete or `meter` runs out.
     ///
-    /// With `roll`, a round whose successor would have deadlines to run and
-    /// nothing else (no signal queued, no joiner to wake) flows into it
-    /// without returning: the same work in the same order as returning and
-    /// starting it, for a caller that would start it at once anyway.
+    /// With `roll`, a round whose successor would start with no signal queued
+    /// and no joiner to wake, and with waits that were due already when they
+    /// began (a zero sleep, a zero timeout) to run, flows into it without
+    /// returning: the same work in the same order as returning and starting
+    /// it, for a caller that would start it at once anyway.
     pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> Progress {
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
@@ -188,14 +190,14 @@ impl Shared {
             let unit = {
                 let mut core = self.core();
                 let mut due = core.deadlines.pop_due(cutoff);
-                // Only for yields, which wait in the queue's due list: that a
-                // later deadline fell due meanwhile (on the real clock) is
-                // left to the caller, who starts the next round at once.
-                // The joins of this round were taken when it began.
+                // Only for waits that were due as they began (the queue's due
+                // list): that a later deadline fell due meanwhile (on the real
+                // clock) is left to the caller, who starts the next round at
+                // once. The joins of this round were taken when it began.
                 if due.is_none()
                     && roll
                     && core.deadlines.has_pushed_due()
-                    && core.only_deadlines_next()
+                    && core.nothing_queued()
                     && self.round.borrow().joins.is_empty()
                 {
                     // The next round begins here: its cutoff is taken now.

@@ -293,8 +293,8 @@ impl<T: Copy> DeadlineQueue<T> {
         }
     }
 
-    /// Whether an entry added as due already (by [`push_due`]) waits: a
-    /// round starting now would have it to run.
+    /// Whether the list of entries that were due when added (by
+    /// [`push_due`], in order) holds any, stale ones included.
     ///
     /// [`push_due`]: DeadlineQueue::push_due
     pub(crate) fn has_pushed_due(&self) -> bool {

@@ -400,7 +400,8 @@ fn a_round_cut_by_the_budget_goes_on_where_it_stopped() {
 
 /// A random program of yielding, pushing, pulling and joining threads, run at
 /// one instant. Each line of the log names the script, the step and what it
-/// got.
+/// got; for even seeds the trace hook's events are in it too (a traced
+/// resume takes another path).
 fn rounds_program(seed: u64) -> (Kernel, Rc<RefCell<Vec<String>>>) {
     fn name(rng: &mut Lcg) -> &'static str {
         ["a", "b"][rng.below(2) as usize]
@@ -433,6 +434,10 @@ fn rounds_program(seed: u64) -> (Kernel, Rc<RefCell<Vec<String>>>) {
     let mut rng = Lcg(seed);
     let mut k = kernel();
     let log = Rc::new(RefCell::new(Vec::new()));
+    if seed % 2 == 0 {
+        let trace = log.clone();
+        k.on_trace(move |_, event| trace.borrow_mut().push(format!("trace: {event}")));
+    }
     for script in 0..2 + rng.below(4) {
         let (rng, log) = (Lcg(rng.next()), log.clone());
         k.spawn(move || run_script(script, rng, log));
@@ -448,18 +453,18 @@ fn rounds_program(seed: u64) -> (Kernel, Rc<RefCell<Vec<String>>>) {
 fn rounds_run_back_to_back_do_what_single_steps_do() {
     for seed in 0..300 {
         let (mut stepped, by_step) = rounds_program(seed);
-        let mut resumes = 0;
+        let mut done = (0, 0);
         loop {
             let r = stepped.step();
             if (r.resumes, r.signals) == (0, 0) {
                 break;
             }
-            resumes += r.resumes;
+            done = (done.0 + r.resumes, done.1 + r.signals);
         }
         let (mut settled, by_settle) = rounds_program(seed);
         let r = settled.run_until_idle();
         assert_eq!(*by_settle.borrow(), *by_step.borrow(), "seed {seed}");
-        assert_eq!(r.resumes, resumes, "seed {seed}");
+        assert_eq!((r.resumes, r.signals), done, "seed {seed}");
 
         let (mut budgeted, by_budget) = rounds_program(seed);
         let budget = 1 + seed as usize % 3;
@@ -469,6 +474,43 @@ fn rounds_run_back_to_back_do_what_single_steps_do() {
             assert_eq!((k.step().resumes, k.run_until_idle().resumes), (0, 0), "seed {seed}");
         }
     }
+}
+
+/// A signal pushed from another OS thread's sender while threads yield
+/// arrives at the start of the next round, rollover or not: a round never
+/// flows into the next past a remote push.
+#[test]
+fn a_remote_push_among_yields_is_delivered_at_the_next_round() {
+    fn program() -> (Kernel, Out) {
+        let out = Out::new();
+        let (yields, gets) = (out.clone(), out.clone());
+        let mut k = kernel();
+        let sender = k.signal_sender();
+        k.spawn(move || {
+            thread::create(move || {
+                event::pull(None, "x");
+                gets.print("got x");
+            });
+            for turn in 0..3 {
+                os::sleep(Duration::ZERO);
+                yields.print(format!("turn {turn}"));
+                if turn == 0 {
+                    let sender = sender.clone();
+                    std::thread::spawn(move || sender.push(Signal::new("x")))
+                        .join()
+                        .expect("the pushing OS thread ends")
+                        .expect("the kernel is alive");
+                }
+            }
+        });
+        (k, out)
+    }
+    let (mut stepped, by_step) = program();
+    while stepped.step().resumes > 0 {}
+    let (mut settled, by_settle) = program();
+    settled.run_until_idle();
+    assert_eq!(by_step.lines(), ["turn 0", "got x", "turn 1", "turn 2"]);
+    assert_eq!(by_settle.lines(), by_step.lines());
 }
 
 /// The rustdoc of `step_for`: "with a budget of at least the number of ready
