@@ -307,9 +307,9 @@ impl From<u32> for Times {
 /// [`Times::Forever`]), like OpenOS's `event.timer`. The first call comes one
 /// interval from now. The timer belongs to the current thread (or program), does
 /// not fire while its owner is suspended (those firings are skipped, not
-/// stored; a zero-interval timer fires when its owner is resumed), and dies
-/// with it. A callback that panics is reported through
-/// [`on_error`] and cancelled. A callback must not block.
+/// stored; a zero-interval timer fires once its owner thaws: is resumed, or
+/// leaves a suspended process), and dies with it. A callback that panics is
+/// reported through [`on_error`] and cancelled. A callback must not block.
 ///
 /// # Panics
 ///
