@@ -639,30 +639,32 @@ fn a_suspended_threads_timer_skips_its_firings_and_keeps_its_rhythm() {
 /// and `advance` return.
 #[test]
 fn a_suspended_threads_zero_interval_timer_fires_when_it_is_resumed() {
-    let out = Out::new();
-    let (o, o1) = (out.clone(), out.clone());
-    let mut k = kernel();
-    k.spawn(move || {
-        let owner = thread::create(move || {
-            event::timer(Duration::ZERO, 1, move || o1.print(format!("fired at {}", now_ms())));
-            thread::current().expect("a thread").suspend().expect("it suspends itself");
-            o.print(format!("owner resumed at {}", now_ms()));
+    within(secs(60), || {
+        let out = Out::new();
+        let (o, o1) = (out.clone(), out.clone());
+        let mut k = kernel();
+        k.spawn(move || {
+            let owner = thread::create(move || {
+                event::timer(Duration::ZERO, 1, move || o1.print(format!("fired at {}", now_ms())));
+                thread::current().expect("a thread").suspend().expect("it suspends itself");
+                o.print(format!("owner resumed at {}", now_ms()));
+                event::pull(None, "never");
+            });
+            event::pull(None, "resume");
+            owner.resume().expect("the owner is suspended");
             event::pull(None, "never");
         });
-        event::pull(None, "resume");
-        owner.resume().expect("the owner is suspended");
-        event::pull(None, "never");
-    });
-    k.run_until_idle();
-    assert_eq!(k.step_for(cothread::Budget::Resumes(3)).resumes, 0);
-    k.advance(ms(5));
-    assert_eq!(k.uptime(), ms(5));
-    assert!(out.lines().is_empty(), "{:?}", out.lines());
+        k.run_until_idle();
+        assert_eq!(k.step_for(cothread::Budget::Resumes(3)).resumes, 0);
+        k.advance(ms(5));
+        assert_eq!(k.uptime(), ms(5));
+        assert!(out.lines().is_empty(), "{:?}", out.lines());
 
-    k.push_signal(Signal::new("resume"));
-    k.run_until_idle();
-    k.advance(ms(5));
-    assert_eq!(out.lines(), ["owner resumed at 5", "fired at 5"]);
+        k.push_signal(Signal::new("resume"));
+        k.run_until_idle();
+        k.advance(ms(5));
+        assert_eq!(out.lines(), ["owner resumed at 5", "fired at 5"]);
+    });
 }
 
 /// The firings skipped during a suspension do not count against `times`.

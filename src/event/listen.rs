@@ -185,15 +185,11 @@ impl Timers {
 
     /// Releases `owner`'s held timers (its owner thawed), as `(key, serial)`
     /// to schedule.
-    pub(crate) fn release_held(&mut self, owner: usize) -> Vec<(usize, u64)> {
-        let keys = self.owned.get(&owner).unwrap_or_default();
-        let mut released = Vec::new();
-        for &key in keys {
-            let timer = &mut self.table[key];
-            if std::mem::take(&mut timer.held) {
-                released.push((key, timer.serial));
-            }
-        }
-        released
+    pub(crate) fn release_held(&mut self, owner: usize) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let Timers { table, owned, .. } = self;
+        owned.get(&owner).unwrap_or_default().iter().filter_map(move |&key| {
+            let timer = &mut table[key];
+            std::mem::take(&mut timer.held).then_some((key, timer.serial))
+        })
     }
 }
