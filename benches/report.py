@@ -133,6 +133,8 @@ def main():
                 per = "woken thread" if group == "broadcast" else "wake-up"
             if group in ("push_one", "broadcast") and function.startswith("corosensei"):
                 per = "resume"
+            if function.startswith("index_and_stacks"):
+                per = "lookup and resume"
             pct = 100 * mad / median if median else 0
             print(f"| `{group}/{function}` | {ns(median)} | ±{ns(mad)} ({pct:.1f} %) | {per} |")
 
@@ -171,8 +173,18 @@ def main():
     big = get("push_one", push_big)
     n = grouped(int(push_big[len("cothread_"):])) if push_big else "?"
     row(f"`push_one` with {n} waiters under 2 µs", ns(big), None if big is None else big < 2000)
-    r = ratio(big, get("push_one", "cothread_1000"))
+    small = get("push_one", "cothread_1000")
+    r = ratio(big, small)
     row(f"`push_one` {n} within 2x of 1 000 waiters", x(r), cmp(r, 2.0))
+    floor_big = get("push_one", push_big and push_big.replace("cothread_", "index_and_stacks_"))
+    floor_small = get("push_one", "index_and_stacks_1000")
+    if None not in (big, small, floor_big, floor_small):
+        row(
+            f"(the floor) a name lookup and a bare resume, {n} vs 1 000",
+            f"{ns(floor_small)} → {ns(floor_big)}: +{ns(floor_big - floor_small)} "
+            f"(cothread +{ns(big - small)}; within 2x allows +{ns(small)})",
+            None,
+        )
     b = get("broadcast", broadcast)
     r = ratio(b, sw)
     row("`broadcast` per woken thread within 3x of `switch`", f"{ns(b)} = {x(r)}", cmp(r, 3.0))
