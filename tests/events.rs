@@ -1776,6 +1776,38 @@ fn a_timer_past_584_years_does_not_fire_early() {
     assert!(!fired.get(), "fired at {:?}", k.uptime());
 }
 
+/// A repeating timer still alive when the virtual clock reaches its end
+/// (`Duration::MAX`, where every later instant saturates to that one) fires
+/// there and ends, as does one whose owner is suspended then: `advance`
+/// returns instead of firing it for ever at one instant.
+#[test]
+fn a_repeating_timer_ends_at_the_end_of_the_clock() {
+    within(secs(60), || {
+        let mut k = kernel();
+        let fired = Rc::new(Cell::new(0));
+        let f = fired.clone();
+        let id = k.timer(Duration::MAX / 2, Times::Forever, move || f.set(f.get() + 1));
+        // Instants past 584 years fall due only at the very end: once here.
+        k.advance(Duration::MAX);
+        assert_eq!((k.uptime(), fired.get()), (Duration::MAX, 1));
+        assert!(!k.cancel(id), "the timer has ended");
+
+        let ticks = Rc::new(Cell::new(0));
+        let t = ticks.clone();
+        let program = k.spawn(move || {
+            event::timer(secs(1), Times::Forever, move || t.set(t.get() + 1));
+            event::pull(None, "never");
+        });
+        program.thread().suspend().unwrap();
+        k.step(); // the skipped firing is held, not re-armed at the same instant
+        assert_eq!(ticks.get(), 0);
+        program.thread().resume().unwrap();
+        k.step();
+        k.step();
+        assert_eq!(ticks.get(), 1, "fired once when thawed, then ended");
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Pushing from the host and from other OS threads
 // ---------------------------------------------------------------------------

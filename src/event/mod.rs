@@ -303,13 +303,22 @@ impl From<u32> for Times {
     }
 }
 
+/// When a timer that fired at `now` fires next: an interval on, unless the
+/// clock has no later instant to give (a zero interval, or `now` at
+/// `Duration::MAX`, where every later instant saturates to `now` itself).
+fn next_firing(now: Duration, interval: Duration) -> Option<Duration> {
+    Some(now.saturating_add(interval)).filter(|&at| at > now)
+}
+
 /// Calls `callback` every `interval`, `times` times (a count or
 /// [`Times::Forever`]), like OpenOS's `event.timer`. The first call comes one
 /// interval from now. The timer belongs to the current thread (or program), does
 /// not fire while its owner is suspended (those firings are skipped, not
 /// stored; a zero-interval timer fires once its owner thaws: is resumed, or
-/// leaves a suspended process), and dies with it. A callback that panics is
-/// reported through [`on_error`] and cancelled. A callback must not block.
+/// leaves a suspended process), and dies with it. A repeating timer also ends
+/// at the clock's last instant (`Duration::MAX`), which has no later one to
+/// fire at. A callback that panics is reported through [`on_error`] and
+/// cancelled. A callback must not block.
 ///
 /// # Panics
 ///
@@ -479,12 +488,11 @@ impl Shared {
                 None => None,
                 Some(t) if frozen(&core.tasks, t.owner) => {
                     // Suspended owner: skip this firing. The next falls due an
-                    // interval on; with none, as soon as the owner thaws.
-                    if t.interval.is_zero() {
-                        t.held = true;
-                    } else {
-                        let at = now.saturating_add(t.interval);
-                        core.deadlines.push(at, Due::Timer { key, serial });
+                    // interval on; with no later instant (a zero interval, or
+                    // the clock's end), as soon as the owner thaws.
+                    match next_firing(now, t.interval) {
+                        Some(at) => core.deadlines.push(at, Due::Timer { key, serial }),
+                        None => t.held = true,
                     }
                     None
                 }
@@ -503,15 +511,16 @@ impl Shared {
             let mut core = self.core();
             let core = &mut *core;
             let now = core.now();
-            match core.timers.get_mut(key, serial) {
-                Some(t) if outcome.is_ok() && t.remaining != Some(0) => {
+            let timer = core.timers.get_mut(key, serial);
+            let next = timer.as_ref().and_then(|t| next_firing(now, t.interval));
+            match (timer, next) {
+                (Some(t), Some(at)) if outcome.is_ok() && t.remaining != Some(0) => {
                     t.callback = Some(callback);
-                    let at = now.saturating_add(t.interval);
                     core.deadlines.push(at, Due::Timer { key, serial });
                     None
                 }
-                Some(_) => Some((callback, core.timers.remove(key))),
-                None => Some((callback, None)),
+                (Some(_), _) => Some((callback, core.timers.remove(key))),
+                (None, _) => Some((callback, None)),
             }
         };
         self.drop_user(owner, "timer", dropped);
