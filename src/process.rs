@@ -234,6 +234,13 @@ pub(crate) struct Parked {
 }
 
 impl crate::kernel::Core {
+    /// Drops every listener and timer `key` owns; their callbacks go to the
+    /// graveyard, to be dropped with nothing borrowed.
+    pub(crate) fn drop_registrations(&mut self, key: usize) {
+        self.listeners.drop_owner(key, &mut self.graveyard);
+        self.timers.drop_owner(key, &mut self.graveyard);
+    }
+
     /// Takes `key`'s coroutine out to resume it and makes it the running task.
     pub(crate) fn unpark(&mut self, key: usize) -> Parked {
         let task = &mut self.tasks[key];
@@ -651,6 +658,11 @@ impl Shared {
         self.kill_children(me);
         let outcome = {
             let mut core = self.core();
+            if core.tasks[me].ended {
+                // Killed: the death's bookkeeping was done at the kill. What
+                // the unwind's destructors registered since dies now.
+                core.drop_registrations(me);
+            }
             self.mark_dead(&mut core, me);
             core.tasks[me].outcome.take()
         };
@@ -692,8 +704,7 @@ impl Shared {
         if !matches!(core.tasks[key].wait, Wait::None) {
             core.end_wait(key, false);
         }
-        core.listeners.drop_owner(key, &mut core.graveyard);
-        core.timers.drop_owner(key, &mut core.graveyard);
+        core.drop_registrations(key);
         if is_thread {
             core.queue.push_back(Queued::ThreadExit(serial));
         }

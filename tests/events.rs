@@ -1808,6 +1808,54 @@ fn a_repeating_timer_ends_at_the_end_of_the_clock() {
     });
 }
 
+/// A killed thread's destructors may register a timer and a listener as its
+/// stack unwinds: they die with it as well (their callbacks dropped, never
+/// called), and the thread that later takes its place in the kernel's
+/// tables is not taken for their owner (the timer would have killed it).
+#[test]
+fn registrations_made_while_a_killed_thread_unwinds_die_with_it() {
+    struct RegisterOnDrop {
+        drops: Drops,
+        calls: Rc<Cell<u32>>,
+    }
+    impl Drop for RegisterOnDrop {
+        fn drop(&mut self) {
+            let (guard, calls) = (self.drops.guard(), self.calls.clone());
+            event::timer(secs(1), Times::Forever, move || {
+                let _ = &guard;
+                calls.set(calls.get() + 1);
+                if let Some(me) = thread::current() {
+                    me.kill();
+                }
+            });
+            let (guard, calls) = (self.drops.guard(), self.calls.clone());
+            event::listen("ping", move |_: &Signal| {
+                let _ = &guard;
+                calls.set(calls.get() + 1);
+            });
+        }
+    }
+    let drops = Drops::new();
+    let calls = Rc::new(Cell::new(0));
+    let (d, c) = (drops.clone(), calls.clone());
+    let mut k = kernel();
+    let out = k.run(move || {
+        let t = thread::create(move || {
+            let _r = RegisterOnDrop { drops: d, calls: c };
+            event::pull(None, "never");
+        });
+        t.kill();
+        let victim = thread::create(|| {
+            os::sleep(secs(3));
+            "victim finished"
+        });
+        event::push(Signal::new("ping"));
+        victim.wait()
+    });
+    assert_eq!(out, Ok(Ok("victim finished")));
+    assert_eq!((calls.get(), drops.count()), (0, 2), "(callbacks called, dropped)");
+}
+
 // ---------------------------------------------------------------------------
 // Pushing from the host and from other OS threads
 // ---------------------------------------------------------------------------
