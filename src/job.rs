@@ -45,7 +45,7 @@ use crate::error::Error;
 use crate::event::{self, Filter, Signal, Value};
 use crate::kernel::{self, Shared, SignalSender};
 use crate::process::{
-    panic_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions,
+    take_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions,
 };
 use crate::thread::{Status, Thread};
 
@@ -1094,7 +1094,7 @@ fn run_caught<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> 
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(outcome) => outcome,
         Err(payload) if is_kernel_unwind(&*payload) => resume_unwind(payload),
-        Err(payload) => Err(panic_message(&*payload)),
+        Err(payload) => Err(take_message(payload)),
     }
 }
 

@@ -511,7 +511,8 @@ impl Shared {
                     core.on_error = Some(handler);
                 }
                 drop(core);
-                if outcome.is_err() {
+                if let Err(payload) = outcome {
+                    crate::process::drop_payload(payload);
                     log::error!("{who}{message} (and the on_error handler panicked)");
                 }
             }
@@ -1570,13 +1571,15 @@ impl Drop for Kernel {
                 None => break,
             }
         }
-        // Callbacks are user code: drop them outside the borrow.
-        let (listeners, timers) = {
+        // The kernel-wide listeners and timers are left. Callbacks are user
+        // code: dropped one by one, outside the borrow.
+        let (root, graveyard) = {
             let mut core = self.shared.core();
-            (std::mem::take(&mut core.listeners), std::mem::take(&mut core.timers))
+            let root = core.root;
+            core.drop_registrations(root);
+            (root, std::mem::take(&mut core.graveyard))
         };
-        drop(listeners);
-        drop(timers);
+        self.shared.bury(root, graveyard);
         // Every job's driver has been unwound, which set its cancel token; the
         // workers finish what they run and are joined here.
         let workers = self.shared.core().workers.take();

@@ -117,7 +117,7 @@ impl End {
         } else if payload.is::<InterruptUnwind>() {
             End::Interrupted
         } else {
-            End::Panicked(panic_message(&*payload))
+            End::Panicked(take_message(payload))
         }
     }
 
@@ -134,6 +134,22 @@ impl End {
 }
 
 /// The text of a panic payload (`&str` or `String`), as `std` prints it.
+/// The message of the panic whose payload is `payload`, which is dropped here
+/// (see [`drop_payload`]).
+pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {
+    let message = panic_message(&*payload);
+    drop_payload(payload);
+    message
+}
+
+/// Drops a panic's payload, containing a panic in its destructor: the payload
+/// of that second panic is leaked, rather than risk a third.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(nested) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(nested);
+    }
+}
+
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -617,7 +633,12 @@ impl Shared {
                     slot.set(value);
                     End::Returned
                 }
-                Err(payload) => End::from_panic(payload),
+                Err(payload) => {
+                    // Killed or interrupted while joining its children: the
+                    // value is not published, and its destructor is user code.
+                    self.drop_user(me, "thread", value);
+                    End::from_panic(payload)
+                }
             },
             Err(payload) => End::from_panic(payload),
         };
@@ -781,7 +802,17 @@ impl Shared {
                 (None, graveyard)
             }
         };
-        self.drop_user(key, "thread", finished);
+        let (user, graveyard) = finished;
+        self.drop_user(key, "thread", user);
+        self.bury(key, graveyard);
+    }
+
+    /// Drops the callbacks the kernel let go of, each on its own, as
+    /// [`drop_user`](Shared::drop_user) does.
+    pub(crate) fn bury(&self, owner: usize, graveyard: Vec<Box<dyn Any>>) {
+        for callback in graveyard {
+            self.drop_user(owner, "thread", callback);
+        }
     }
 
     /// Drops a user value the kernel let go of (a removed callback, a value
@@ -789,7 +820,7 @@ impl Shared {
     /// for `owner` as `"[what] <message>"` and the kernel goes on.
     pub(crate) fn drop_user<T>(&self, owner: usize, what: &str, value: T) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-            self.report_for(owner, &format!("[{what}] {}", panic_message(&*payload)));
+            self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
         }
     }
 

@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{in_child, kernel, run_child, secs, Drops, Out};
+use common::{in_child, kernel, run_child, secs, within, Drops, Out};
 use cothread::event::Times;
 use cothread::{event, os, thread, Error, Signal, Status};
 
@@ -542,6 +542,127 @@ fn a_panicking_destructor_of_an_unclaimed_thread_value_is_contained() {
             PanicOnDrop("unclaimed value dropped")
         }));
         os::sleep(secs(1));
+    });
+}
+
+/// A panic's payload is a user value too: `std::panic::panic_any` can throw
+/// one whose destructor panics. The kernel drops the payloads it catches (a
+/// thread's, in its first stretch or after a block; a listener's; a timer's;
+/// an `on_error` handler's) with that second panic contained: each first
+/// panic is reported as usual, nothing escapes `run` or `drop`, and every
+/// thread ends.
+#[test]
+fn a_panic_payload_whose_destructor_panics_is_contained() {
+    // It used to hang: the payload's panic escaped into the thread's creator.
+    within(secs(60), || {
+        let errors = Out::new();
+        let sink = errors.clone();
+        let mut k = kernel();
+        k.on_error(move |msg| {
+            sink.print(msg);
+            if msg.contains("listener") {
+                std::panic::panic_any(PanicOnDrop("on_error payload dropped"));
+            }
+        });
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            k.run(|| {
+                let first = thread::create(|| -> () {
+                    std::panic::panic_any(PanicOnDrop("first stretch payload dropped"))
+                });
+                let later = thread::create(|| -> () {
+                    os::sleep(secs(1));
+                    std::panic::panic_any(PanicOnDrop("later payload dropped"))
+                });
+                event::listen("x", |_: &Signal| -> () {
+                    std::panic::panic_any(PanicOnDrop("listener payload dropped"))
+                });
+                event::timer(secs(2), 1, || {
+                    std::panic::panic_any(PanicOnDrop("timer payload dropped"))
+                });
+                event::push(Signal::new("x"));
+                let ends = (first.wait(), later.wait());
+                os::sleep(secs(3));
+                ends
+            })
+        }));
+        let outcome = outcome.unwrap_or_else(|_| panic!("a panic escaped Kernel::run"));
+        let panicked = Err(Error::Panicked("Box<dyn Any>".into()));
+        assert_eq!(outcome, Ok((panicked.clone(), panicked)));
+        assert!(k.threads().is_empty(), "left in the thread table: {:?}", k.threads());
+        let lines = errors.lines();
+        for what in ["[thread] Box<dyn Any>", "[listener] Box<dyn Any>", "[timer] Box<dyn Any>"] {
+            assert!(lines.iter().any(|line| line.contains(what)), "{what} not in {lines:?}");
+        }
+        assert!(
+            catch_unwind(AssertUnwindSafe(move || drop(k))).is_ok(),
+            "a panic escaped the drop"
+        );
+    });
+}
+
+/// The callbacks of listeners and timers removed by `ignore` and `cancel`,
+/// and those the kernel still holds when it is dropped, are dropped by the
+/// kernel: a panic in their destructors is reported, not thrown at the
+/// caller, and the other callbacks are dropped all the same.
+#[test]
+fn panicking_destructors_of_ignored_cancelled_and_last_callbacks_are_contained() {
+    let drops = Drops::new();
+    let errors = Out::new();
+    let sink = errors.clone();
+    let mut k = kernel();
+    k.on_error(move |msg| sink.print(msg));
+    let (g1, g2) = (drops.guard(), drops.guard());
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        k.run(move || {
+            let value = PanicOnDrop("ignored listener's value");
+            let listener = event::listen("x", move |_: &Signal| {
+                let _ = &value;
+            });
+            let value = PanicOnDrop("cancelled timer's value");
+            let timer = event::timer(secs(1), Times::Forever, move || {
+                let _ = &value;
+            });
+            (event::ignore(listener), event::cancel(timer))
+        })
+    }));
+    let outcome = outcome.unwrap_or_else(|_| panic!("a panic escaped Kernel::run"));
+    assert_eq!(outcome, Ok((true, true)));
+    let (v1, v2) =
+        (PanicOnDrop("kernel-wide listener's value"), PanicOnDrop("kernel-wide timer's value"));
+    k.listen("y", move |_: &Signal| {
+        let _ = (&v1, &g1);
+    });
+    k.timer(secs(1), Times::Forever, move || {
+        let _ = (&v2, &g2);
+    });
+    assert!(catch_unwind(AssertUnwindSafe(move || drop(k))).is_ok(), "a panic escaped the drop");
+    assert_eq!(drops.count(), 2, "both kernel-wide callbacks dropped");
+    let lines = errors.lines();
+    for what in [
+        "[listener] ignored listener's value",
+        "[timer] cancelled timer's value",
+        "kernel-wide listener's value",
+        "kernel-wide timer's value",
+    ] {
+        assert!(lines.iter().any(|line| line.contains(what)), "{what} not in {lines:?}");
+    }
+}
+
+/// A thread that returned, killed while it waits for its children to end:
+/// its value is not published, and the kernel drops it on the thread's
+/// behalf, containing a panic in its destructor (it used to surface in the
+/// killer).
+#[test]
+fn a_value_dropped_because_its_thread_was_killed_while_closing_is_contained() {
+    assert_destructor_panic_contained("value of a closing thread", || {
+        let closing = thread::create(|| {
+            thread::create(|| event::pull(None, "never"));
+            PanicOnDrop("value of a closing thread")
+        });
+        os::sleep(Duration::ZERO);
+        assert_eq!(closing.status(), Status::Running, "it waits for its child");
+        closing.kill();
+        assert!(matches!(closing.wait(), Err(Error::Killed)));
     });
 }
 

@@ -23,7 +23,7 @@ pub use signal::{Signal, Value};
 
 use crate::inspect::Trace;
 use crate::kernel::{self, Due, Shared};
-use crate::process::{frozen, panic_message, Wait, Woke};
+use crate::process::{frozen, take_message, Wait, Woke};
 
 /// Queues `signal`, like OpenOS's `event.push`. Nothing else runs until the
 /// caller blocks; then every thread whose pull accepts it receives it.
@@ -418,7 +418,7 @@ impl Shared {
                     Ok(true) => woken.push((token, key)),
                     Ok(false) => {}
                     Err(payload) => {
-                        self.report(&format!("[filter] {}", panic_message(&*payload)));
+                        self.report(&format!("[filter] {}", take_message(payload)));
                     }
                 }
             }
@@ -573,8 +573,9 @@ impl Shared {
                 _ => None,
             }
         };
-        // The callback is dropped here, with the state no longer borrowed.
-        removed.is_some()
+        let cancelled = removed.is_some();
+        self.drop_user(owner, "timer", removed);
+        cancelled
     }
 
     /// Registers a listener owned by `owner` (see [`listen`]).
@@ -601,14 +602,15 @@ impl Shared {
                 _ => None,
             }
         };
-        // The callback is dropped here, with the state no longer borrowed.
-        removed.is_some()
+        let ignored = removed.is_some();
+        self.drop_user(owner, "listener", removed);
+        ignored
     }
 
     fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
         let outcome = catch_unwind(AssertUnwindSafe(f));
         self.core().context = previous;
-        outcome.map_err(|payload| panic_message(&*payload))
+        outcome.map_err(take_message)
     }
 }
