@@ -493,6 +493,90 @@ fn a_panic_in_a_destructor_outside_an_unwind_is_the_threads_panic() {
     assert_eq!(errors.lines(), ["[thread] drop panics at the end of the thread"]);
 }
 
+/// A destructor that waits (a goodbye sent, its answer awaited) while an
+/// unwind runs it: reached there by a kill, by its program's `os::exit`, by
+/// the kernel's drop, by its own kill, or by a second hard interrupt. A
+/// second unwind from inside the destructor would abort the process, so
+/// instead the wait ends at once (a killed thread is dying), the destructor
+/// finishes, and the first unwind ends the thread.
+#[test]
+fn a_kill_reaching_a_destructor_that_waits_during_an_unwind_ends_the_wait() {
+    struct Goodbye(Out);
+    impl Drop for Goodbye {
+        fn drop(&mut self) {
+            let got = event::pull(secs(10), "ack").is_some();
+            self.0.print(format!("goodbye: ack {got} at {:?}", os::uptime()));
+        }
+    }
+    fn worker(out: Out) -> impl FnOnce() + 'static {
+        move || {
+            let _goodbye = Goodbye(out);
+            os::sleep(secs(1));
+            panic!("worker failed");
+        }
+    }
+    let failed = Err(Error::Panicked("worker failed".into()));
+
+    // A kill from its program, and the program's `os::exit`.
+    for exit in [false, true] {
+        let out = Out::new();
+        let o = out.clone();
+        let mut k = kernel();
+        let ended = k.run(move || {
+            let t = thread::create(worker(o));
+            os::sleep(secs(2));
+            if exit {
+                os::exit();
+            }
+            t.kill();
+            t.wait()
+        });
+        let expected = if exit { Err(Error::Exited) } else { Ok(failed.clone()) };
+        assert_eq!(ended, expected);
+        assert_eq!(out.lines(), ["goodbye: ack false at 2s"]);
+    }
+
+    // The kernel's drop.
+    let out = Out::new();
+    let mut k = kernel();
+    let program = k.spawn(worker(out.clone()));
+    k.advance(secs(2));
+    assert!(out.lines().is_empty(), "the destructor waits");
+    drop(k);
+    assert_eq!(out.lines(), ["goodbye: ack false at 2s"]);
+    assert_eq!(program.wait(), failed);
+
+    // Its own kill.
+    struct KillSelf;
+    impl Drop for KillSelf {
+        fn drop(&mut self) {
+            thread::current().expect("a thread").kill();
+            assert_eq!(event::pull(secs(10), "ack"), None, "a dying thread does not wait");
+        }
+    }
+    let mut k = kernel();
+    let ended = k.run(|| {
+        thread::create(|| {
+            let _k = KillSelf;
+            panic!("worker failed");
+        })
+        .wait()
+    });
+    assert_eq!(ended, Ok(failed.clone()));
+
+    // A second hard interrupt while the first one's unwind waits.
+    let out = Out::new();
+    let mut k = kernel();
+    let program = k.spawn(worker(out.clone()));
+    k.step();
+    assert!(k.hard_interrupt());
+    k.step();
+    assert!(k.hard_interrupt(), "the program is still alive, in its destructor");
+    k.advance(secs(11));
+    assert_eq!(program.wait(), Err(Error::Interrupted));
+    assert_eq!(out.lines().len(), 1, "{:?}", out.lines());
+}
+
 /// What `Kernel::run` gives when the panic of a user value's destructor, run
 /// by the kernel itself, does not escape it: `Ok`, a clean thread table, and
 /// the panic's message sent to the error reporter.
