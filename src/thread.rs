@@ -295,7 +295,7 @@ impl Thread {
     /// # Panics
     ///
     /// If the thread is still running and the caller is not a program or thread
-    /// of a running kernel (only those can wait).
+    /// of the thread's own kernel (only those can wait for it).
     ///
     /// # Examples
     ///
@@ -697,7 +697,8 @@ pub fn yield_now() -> Option<Signal> {
 ///
 /// # Panics
 ///
-/// As [`Thread::join`].
+/// As [`Thread::join`]; and if `threads` belong to two kernels (a wait
+/// belongs to one).
 ///
 /// # Examples
 ///
@@ -729,7 +730,8 @@ pub fn wait_for_all(
 ///
 /// # Panics
 ///
-/// As [`Thread::join`].
+/// As [`Thread::join`]; and if `threads` belong to two kernels (a wait
+/// belongs to one).
 ///
 /// # Examples
 ///
@@ -759,14 +761,19 @@ fn wait_for_threads(
 ) -> Result<(), Error> {
     let threads: Vec<Thread> = threads.into_iter().map(|t| t.as_ref().clone()).collect();
     let Some(first) = threads.first() else { return Ok(()) };
+    assert!(
+        threads.iter().all(|t| t.kernel.ptr_eq(&first.kernel)),
+        "cothread: one wait (`join`, `wait_for_all`, `wait_for_any`) cannot cover threads of \
+         two kernels"
+    );
     let Some(shared) = first.kernel.upgrade() else { return Ok(()) };
-    let targets: Vec<(usize, u64)> = threads
-        .iter()
-        .filter(|t| t.kernel.ptr_eq(&first.kernel))
-        .map(|t| (t.key, t.id.0))
-        .collect();
-    let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
-    let me = shared.core().running;
+    let targets: Vec<(usize, u64)> = threads.iter().map(|t| (t.key, t.id.0)).collect();
+    let here = kernel::is_current(&shared);
+    // A program or thread of another kernel (or one of its callbacks) can
+    // find these threads done, but not wait in their kernel.
+    let elsewhere = !here && kernel::try_current().is_some();
+    let _enter = (!here).then(|| kernel::enter(&shared));
+    let me = if elsewhere { None } else { shared.core().running };
     shared.wait_for_from(me, &targets, all, timeout)
 }
 
@@ -954,7 +961,7 @@ impl Shared {
             if me.is_none() {
                 panic!(
                     "cothread: joining a running thread must wait, which only a program or \
-                     thread running in a kernel can do"
+                     thread of that thread's own kernel can do"
                 );
             }
             if let Woke::Shutdown = self.block(Wait::Join(living), deadline) {

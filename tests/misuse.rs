@@ -577,6 +577,37 @@ fn a_kill_reaching_a_destructor_that_waits_during_an_unwind_ends_the_wait() {
     assert_eq!(out.lines().len(), 1, "{:?}", out.lines());
 }
 
+/// A wait belongs to one kernel. Handles of two kernels in one
+/// `wait_for_all` are refused, with a message that says so (the others were
+/// silently left out: the wait returned while one still ran). A green
+/// thread finds a thread of another kernel done if it is, but cannot wait in
+/// that kernel for it (it used to be parked there, on the wrong stack): it
+/// panics saying why.
+#[test]
+fn a_wait_covers_the_threads_of_one_kernel() {
+    let mut other = kernel();
+    let sleeper = other.spawn(|| os::sleep(secs(5))).thread().clone();
+    let ended = other.spawn(|| ()).thread().clone();
+    assert_eq!((sleeper.status(), ended.status()), (Status::Running, Status::Dead));
+    let message = |payload: Box<dyn std::any::Any + Send>| match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+    };
+    let mut k = kernel();
+    let (s, e) = (sleeper.clone(), ended.clone());
+    let outcome = k.run(move || {
+        assert_eq!(e.join(None), Ok(()), "found done");
+        let mine = thread::create(|| os::sleep(secs(1)));
+        let mixed = catch_unwind(AssertUnwindSafe(|| thread::wait_for_all([&*mine, &s], None)));
+        let waited = catch_unwind(AssertUnwindSafe(|| s.join(None)));
+        (mixed.map_err(message), waited.map_err(message))
+    });
+    let (mixed, waited) = outcome.expect("the program returns");
+    assert!(mixed.unwrap_err().contains("threads of two kernels"));
+    assert!(waited.unwrap_err().contains("that thread's own kernel"));
+    assert_eq!(sleeper.status(), Status::Running, "untouched");
+}
+
 /// What `Kernel::run` gives when the panic of a user value's destructor, run
 /// by the kernel itself, does not escape it: `Ok`, a clean thread table, and
 /// the panic's message sent to the error reporter.
