@@ -891,8 +891,8 @@ fn joining_a_running_thread_from_the_host_panics_and_the_kernel_goes_on() {
     let msg = panic.downcast_ref::<&str>().copied().unwrap_or_default();
     assert_eq!(
         msg,
-        "cothread: joining a running thread must wait, which only a program or thread running \
-         in a kernel can do"
+        "cothread: joining a running thread must wait, which only a program or thread of that \
+         thread's own kernel can do"
     );
     k.push_signal(Signal::new("go"));
     k.step();
