@@ -331,7 +331,9 @@ struct Driver {
 struct JobCore<T> {
     id: u64,
     state: JobState,
-    value: Option<T>,
+    /// Shared with the readers of `Job::with_value`, so that a new value
+    /// never waits for them.
+    value: Option<Rc<T>>,
     error: Option<String>,
     /// The number of the current run; older runs' reports are ignored.
     run: u64,
@@ -355,11 +357,11 @@ impl<T: 'static> JobCore<T> {
             }
             let state = match outcome {
                 Outcome::Value(value) => {
-                    core.value = Some(value);
+                    core.value = Some(Rc::new(value));
                     None
                 }
                 Outcome::Done(Ok(value)) => {
-                    core.value = Some(value);
+                    core.value = Some(Rc::new(value));
                     Some(JobState::Finished)
                 }
                 Outcome::Done(Err(error)) => {
@@ -756,16 +758,12 @@ impl<T: 'static> Job<T> {
         T: Clone,
     {
         self.refresh();
-        self.core.borrow().value.clone()
+        self.core.borrow().value.as_deref().cloned()
     }
 
-    /// Calls `f` with the latest value, without cloning it. Inside `f`, the
-    /// read-only methods (`state`, `value`, `error`, `id`) work.
-    ///
-    /// # Panics
-    ///
-    /// If `f` calls [`cancel`](Job::cancel), [`retry`](Job::retry) or
-    /// [`set_dependencies`](Job::set_dependencies) on the same job.
+    /// Calls `f` with the latest value, without cloning it. `f` sees the value
+    /// as it was when called: it may use the job meanwhile (cancel it, retry
+    /// it) and may block, while the job goes on reporting new values.
     ///
     /// # Examples
     ///
@@ -777,7 +775,8 @@ impl<T: 'static> Job<T> {
     /// ```
     pub fn with_value<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
         self.refresh();
-        f(self.core.borrow().value.as_ref())
+        let value = self.core.borrow().value.clone();
+        f(value.as_deref())
     }
 
     /// The latest error (the work's error text, or its panic message), kept

@@ -1244,3 +1244,36 @@ fn blocking_work_does_not_block_its_kernel() {
         assert_eq!((j.state(), j.value()), (JobState::Finished, Some(42)));
     });
 }
+
+/// `with_value`'s callback sees the value as it was when called, and may
+/// block and use the job meanwhile: the job goes on reporting values (its
+/// next report used to fail with "RefCell already borrowed", ending it in
+/// `Error`), and a cancel from inside takes effect.
+#[test]
+fn with_value_may_block_and_use_the_job_while_it_goes_on() {
+    let mut k = kernel();
+    let out = k.run(|| {
+        let j = job::spawn(|ctx: &JobContext<u32>| {
+            os::sleep(secs(1));
+            ctx.emit(1);
+            os::sleep(secs(1));
+            Ok::<_, String>(2)
+        });
+        os::sleep(Duration::from_millis(1500));
+        let seen = j.with_value(|v| {
+            let then = v.copied();
+            os::sleep(secs(3));
+            (then, v.copied(), j.value())
+        });
+        (seen, j.state(), j.error())
+    });
+    assert_eq!(out, Ok(((Some(1), Some(1), Some(2)), JobState::Finished, None)));
+
+    let j = k.job(|ctx: &JobContext<u32>| {
+        ctx.emit(1);
+        os::sleep(secs(5));
+        Ok::<_, String>(2)
+    });
+    assert_eq!(j.with_value(|v| (j.cancel(), v.copied())), ((), Some(1)));
+    assert_eq!((j.state(), j.value()), (JobState::Cancelled, Some(1)));
+}
