@@ -913,9 +913,11 @@ impl Kernel {
     /// scripts were started with [`spawn`](Kernel::spawn) and whose input comes
     /// from [`SignalSender`]s. When no thread is ready it sleeps in the OS (no
     /// busy waiting) until the nearest deadline or a push from another OS
-    /// thread. It returns once no program or thread is alive and no live
-    /// `SignalSender` could push anything (kernel-wide listeners may still be
-    /// waiting for pushes while a sender lives).
+    /// thread. It returns once no program or thread is alive, no timer is left
+    /// to fire and no live `SignalSender` could push anything (kernel-wide
+    /// listeners may still be waiting for pushes while a sender lives). A
+    /// kernel-wide timer that repeats for ever keeps it running until it is
+    /// cancelled (`event::cancel` in a kernel-wide listener or timer).
     ///
     /// # Errors
     ///

@@ -151,7 +151,14 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
 }
 
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
+    // The kernel's own unwinds, caught where they cannot end a thread (a hook).
+    if payload.is::<ExitUnwind>() {
+        "os::exit, which only a program or thread can call".to_string()
+    } else if payload.is::<KillUnwind>() {
+        "a kill of the running thread".to_string()
+    } else if payload.is::<InterruptUnwind>() {
+        "a hard interrupt".to_string()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()

@@ -980,6 +980,27 @@ fn a_trace_hook_that_panics_is_removed_and_reported() {
     assert!(errors[0].starts_with("[trace]") && errors[0].contains("hook broke"), "{errors:?}");
 }
 
+/// `os::exit` in a trace hook (which runs for the kernel, not in a program,
+/// even when a program's own call, here a spawn, is what it traces) is
+/// reported by name, not as a panic of unknown type.
+#[test]
+fn os_exit_in_a_trace_hook_is_reported_by_name() {
+    let errors = Out::new();
+    let mut k = kernel();
+    let e = errors.clone();
+    k.on_error(move |msg| e.print(msg));
+    k.on_trace(|_, event| {
+        if let Trace::Spawn { parent: Some(_), .. } = event {
+            os::exit();
+        }
+    });
+    assert_eq!(k.run(|| thread::create(|| 5).wait()).unwrap(), Ok(5));
+    assert_eq!(
+        errors.lines(),
+        ["[trace] os::exit, which only a program or thread can call (the trace hook is removed)"]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // log: kernel events at trace!/debug!, errors at error!, with the thread's name
 // ---------------------------------------------------------------------------
