@@ -811,7 +811,9 @@ impl Shared {
         };
         let (user, graveyard) = finished;
         self.drop_user(key, "thread", user);
-        self.bury(key, graveyard);
+        if !graveyard.is_empty() {
+            self.bury(key, graveyard);
+        }
     }
 
     /// Drops the callbacks the kernel let go of, each on its own, as
@@ -917,7 +919,8 @@ impl Shared {
             let mut core = self.core();
             let task = &mut core.tasks[me];
             // Not from a destructor that an unwind runs (see `kill`).
-            let kill = !std::thread::panicking() && std::mem::take(&mut task.kill_pending);
+            let kill = task.kill_pending && !std::thread::panicking();
+            task.kill_pending &= !kill;
             (kill, task.status == Status::Suspended)
         };
         if kill {
