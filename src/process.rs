@@ -894,11 +894,6 @@ impl Shared {
         };
         match how {
             How::Nothing | How::WhenBack => {}
-            // In a destructor that an unwind runs, a second unwind would
-            // abort the process: that unwind ends the task instead.
-            How::SelfUnwind if std::thread::panicking() => {
-                self.core().tasks[key].kill_pending = true;
-            }
             How::SelfUnwind => resume_unwind(Box::new(KillUnwind)),
             How::Resume => self.switch_to(key, Wake::Kill),
         }
@@ -918,10 +913,7 @@ impl Shared {
         let (kill, suspended) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
-            // Not from a destructor that an unwind runs (see `kill`).
-            let kill = task.kill_pending && !std::thread::panicking();
-            task.kill_pending &= !kill;
-            (kill, task.status == Status::Suspended)
+            (std::mem::take(&mut task.kill_pending), task.status == Status::Suspended)
         };
         if kill {
             resume_unwind(Box::new(KillUnwind));

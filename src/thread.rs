@@ -786,13 +786,6 @@ impl Shared {
     /// On the host's stack: outside any thread, or inside a listener or timer
     /// callback.
     pub(crate) fn block(&self, wait: Wait, deadline: Option<Duration>) -> Woke {
-        // Whether this wait is made in a destructor that an unwind runs (a
-        // panic's, an interrupt's): a kill or an interrupt must not start a
-        // second unwind from in there, which Rust answers with an abort. The
-        // count behind it is the OS thread's, so another thread's unfinished
-        // unwind can make it true here for nothing: a kill then waits for this
-        // thread's next wait (see `Shared::cleanup_kill`).
-        let cleanup = std::thread::panicking();
         let (me, yielder) = {
             let mut core = self.core();
             let core = &mut *core;
@@ -800,12 +793,7 @@ impl Shared {
                 (Some(me), Some(ctx)) if me == ctx => me,
                 (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
-            let task = &mut core.tasks[me];
-            if task.dying {
-                if task.kill_pending && !cleanup {
-                    task.kill_pending = false;
-                    resume_unwind(Box::new(KillUnwind));
-                }
+            if core.tasks[me].dying {
                 return Woke::Shutdown;
             }
             let token = core.token();
@@ -842,10 +830,7 @@ impl Shared {
         // body has not returned.
         let wake = unsafe { &*yielder }.suspend(());
         if wake == Wake::Kill {
-            if !cleanup {
-                resume_unwind(Box::new(KillUnwind));
-            }
-            return self.cleanup_kill(me);
+            resume_unwind(Box::new(KillUnwind));
         }
         // What happened while it was parked: `check_interrupts`, inlined.
         let (woke, interrupted) = {
@@ -856,34 +841,21 @@ impl Shared {
             (std::mem::take(&mut task.woke), interrupted)
         };
         if interrupted {
-            self.interrupted(me, cleanup);
+            self.interrupted(me);
         }
         woke
     }
 
-    /// A kill reached a task waiting in a destructor that an unwind runs: the
-    /// wait ends at once (as all its waits do from now on: it is dying) and
-    /// that unwind goes on to end the task. The kill's own unwind is kept for
-    /// a wait made outside any unwind, should there be one.
-    #[cold]
-    fn cleanup_kill(&self, me: usize) -> Woke {
-        self.core().tasks[me].kill_pending = true;
-        Woke::Shutdown
-    }
-
     /// A task back from a block finds it was killed, interrupted or suspended
     /// meanwhile: the kill or the interrupt unwinds it, the suspension parks it.
-    /// In a destructor that an unwind runs (`cleanup`), the kill or the
-    /// interrupt stays pending until a wait outside it.
     #[cold]
-    fn interrupted(&self, me: usize, cleanup: bool) {
+    fn interrupted(&self, me: usize) {
         let (interrupt, kill, suspended) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
-            let take = |flag: &mut bool| !cleanup && std::mem::take(flag);
             (
-                take(&mut task.interrupt),
-                take(&mut task.kill_pending),
+                std::mem::take(&mut task.interrupt),
+                std::mem::take(&mut task.kill_pending),
                 task.status == Status::Suspended,
             )
         };
