@@ -120,7 +120,7 @@ pub(crate) struct Core {
     pub(crate) scratch: Vec<(u64, usize)>,
     /// User values (callbacks) removed while the state was borrowed, dropped
     /// once it is not.
-    pub(crate) graveyard: Vec<Box<dyn std::any::Any>>,
+    pub(crate) graveyard: crate::event::listen::Graveyard,
     pub(crate) remote: Arc<Remote>,
     /// [`PREFETCH_FROM`], which tests lower to run the prefetching path.
     pub(crate) prefetch_from: usize,
@@ -1582,6 +1582,12 @@ impl Drop for Kernel {
             (root, std::mem::take(&mut core.graveyard))
         };
         self.shared.bury(root, graveyard);
+        // The hooks last: the error reporter reports what the drops above raise.
+        let hooks = {
+            let mut core = self.shared.core();
+            (core.on_trace.take(), core.on_error.take())
+        };
+        self.shared.drop_user(root, "hook", hooks);
         // Every job's driver has been unwound, which set its cancel token; the
         // workers finish what they run and are joined here.
         let workers = self.shared.core().workers.take();

@@ -133,7 +133,6 @@ impl End {
     }
 }
 
-/// The text of a panic payload (`&str` or `String`), as `std` prints it.
 /// The message of the panic whose payload is `payload`, which is dropped here
 /// (see [`drop_payload`]).
 pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {
@@ -150,8 +149,10 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     }
 }
 
+/// The text of a panic payload (`&str` or `String`), as `std` prints it; the
+/// kernel's own unwinds, caught where they cannot end a thread (a hook), by
+/// name.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    // The kernel's own unwinds, caught where they cannot end a thread (a hook).
     if payload.is::<ExitUnwind>() {
         "os::exit, which only a program or thread can call".to_string()
     } else if payload.is::<KillUnwind>() {
@@ -257,8 +258,15 @@ pub(crate) struct Parked {
 }
 
 impl crate::kernel::Core {
+    /// Whether `key` has ended (or is gone): its registrations have been
+    /// dropped, and one made for it now (by a destructor that runs as it
+    /// unwinds or after, or by a callback that killed it) dies at once.
+    pub(crate) fn has_ended(&self, key: usize) -> bool {
+        self.tasks.get(key).map_or(true, |t| t.ended)
+    }
+
     /// Drops every listener and timer `key` owns; their callbacks go to the
-    /// graveyard, to be dropped with nothing borrowed.
+    /// graveyard, to be dropped with nothing borrowed ([`Shared::bury`]).
     pub(crate) fn drop_registrations(&mut self, key: usize) {
         self.listeners.drop_owner(key, &mut self.graveyard);
         self.timers.drop_owner(key, &mut self.graveyard);
@@ -686,11 +694,6 @@ impl Shared {
         self.kill_children(me);
         let outcome = {
             let mut core = self.core();
-            if core.tasks[me].ended {
-                // Killed: the death's bookkeeping was done at the kill. What
-                // the unwind's destructors registered since dies now.
-                core.drop_registrations(me);
-            }
             self.mark_dead(&mut core, me);
             core.tasks[me].outcome.take()
         };
@@ -817,19 +820,21 @@ impl Shared {
     }
 
     /// Drops the callbacks the kernel let go of, each on its own, as
-    /// [`drop_user`](Shared::drop_user) does.
-    pub(crate) fn bury(&self, owner: usize, graveyard: Vec<Box<dyn Any>>) {
-        for callback in graveyard {
-            self.drop_user(owner, "thread", callback);
+    /// [`drop_user`](Shared::drop_user) does (labelled with their kind).
+    pub(crate) fn bury(&self, owner: usize, graveyard: crate::event::listen::Graveyard) {
+        for (what, callback) in graveyard {
+            self.drop_user(owner, what, callback);
         }
     }
 
     /// Drops a user value the kernel let go of (a removed callback, a value
-    /// nobody claimed), containing a panic in its destructor: it is reported
-    /// for `owner` as `"[what] <message>"` and the kernel goes on.
+    /// nobody claimed) on `owner`'s behalf, as a callback of `owner` runs
+    /// (what its destructor registers belongs to `owner`, and dies at once if
+    /// `owner` has ended), containing a panic in its destructor: it is
+    /// reported for `owner` as `"[what] <message>"` and the kernel goes on.
     pub(crate) fn drop_user<T>(&self, owner: usize, what: &str, value: T) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-            self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
+        if let Err(message) = self.in_context(owner, move || drop(value)) {
+            self.report_for(owner, &format!("[{what}] {message}"));
         }
     }
 

@@ -538,12 +538,13 @@ fn a_kill_reaching_a_destructor_that_waits_during_a_panic_aborts_the_process() {
     assert!(stderr.contains("worker failed") && stderr.contains("abort"), "{context}");
 }
 
-/// A wait belongs to one kernel. Handles of two kernels in one
-/// `wait_for_all` are refused, with a message that says so (the others were
-/// silently left out: the wait returned while one still ran). A green
-/// thread finds a thread of another kernel done if it is, but cannot wait in
-/// that kernel for it (it used to be parked there, on the wrong stack): it
-/// panics saying why.
+/// A wait blocks in one kernel. A wait that would have to block for threads
+/// of two kernels is refused, with a message that says so (the others were
+/// silently left out: the wait returned while one still ran); threads found
+/// done, a dropped kernel's among them, need no wait, wherever they come
+/// from. A green thread finds a thread of another kernel done if it is, but
+/// cannot wait in that kernel for it (it used to be parked there, on the
+/// wrong stack): it panics saying why.
 #[test]
 fn a_wait_covers_the_threads_of_one_kernel() {
     let mut other = kernel();
@@ -567,6 +568,19 @@ fn a_wait_covers_the_threads_of_one_kernel() {
     assert!(mixed.unwrap_err().contains("threads of two kernels"));
     assert!(waited.unwrap_err().contains("that thread's own kernel"));
     assert_eq!(sleeper.status(), Status::Running, "untouched");
+
+    // Done, from two kernels (one of them dropped): no wait, no panic.
+    let mine = k.spawn(|| ()).thread().clone();
+    assert_eq!(thread::wait_for_all([&mine, &ended], None), Ok(()));
+    assert_eq!(thread::wait_for_any([&sleeper, &ended], None), Ok(()));
+    drop(other);
+    assert_eq!(thread::wait_for_all([&sleeper, &ended, &mine], None), Ok(()));
+    let waiter = k.spawn(move || {
+        let own = thread::create(|| os::sleep(secs(1)));
+        thread::wait_for_all([&*own, &sleeper], None)
+    });
+    k.advance(secs(2));
+    assert_eq!(waiter.wait(), Ok(Ok(())));
 }
 
 /// What `Kernel::run` gives when the panic of a user value's destructor, run
@@ -677,9 +691,10 @@ fn a_panic_payload_whose_destructor_panics_is_contained() {
 }
 
 /// The callbacks of listeners and timers removed by `ignore` and `cancel`,
-/// and those the kernel still holds when it is dropped, are dropped by the
-/// kernel: a panic in their destructors is reported, not thrown at the
-/// caller, and the other callbacks are dropped all the same.
+/// and those the kernel still holds when it is dropped (the trace hook
+/// too), are dropped by the kernel: a panic in their destructors is
+/// reported with their kind, not thrown at the caller, and the other
+/// callbacks are dropped all the same.
 #[test]
 fn panicking_destructors_of_ignored_cancelled_and_last_callbacks_are_contained() {
     let drops = Drops::new();
@@ -711,16 +726,20 @@ fn panicking_destructors_of_ignored_cancelled_and_last_callbacks_are_contained()
     k.timer(secs(1), Times::Forever, move || {
         let _ = (&v2, &g2);
     });
+    let hook_value = PanicOnDrop("trace hook's value");
+    k.on_trace(move |_, _| {
+        let _ = &hook_value;
+    });
     assert!(catch_unwind(AssertUnwindSafe(move || drop(k))).is_ok(), "a panic escaped the drop");
     assert_eq!(drops.count(), 2, "both kernel-wide callbacks dropped");
     let lines = errors.lines();
     for what in [
         "[listener] ignored listener's value",
         "[timer] cancelled timer's value",
-        "kernel-wide listener's value",
-        "kernel-wide timer's value",
+        "[listener] kernel-wide listener's value",
+        "[timer] kernel-wide timer's value",
     ] {
-        assert!(lines.iter().any(|line| line.contains(what)), "{what} not in {lines:?}");
+        assert!(lines.iter().any(|line| line == what), "{what} not in {lines:?}");
     }
 }
 

@@ -116,12 +116,16 @@ impl Listeners {
     }
 
     /// Removes every listener of `owner`.
-    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Vec<Box<dyn Any>>) {
+    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
         for key in self.owned.take(&owner) {
-            graveyard.extend(self.remove(key));
+            graveyard.extend(self.remove(key).map(|cb| ("listener", cb)));
         }
     }
 }
+
+/// Callbacks let go of, labelled with their kind, to be dropped with nothing
+/// borrowed.
+pub(crate) type Graveyard = Vec<(&'static str, Box<dyn Any>)>;
 
 pub(crate) struct Timer {
     pub(crate) owner: usize,
@@ -177,9 +181,9 @@ impl Timers {
         timer.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
     }
 
-    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Vec<Box<dyn Any>>) {
+    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
         for key in self.owned.take(&owner) {
-            graveyard.extend(self.remove(key));
+            graveyard.extend(self.remove(key).map(|cb| ("timer", cb)));
         }
     }
 

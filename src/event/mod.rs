@@ -554,6 +554,10 @@ impl Shared {
             !interval.is_zero() || remaining.is_some_and(|n| n <= 1),
             "cothread: event::timer with a zero interval must not repeat (it would fire forever at one instant)"
         );
+        if self.core().has_ended(owner) {
+            self.drop_user(owner, "timer", callback);
+            return TimerId { key: usize::MAX, serial: 0 };
+        }
         let mut core = self.core();
         let core = &mut *core;
         let (key, serial) = core.timers.add(owner, interval, remaining, callback);
@@ -585,6 +589,10 @@ impl Shared {
         name: &str,
         mut callback: impl FnMut(&Signal) -> R + 'static,
     ) -> ListenerId {
+        if self.core().has_ended(owner) {
+            self.drop_user(owner, "listener", callback);
+            return ListenerId { key: usize::MAX, serial: 0 };
+        }
         let (key, serial) = self.core().listeners.add(
             owner,
             Arc::from(name),
@@ -607,7 +615,7 @@ impl Shared {
         ignored
     }
 
-    fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
+    pub(crate) fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
         let outcome = catch_unwind(AssertUnwindSafe(f));
         self.core().context = previous;
