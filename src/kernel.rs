@@ -1575,19 +1575,22 @@ impl Drop for Kernel {
         }
         // The kernel-wide listeners and timers are left. Callbacks are user
         // code: dropped one by one, outside the borrow.
+        // The root ends with the kernel: what the destructors below register
+        // dies at once.
         let (root, graveyard) = {
             let mut core = self.shared.core();
             let root = core.root;
+            core.tasks[root].ended = true;
             core.drop_registrations(root);
             (root, std::mem::take(&mut core.graveyard))
         };
         self.shared.bury(root, graveyard);
-        // The hooks last: the error reporter reports what the drops above raise.
-        let hooks = {
-            let mut core = self.shared.core();
-            (core.on_trace.take(), core.on_error.take())
-        };
-        self.shared.drop_user(root, "hook", hooks);
+        // The hooks last, the error reporter after the trace hook: it reports
+        // what the drops before it raise.
+        let trace = self.shared.core().on_trace.take();
+        self.shared.drop_user(root, "hook", trace);
+        let report = self.shared.core().on_error.take();
+        self.shared.drop_user(root, "hook", report);
         // Every job's driver has been unwound, which set its cancel token; the
         // workers finish what they run and are joined here.
         let workers = self.shared.core().workers.take();

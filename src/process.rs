@@ -828,13 +828,11 @@ impl Shared {
     }
 
     /// Drops a user value the kernel let go of (a removed callback, a value
-    /// nobody claimed) on `owner`'s behalf, as a callback of `owner` runs
-    /// (what its destructor registers belongs to `owner`, and dies at once if
-    /// `owner` has ended), containing a panic in its destructor: it is
-    /// reported for `owner` as `"[what] <message>"` and the kernel goes on.
+    /// nobody claimed), containing a panic in its destructor: it is reported
+    /// for `owner` as `"[what] <message>"` and the kernel goes on.
     pub(crate) fn drop_user<T>(&self, owner: usize, what: &str, value: T) {
-        if let Err(message) = self.in_context(owner, move || drop(value)) {
-            self.report_for(owner, &format!("[{what}] {message}"));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
         }
     }
 

@@ -730,6 +730,20 @@ fn panicking_destructors_of_ignored_cancelled_and_last_callbacks_are_contained()
     k.on_trace(move |_, _| {
         let _ = &hook_value;
     });
+    // A destructor run by the drop registers a listener: it dies at once.
+    struct ListenOnDrop;
+    impl Drop for ListenOnDrop {
+        fn drop(&mut self) {
+            let value = PanicOnDrop("registered during the drop");
+            event::listen("z", move |_: &Signal| {
+                let _ = &value;
+            });
+        }
+    }
+    let listens = ListenOnDrop;
+    k.listen("z", move |_: &Signal| {
+        let _ = &listens;
+    });
     assert!(catch_unwind(AssertUnwindSafe(move || drop(k))).is_ok(), "a panic escaped the drop");
     assert_eq!(drops.count(), 2, "both kernel-wide callbacks dropped");
     let lines = errors.lines();
@@ -738,6 +752,8 @@ fn panicking_destructors_of_ignored_cancelled_and_last_callbacks_are_contained()
         "[timer] cancelled timer's value",
         "[listener] kernel-wide listener's value",
         "[timer] kernel-wide timer's value",
+        "[listener] registered during the drop",
+        "[hook] trace hook's value",
     ] {
         assert!(lines.iter().any(|line| line == what), "{what} not in {lines:?}");
     }

@@ -529,8 +529,6 @@ impl Shared {
         }
     }
 
-    /// Runs a callback on the host's stack on behalf of `owner`: registrations
-    /// and threads it makes belong to `owner`. A panic becomes its message.
     /// The task that owns registrations made now: the running thread or
     /// program, or the root for the host and its kernel-wide listeners.
     pub(crate) fn current_owner(&self) -> usize {
@@ -615,7 +613,9 @@ impl Shared {
         ignored
     }
 
-    pub(crate) fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
+    /// Runs a callback on the host's stack on behalf of `owner`: registrations
+    /// and threads it makes belong to `owner`. A panic becomes its message.
+    fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
         let outcome = catch_unwind(AssertUnwindSafe(f));
         self.core().context = previous;
