@@ -1573,10 +1573,9 @@ impl Drop for Kernel {
                 None => break,
             }
         }
-        // The kernel-wide listeners and timers are left. Callbacks are user
-        // code: dropped one by one, outside the borrow.
-        // The root ends with the kernel: what the destructors below register
-        // dies at once.
+        // The kernel-wide listeners and timers are left: user code, dropped
+        // one by one outside the borrow. The root ends with the kernel, so
+        // what their destructors register dies at once.
         let (root, graveyard) = {
             let mut core = self.shared.core();
             let root = core.root;

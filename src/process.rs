@@ -144,7 +144,7 @@ pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {
 /// Drops a panic's payload, containing a panic in its destructor: the payload
 /// of that second panic is leaked, rather than risk a third.
 pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(nested) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+    if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(nested);
     }
 }
@@ -259,8 +259,9 @@ pub(crate) struct Parked {
 
 impl crate::kernel::Core {
     /// Whether `key` has ended (or is gone): its registrations have been
-    /// dropped, and one made for it now (by a destructor that runs as it
-    /// unwinds or after, or by a callback that killed it) dies at once.
+    /// dropped, and one made for it now (by a destructor that runs as a
+    /// kill unwinds it, by a callback that killed it, by a destructor that
+    /// the kernel's drop runs, for the root) dies at once.
     pub(crate) fn has_ended(&self, key: usize) -> bool {
         self.tasks.get(key).map_or(true, |t| t.ended)
     }
@@ -790,7 +791,7 @@ impl Shared {
     /// borrowed.
     #[cold]
     fn put_away(&self, key: usize, mut coroutine: Box<Home>, overflowed: bool) {
-        let finished = {
+        let (user, graveyard) = {
             let mut core = self.core();
             let graveyard = std::mem::take(&mut core.graveyard);
             if coroutine.co.as_ref().is_some_and(Co::done) {
@@ -812,7 +813,6 @@ impl Shared {
                 (None, graveyard)
             }
         };
-        let (user, graveyard) = finished;
         self.drop_user(key, "thread", user);
         if !graveyard.is_empty() {
             self.bury(key, graveyard);

@@ -1836,37 +1836,40 @@ fn registrations_made_while_a_killed_thread_unwinds_die_with_it() {
             });
         }
     }
-    let drops = Drops::new();
-    let calls = Rc::new(Cell::new(0));
-    let (d, c) = (drops.clone(), calls.clone());
-    let mut k = kernel();
-    let out = k.run(move || {
+    /// Ends a thread in `end` (given the registrations' drop counter and
+    /// call count); then a new thread, which may take its key, must run its
+    /// course untouched, and the registrations must be dropped uncalled.
+    fn check(end: impl FnOnce(Drops, Rc<Cell<u32>>) + 'static) {
+        let drops = Drops::new();
+        let calls = Rc::new(Cell::new(0));
+        let (d, c) = (drops.clone(), calls.clone());
+        let mut k = kernel();
+        let out = k.run(move || {
+            end(d, c);
+            let victim = thread::create(|| {
+                os::sleep(secs(3));
+                "victim finished"
+            });
+            event::push(Signal::new("ping"));
+            victim.wait()
+        });
+        assert_eq!(out, Ok(Ok("victim finished")));
+        assert_eq!((calls.get(), drops.count()), (0, 2), "(callbacks called, dropped)");
+    }
+    check(|drops, calls| {
         let t = thread::create(move || {
-            let _r = RegisterOnDrop { drops: d, calls: c };
+            let _r = RegisterOnDrop { drops, calls };
             event::pull(None, "never");
         });
         t.kill();
-        let victim = thread::create(|| {
-            os::sleep(secs(3));
-            "victim finished"
-        });
-        event::push(Signal::new("ping"));
-        victim.wait()
     });
-    assert_eq!(out, Ok(Ok("victim finished")));
-    assert_eq!((calls.get(), drops.count()), (0, 2), "(callbacks called, dropped)");
-
     // The same registrations made after the thread's end, by a listener
     // that killed its own thread.
-    let drops = Drops::new();
-    let calls = Rc::new(Cell::new(0));
-    let (d, c) = (drops.clone(), calls.clone());
-    let mut k = kernel();
-    let out = k.run(move || {
+    check(|drops, calls| {
         let listener_owner = thread::create(move || {
             event::listen("kill me", move |_: &Signal| {
                 thread::current().expect("on its thread's behalf").kill();
-                drop(RegisterOnDrop { drops: d.clone(), calls: c.clone() });
+                drop(RegisterOnDrop { drops: drops.clone(), calls: calls.clone() });
                 false
             });
             event::pull(None, "never");
@@ -1874,15 +1877,7 @@ fn registrations_made_while_a_killed_thread_unwinds_die_with_it() {
         event::push(Signal::new("kill me"));
         os::sleep(secs(1));
         assert_eq!(listener_owner.status(), Status::Dead);
-        let victim = thread::create(|| {
-            os::sleep(secs(3));
-            "victim finished"
-        });
-        event::push(Signal::new("ping"));
-        victim.wait()
     });
-    assert_eq!(out, Ok(Ok("victim finished")));
-    assert_eq!((calls.get(), drops.count()), (0, 2), "(callbacks called, dropped)");
 }
 
 // ---------------------------------------------------------------------------
