@@ -68,6 +68,10 @@ pub enum Error {
     NestedRun,
     /// A signal was sent to a kernel that has been dropped.
     KernelGone,
+    /// A thread was started on behalf of a process that has ended (by a
+    /// destructor its end runs, such as that of its unclaimed value), or while
+    /// the kernel is being dropped. It never ran; its body was dropped.
+    ProcessEnded,
 }
 
 impl fmt::Display for Error {
@@ -93,6 +97,9 @@ impl fmt::Display for Error {
             Error::StackAlloc(why) => write!(f, "cannot allocate a thread stack: {why}"),
             Error::NestedRun => f.write_str("kernel run re-entered from inside a running kernel"),
             Error::KernelGone => f.write_str("the kernel has been dropped"),
+            Error::ProcessEnded => f.write_str(
+                "cannot start a thread: its process has ended or the kernel is going away",
+            ),
         }
     }
 }

@@ -124,6 +124,12 @@ pub(crate) struct Core {
     pub(crate) remote: Arc<Remote>,
     /// [`PREFETCH_FROM`], which tests lower to run the prefetching path.
     pub(crate) prefetch_from: usize,
+    /// Tasks parked for ever (see `Task::zombie`): dead, but in the table.
+    pub(crate) zombies: usize,
+    /// Stacks this kernel will never free or reuse: frames on them were
+    /// discarded (a stack overflow) or abandoned (a zombie), and memory they
+    /// held may still be referred to from elsewhere.
+    pub(crate) quarantined: usize,
 }
 
 impl Core {
@@ -209,6 +215,11 @@ impl Core {
     /// The task `key` if it is still the one with this serial.
     pub(crate) fn task(&self, key: usize, serial: u64) -> Option<&Task> {
         self.tasks.get(key).filter(|t| t.serial == serial)
+    }
+
+    /// Whether any program or thread is alive (zombies are not).
+    pub(crate) fn any_alive(&self) -> bool {
+        self.tasks.len() > 1 + self.zombies
     }
 
     /// Whether there are tasks enough for their stacks to have left the
@@ -467,6 +478,10 @@ pub(crate) struct Shared {
     /// Whether a trace hook is installed, read without borrowing `core` on
     /// every switch.
     pub(crate) tracing: Cell<bool>,
+    /// Whether whoever entered the kernel from outside (the host, or a green
+    /// thread of another kernel) was unwinding: then the OS thread's panic
+    /// count is not the green threads' own (see [`Shared::unwinding`]).
+    host_panicking: Cell<bool>,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
 }
@@ -474,6 +489,18 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn weak(&self) -> Weak<Shared> {
         self.me.clone()
+    }
+
+    /// Whether the code on the CPU, a green thread's, is unwinding: running
+    /// destructors for a panic, a kill, an exit or an interrupt. std keeps one
+    /// count of unwinds under way for the whole OS thread, so it is this
+    /// thread's own only while no other holds a part of it. Green threads
+    /// never park mid-unwind (a blocking call made then returns at once), so
+    /// only the host (seen as it enters) and threads left stuck mid-unwind
+    /// for ever ([`stuck_unwinds`]) can; while either does, this answers
+    /// `false`, and blocking calls in destructors block again.
+    pub(crate) fn unwinding(&self) -> bool {
+        std::thread::panicking() && !self.host_panicking.get() && stuck_unwinds() == 0
     }
 
     pub(crate) fn core(&self) -> RefMut<'_, Core> {
@@ -583,12 +610,28 @@ thread_local! {
     /// The kernel running on this OS thread, if any. Set by `Enter` for the span
     /// of `run`, `step`, a host-side handle call that switches stacks, and `drop`.
     static CURRENT: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+
+    /// Green threads on this OS thread (of any kernel) parked for ever in the
+    /// middle of an unwind: each holds a part of std's count of unwinds under
+    /// way that will never be given back.
+    static STUCK_UNWINDS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// See `STUCK_UNWINDS`.
+pub(crate) fn stuck_unwinds() -> usize {
+    STUCK_UNWINDS.with(Cell::get)
+}
+
+/// Counts a green thread parked for ever mid-unwind (see `STUCK_UNWINDS`).
+pub(crate) fn add_stuck_unwind() {
+    STUCK_UNWINDS.with(|c| c.set(c.get() + 1));
 }
 
 /// Makes `shared` the current kernel until dropped, then restores the previous one.
 pub(crate) struct Enter {
     _keep: Rc<Shared>,
     prev: *const Shared,
+    prev_host_panicking: bool,
 }
 
 pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
@@ -596,11 +639,13 @@ pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
     // find the fault handler and an alternate signal stack.
     crate::overflow::prepare_thread();
     let prev = CURRENT.with(|c| c.replace(Rc::as_ptr(shared)));
-    Enter { _keep: shared.clone(), prev }
+    let prev_host_panicking = shared.host_panicking.replace(std::thread::panicking());
+    Enter { _keep: shared.clone(), prev, prev_host_panicking }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
+        self._keep.host_panicking.set(self.prev_host_panicking);
         CURRENT.with(|c| c.set(self.prev));
     }
 }
@@ -627,7 +672,10 @@ fn current_ptr() -> *const Shared {
 /// Outside a kernel, with a message naming `what` was called.
 pub(crate) fn current(what: &str) -> &'static Shared {
     match try_current() {
-        Some(shared) => shared,
+        Some(shared) => {
+            shared.check_stack();
+            shared
+        }
         None => panic!(
             "cothread: `{what}` called outside a kernel; call it from a program or thread run by `Kernel::run`"
         ),
@@ -788,12 +836,15 @@ impl KernelBuilder {
             graveyard: Vec::new(),
             remote: Arc::new(Remote::default()),
             prefetch_from: PREFETCH_FROM,
+            zombies: 0,
+            quarantined: 0,
         };
         Kernel {
             shared: Rc::new_cyclic(|me| Shared {
                 core: RefCell::new(core),
                 round: RefCell::default(),
                 tracing: Cell::new(false),
+                host_panicking: Cell::new(false),
                 me: me.clone(),
             }),
         }
@@ -900,7 +951,7 @@ impl Kernel {
         let (key, serial, slot) =
             self.shared.spawn(root, Kind::Program, SpawnOptions::default(), main)?;
         let mut report = StepReport::default();
-        while self.shared.core().task(key, serial).is_some() {
+        while self.shared.core().task(key, serial).is_some_and(|t| !t.zombie) {
             if let Err(waiting) = self.shared.turn(&mut report) {
                 self.shared.kill(key);
                 return Err(Error::Deadlock(waiting));
@@ -958,9 +1009,9 @@ impl Kernel {
         let mut report = StepReport::default();
         loop {
             if let Err(waiting) = self.shared.turn(&mut report) {
-                return match self.shared.core().tasks.len() {
-                    1 => Ok(()),
-                    _ => Err(Error::Deadlock(waiting)),
+                return match self.shared.core().any_alive() {
+                    false => Ok(()),
+                    true => Err(Error::Deadlock(waiting)),
                 };
             }
         }
@@ -1205,7 +1256,7 @@ impl Kernel {
         body(&self.shared, &mut report);
         let mut core = self.shared.core();
         report.next_deadline = core.next_deadline();
-        report.alive = core.tasks.len() > 1;
+        report.alive = core.any_alive();
         report
     }
 
@@ -1563,16 +1614,8 @@ impl Drop for Kernel {
         let _enter = enter(&self.shared);
         // Unwind every program and detached thread, newest first; each takes its
         // own children with it.
-        loop {
-            let next = {
-                let core = self.shared.core();
-                core.tasks[core.root].children.last()
-            };
-            match next {
-                Some(key) => self.shared.kill(key),
-                None => break,
-            }
-        }
+        let root = self.shared.core().root;
+        self.shared.kill_children(root);
         // The kernel-wide listeners and timers are left: user code, dropped
         // one by one outside the borrow. The root ends with the kernel, so
         // what their destructors register dies at once.
@@ -1594,6 +1637,10 @@ impl Drop for Kernel {
         // workers finish what they run and are joined here.
         let workers = self.shared.core().workers.take();
         drop(workers);
+        // What is left are zombies: their frames must never run again (a
+        // forced unwind would resume code that caught its kill) and never be
+        // freed (they may be referred to from elsewhere).
+        self.shared.core().quarantine_leftovers();
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::kernel;
-use crate::process::{ExitUnwind, InterruptUnwind, Wait, Woke};
+use crate::process::{End, ExitUnwind, InterruptUnwind, Wait, Woke};
 
 /// Blocks the current thread (or program) for `duration` on the kernel's clock.
 /// `Duration::ZERO` yields once: the caller runs again in the next round, after
@@ -84,12 +84,18 @@ pub fn uptime() -> Duration {
 /// ```
 pub fn exit() -> ! {
     let shared = kernel::current("os::exit");
-    {
+    let me = {
         let core = shared.core();
         assert!(
             core.running.is_some() && core.running == core.context,
             "cothread: `os::exit` called outside a program or thread"
         );
+        core.running.expect("checked above")
+    };
+    if std::thread::panicking() {
+        // Called by a destructor as the thread unwinds: a second unwind would
+        // abort the process, and `exit` cannot return.
+        shared.park_for_ever(me, End::Exited, "called os::exit while unwinding");
     }
     resume_unwind(Box::new(ExitUnwind))
 }

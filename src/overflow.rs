@@ -40,7 +40,17 @@ pub(crate) enum Exit {
 /// The handle through which the fault handler ends a green thread.
 pub(crate) type Trap = CoroutineTrapHandler<Exit>;
 
-pub(crate) use imp::{guard, prepare_thread};
+pub(crate) use imp::{arm, guard, prepare_thread, take_tripped, tripped};
+
+/// The emergency zone: bytes of stack below every green thread's usable
+/// stack, above its guard page, kept inaccessible until the thread first
+/// runs into them. Then the fault handler opens them and lets the thread go
+/// on (whatever it was doing finishes: a `println!`, an allocation, a kernel
+/// call), and the thread is ended by an ordinary unwind at its next kernel
+/// call. Only a thread that runs through this zone too reaches the guard
+/// page, and has its frames discarded. Address space only: pages are
+/// committed when touched.
+pub(crate) const EMERGENCY: usize = 64 * 1024;
 
 /// Ends the process after an overflow the kernel cannot recover from. Writes to
 /// stderr directly: the kernel's reporter and the `log` backend are user code
@@ -78,6 +88,11 @@ mod imp {
         /// read by the fault handler. `const`-initialised and without a
         /// destructor, so reading it is a plain load, safe in a signal handler.
         static RUNNING: Cell<Option<Trap>> = const { Cell::new(None) };
+
+        /// The lowest address of the stack whose emergency zone the fault
+        /// handler opened last on this OS thread, until the kernel takes it
+        /// (0: none). Written by the handler: `const`, no destructor.
+        static TRIPPED: Cell<usize> = const { Cell::new(0) };
 
         /// The alternate signal stack this OS thread uses, once checked.
         static ALT_STACK: AltStack = const {
@@ -126,10 +141,55 @@ mod imp {
         resume()
     }
 
+    /// The stack (its lowest address) whose emergency zone was opened and
+    /// not yet taken, or 0. One thread-local load: called on kernel calls.
+    #[inline]
+    pub(crate) fn tripped() -> usize {
+        TRIPPED.try_with(Cell::get).unwrap_or(0)
+    }
+
+    /// Whether the stack whose lowest address is `low` had its emergency zone
+    /// opened; if so, the kernel now knows, and the mark is cleared.
+    pub(crate) fn take_tripped(low: usize) -> bool {
+        let hit = tripped() == low;
+        if hit {
+            TRIPPED.with(|t| t.set(0));
+        }
+        hit
+    }
+
+    /// Makes `stack`'s emergency zone (the [`EMERGENCY`](super::EMERGENCY)
+    /// bytes above its guard page) inaccessible, as the fault handler
+    /// expects of every green thread's stack.
+    pub(crate) fn arm(stack: &corosensei::stack::DefaultStack) -> io::Result<()> {
+        use corosensei::stack::Stack;
+        let page = page_size();
+        let zone = stack.limit().get() + page;
+        // SAFETY: the zone lies inside the stack's own mapping (the stack is
+        // larger than the zone: `StackPool` adds the zone to every size), no
+        // coroutine runs on the stack yet, and nothing else refers to it.
+        match unsafe { libc::mprotect(zone as *mut c_void, super::EMERGENCY, libc::PROT_NONE) } {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// The page size, read on first use.
+    fn page_size() -> usize {
+        match PAGE_SIZE.load(Ordering::Relaxed) {
+            0 => {
+                // SAFETY: `sysconf` has no preconditions.
+                let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) });
+                let page = page.unwrap_or(4096);
+                PAGE_SIZE.store(page, Ordering::Relaxed);
+                page
+            }
+            page => page,
+        }
+    }
+
     fn install() {
-        // SAFETY: `sysconf` has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        PAGE_SIZE.store(usize::try_from(page).unwrap_or(4096), Ordering::Relaxed);
+        page_size();
         // SAFETY: a null new action only reads the current one into a
         // zero-initialised `sigaction`, which is a valid value of that type.
         let previous = unsafe {
@@ -200,13 +260,35 @@ mod imp {
         // SAFETY: a kernel-raised SIGSEGV/SIGBUS carries the fault address.
         let fault = unsafe { info.si_addr() } as usize;
         let page = PAGE_SIZE.load(Ordering::Relaxed);
-        // The trap handler's bounds span the whole mapping of a `DefaultStack`,
-        // whose lowest page is its guard page: the guard page is the addresses in
-        // bounds whose address one page lower is not.
-        let in_guard_page = trap.stack_ptr_in_bounds(fault)
-            && fault.checked_sub(page).map_or(true, |below| !trap.stack_ptr_in_bounds(below));
-        if !in_guard_page || !trap.stack_ptr_in_bounds(stack_pointer(context)) {
+        let in_bounds = |address: usize| trap.stack_ptr_in_bounds(address);
+        if !in_bounds(fault) || !in_bounds(stack_pointer(context)) {
             return false;
+        }
+        // The trap handler's bounds span the whole mapping of a `DefaultStack`,
+        // whose lowest page is its guard page, with the emergency zone above:
+        // the addresses in bounds whose address that much lower is not.
+        let within = |len: usize| fault.checked_sub(len).map_or(true, |below| !in_bounds(below));
+        if !within(page) {
+            if !within(page + super::EMERGENCY) {
+                return false;
+            }
+            // The emergency zone: open it and let the thread go on.
+            let mut low = fault & !(page - 1);
+            while low.checked_sub(page).is_some_and(in_bounds) {
+                low -= page;
+            }
+            let zone = (low + page) as *mut c_void;
+            // SAFETY: the zone is part of the running green thread's stack
+            // mapping (checked above: in bounds, above the guard page), made
+            // inaccessible by `arm`; giving it back its access changes no
+            // memory. `mprotect` is a plain system call.
+            let opened = unsafe {
+                libc::mprotect(zone, super::EMERGENCY, libc::PROT_READ | libc::PROT_WRITE) == 0
+            };
+            if opened {
+                TRIPPED.set(low);
+            }
+            return opened;
         }
         // SAFETY: `setup_trap_handler` requires (1) that the trap handler's
         // coroutine be alive: `RUNNING` holds it only while `guard` resumes that
@@ -226,6 +308,11 @@ mod imp {
         // rest. The closure runs on the reset coroutine stack, captures nothing
         // and cannot fault.
         let registers = unsafe { trap.setup_trap_handler(|| Exit::Overflow) };
+        // Its emergency zone, if it opened it, is gone with its frames.
+        let low = fault & !(page - 1);
+        if TRIPPED.get() == low {
+            TRIPPED.set(0);
+        }
         set_registers(context, registers);
         true
     }
@@ -417,6 +504,19 @@ mod imp {
 
     /// No fault handler on this platform: an overflow ends the process.
     pub(crate) fn prepare_thread() {}
+
+    /// No emergency zone either: nothing ever trips.
+    pub(crate) fn tripped() -> usize {
+        0
+    }
+
+    pub(crate) fn take_tripped(_low: usize) -> bool {
+        false
+    }
+
+    pub(crate) fn arm(_stack: &corosensei::stack::DefaultStack) -> std::io::Result<()> {
+        Ok(())
+    }
 
     pub(crate) fn guard<R>(_trap: Trap, resume: impl FnOnce() -> R) -> R {
         resume()

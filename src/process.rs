@@ -53,6 +53,10 @@ pub(crate) struct KillUnwind;
 /// The panic payload of `os::exit`.
 pub(crate) struct ExitUnwind;
 
+/// The panic payload that unwinds a thread that ran into its stack's
+/// emergency zone (see [`overflow::EMERGENCY`]), at its next kernel call.
+pub(crate) struct OverflowUnwind;
+
 /// The panic payload of a hard interrupt (`Kernel::hard_interrupt`), which
 /// `os::catch_interrupt` catches.
 pub(crate) struct InterruptUnwind;
@@ -104,7 +108,8 @@ pub(crate) enum End {
     Killed,
     Exited,
     Interrupted,
-    /// Ran off the end of its stack; its frames were discarded, not unwound.
+    /// Ran off the end of its stack: unwound at its next kernel call, or, if
+    /// it ran through the emergency zone first, its frames discarded.
     Overflowed,
 }
 
@@ -116,6 +121,8 @@ impl End {
             End::Exited
         } else if payload.is::<InterruptUnwind>() {
             End::Interrupted
+        } else if payload.is::<OverflowUnwind>() {
+            End::Overflowed
         } else {
             End::Panicked(take_message(payload))
         }
@@ -159,6 +166,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         "a kill of the running thread".to_string()
     } else if payload.is::<InterruptUnwind>() {
         "a hard interrupt".to_string()
+    } else if payload.is::<OverflowUnwind>() {
+        "a stack overflow".to_string()
     } else if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -232,6 +241,17 @@ pub(crate) struct Task {
     pub(crate) dying: bool,
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
     pub(crate) ended: bool,
+    /// Its children have been killed for the last time (its `finish` is past
+    /// that point, or, for the root, the kernel's drop is): a thread started
+    /// on its behalf now is refused, since nothing would ever end it.
+    pub(crate) sealed: bool,
+    /// The kernel's own catch has taken the unwind that ended its body: what
+    /// runs now is the kernel's cleanup (dropping its value), not code that
+    /// caught a kill and went on.
+    pub(crate) unwound: bool,
+    /// It caught its kill (or exited from a cleanup) and went on: it is parked
+    /// for ever, never resumed, and its stack is quarantined with the kernel.
+    pub(crate) zombie: bool,
     /// `None` while the coroutine is on the CPU (or for the root).
     pub(crate) coroutine: Option<Box<Home>>,
     pub(crate) yielder: *const Yielder<Wake, ()>,
@@ -247,6 +267,11 @@ pub(crate) struct Task {
     pub(crate) pooled_stack: bool,
     /// Where its stack was in use when it last blocked, to prefetch.
     pub(crate) frames: crate::stack::Frames,
+    /// The lowest address of its stack's mapping (its guard page).
+    pub(crate) stack_low: usize,
+    /// It ran into its stack's emergency zone: it is unwound at its next
+    /// kernel call, and its stack is not reused.
+    pub(crate) tripped: bool,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -273,6 +298,18 @@ impl crate::kernel::Core {
         self.timers.drop_owner(key, &mut self.graveyard);
     }
 
+    /// Quarantines the stacks of the tasks left in the table as the kernel
+    /// goes (zombies): their coroutines are leaked, never resumed or freed.
+    pub(crate) fn quarantine_leftovers(&mut self) {
+        let keys: Vec<usize> = self.tasks.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            if let Some(home) = self.tasks[key].coroutine.take() {
+                crate::stack::quarantine(home);
+                self.quarantined += 1;
+            }
+        }
+    }
+
     /// Takes `key`'s coroutine out to resume it and makes it the running task.
     pub(crate) fn unpark(&mut self, key: usize) -> Parked {
         let task = &mut self.tasks[key];
@@ -282,6 +319,21 @@ impl crate::kernel::Core {
         let context = self.context.replace(key);
         Parked { coroutine, running, context }
     }
+}
+
+/// Bytes kept free at the top of every green stack, above the thread's own
+/// frames: after a stack overflow that discards its frames, corosensei runs
+/// the trap's return path from the top of the stack, and it must not
+/// overwrite memory of the discarded frames that may still be referred to
+/// from elsewhere (the stack is quarantined for that reason).
+const CUSHION: usize = 2048;
+
+/// Runs `f` with [`CUSHION`] bytes of this frame between it and the caller.
+#[inline(never)]
+fn below_a_cushion<R>(f: impl FnOnce() -> R) -> R {
+    let cushion = std::mem::MaybeUninit::<[u8; CUSHION]>::uninit();
+    std::hint::black_box(&cushion);
+    f()
 }
 
 /// What a spawn may set beyond the body.
@@ -311,6 +363,9 @@ impl Task {
             interrupt: false,
             dying: false,
             ended: false,
+            sealed: false,
+            unwound: false,
+            zombie: false,
             coroutine: None,
             yielder: std::ptr::null(),
             outcome: None,
@@ -320,6 +375,8 @@ impl Task {
             signals: 0,
             pooled_stack: true,
             frames: crate::stack::Frames::default(),
+            stack_low: 0,
+            tripped: false,
         }
     }
 
@@ -583,6 +640,12 @@ impl Shared {
         options: SpawnOptions,
         body: impl FnOnce() -> T + 'static,
     ) -> Result<(usize, u64, Rc<Slot<T>>), Error> {
+        if self.core().tasks.get(parent).map_or(true, |t| t.sealed) {
+            // Nothing would ever end it: its parent has killed its children for
+            // the last time (or is gone), or the kernel is being dropped.
+            self.drop_user(parent, "thread", body);
+            return Err(Error::ProcessEnded);
+        }
         let slot = Rc::new(Slot::new());
         let key = {
             let mut core = self.core();
@@ -594,7 +657,7 @@ impl Shared {
                     ))
                 })?;
             let result = slot.clone();
-            let stack_end = stack.base().get();
+            let (stack_end, stack_low) = (stack.base().get(), stack.limit().get());
             let coroutine = Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, _: Wake| {
                 let shared = crate::kernel::current("thread body");
                 let me = {
@@ -603,7 +666,7 @@ impl Shared {
                     core.tasks[me].yielder = yielder;
                     me
                 };
-                shared.task_main(me, body, &result);
+                below_a_cushion(|| shared.task_main(me, body, &result));
                 // Nobody may hold the value any more: then it is dropped here,
                 // on the task's stack, and a panic in its destructor must not
                 // unwind out of the coroutine.
@@ -619,6 +682,7 @@ impl Shared {
             task.name = options.name;
             task.pooled_stack = pooled_stack;
             task.frames.end = stack_end;
+            task.stack_low = stack_low;
             task.coroutine = Some(home);
             task.outcome = Some(outcome);
             link_child(&mut core.tasks, parent, key);
@@ -644,6 +708,12 @@ impl Shared {
     /// interrupted while joining its children has none.
     fn task_main<T>(&self, me: usize, body: impl FnOnce() -> T, slot: &Slot<T>) {
         let end = match catch_unwind(AssertUnwindSafe(body)) {
+            // It caught its kill and returned: it is dead all the same.
+            Ok(value) if self.core().tasks[me].dying => {
+                self.unwound(me);
+                self.drop_user(me, "thread", value);
+                End::Killed
+            }
             Ok(value) => match catch_unwind(AssertUnwindSafe(|| self.close(me))) {
                 Ok(()) => {
                     slot.set(value);
@@ -652,13 +722,55 @@ impl Shared {
                 Err(payload) => {
                     // Killed or interrupted while joining its children: the
                     // value is not published, and its destructor is user code.
+                    self.unwound(me);
                     self.drop_user(me, "thread", value);
                     End::from_panic(payload)
                 }
             },
-            Err(payload) => End::from_panic(payload),
+            Err(payload) => {
+                self.unwound(me);
+                End::from_panic(payload)
+            }
         };
         self.finish(me, end);
+    }
+
+    /// Records that the kernel's own catch took `me`'s unwind (see
+    /// `Task::unwound`).
+    fn unwound(&self, me: usize) {
+        self.core().tasks[me].unwound = true;
+    }
+
+    /// Parks the running task `me` for ever, after the death bookkeeping its
+    /// body can no longer reach: it caught its kill and blocked again, or it
+    /// called `os::exit` where it cannot unwind (a destructor run by an
+    /// unwind). It is never resumed; its frames are never unwound or freed
+    /// (see `Core::quarantine_leftovers`).
+    #[cold]
+    pub(crate) fn park_for_ever(&self, me: usize, end: End, why: &str) -> ! {
+        let stuck = self.unwinding();
+        if stuck {
+            crate::kernel::add_stuck_unwind();
+        }
+        let (yielder, kind) = {
+            let mut core = self.core();
+            core.zombies += 1;
+            let task = &mut core.tasks[me];
+            task.zombie = true;
+            task.dying = true;
+            // Its blocking calls from here on (in the error reporter, say)
+            // return at once.
+            task.unwound = true;
+            let kind = if task.kind == Kind::Thread { "thread" } else { "program" };
+            (task.yielder, kind)
+        };
+        self.report_for(me, &format!("[{kind}] {why}: parked for ever, its stack kept"));
+        self.finish(me, end);
+        loop {
+            // SAFETY: as in `block`: the yielder lives in this task's body
+            // frame, on the stack we are running on.
+            unsafe { &*yielder }.suspend(());
+        }
     }
 
     /// Joins the children, newest first, until none is left.
@@ -707,9 +819,17 @@ impl Shared {
         self.trace(|core| Trace::End { thread: ThreadId(core.tasks[me].serial) });
     }
 
-    fn kill_children(&self, me: usize) {
+    /// Kills `me`'s children until none is left, then seals it: a thread
+    /// started on its behalf after this point is refused ([`Error::ProcessEnded`]).
+    pub(crate) fn kill_children(&self, me: usize) {
         loop {
-            let child = self.core().tasks[me].children.last();
+            let child = {
+                let mut core = self.core();
+                let task = &mut core.tasks[me];
+                let child = task.children.last();
+                task.sealed |= child.is_none();
+                child
+            };
             match child {
                 Some(child) => self.kill(child),
                 None => return,
@@ -799,12 +919,17 @@ impl Shared {
                 // unclaimed result); the rest is dropped here.
                 let task = &mut core.tasks[key];
                 let user = (std::mem::replace(&mut task.wait, Wait::None), task.outcome.take());
-                let pooled_stack = task.pooled_stack;
+                // An emergency zone it opened stays open: the stack is freed.
+                let pooled_stack =
+                    task.pooled_stack && !task.tripped && !overflow::take_tripped(task.stack_low);
                 core.tasks.remove(key);
                 let co = coroutine.co.take().expect("checked above");
-                // An overflowed stack is not reused: it is dropped with `co`
-                // (and its home, which counts it, at the end of this block).
-                if pooled_stack && !overflowed {
+                if overflowed {
+                    // Its frames were discarded, not unwound: what they lent
+                    // out may still be in use.
+                    crate::stack::quarantine_stack(co.into_stack(), coroutine);
+                    core.quarantined += 1;
+                } else if pooled_stack {
                     core.stacks.give(co.into_stack(), coroutine);
                 }
                 (Some(user), graveyard)
@@ -850,7 +975,13 @@ impl Shared {
         if !consistent {
             overflow::fatal("a green thread overflowed its stack inside the kernel");
         }
-        self.core().context = Some(key);
+        {
+            let mut core = self.core();
+            core.context = Some(key);
+            // Its body is gone: a blocking call made on its behalf now (by
+            // the error reporter) must return at once.
+            core.tasks[key].unwound = true;
+        }
         if std::thread::panicking() {
             // Unless the resumer is itself unwinding, the task overflowed while
             // panicking: std's count of panics under way on this OS thread was
@@ -897,8 +1028,40 @@ impl Shared {
         };
         match how {
             How::Nothing | How::WhenBack => {}
+            // A second unwind from a destructor would abort the process: the
+            // one under way ends the thread, which is already marked dead.
+            How::SelfUnwind if std::thread::panicking() => {}
             How::SelfUnwind => resume_unwind(Box::new(KillUnwind)),
             How::Resume => self.switch_to(key, Wake::Kill),
+        }
+    }
+
+    /// Ends the running task with an ordinary unwind if it has run into its
+    /// stack's emergency zone (see [`overflow::EMERGENCY`]). Called on every
+    /// kernel call a green thread makes; one thread-local load when nothing
+    /// tripped.
+    #[inline]
+    pub(crate) fn check_stack(&self) {
+        if overflow::tripped() != 0 {
+            self.stack_tripped();
+        }
+    }
+
+    #[cold]
+    fn stack_tripped(&self) {
+        let raise = {
+            let Some(mut core) = self.try_core() else { return };
+            let Some(me) = core.running.filter(|&me| core.context == Some(me)) else { return };
+            let task = &mut core.tasks[me];
+            if overflow::take_tripped(task.stack_low) {
+                task.tripped = true;
+            }
+            // An unwind started in a destructor would abort the process: the
+            // thread is ended at a later call.
+            task.tripped && !task.dying && !std::thread::panicking()
+        };
+        if raise {
+            resume_unwind(Box::new(OverflowUnwind));
         }
     }
 

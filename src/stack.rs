@@ -139,6 +139,21 @@ impl Frames {
     }
 }
 
+/// Never frees or reuses `home`'s stack (nor, with it, anything its frames
+/// hold): frames on it were discarded or abandoned, and memory they held may
+/// still be referred to (a borrow given to another OS thread, a node linked
+/// into a list elsewhere). The stack keeps its place in the count of the
+/// process's stacks.
+pub(crate) fn quarantine(home: Box<Home>) {
+    std::mem::forget(home);
+}
+
+/// Quarantines a finished coroutine's stack (see [`quarantine`]).
+pub(crate) fn quarantine_stack(stack: DefaultStack, home: Box<Home>) {
+    std::mem::forget(stack);
+    quarantine(home);
+}
+
 /// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
 /// to the OS.
 pub(crate) struct StackPool {
@@ -169,8 +184,16 @@ impl StackPool {
         }
     }
 
-    /// A new stack of `size` bytes and a home counting it.
+    /// A new stack of `size` usable bytes (and the emergency zone and guard
+    /// page below them) and a home counting it.
     fn fresh(&mut self, size: usize) -> io::Result<(DefaultStack, Box<Home>)> {
+        // Beyond this, the address space could not hold it anyway.
+        let total = size
+            .checked_add(crate::overflow::EMERGENCY)
+            .filter(|&total| total <= isize::MAX as usize / 2)
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::OutOfMemory, "larger than the address space")
+            })?;
         let mapped = match Mapped::claim() {
             Ok(mapped) => mapped,
             // At the limit, an idle pooled stack (of the pool's size, so not
@@ -178,7 +201,9 @@ impl StackPool {
             Err(_) if self.free.pop().is_some() => Mapped::claim()?,
             Err(err) => return Err(err),
         };
-        Ok((DefaultStack::new(size)?, Home::new(mapped)))
+        let stack = DefaultStack::new(total)?;
+        crate::overflow::arm(&stack)?;
+        Ok((stack, Home::new(mapped)))
     }
 
     /// Returns a stack whose coroutine has finished, and its emptied home.

@@ -14,7 +14,10 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Due, Shared};
-use crate::process::{InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions, Wait, Wake, Woke};
+use crate::process::{
+    End, InterruptUnwind, KillUnwind, Kind, Outcome, OverflowUnwind, Slot, SpawnOptions, Wait,
+    Wake, Woke,
+};
 use crate::stack;
 
 /// A thread's state, as OpenOS's `t:status()` names it.
@@ -141,6 +144,9 @@ impl Thread {
 
     /// Runs `f` with the kernel entered, if the thread is still alive.
     fn with_live<R>(&self, f: impl FnOnce(&Shared, usize) -> R) -> Option<R> {
+        if let Some(here) = kernel::try_current() {
+            here.check_stack();
+        }
         let shared = self.kernel.upgrade()?;
         shared.core().task(self.key, self.id.0)?;
         let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
@@ -412,6 +418,15 @@ impl<T> JoinHandle<T> {
         JoinHandle { thread, slot, _value: PhantomData }
     }
 
+    /// The handle of a thread that was refused with `error` and never ran:
+    /// it is dead (it belongs to no kernel), and `wait` gives `error`.
+    fn refused(shared: &Shared, error: Error) -> JoinHandle<T> {
+        let serial = shared.core().serial();
+        let slot = Rc::new(Slot::new());
+        slot.fail(error);
+        JoinHandle::new(Thread::new(Weak::new(), usize::MAX, serial, None), slot)
+    }
+
     /// Joins the thread, then gives its value, or why it has none.
     ///
     /// # Errors
@@ -516,8 +531,12 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// Outside a kernel, and if the OS refuses a stack ([`Builder::spawn`]
 /// returns that as an error instead).
 pub fn create<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
-    match Builder::new().spawn_in(kernel::current("thread::create"), f) {
+    let shared = kernel::current("thread::create");
+    match Builder::new().spawn_in(shared, f) {
         Ok(handle) => handle,
+        // Raised only by destructors that run as a process ends or the kernel
+        // goes: a panic there could abort the process.
+        Err(Error::ProcessEnded) => JoinHandle::refused(shared, Error::ProcessEnded),
         Err(e) => panic!("cothread: thread::create failed: {e}"),
     }
 }
@@ -797,15 +816,18 @@ impl Shared {
     /// On the host's stack: outside any thread, or inside a listener or timer
     /// callback.
     pub(crate) fn block(&self, wait: Wait, deadline: Option<Duration>) -> Woke {
+        self.check_stack();
         let (me, yielder) = {
-            let mut core = self.core();
-            let core = &mut *core;
+            let mut guard = self.core();
+            let core = &mut *guard;
             let me = match (core.running, core.context) {
                 (Some(me), Some(ctx)) if me == ctx => me,
                 (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
-            if core.tasks[me].dying {
-                return Woke::Shutdown;
+            let task = &core.tasks[me];
+            if task.dying || task.tripped || self.unwinding() {
+                drop(guard);
+                return self.cannot_park(me);
             }
             let token = core.token();
             match &wait {
@@ -835,11 +857,19 @@ impl Shared {
             task.frames.low = stack::below_here();
             (me, task.yielder)
         };
+        // Only where the panic count is not known to be ours (see
+        // `Shared::unwinding`) can a thread park while it is raised.
+        let parked_panicking = std::thread::panicking();
         // SAFETY: `yielder` was stored by this task's coroutine body when it started;
         // it points into that body's frame on this task's stack, which lives until
         // the body returns. We are running on that stack (`running == me`), so the
         // body has not returned.
         let wake = unsafe { &*yielder }.suspend(());
+        if parked_panicking && std::thread::panicking() {
+            // It may be in a destructor, where a second unwind aborts: the
+            // wait ends, and a kill or interrupt stays recorded.
+            return std::mem::take(&mut self.core().tasks[me].woke);
+        }
         if wake == Wake::Kill {
             resume_unwind(Box::new(KillUnwind));
         }
@@ -855,6 +885,34 @@ impl Shared {
             self.interrupted(me);
         }
         woke
+    }
+
+    /// A blocking call of a task that is dying or unwinding: it does not park.
+    #[cold]
+    fn cannot_park(&self, me: usize) -> Woke {
+        let (unwound, kill) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            if task.tripped && !task.dying && !std::thread::panicking() {
+                drop(core);
+                resume_unwind(Box::new(OverflowUnwind));
+            }
+            if !task.dying {
+                // A destructor run by a panic's unwind: a thread never parks
+                // mid-unwind, or every other would see `panicking()` (std
+                // counts unwinds for the whole OS thread).
+                return Woke::Shutdown;
+            }
+            (task.unwound, std::mem::take(&mut task.kill_pending))
+        };
+        if unwound || self.unwinding() {
+            // A destructor run as it unwinds, or the kernel's cleanup after it.
+            return Woke::Shutdown;
+        }
+        if kill {
+            resume_unwind(Box::new(KillUnwind));
+        }
+        self.park_for_ever(me, End::Killed, "caught its kill and went on")
     }
 
     /// A task back from a block finds it was killed, interrupted or suspended
