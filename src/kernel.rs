@@ -647,6 +647,17 @@ impl Drop for Enter {
     fn drop(&mut self) {
         self._keep.host_panicking.set(self.prev_host_panicking);
         CURRENT.with(|c| c.set(self.prev));
+        if !self.prev.is_null() && !std::ptr::eq(self.prev, Rc::as_ptr(&self._keep)) {
+            // Back in a green thread of another kernel, which this one ran
+            // on top of: what that kernel's own threads did to it meanwhile
+            // (a kill from a nested kernel's thread) takes effect now, in
+            // its own frames.
+            if let Some(outer) = try_current() {
+                if !std::thread::panicking() {
+                    outer.check_interrupts();
+                }
+            }
+        }
     }
 }
 
@@ -708,6 +719,8 @@ pub struct StepReport {
     pub resumes: usize,
     /// Signals it delivered.
     pub signals: usize,
+    /// Listener and timer callbacks it ran.
+    pub callbacks: usize,
     /// The nearest deadline on the kernel's clock after the step, if any.
     pub next_deadline: Option<Duration>,
     /// Whether any program or thread is still alive.
@@ -1627,6 +1640,21 @@ impl Drop for Kernel {
             (root, std::mem::take(&mut core.graveyard))
         };
         self.shared.bury(root, graveyard);
+        // The signals nobody took, each dropped on its own: their payloads'
+        // destructors are user code.
+        let unsent = {
+            let mut round = self.shared.round.borrow_mut();
+            let mut core = self.shared.core();
+            core.drain_remote();
+            let mut unsent = std::mem::take(&mut round.signals);
+            unsent.append(&mut core.queue);
+            let delivering = round.delivering.take().map(Queued::Signal);
+            unsent.extend(delivering);
+            unsent
+        };
+        for signal in unsent {
+            self.shared.drop_user(root, "signal", signal);
+        }
         // The hooks last, the error reporter after the trace hook: it reports
         // what the drops before it raise.
         let trace = self.shared.core().on_trace.take();

@@ -380,6 +380,14 @@ impl Task {
         }
     }
 
+    /// Whether the code on the CPU runs on this task's stack: its own
+    /// frames, not those of a green thread of another kernel started on top
+    /// of it.
+    pub(crate) fn runs_here(&self) -> bool {
+        let here = crate::stack::below_here();
+        self.stack_low <= here && here < self.frames.end
+    }
+
     /// "thread #3" or "thread #3 (worker)", for messages.
     pub(crate) fn label(&self) -> String {
         let kind = match self.kind {
@@ -918,7 +926,11 @@ impl Shared {
                 // The fields that may hold user values (a filter's closure, the
                 // unclaimed result); the rest is dropped here.
                 let task = &mut core.tasks[key];
-                let user = (std::mem::replace(&mut task.wait, Wait::None), task.outcome.take());
+                let user = (
+                    std::mem::replace(&mut task.wait, Wait::None),
+                    task.outcome.take(),
+                    std::mem::take(&mut task.woke),
+                );
                 // An emergency zone it opened stays open: the stack is freed.
                 let pooled_stack =
                     task.pooled_stack && !task.tripped && !overflow::take_tripped(task.stack_low);
@@ -1013,9 +1025,13 @@ impl Shared {
                 Some(task) => {
                     task.dying = true;
                     log::debug!("{} killed", task.label());
-                    let how = if core.running == Some(key) {
+                    let own_frames = task.runs_here();
+                    let how = if core.running == Some(key) && own_frames {
                         How::SelfUnwind
                     } else if task.coroutine.is_none() {
+                        // Its stack is busy under another task, or under a
+                        // green thread of another kernel running on top of
+                        // it: the unwind must start in its own frames.
                         task.kill_pending = true;
                         How::WhenBack
                     } else {
@@ -1072,7 +1088,9 @@ impl Shared {
         let me = {
             let core = self.core();
             match core.running {
-                Some(me) if core.context == Some(me) => me,
+                // Not while a green thread of a kernel started in its frames
+                // runs on top of it: `Enter` checks again on the way back.
+                Some(me) if core.context == Some(me) && core.tasks[me].runs_here() => me,
                 _ => return,
             }
         };

@@ -38,8 +38,14 @@ pub enum Budget {
     /// began. A thread already running is not interrupted (the kernel is
     /// cooperative), so a step can overrun by one thread's stretch.
     Time(Duration),
-    /// At most this many thread resumes. Listener and timer callbacks do not
-    /// count.
+    /// At most this many units of work: thread resumes, listener runs and
+    /// timer firings ([`StepReport::resumes`] plus [`StepReport::callbacks`]).
+    /// A listener that pushes the signal it handles cannot hold a step for
+    /// ever. The listeners of one signal run together, so a step can overrun
+    /// by that signal's listeners.
+    ///
+    /// [`StepReport::resumes`]: crate::StepReport::resumes
+    /// [`StepReport::callbacks`]: crate::StepReport::callbacks
     Resumes(usize),
 }
 
@@ -77,7 +83,7 @@ impl Meter {
         match self {
             Meter::Unlimited => false,
             Meter::Until(until) => Instant::now() >= *until,
-            Meter::Resumes(n) => report.resumes >= *n,
+            Meter::Resumes(n) => report.resumes.saturating_add(report.callbacks) >= *n,
         }
     }
 }
@@ -86,9 +92,9 @@ impl Meter {
 #[derive(Default)]
 pub(crate) struct Round {
     phase: Phase,
-    signals: VecDeque<Queued>,
+    pub(crate) signals: VecDeque<Queued>,
     /// The signal being delivered.
-    delivering: Option<Signal>,
+    pub(crate) delivering: Option<Signal>,
     /// Its receivers not yet woken, as (wait token, task) in the order they
     /// began waiting. Kept between rounds so that delivery does not allocate.
     receivers: VecDeque<(u64, usize)>,
@@ -220,7 +226,9 @@ impl Shared {
             };
             match unit {
                 Unit::Resume(key, parked) => self.run_ready(key, parked, report),
-                Unit::Timer(key, serial) => self.fire_timer(key, serial),
+                Unit::Timer(key, serial) => {
+                    report.callbacks += usize::from(self.fire_timer(key, serial));
+                }
                 Unit::Stale => {}
                 Unit::End => {
                     let mut round = self.round.borrow_mut();
@@ -244,7 +252,13 @@ impl Shared {
     /// delivered, or starts delivering the next signal, or ends the phase.
     /// Returns whether it did anything.
     fn deliver_next(&self, report: &mut StepReport, cutoff: Cutoff) -> bool {
-        let next = {
+        enum Unit {
+            Wake(Signal, (u64, usize)),
+            Delivered(Option<Signal>),
+            Start(Queued),
+            End,
+        }
+        let unit = {
             let mut round = self.round.borrow_mut();
             let round = &mut *round;
             match &round.delivering {
@@ -254,27 +268,30 @@ impl Shared {
                         if let Some(&(_, next)) = round.receivers.front() {
                             self.core().prefetch(next);
                         }
-                        Some(Err((signal.clone(), receiver)))
+                        Unit::Wake(signal.clone(), receiver)
                     }
-                    None => {
-                        round.delivering = None;
-                        return true;
-                    }
+                    None => Unit::Delivered(round.delivering.take()),
                 },
-                None => round.signals.pop_front().map(Ok),
+                None => round.signals.pop_front().map_or(Unit::End, Unit::Start),
             }
         };
-        match next {
-            Some(Err((signal, (token, key)))) => {
+        match unit {
+            Unit::Wake(signal, (token, key)) => {
                 self.wake_waiting(key, token, Woke::Signal(signal), report);
             }
-            Some(Ok(queued)) => {
+            Unit::Delivered(signal) => {
+                // The last copy, if no receiver took one: its payloads'
+                // destructors are user code.
+                let root = self.core().root;
+                self.drop_user(root, "signal", signal);
+            }
+            Unit::Start(queued) => {
                 report.signals += 1;
                 let signal = self.core().unqueue(queued, self.traced());
                 // `None`: a "thread_exit" that nothing can receive.
                 if let Some(signal) = signal {
                     let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
-                    self.begin_delivery(&signal, &mut receivers);
+                    report.callbacks += self.begin_delivery(&signal, &mut receivers);
                     if let Some(&(_, first)) = receivers.front() {
                         self.core().prefetch(first);
                     }
@@ -283,7 +300,7 @@ impl Shared {
                     round.delivering = Some(signal);
                 }
             }
-            None => {
+            Unit::End => {
                 self.round.borrow_mut().phase = Phase::Deadlines(cutoff);
                 return false;
             }

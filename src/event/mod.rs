@@ -402,9 +402,14 @@ pub fn on_error(handler: impl FnMut(&str) + 'static) {
 impl Shared {
     /// Starts delivering `signal`: runs its listeners, then lists in
     /// `receivers` the waiting threads it wakes, as (wait token, task) in the
-    /// order they began waiting. The round wakes them one by one.
-    pub(crate) fn begin_delivery(&self, signal: &Signal, receivers: &mut VecDeque<(u64, usize)>) {
-        self.run_listeners(signal);
+    /// order they began waiting. The round wakes them one by one. Returns
+    /// how many listeners it ran.
+    pub(crate) fn begin_delivery(
+        &self,
+        signal: &Signal,
+        receivers: &mut VecDeque<(u64, usize)>,
+    ) -> usize {
+        let listeners = self.run_listeners(signal);
         let mut woken = std::mem::take(&mut self.core().scratch);
         let mut undecided = Vec::new();
         {
@@ -418,7 +423,7 @@ impl Shared {
                     Ok(true) => woken.push((token, key)),
                     Ok(false) => {}
                     Err(payload) => {
-                        self.report(&format!("[filter] {}", take_message(payload)));
+                        self.report_for(key, &format!("[filter] {}", take_message(payload)));
                     }
                 }
             }
@@ -431,18 +436,21 @@ impl Shared {
         if core.scratch.capacity() < woken.capacity() {
             core.scratch = woken;
         }
+        listeners
     }
 
-    fn run_listeners(&self, signal: &Signal) {
+    /// Runs `signal`'s listeners; returns how many ran.
+    fn run_listeners(&self, signal: &Signal) -> usize {
         // (key, serial): a listener removed during this delivery may have its
         // slot reused by a new one, which must not run for this signal.
         let listeners: Vec<(usize, u64)> = {
             let core = self.core();
             match core.listeners.by_name.get(signal.name()) {
                 Some(keys) => keys.iter().map(|&k| (k, core.listeners.table[k].serial)).collect(),
-                None => return,
+                None => return 0,
             }
         };
+        let mut ran = 0;
         for (key, serial) in listeners {
             let taken = {
                 let mut core = self.core();
@@ -456,6 +464,7 @@ impl Shared {
                 }
             };
             let Some((mut callback, owner, serial)) = taken else { continue };
+            ran += 1;
             let outcome = self.in_context(owner, || callback(signal));
             let dropped = {
                 let mut core = self.core();
@@ -477,9 +486,12 @@ impl Shared {
                 self.report_for(owner, &format!("[listener] {msg}"));
             }
         }
+        ran
     }
 
-    pub(crate) fn fire_timer(&self, key: usize, serial: u64) {
+    /// Fires timer `key` if it is still the one with this `serial`; returns
+    /// whether its callback ran.
+    pub(crate) fn fire_timer(&self, key: usize, serial: u64) -> bool {
         let taken = {
             let mut core = self.core();
             let core = &mut *core;
@@ -504,7 +516,7 @@ impl Shared {
                 }
             }
         };
-        let Some((mut callback, owner)) = taken else { return };
+        let Some((mut callback, owner)) = taken else { return false };
         self.trace(|core| Trace::Timer { owner: core.thread_id(owner) });
         let outcome = self.in_context(owner, &mut callback);
         let dropped = {
@@ -527,6 +539,7 @@ impl Shared {
         if let Err(msg) = outcome {
             self.report_for(owner, &format!("[timer] {msg}"));
         }
+        true
     }
 
     /// The task that owns registrations made now: the running thread or
