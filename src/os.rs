@@ -97,7 +97,7 @@ pub fn exit() -> ! {
         // abort the process, and `exit` cannot return.
         shared.park_for_ever(me, End::Exited, "called os::exit while unwinding");
     }
-    resume_unwind(Box::new(ExitUnwind))
+    shared.raise(me, Box::new(ExitUnwind))
 }
 
 /// Runs `f`, catching a hard interrupt ([`Kernel::hard_interrupt`], OpenOS's

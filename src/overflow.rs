@@ -26,6 +26,9 @@
 
 use corosensei::trap::CoroutineTrapHandler;
 
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+pub(crate) mod hijack;
+
 /// How a green thread's coroutine returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
@@ -51,6 +54,19 @@ pub(crate) use imp::{arm, guard, prepare_thread, take_tripped, tripped};
 /// page, and has its frames discarded. Address space only: pages are
 /// committed when touched.
 pub(crate) const EMERGENCY: usize = 64 * 1024;
+
+/// Forgets what the overflow trap noted about the stack `[low, high)`, which
+/// is about to be freed or quarantined; returns whether its emergency zone
+/// was opened.
+pub(crate) fn forget_stack(low: usize, high: usize) -> bool {
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if hijack::any() {
+        hijack::forget(|slot| (low..high).contains(&slot));
+    }
+    #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+    let _ = high;
+    take_tripped(low)
+}
 
 /// Ends the process after an overflow the kernel cannot recover from. Writes to
 /// stderr directly: the kernel's reporter and the `log` backend are user code
@@ -190,6 +206,8 @@ mod imp {
 
     fn install() {
         page_size();
+        #[cfg(target_arch = "x86_64")]
+        super::hijack::find_text();
         // SAFETY: a null new action only reads the current one into a
         // zero-initialised `sigaction`, which is a valid value of that type.
         let previous = unsafe {
@@ -287,6 +305,13 @@ mod imp {
             };
             if opened {
                 TRIPPED.set(low);
+                // Not while the thread unwinds: the unwinder may be what was
+                // interrupted, and the unwind under way ends the thread.
+                #[cfg(target_arch = "x86_64")]
+                if !std::thread::panicking() {
+                    let ip = context.uc_mcontext.gregs[libc::REG_RIP as usize] as usize;
+                    super::hijack::hijack(trap, ip, crate::process::CUSHION_FN());
+                }
             }
             return opened;
         }
@@ -313,6 +338,8 @@ mod imp {
         if TRIPPED.get() == low {
             TRIPPED.set(0);
         }
+        #[cfg(target_arch = "x86_64")]
+        super::hijack::forget(in_bounds);
         set_registers(context, registers);
         true
     }

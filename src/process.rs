@@ -303,7 +303,9 @@ impl crate::kernel::Core {
     pub(crate) fn quarantine_leftovers(&mut self) {
         let keys: Vec<usize> = self.tasks.iter().map(|(key, _)| key).collect();
         for key in keys {
-            if let Some(home) = self.tasks[key].coroutine.take() {
+            let task = &mut self.tasks[key];
+            if let Some(home) = task.coroutine.take() {
+                overflow::forget_stack(task.stack_low, task.frames.end);
                 crate::stack::quarantine(home);
                 self.quarantined += 1;
             }
@@ -329,11 +331,19 @@ impl crate::kernel::Core {
 const CUSHION: usize = 2048;
 
 /// Runs `f` with [`CUSHION`] bytes of this frame between it and the caller.
+/// Not generic: the overflow trap finds the end of a thread's own frames by
+/// its address ([`CUSHION_FN`]).
 #[inline(never)]
-fn below_a_cushion<R>(f: impl FnOnce() -> R) -> R {
+fn below_a_cushion(f: &mut dyn FnMut()) {
     let cushion = std::mem::MaybeUninit::<[u8; CUSHION]>::uninit();
     std::hint::black_box(&cushion);
-    f()
+    f();
+}
+
+/// The address of [`below_a_cushion`]: a thread's own frames are below it.
+#[allow(non_snake_case)]
+pub(crate) fn CUSHION_FN() -> usize {
+    below_a_cushion as fn(&mut dyn FnMut()) as usize
 }
 
 /// What a spawn may set beyond the body.
@@ -674,7 +684,12 @@ impl Shared {
                     core.tasks[me].yielder = yielder;
                     me
                 };
-                below_a_cushion(|| shared.task_main(me, body, &result));
+                let mut body = Some(body);
+                below_a_cushion(&mut || {
+                    if let Some(body) = body.take() {
+                        shared.task_main(me, body, &result);
+                    }
+                });
                 // Nobody may hold the value any more: then it is dropped here,
                 // on the task's stack, and a panic in its destructor must not
                 // unwind out of the coroutine.
@@ -932,8 +947,8 @@ impl Shared {
                     std::mem::take(&mut task.woke),
                 );
                 // An emergency zone it opened stays open: the stack is freed.
-                let pooled_stack =
-                    task.pooled_stack && !task.tripped && !overflow::take_tripped(task.stack_low);
+                let tripped = overflow::forget_stack(task.stack_low, task.frames.end);
+                let pooled_stack = task.pooled_stack && !task.tripped && !tripped;
                 core.tasks.remove(key);
                 let co = coroutine.co.take().expect("checked above");
                 if overflowed {
@@ -1047,9 +1062,26 @@ impl Shared {
             // A second unwind from a destructor would abort the process: the
             // one under way ends the thread, which is already marked dead.
             How::SelfUnwind if std::thread::panicking() => {}
-            How::SelfUnwind => resume_unwind(Box::new(KillUnwind)),
+            How::SelfUnwind => self.raise(key, Box::new(KillUnwind)),
             How::Resume => self.switch_to(key, Wake::Kill),
         }
+    }
+
+    /// Starts unwinding the running task `me` with one of the kernel's
+    /// payloads. Return addresses that the overflow trap hijacked on its
+    /// stack are put back first: the unwinder must find the real ones.
+    #[cold]
+    pub(crate) fn raise(&self, me: usize, payload: Box<dyn Any + Send>) -> ! {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        if overflow::hijack::any() {
+            let range = self
+                .try_core()
+                .and_then(|core| core.tasks.get(me).map(|t| (t.stack_low, t.frames.end)));
+            if let Some((low, high)) = range {
+                overflow::hijack::restore(low, high);
+            }
+        }
+        resume_unwind(payload)
     }
 
     /// Ends the running task with an ordinary unwind if it has run into its
@@ -1074,10 +1106,10 @@ impl Shared {
             }
             // An unwind started in a destructor would abort the process: the
             // thread is ended at a later call.
-            task.tripped && !task.dying && !std::thread::panicking()
+            (task.tripped && !task.dying && !std::thread::panicking()).then_some(me)
         };
-        if raise {
-            resume_unwind(Box::new(OverflowUnwind));
+        if let Some(me) = raise {
+            self.raise(me, Box::new(OverflowUnwind));
         }
     }
 
@@ -1100,7 +1132,7 @@ impl Shared {
             (std::mem::take(&mut task.kill_pending), task.status == Status::Suspended)
         };
         if kill {
-            resume_unwind(Box::new(KillUnwind));
+            self.raise(me, Box::new(KillUnwind));
         }
         if suspended {
             self.block(Wait::Coma, None);

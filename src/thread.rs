@@ -7,7 +7,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::panic::resume_unwind;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -871,7 +870,7 @@ impl Shared {
             return std::mem::take(&mut self.core().tasks[me].woke);
         }
         if wake == Wake::Kill {
-            resume_unwind(Box::new(KillUnwind));
+            self.raise(me, Box::new(KillUnwind));
         }
         // What happened while it was parked: `check_interrupts`, inlined.
         let (woke, interrupted) = {
@@ -895,7 +894,7 @@ impl Shared {
             let task = &mut core.tasks[me];
             if task.tripped && !task.dying && !std::thread::panicking() {
                 drop(core);
-                resume_unwind(Box::new(OverflowUnwind));
+                self.raise(me, Box::new(OverflowUnwind));
             }
             if !task.dying {
                 // A destructor run by a panic's unwind: a thread never parks
@@ -910,7 +909,7 @@ impl Shared {
             return Woke::Shutdown;
         }
         if kill {
-            resume_unwind(Box::new(KillUnwind));
+            self.raise(me, Box::new(KillUnwind));
         }
         self.park_for_ever(me, End::Killed, "caught its kill and went on")
     }
@@ -929,10 +928,10 @@ impl Shared {
             )
         };
         if kill {
-            resume_unwind(Box::new(KillUnwind));
+            self.raise(me, Box::new(KillUnwind));
         }
         if interrupt {
-            resume_unwind(Box::new(InterruptUnwind));
+            self.raise(me, Box::new(InterruptUnwind));
         }
         if suspended {
             self.block(Wait::Coma, None);
