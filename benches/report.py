@@ -131,6 +131,8 @@ def main():
             per = {"switch": "turn", "spawn": "thread", "push_one": "push"}.get(group, per)
             if group in ("broadcast", "timers"):
                 per = "woken thread" if group == "broadcast" else "wake-up"
+            if function.startswith("kernel_timer"):
+                per = "firing"
             if group in ("push_one", "broadcast") and function.startswith("corosensei"):
                 per = "resume"
             if function.startswith("index_and_stacks"):

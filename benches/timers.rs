@@ -16,6 +16,17 @@
 //! threads logging their wake-ups, and the bench asserts the order and each
 //! instant are exact. Inside it a thread only tests that logging is off.
 //!
+//! - `timers/kernel_timer_10000` and `timers/kernel_timer_100000`: N one-shot
+//!   kernel-wide timers (`Kernel::timer`, all of one owner, the root), timer
+//!   `i` due at `1 + (i * 7919) % N` µs (each instant once, registration order
+//!   scattered), and one iteration is the `Kernel::advance` that fires them
+//!   all; the throughput is per firing. Registering them is outside the timed
+//!   part. Each firing removes its timer from its owner's list, which scanned
+//!   the list until the fix of defect r11 (100 000 took seconds); now a
+//!   firing's cost grows with the caches the deadline heap outgrows, not with
+//!   N (docs/performance.md, "Kernel timers"). Before the measured loop one
+//!   run asserts that every timer fires once, in deadline order.
+//!
 //! 100 000 threads need about 200 000 memory mappings; see `push_one` for what
 //! the bench does under Linux's default `vm.max_map_count`.
 //!
@@ -28,11 +39,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use cothread::{event, os, thread, Kernel};
-use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 
 use common::{config, feasible_threads, kernel, SMALL_STACK};
 
 const SLEEPERS: [usize; 2] = [1_000, 100_000];
+
+const KERNEL_TIMERS: [u64; 2] = [10_000, 100_000];
 
 /// Who woke when, while `on` is set.
 #[derive(Default)]
@@ -108,9 +121,60 @@ fn timers(c: &mut Criterion) {
     group.finish();
 }
 
+/// When kernel timer `i` of `n` falls due (see the module docs).
+fn timer_due(i: u64, n: u64) -> Duration {
+    Duration::from_micros(1 + i * 7919 % n)
+}
+
+/// A kernel with `n` one-shot kernel timers (see the module docs), timer `i`
+/// calling `callback(i)`.
+fn kernel_with_timers<F: FnMut() + 'static>(n: u64, callback: impl Fn(u64) -> F) -> Kernel {
+    let mut kernel = kernel(SMALL_STACK);
+    for i in 0..n {
+        kernel.timer(timer_due(i, n), 1, callback(i));
+    }
+    kernel
+}
+
+fn kernel_timers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("timers");
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(20);
+    for n in KERNEL_TIMERS {
+        let window = Duration::from_micros(n + 1);
+
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let mut kernel = kernel_with_timers(n, |i| {
+            let order = order.clone();
+            move || order.borrow_mut().push(i)
+        });
+        kernel.advance(window);
+        let mut expected: Vec<u64> = (0..n).collect();
+        expected.sort_unstable_by_key(|&i| timer_due(i, n));
+        assert!(*order.borrow() == expected, "kernel timers fired out of order or not once each");
+        drop(kernel);
+
+        group.throughput(Throughput::Elements(n));
+        group.bench_function(format!("kernel_timer_{n}"), |b| {
+            b.iter_batched(
+                // Empty callbacks, as the reproducer's: the figure is the kernel's.
+                || kernel_with_timers(n, |_| || {}),
+                |mut kernel| {
+                    let report = kernel.advance(window);
+                    assert_eq!(report.next_deadline, None, "every timer fired");
+                    // Dropped outside the timed part.
+                    kernel
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = timers
+    targets = timers, kernel_timers
 }
 criterion_main!(benches);

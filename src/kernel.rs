@@ -303,9 +303,8 @@ impl Core {
             Queued::Signal(signal) => Some(signal),
             Queued::ThreadExit(serial) => {
                 let name = crate::process::thread_exit_name();
-                let wanted = traced
-                    || self.listeners.by_name.get(&*name).is_some()
-                    || self.waiters.may_want(&name);
+                let wanted =
+                    traced || self.listeners.has_name(&name) || self.waiters.may_want(&name);
                 wanted.then(|| Signal::new(name).with(serial))
             }
         }

@@ -3,8 +3,10 @@
 
 use std::any::Any;
 use std::borrow::Borrow;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,49 +14,123 @@ use slab::Slab;
 
 use super::name::FastHash;
 
-/// Table keys grouped by some attribute (a name, an owner), each group in
-/// insertion order; empty groups are dropped.
-pub(crate) struct KeyIndex<K> {
-    groups: HashMap<K, Vec<usize>, FastHash>,
+/// An entry's neighbours in its group of a [`KeyIndex`]: the keys registered
+/// just before and just after it that are still there.
+#[derive(Debug, Default, Clone, Copy)]
+struct Neighbours {
+    prev: Option<usize>,
+    next: Option<usize>,
 }
 
-impl<K> Default for KeyIndex<K> {
+/// One way of grouping a table's entries (listeners by name, by owner...):
+/// where an entry keeps its [`Neighbours`] in its group.
+trait Grouping {
+    type Entry;
+    fn neighbours(entry: &Self::Entry) -> &Neighbours;
+    fn neighbours_mut(entry: &mut Self::Entry) -> &mut Neighbours;
+}
+
+/// The oldest and the newest key of a group; a group is never empty.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    first: usize,
+    last: usize,
+}
+
+/// The keys of a [`Slab`] grouped by some attribute (a name, an owner), each
+/// group in insertion order, as a doubly linked list threaded through the
+/// entries (the way a task links its children, `process::link_child`): a key
+/// is added and removed in O(1), wherever it sits in its group, and a group
+/// is walked in order without a copy. Empty groups are dropped.
+struct KeyIndex<K, G> {
+    groups: HashMap<K, Ends, FastHash>,
+    grouping: PhantomData<G>,
+}
+
+impl<K, G> Default for KeyIndex<K, G> {
     fn default() -> Self {
-        KeyIndex { groups: HashMap::default() }
+        KeyIndex { groups: HashMap::default(), grouping: PhantomData }
     }
 }
 
-impl<K: Hash + Eq> KeyIndex<K> {
-    fn insert(&mut self, group: K, key: usize) {
-        self.groups.entry(group).or_default().push(key);
+impl<K: Hash + Eq, G: Grouping> KeyIndex<K, G> {
+    /// Appends `key`, an entry of `table` in no group yet, to `group`.
+    fn link(&mut self, table: &mut Slab<G::Entry>, group: K, key: usize) {
+        let prev = match self.groups.entry(group) {
+            Entry::Occupied(mut ends) => {
+                let prev = std::mem::replace(&mut ends.get_mut().last, key);
+                G::neighbours_mut(&mut table[prev]).next = Some(key);
+                Some(prev)
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(Ends { first: key, last: key });
+                None
+            }
+        };
+        *G::neighbours_mut(&mut table[key]) = Neighbours { prev, next: None };
     }
 
-    fn remove<Q: Hash + Eq + ?Sized>(&mut self, group: &Q, key: usize)
+    /// Closes the gap that an entry taken out of `table` leaves in `group`;
+    /// `removed` are the neighbours it had. Only its neighbours are touched,
+    /// and the group's ends when it was one of them.
+    fn unlink<Q>(&mut self, table: &mut Slab<G::Entry>, group: &Q, removed: Neighbours)
     where
         K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
     {
-        if let Some(keys) = self.groups.get_mut(group) {
-            keys.retain(|&k| k != key);
-            if keys.is_empty() {
+        let Neighbours { prev, next } = removed;
+        if let Some(prev) = prev {
+            G::neighbours_mut(&mut table[prev]).next = next;
+        }
+        if let Some(next) = next {
+            G::neighbours_mut(&mut table[next]).prev = prev;
+        }
+        match (prev, next) {
+            (Some(_), Some(_)) => {}
+            (None, Some(next)) => self.ends_mut(group).first = next,
+            (Some(prev), None) => self.ends_mut(group).last = prev,
+            (None, None) => {
                 self.groups.remove(group);
             }
         }
     }
 
-    /// The keys of `group`, in insertion order.
-    pub(crate) fn get<Q: Hash + Eq + ?Sized>(&self, group: &Q) -> Option<&[usize]>
+    fn ends_mut<Q>(&mut self, group: &Q) -> &mut Ends
     where
         K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
     {
-        self.groups.get(group).map(Vec::as_slice)
+        self.groups.get_mut(group).expect("a linked entry's group is indexed")
     }
 
-    fn take(&mut self, group: &K) -> Vec<usize> {
+    fn first<Q>(&self, group: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         // Most tasks register nothing: skip the hashing then.
         if self.groups.is_empty() {
-            return Vec::new();
+            return None;
         }
-        self.groups.remove(group).unwrap_or_default()
+        self.groups.get(group).map(|ends| ends.first)
+    }
+
+    /// The keys of `group`, in insertion order.
+    fn keys<'a, Q>(&self, table: &'a Slab<G::Entry>, group: &Q) -> impl Iterator<Item = usize> + 'a
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        std::iter::successors(self.first(group), |&key| G::neighbours(&table[key]).next)
+    }
+
+    /// Forgets `group` and returns its oldest key: the caller takes the whole
+    /// group out of the table, following `next` (no neighbour is mended).
+    fn detach(&mut self, group: &K) -> Option<usize> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        self.groups.remove(group).map(|ends| ends.first)
     }
 }
 
@@ -67,14 +143,43 @@ pub(crate) struct Listener {
     pub(crate) name: Arc<str>,
     /// `None` while the callback runs.
     pub(crate) callback: Option<ListenerFn>,
+    /// Its place among the listeners of its name, and of its owner.
+    same_name: Neighbours,
+    same_owner: Neighbours,
+}
+
+/// Listeners grouped by name.
+struct ByName;
+
+impl Grouping for ByName {
+    type Entry = Listener;
+    fn neighbours(listener: &Listener) -> &Neighbours {
+        &listener.same_name
+    }
+    fn neighbours_mut(listener: &mut Listener) -> &mut Neighbours {
+        &mut listener.same_name
+    }
+}
+
+/// Listeners grouped by owner.
+struct ListenersOf;
+
+impl Grouping for ListenersOf {
+    type Entry = Listener;
+    fn neighbours(listener: &Listener) -> &Neighbours {
+        &listener.same_owner
+    }
+    fn neighbours_mut(listener: &mut Listener) -> &mut Neighbours {
+        &mut listener.same_owner
+    }
 }
 
 /// Listeners by key, by name (in registration order) and by owner.
 #[derive(Default)]
 pub(crate) struct Listeners {
     pub(crate) table: Slab<Listener>,
-    pub(crate) by_name: KeyIndex<Arc<str>>,
-    owned: KeyIndex<usize>,
+    by_name: KeyIndex<Arc<str>, ByName>,
+    owned: KeyIndex<usize, ListenersOf>,
     next_serial: u64,
 }
 
@@ -92,9 +197,11 @@ impl Listeners {
             serial,
             name: name.clone(),
             callback: Some(callback),
+            same_name: Neighbours::default(),
+            same_owner: Neighbours::default(),
         });
-        self.by_name.insert(name, key);
-        self.owned.insert(owner, key);
+        self.by_name.link(&mut self.table, name, key);
+        self.owned.link(&mut self.table, owner, key);
         (key, serial)
     }
 
@@ -106,19 +213,35 @@ impl Listeners {
         self.table.get_mut(key).filter(|l| l.serial == serial)
     }
 
+    /// The listeners of `name` as `(key, serial)`, in registration order.
+    pub(crate) fn named<'a>(&'a self, name: &str) -> impl Iterator<Item = (usize, u64)> + 'a {
+        let table = &self.table;
+        self.by_name.keys(table, name).map(move |key| (key, table[key].serial))
+    }
+
+    /// Whether any listener is registered for `name`.
+    pub(crate) fn has_name(&self, name: &str) -> bool {
+        self.by_name.first(name).is_some()
+    }
+
     /// Removes a listener; its callback (user code) is returned to be dropped
     /// outside the kernel's borrow.
     pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
         let listener = self.table.try_remove(key)?;
-        self.by_name.remove(&*listener.name, key);
-        self.owned.remove(&listener.owner, key);
+        self.by_name.unlink(&mut self.table, &*listener.name, listener.same_name);
+        self.owned.unlink(&mut self.table, &listener.owner, listener.same_owner);
         listener.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
     }
 
-    /// Removes every listener of `owner`.
+    /// Removes every listener of `owner`, oldest first, in O(their number).
     pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
-        for key in self.owned.take(&owner) {
-            graveyard.extend(self.remove(key).map(|cb| ("listener", cb)));
+        let mut next = self.owned.detach(&owner);
+        while let Some(key) = next {
+            let listener = self.table.try_remove(key).expect("an owner's group holds live keys");
+            next = listener.same_owner.next;
+            self.by_name.unlink(&mut self.table, &*listener.name, listener.same_name);
+            graveyard
+                .extend(listener.callback.map(|cb| ("listener", Box::new(cb) as Box<dyn Any>)));
         }
     }
 }
@@ -139,13 +262,28 @@ pub(crate) struct Timer {
     /// waits out of the deadline queue (where it would fall due again at
     /// once, for ever) until the owner thaws.
     pub(crate) held: bool,
+    /// Its place among the timers of its owner.
+    same_owner: Neighbours,
+}
+
+/// Timers grouped by owner.
+struct TimersOf;
+
+impl Grouping for TimersOf {
+    type Entry = Timer;
+    fn neighbours(timer: &Timer) -> &Neighbours {
+        &timer.same_owner
+    }
+    fn neighbours_mut(timer: &mut Timer) -> &mut Neighbours {
+        &mut timer.same_owner
+    }
 }
 
 /// Timers by key and by owner.
 #[derive(Default)]
 pub(crate) struct Timers {
     pub(crate) table: Slab<Timer>,
-    owned: KeyIndex<usize>,
+    owned: KeyIndex<usize, TimersOf>,
     next_serial: u64,
 }
 
@@ -166,8 +304,9 @@ impl Timers {
             remaining,
             callback: Some(callback),
             held: false,
+            same_owner: Neighbours::default(),
         });
-        self.owned.insert(owner, key);
+        self.owned.link(&mut self.table, owner, key);
         (key, serial)
     }
 
@@ -177,13 +316,17 @@ impl Timers {
 
     pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
         let timer = self.table.try_remove(key)?;
-        self.owned.remove(&timer.owner, key);
+        self.owned.unlink(&mut self.table, &timer.owner, timer.same_owner);
         timer.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
     }
 
+    /// Removes every timer of `owner`, oldest first, in O(their number).
     pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
-        for key in self.owned.take(&owner) {
-            graveyard.extend(self.remove(key).map(|cb| ("timer", cb)));
+        let mut next = self.owned.detach(&owner);
+        while let Some(key) = next {
+            let timer = self.table.try_remove(key).expect("an owner's group holds live keys");
+            next = timer.same_owner.next;
+            graveyard.extend(timer.callback.map(|cb| ("timer", Box::new(cb) as Box<dyn Any>)));
         }
     }
 
@@ -191,9 +334,251 @@ impl Timers {
     /// to schedule.
     pub(crate) fn release_held(&mut self, owner: usize) -> impl Iterator<Item = (usize, u64)> + '_ {
         let Timers { table, owned, .. } = self;
-        owned.get(&owner).unwrap_or_default().iter().filter_map(move |&key| {
+        let mut next = owned.first(&owner);
+        std::iter::from_fn(move || loop {
+            let key = next?;
             let timer = &mut table[key];
-            std::mem::take(&mut timer.held).then_some((key, timer.serial))
+            next = timer.same_owner.next;
+            if std::mem::take(&mut timer.held) {
+                return Some((key, timer.serial));
+            }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::{Cell, RefCell};
+    use std::fmt::Debug;
+    use std::rc::Rc;
+
+    /// Every group of `index` as its keys oldest first, after checking that
+    /// the chain reads the same backwards, that its ends are right and that
+    /// it holds only live keys, each once.
+    fn groups<K, G>(index: &KeyIndex<K, G>, table: &Slab<G::Entry>) -> HashMap<K, Vec<usize>>
+    where
+        K: Hash + Eq + Clone + Debug,
+        G: Grouping,
+    {
+        let mut seen = std::collections::HashSet::new();
+        let mut groups = HashMap::new();
+        for (group, ends) in &index.groups {
+            let keys: Vec<usize> = index.keys(table, group).collect();
+            let back: Vec<usize> =
+                std::iter::successors(Some(ends.last), |&key| G::neighbours(&table[key]).prev)
+                    .collect();
+            assert_eq!(keys.first(), Some(&ends.first), "{group:?}: first");
+            assert!(keys.iter().rev().eq(&back), "{group:?}: {keys:?} backwards is {back:?}");
+            assert!(keys.iter().all(|&key| table.contains(key) && seen.insert(key)), "{group:?}");
+            groups.insert(group.clone(), keys);
+        }
+        groups
+    }
+
+    thread_local! {
+        /// How many times a [`Counted`] entry's neighbours were reached.
+        static TOUCHED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    struct Counted(Neighbours);
+
+    impl Grouping for Counted {
+        type Entry = Counted;
+        fn neighbours(entry: &Counted) -> &Neighbours {
+            &entry.0
+        }
+        fn neighbours_mut(entry: &mut Counted) -> &mut Neighbours {
+            TOUCHED.with(|n| n.set(n.get() + 1));
+            &mut entry.0
+        }
+    }
+
+    /// The defect r11: removing a key scanned its whole group, so that
+    /// emptying a group of n (n timers of one owner firing, n one-shot
+    /// listeners of one name hearing a signal) cost O(n^2). Removing one now
+    /// reaches its two neighbours at most, wherever it sits.
+    #[test]
+    fn removing_a_key_reaches_only_its_neighbours() {
+        const N: usize = 10_000;
+        let mut table = Slab::new();
+        let mut index = KeyIndex::<u8, Counted>::default();
+        for _ in 0..N {
+            let key = table.insert(Counted(Neighbours::default()));
+            index.link(&mut table, 0, key);
+        }
+        // A scrambled order (7919 is prime to N): ends and middles alike.
+        let order: Vec<usize> = (0..N).map(|i| i * 7919 % N).collect();
+        TOUCHED.with(|n| n.set(0));
+        for (removed, &key) in order.iter().enumerate() {
+            let Counted(neighbours) = table.remove(key);
+            index.unlink(&mut table, &0, neighbours);
+            let touched = TOUCHED.with(|n| n.get());
+            assert!(
+                touched <= 2 * (removed + 1),
+                "{touched} entries reached by {removed} removals"
+            );
+            if removed == N / 2 {
+                let mut left: Vec<usize> = order[removed + 1..].to_vec();
+                left.sort_unstable();
+                assert_eq!(groups(&index, &table)[&0], left, "the rest keep their order");
+            }
+        }
+        assert!(index.groups.is_empty() && table.is_empty());
+    }
+
+    fn noop() -> ListenerFn {
+        Box::new(|_| true)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Listen { owner: usize, name: u8 },
+        Ignore(usize),
+        Timer { owner: usize },
+        Cancel(usize),
+        DropOwner(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0usize..3, 0u8..3).prop_map(|(owner, name)| Op::Listen { owner, name }),
+            3 => (0usize..64).prop_map(Op::Ignore),
+            3 => (0usize..3).prop_map(|owner| Op::Timer { owner }),
+            2 => (0usize..64).prop_map(Op::Cancel),
+            1 => (0usize..3).prop_map(Op::DropOwner),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Interleaved registrations and removals (one at a time or an owner's
+        /// all at once) leave every group as a list in registration order
+        /// would: the model is that list, filtered.
+        #[test]
+        fn groups_keep_registration_order(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut listeners = Listeners::default();
+            let mut timers = Timers::default();
+            // (key, owner, name) and (key, owner), oldest first.
+            let mut listened: Vec<(usize, usize, Arc<str>)> = Vec::new();
+            let mut timed: Vec<(usize, usize)> = Vec::new();
+            let mut graveyard = Graveyard::new();
+            for op in ops {
+                match op {
+                    Op::Listen { owner, name } => {
+                        let name: Arc<str> = Arc::from(format!("n{name}"));
+                        let (key, _) = listeners.add(owner, name.clone(), noop());
+                        listened.push((key, owner, name));
+                    }
+                    Op::Ignore(i) if !listened.is_empty() => {
+                        let (key, ..) = listened.remove(i % listened.len());
+                        proptest::prop_assert!(listeners.remove(key).is_some());
+                    }
+                    Op::Timer { owner } => {
+                        let (key, _) = timers.add(owner, Duration::from_secs(1), Some(1), Box::new(|| {}));
+                        timed.push((key, owner));
+                    }
+                    Op::Cancel(i) if !timed.is_empty() => {
+                        let (key, _) = timed.remove(i % timed.len());
+                        proptest::prop_assert!(timers.remove(key).is_some());
+                    }
+                    Op::DropOwner(owner) => {
+                        listeners.drop_owner(owner, &mut graveyard);
+                        timers.drop_owner(owner, &mut graveyard);
+                        listened.retain(|&(_, o, _)| o != owner);
+                        timed.retain(|&(_, o)| o != owner);
+                    }
+                    _ => {}
+                }
+                let mut by_name: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
+                let mut by_owner: HashMap<usize, Vec<usize>> = HashMap::new();
+                for (key, owner, name) in &listened {
+                    by_name.entry(name.clone()).or_default().push(*key);
+                    by_owner.entry(*owner).or_default().push(*key);
+                }
+                let mut timers_of: HashMap<usize, Vec<usize>> = HashMap::new();
+                for &(key, owner) in &timed {
+                    timers_of.entry(owner).or_default().push(key);
+                }
+                proptest::prop_assert_eq!(groups(&listeners.by_name, &listeners.table), by_name.clone());
+                proptest::prop_assert_eq!(groups(&listeners.owned, &listeners.table), by_owner);
+                proptest::prop_assert_eq!(groups(&timers.owned, &timers.table), timers_of);
+                proptest::prop_assert_eq!(listeners.table.len(), listened.len());
+                proptest::prop_assert_eq!(timers.table.len(), timed.len());
+                for (name, keys) in &by_name {
+                    let named: Vec<usize> = listeners.named(name).map(|(key, _)| key).collect();
+                    proptest::prop_assert_eq!(&named, keys);
+                }
+                proptest::prop_assert!(!listeners.has_name("n9"));
+            }
+        }
+    }
+
+    /// Records its label when dropped.
+    struct Tag(&'static str, Rc<RefCell<Vec<&'static str>>>);
+
+    impl Drop for Tag {
+        fn drop(&mut self) {
+            self.1.borrow_mut().push(self.0);
+        }
+    }
+
+    /// An owner's listeners and timers go oldest first (their callbacks are
+    /// dropped in that order), and no one else's.
+    #[test]
+    fn drop_owner_removes_the_owners_registrations_oldest_first() {
+        const LABELS: [&str; 6] = ["0", "1", "2", "3", "4", "5"];
+        let dropped = Rc::new(RefCell::new(Vec::new()));
+        let mut listeners = Listeners::default();
+        let mut timers = Timers::default();
+        for (i, label) in LABELS.into_iter().enumerate() {
+            let owner = i % 2;
+            let name: Arc<str> = Arc::from(if i < 3 { "a" } else { "b" });
+            let tag = Tag(label, dropped.clone());
+            listeners.add(
+                owner,
+                name,
+                Box::new(move |_| {
+                    let _keep = &tag;
+                    true
+                }),
+            );
+            let tag = Tag(label, dropped.clone());
+            timers.add(
+                owner,
+                Duration::from_secs(1),
+                None,
+                Box::new(move || {
+                    let _keep = &tag;
+                }),
+            );
+        }
+        let mut graveyard = Graveyard::new();
+        listeners.drop_owner(1, &mut graveyard);
+        timers.drop_owner(1, &mut graveyard);
+        let kinds: Vec<&str> = graveyard.iter().map(|&(kind, _)| kind).collect();
+        assert_eq!(kinds, ["listener", "listener", "listener", "timer", "timer", "timer"]);
+        drop(graveyard);
+        assert_eq!(dropped.take(), ["1", "3", "5", "1", "3", "5"]);
+        let names = groups(&listeners.by_name, &listeners.table);
+        assert_eq!((names["a"].len(), names["b"].len()), (2, 1));
+        assert!(groups(&listeners.owned, &listeners.table).keys().eq([&0]));
+        assert!(groups(&timers.owned, &timers.table).keys().eq([&0]));
+        assert_eq!((listeners.table.len(), timers.table.len()), (3, 3));
+    }
+
+    /// Held timers are released oldest first, each once.
+    #[test]
+    fn release_held_releases_each_held_timer_of_the_owner_once() {
+        let mut timers = Timers::default();
+        let ids: Vec<(usize, u64)> =
+            (0..5).map(|i| timers.add(i % 2, Duration::ZERO, Some(1), Box::new(|| {}))).collect();
+        for &(key, _) in &ids {
+            timers.table[key].held = true;
+        }
+        let released: Vec<(usize, u64)> = timers.release_held(0).collect();
+        assert_eq!(released, [ids[0], ids[2], ids[4]]);
+        assert_eq!(timers.release_held(0).count(), 0);
+        assert_eq!(timers.release_held(1).count(), 2);
     }
 }

@@ -443,13 +443,7 @@ impl Shared {
     fn run_listeners(&self, signal: &Signal) -> usize {
         // (key, serial): a listener removed during this delivery may have its
         // slot reused by a new one, which must not run for this signal.
-        let listeners: Vec<(usize, u64)> = {
-            let core = self.core();
-            match core.listeners.by_name.get(signal.name()) {
-                Some(keys) => keys.iter().map(|&k| (k, core.listeners.table[k].serial)).collect(),
-                None => return 0,
-            }
-        };
+        let listeners: Vec<(usize, u64)> = self.core().listeners.named(signal.name()).collect();
         let mut ran = 0;
         for (key, serial) in listeners {
             let taken = {
