@@ -103,7 +103,7 @@ pub mod thread;
 mod time;
 
 pub use error::Error;
-pub use event::{Filter, Signal, Value};
+pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{
     Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,

@@ -15,7 +15,9 @@ use std::time::Duration;
 use common::{kernel, secs, within, DropGuard, Drops, Out};
 use cothread::event::{ListenerId, Times};
 use cothread::thread::Thread;
-use cothread::{event, os, thread, Error, Filter, Signal, Status, Value};
+use cothread::{
+    event, os, thread, Error, Filter, Signal, Status, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS,
+};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -970,6 +972,54 @@ fn patterns_follow_lua_and_a_malformed_one_is_an_error() {
 #[should_panic(expected = "cothread: bad pattern \"[a\" for Filter::pattern")]
 fn filter_pattern_panics_on_a_malformed_pattern() {
     Filter::pattern("[a");
+}
+
+/// Defect r09: one 24 KB pattern took seconds to test against each signal. A
+/// pattern longer than `MAX_PATTERN_LEN` bytes is refused, by its length.
+#[test]
+fn a_pattern_longer_than_the_cap_is_refused_with_its_length() {
+    let set = format!("[{}%w_]", "\u{1}".repeat(3000));
+    let reproducer = format!("{}\u{2}", format!("{set}*").repeat(8));
+    assert_eq!(
+        Filter::try_pattern(&reproducer).err(),
+        Some(format!("pattern too long ({} bytes; the limit is 256)", reproducer.len()))
+    );
+    assert_eq!(MAX_PATTERN_LEN, 256);
+    let at_cap = format!("^{}$", "%w".repeat((MAX_PATTERN_LEN - 2) / 2));
+    assert_eq!(at_cap.len(), MAX_PATTERN_LEN);
+    assert!(Filter::try_pattern(&at_cap).is_ok());
+    assert!(Filter::pattern(&at_cap).matches(&Signal::new("k".repeat(127).as_str())));
+    let over = format!("{at_cap}x");
+    assert_eq!(
+        Filter::try_pattern(&over).err().as_deref(),
+        Some("pattern too long (257 bytes; the limit is 256)")
+    );
+    // The length is checked first, whatever else is wrong with the pattern.
+    assert_eq!(
+        Filter::try_pattern(&format!("[{}", "a".repeat(300))).err().as_deref(),
+        Some("pattern too long (301 bytes; the limit is 256)")
+    );
+}
+
+#[test]
+#[should_panic(expected = "for Filter::pattern: pattern too long (257 bytes; the limit is 256)")]
+fn filter_pattern_panics_on_a_pattern_longer_than_the_cap() {
+    Filter::pattern(&"a".repeat(MAX_PATTERN_LEN + 1));
+}
+
+/// Matching that would take more than `MAX_PATTERN_STEPS` steps is "no match",
+/// even where Lua, given the time, would find one.
+#[test]
+fn a_pattern_that_backtracks_past_the_step_bound_does_not_match() {
+    let long = Signal::new("a".repeat(256).as_str());
+    assert!(!Filter::pattern(&format!("{}b", "a*".repeat(127))).matches(&long));
+    let sets = format!("{}\u{2}", format!("[{}%w_]*", "\u{1}".repeat(25)).repeat(7));
+    assert!(!Filter::pattern(&sets).matches(&long));
+    // Lua finds this after about 2^20 tries; 2^4 is no trouble.
+    let exponential = |n: usize| format!("^{}{}$", "a?".repeat(n), "a".repeat(n));
+    assert!(!Filter::pattern(&exponential(20)).matches(&Signal::new("a".repeat(20).as_str())));
+    assert!(Filter::pattern(&exponential(4)).matches(&Signal::new("aaaa")));
+    const { assert!(MAX_PATTERN_STEPS < 1 << 20) };
 }
 
 /// `.arg(i, v)` requires argument `i` to equal `v` (the extra arguments of

@@ -4,7 +4,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::name::Name;
-use super::pattern::Pattern;
+use super::pattern::{Pattern, MAX_PATTERN_LEN};
 use super::signal::{Signal, Value};
 
 /// Which signals a pull accepts: a name part, then optional argument tests.
@@ -97,10 +97,19 @@ impl Filter {
     /// Accepts signals whose name contains a match of the OpenOS (Lua) pattern
     /// `pattern`, as `event.pull("key")` does in OpenOS.
     ///
+    /// Testing one name costs at most [`MAX_PATTERN_STEPS`] steps, whatever the
+    /// pattern and the name: a pattern whose matching would take more than
+    /// `MAX_PATTERN_STEPS` steps is treated as not matching. Only heavy
+    /// backtracking, long `[set]`s on long names, or a name of several kilobytes
+    /// come near the bound.
+    ///
+    /// [`MAX_PATTERN_STEPS`]: crate::MAX_PATTERN_STEPS
+    ///
     /// # Panics
     ///
-    /// Panics if the pattern is malformed (for example `"[a"`); use
-    /// [`Filter::try_pattern`] for patterns that come from input.
+    /// Panics if the pattern is malformed (for example `"[a"`) or longer than
+    /// [`MAX_PATTERN_LEN`] bytes; use [`Filter::try_pattern`] for patterns that
+    /// come from input.
     ///
     /// # Examples
     ///
@@ -109,6 +118,9 @@ impl Filter {
     /// assert!(Filter::pattern("key").matches(&Signal::new("key_up")));
     /// assert!(Filter::pattern("^key_%a+$").matches(&Signal::new("key_down")));
     /// assert!(!Filter::pattern("^down").matches(&Signal::new("key_down")));
+    /// // Backtracking with no end in sight: given up on, so no match.
+    /// let hopeless = format!("{}b", "a*".repeat(20));
+    /// assert!(!Filter::pattern(&hopeless).matches(&Signal::new("a".repeat(200).as_str())));
     /// ```
     pub fn pattern(pattern: &str) -> Filter {
         match Filter::try_pattern(pattern) {
@@ -117,20 +129,42 @@ impl Filter {
         }
     }
 
-    /// Like [`Filter::pattern`], but a malformed pattern is an `Err` with Lua's message.
+    /// Like [`Filter::pattern`], but a malformed pattern is an `Err` with Lua's
+    /// message, and a pattern longer than [`MAX_PATTERN_LEN`] bytes an `Err` too.
+    ///
+    /// As with [`Filter::pattern`], a pattern whose matching would take more than
+    /// [`MAX_PATTERN_STEPS`] steps is treated as not matching, so a pattern that
+    /// comes from an untrusted script costs every push a bounded time at most.
+    ///
+    /// [`MAX_PATTERN_STEPS`]: crate::MAX_PATTERN_STEPS
     ///
     /// # Errors
     ///
     /// The reason the pattern is malformed, for example
-    /// `"malformed pattern (missing ']')"`.
+    /// `"malformed pattern (missing ']')"`, or
+    /// `"pattern too long (300 bytes; the limit is 256)"`.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert!(cothread::Filter::try_pattern("[a").is_err());
-    /// assert!(cothread::Filter::try_pattern("[a]").is_ok());
+    /// use cothread::{Filter, MAX_PATTERN_LEN};
+    /// assert!(Filter::try_pattern("[a").is_err());
+    /// assert!(Filter::try_pattern("[a]").is_ok());
+    /// assert_eq!(
+    ///     Filter::try_pattern(&"%w".repeat(150)).err().as_deref(),
+    ///     Some("pattern too long (300 bytes; the limit is 256)")
+    /// );
+    /// assert!(Filter::try_pattern(&"%w".repeat(MAX_PATTERN_LEN / 2)).is_ok());
     /// ```
     pub fn try_pattern(pattern: &str) -> Result<Filter, String> {
+        // First, so that an oversized pattern is refused for its size whatever
+        // else is wrong with it, and is never parsed.
+        if pattern.len() > MAX_PATTERN_LEN {
+            return Err(format!(
+                "pattern too long ({} bytes; the limit is {MAX_PATTERN_LEN})",
+                pattern.len()
+            ));
+        }
         Ok(Filter { name: NameTest::Pattern(Pattern::new(pattern)?), args: Vec::new() })
     }
 

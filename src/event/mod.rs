@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use filter::Filter;
+pub use pattern::{MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
 pub use signal::{Signal, Value};
 
 use crate::inspect::Trace;

@@ -5,14 +5,75 @@
 //! green-thread stack. Unlike Lua, `Pattern::new` reports every malformation,
 //! even where Lua's matcher would never look for a given subject; and where Lua
 //! fails with "pattern too complex" past 200 nested calls, depth here is free but
-//! each `Pattern::is_match` has a step budget (at least `MIN_STEPS`) after
-//! which it answers "no match". Only pathological backtracking comes near it.
-//! Like OpenOS's filter (`name:match(pattern)`), and unlike `string.find`, a
-//! pattern without special characters is not a plain search, so ")" is an error.
+//! each `Pattern::is_match` has a fixed budget of [`MAX_PATTERN_STEPS`] after
+//! which it answers "no match". Every byte the matcher reads, of the subject or
+//! of the pattern (a `[set]` is read byte by byte), is paid for from it, so the
+//! budget bounds the time of one test whatever the lengths: a pattern waiter is
+//! tested against every signal pushed, and one from an untrusted script must not
+//! stall the host. Like OpenOS's filter (`name:match(pattern)`), and unlike
+//! `string.find`, a pattern without special characters is not a plain search,
+//! so ")" is an error.
 
-/// The fewest steps one `is_match` may take before giving up; generous enough
-/// that no ordinary pattern on a signal name comes near it.
-const MIN_STEPS: usize = 1_000_000;
+/// The most steps one test of a signal name against a pattern may take: a
+/// pattern whose matching would take more than `MAX_PATTERN_STEPS` steps is
+/// treated as not matching.
+///
+/// A step is one item of the pattern tried at one place in the name, one
+/// backtracking move, or one byte read on the way: each byte of the name
+/// compared, and each byte of a `[set]` scanned, to find its end or to try its
+/// members. The bound is fixed, whatever the lengths of the pattern and
+/// of the name, so that no filter can make a push slow. Ordinary patterns come
+/// nowhere near it: `"^key_%a+$"` on `"key_down"` takes 15 steps, and a search
+/// that fails on a name of 256 bytes about 800. What reaches it is heavy
+/// backtracking, a long `[set]` tried at every byte of a long name (a failing
+/// search with a set of 40 members on a 256-byte name), or a name of several
+/// kilobytes.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{Filter, Signal, MAX_PATTERN_STEPS};
+///
+/// // Classic exponential backtracking: Lua would find this match after about
+/// // 2^20 tries; cothread gives up at the bound and answers "no match".
+/// let pattern = format!("^{}{}$", "a?".repeat(20), "a".repeat(20));
+/// let name = Signal::new("a".repeat(20).as_str());
+/// assert!(MAX_PATTERN_STEPS < 1 << 20);
+/// assert!(!Filter::pattern(&pattern).matches(&name));
+/// // The same shape with room to spare matches as in Lua.
+/// let pattern = format!("^{}{}$", "a?".repeat(5), "a".repeat(5));
+/// assert!(Filter::pattern(&pattern).matches(&Signal::new("aaaaa")));
+/// ```
+// Why 20 000: the costliest steps measured (a chain of `a*` backtracking, about
+// 70 instructions a step, 1.3 million at the bound) keep a test at the bound
+// between 0.1 and 0.25 ms on a busy two-core machine, while a failing search on
+// a 256-byte name, the longest realistic one, uses 4% of it.
+pub const MAX_PATTERN_STEPS: usize = 20_000;
+
+/// The longest pattern, in bytes, that [`Filter::try_pattern`] and
+/// [`Filter::pattern`] accept; a longer one is an error, as a malformed one is.
+///
+/// OpenOS patterns name signals and are a few dozen bytes at most. The cap
+/// bounds what a pattern from an untrusted script can make the host hold and
+/// parse; the time of each test it bounds already with [`MAX_PATTERN_STEPS`],
+/// whatever the pattern's length.
+///
+/// [`Filter::try_pattern`]: crate::Filter::try_pattern
+/// [`Filter::pattern`]: crate::Filter::pattern
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{Filter, MAX_PATTERN_LEN};
+///
+/// assert!(Filter::try_pattern(&"a".repeat(MAX_PATTERN_LEN)).is_ok());
+/// let too_long = "a".repeat(MAX_PATTERN_LEN + 1);
+/// assert_eq!(
+///     Filter::try_pattern(&too_long).err().as_deref(),
+///     Some("pattern too long (257 bytes; the limit is 256)")
+/// );
+/// ```
+pub const MAX_PATTERN_LEN: usize = 256;
 
 /// Lua's `LUA_MAXCAPTURES`.
 const MAX_CAPTURES: usize = 32;
@@ -37,23 +98,25 @@ impl Pattern {
         &self.source
     }
 
-    /// Whether the pattern matches anywhere in `subject`, honouring `^` and `$`.
+    /// Whether the pattern matches anywhere in `subject`, honouring `^` and `$`;
+    /// false also when finding out would take more than `MAX_PATTERN_STEPS`.
     pub(crate) fn is_match(&self, subject: &str) -> bool {
+        self.find(subject).0
+    }
+
+    /// `is_match`, and the steps it took (never more than `MAX_PATTERN_STEPS`).
+    fn find(&self, subject: &str) -> (bool, usize) {
         let (pat, src) = (self.source.as_bytes(), subject.as_bytes());
         let anchored = pat.first() == Some(&b'^');
-        // Scaled with the input so that long subjects with plain patterns still
-        // get an exact answer; only super-linear backtracking exhausts it.
-        let budget = (src.len() + 1).saturating_mul(pat.len() + 1).saturating_mul(4);
-        let mut m = Matcher { src, pat, budget: budget.max(MIN_STEPS), ..Matcher::default() };
+        let mut m = Matcher { src, pat, budget: MAX_PATTERN_STEPS, ..Matcher::default() };
+        let mut found = false;
         for start in 0..=src.len() {
-            if m.matches_at(start, usize::from(anchored)) {
-                return true;
-            }
-            if anchored || m.budget == 0 {
-                return false;
+            found = m.matches_at(start, usize::from(anchored));
+            if found || anchored || m.budget == 0 {
+                break;
             }
         }
-        false
+        (found, MAX_PATTERN_STEPS - m.budget)
     }
 }
 
@@ -142,31 +205,33 @@ fn match_class(c: u8, cl: u8) -> bool {
     res != cl.is_ascii_uppercase()
 }
 
-/// Whether `c` is in the set `pat[p..=ec]`, where `p` is at '[' and `ec` at ']'.
-fn match_bracket(c: u8, pat: &[u8], mut p: usize, ec: usize) -> bool {
+/// Whether `c` is in the set `pat[p..=ec]`, where `p` is at '[' and `ec` at ']',
+/// and how many bytes of the set that read (at most `ec + 1 - p`).
+fn match_bracket(c: u8, pat: &[u8], p: usize, ec: usize) -> (bool, usize) {
     let negated = pat[p + 1] == b'^';
-    p += 1 + usize::from(negated);
-    while p < ec {
-        let (hit, width) = match (pat[p], pat[p + 1]) {
+    let mut q = p + 1 + usize::from(negated);
+    while q < ec {
+        let (hit, width) = match (pat[q], pat[q + 1]) {
             (b'%', cl) => (match_class(c, cl), 2),
-            (lo, b'-') if p + 2 < ec => ((lo..=pat[p + 2]).contains(&c), 3),
+            (lo, b'-') if q + 2 < ec => ((lo..=pat[q + 2]).contains(&c), 3),
             (lit, _) => (lit == c, 1),
         };
+        q += width;
         if hit {
-            return !negated;
+            return (!negated, q - p);
         }
-        p += width;
     }
-    negated
+    (negated, ec + 1 - p)
 }
 
-/// Whether `c` matches the single-character class `pat[p..ep]`.
-fn single_match(c: u8, pat: &[u8], p: usize, ep: usize) -> bool {
+/// Whether `c` matches the single-character class `pat[p..ep]`, and how many
+/// bytes of the class that read (at least 1, at most `ep - p`).
+fn single_match(c: u8, pat: &[u8], p: usize, ep: usize) -> (bool, usize) {
     match pat[p] {
-        b'.' => true,
-        b'%' => match_class(c, pat[p + 1]),
+        b'.' => (true, 1),
+        b'%' => (match_class(c, pat[p + 1]), 1),
         b'[' => match_bracket(c, pat, p, ep - 1),
-        lit => lit == c,
+        lit => (lit == c, 1),
     }
 }
 
@@ -218,6 +283,19 @@ impl Matcher<'_> {
         ok
     }
 
+    /// Whether subject byte `c` matches the class `pat[p..ep]`, paying for the
+    /// bytes of the class read; `None` (and an empty budget) if the budget could
+    /// not pay for reading all of it, so that no test overdraws it.
+    fn test(&mut self, c: u8, p: usize, ep: usize) -> Option<bool> {
+        if self.budget < ep - p {
+            self.budget = 0;
+            return None;
+        }
+        let (hit, read) = single_match(c, self.pat, p, ep);
+        self.budget -= read;
+        Some(hit)
+    }
+
     /// Whether the pattern from index `p` matches a prefix of `src[start..]`.
     fn matches_at(&mut self, mut s: usize, mut p: usize) -> bool {
         self.caps.clear();
@@ -255,11 +333,13 @@ impl Matcher<'_> {
             (b'%', Some(b'b')) => self.balance(s, pat[p + 2], pat[p + 3]).map(|e| (e, p + 4)),
             (b'%', Some(b'f')) => {
                 let ep = class_end(pat, p + 2).expect("Pattern::new checked the frontier set");
+                // Finding the set's end and the two tests read it three times at most.
+                self.spend(3 * (ep - p - 2)).then_some(())?;
                 // Both ends of the subject count as '\0', as in Lua.
                 let prev = if s == 0 { 0 } else { src[s - 1] };
                 let cur = src.get(s).copied().unwrap_or(0);
-                let frontier = !match_bracket(prev, pat, p + 2, ep - 1)
-                    && match_bracket(cur, pat, p + 2, ep - 1);
+                let frontier = !match_bracket(prev, pat, p + 2, ep - 1).0
+                    && match_bracket(cur, pat, p + 2, ep - 1).0;
                 frontier.then_some((s, ep))
             }
             (b'%', Some(d)) if d.is_ascii_digit() => {
@@ -278,7 +358,12 @@ impl Matcher<'_> {
     fn single(&mut self, s: usize, p: usize) -> Option<(usize, usize)> {
         let (src, pat) = (self.src, self.pat);
         let ep = class_end(pat, p).expect("Pattern::new checked every item");
-        let hit = s < src.len() && single_match(src[s], pat, p, ep);
+        // Finding a set's end reads all of it; the step that brought us here
+        // paid for its first byte, and for the one or two of any other class.
+        if pat[p] == b'[' && !self.spend(ep - p - 1) {
+            return None;
+        }
+        let hit = s < src.len() && self.test(src[s], p, ep)?;
         match pat.get(ep) {
             Some(b'?') => {
                 if hit {
@@ -288,10 +373,13 @@ impl Matcher<'_> {
             }
             Some(b'+') if !hit => None,
             Some(&q @ (b'*' | b'+')) => {
+                // `hit` has tested the byte at `s` already; a miss there ends the run.
+                let mut end = s + usize::from(hit);
+                while hit && end < src.len() && self.test(src[end], p, ep)? {
+                    end += 1;
+                }
                 let first = s + usize::from(q == b'+');
-                let count =
-                    src[first..].iter().take_while(|&&c| single_match(c, pat, p, ep)).count();
-                self.spend(count).then_some(())?;
+                let count = end - first;
                 if count > 0 {
                     self.push(Choice::Greedy { s: first, count, next: ep + 1 });
                 }
@@ -311,7 +399,9 @@ impl Matcher<'_> {
             return None;
         }
         let mut depth = 1usize;
-        let end = self.src[s + 1..].iter().position(|&c| {
+        // Read no further than the budget pays for; a scan cut short costs more
+        // than is left below, so it fails.
+        let end = self.src[s + 1..].iter().take(self.budget).position(|&c| {
             // `close` is tested first so that "%bxx" closes at the next 'x', as in Lua.
             if c == close {
                 depth -= 1;
@@ -331,7 +421,7 @@ impl Matcher<'_> {
 
     /// Resumes at the newest untried alternative, undoing captures made since.
     fn backtrack(&mut self) -> Option<(usize, usize)> {
-        let (src, pat) = (self.src, self.pat);
+        let src = self.src;
         while self.spend(1) {
             let (choice, mark) = self.frames.pop()?;
             for undo in self.trail.drain(mark..).rev() {
@@ -348,7 +438,7 @@ impl Matcher<'_> {
                     return Some((s + count - 1, next));
                 }
                 Choice::Lazy { s, p, ep } => {
-                    if s < src.len() && single_match(src[s], pat, p, ep) {
+                    if s < src.len() && self.test(src[s], p, ep)? {
                         self.frames.push((Choice::Lazy { s: s + 1, p, ep }, mark));
                         return Some((s + 1, ep + 1));
                     }
@@ -362,7 +452,7 @@ impl Matcher<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::Pattern;
+    use super::{Pattern, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
 
     /// Asserts that `pattern` is found in each of `yes` and in none of `no`.
     fn finds(pattern: &str, yes: &[&str], no: &[&str]) {
@@ -499,9 +589,97 @@ mod tests {
         let exponential = format!("^{}{}$", "a?".repeat(30), "a".repeat(30));
         finds(&exponential, &[&"a".repeat(60)], &[&"a".repeat(30)]);
         // Lua refuses this as "pattern too complex"; nothing recurses here.
-        finds(&"a?".repeat(100_000), &["", "aaaa"], &[]);
-        let long = format!("{}x", "a".repeat(100_000));
+        finds(&"a?".repeat(5_000), &["", "aaaa"], &[]);
+        let long = format!("{}x", "a".repeat(4_000));
         finds("x$", &[&long], &["x "]);
         finds("^a+x$", &[&long], &[]);
+    }
+
+    /// Patterns within `MAX_PATTERN_LEN` built to make a backtracking matcher
+    /// (or one that pays a `[set]` as a single step) slow, with their subjects.
+    fn adversaries() -> Vec<(String, String)> {
+        let k256 = "k".repeat(256);
+        let a256 = "a".repeat(256);
+        // The reproducer's shape, scaled down to fit: long sets, each under `*`.
+        let set = format!("[{}%w_]", "\u{1}".repeat(25));
+        let cases = [
+            (format!("{}\u{2}", format!("{set}*").repeat(7)), k256.clone()),
+            (format!("[{}%w]*\u{2}", "\u{1}".repeat(248)), k256.clone()),
+            (format!("[{}]", "\u{1}".repeat(254)), k256.clone()),
+            (format!("{}b", "a*".repeat(127)), a256.clone()),
+            (format!("^{}{}$", "a?".repeat(60), "a".repeat(60)), "a".repeat(60)),
+            (format!("{}\u{2}", ".-".repeat(127)), k256.clone()),
+            (format!("{}\u{2}", "[%a%d_%-a-z]-".repeat(18)), k256.clone()),
+            ("(.*)%1(.*)%2(.*)%3(.*)%4\u{2}".to_string(), a256),
+        ];
+        for (pattern, _) in &cases {
+            assert!(pattern.len() <= MAX_PATTERN_LEN, "{} bytes", pattern.len());
+        }
+        cases.into()
+    }
+
+    #[test]
+    fn adversarial_patterns_within_the_length_cap_stop_at_the_step_bound() {
+        for (pattern, subject) in adversaries() {
+            let compiled = Pattern::new(&pattern).expect("adversaries are well formed");
+            // Exactly the bound: the guard stopped them, and nothing overdrew it.
+            assert_eq!(compiled.find(&subject), (false, MAX_PATTERN_STEPS), "{pattern:?}");
+        }
+    }
+
+    #[test]
+    fn the_step_bound_does_not_grow_with_the_pattern() {
+        // The reproducer of defect r09, 24 KB, which took seconds on a 40-byte
+        // name when the budget grew with the pattern and a set cost one step.
+        // `Filter::try_pattern` refuses it; the matcher alone bounds it too.
+        let set = format!("[{}%w_]", "\u{1}".repeat(3000));
+        let pattern = format!("{}\u{2}", format!("{set}*").repeat(8));
+        let compiled = Pattern::new(&pattern).expect("well formed");
+        assert_eq!(compiled.find(&"k".repeat(40)), (false, MAX_PATTERN_STEPS));
+        // A name too long to scan within the bound is not matched either.
+        let long = format!("{}x", "a".repeat(MAX_PATTERN_STEPS));
+        assert_eq!(
+            Pattern::new("x$").expect("well formed").find(&long),
+            (false, MAX_PATTERN_STEPS)
+        );
+    }
+
+    #[test]
+    fn every_byte_of_a_set_tried_is_a_step() {
+        let steps = |members: usize| {
+            let pattern = format!("^[{}a]$", "\u{1}".repeat(members));
+            let (found, steps) = Pattern::new(&pattern).expect("well formed").find("a");
+            assert!(found, "{pattern:?}");
+            steps
+        };
+        // Each member is read twice: finding the set's end, then testing 'a'.
+        assert_eq!(steps(100) - steps(10), 2 * 90);
+        // And each byte of the subject a greedy set runs over is tested.
+        let run = |n: usize| Pattern::new("^[xyz]*$").expect("well formed").find(&"z".repeat(n));
+        assert_eq!((run(100).0, run(100).1 - run(10).1), (true, 4 * 90)); // "[xyz" each
+    }
+
+    #[test]
+    fn ordinary_patterns_stay_far_below_the_step_bound() {
+        // A name of 256 bytes; a search that fails everywhere costs about three
+        // steps a byte of it, a match a few steps a byte matched.
+        let name = format!("key_down_{}", "x".repeat(247));
+        let key_down = Pattern::new("^key_%a+$").expect("well formed").find("key_down");
+        assert_eq!(key_down, (true, 15)); // as the rustdoc of MAX_PATTERN_STEPS says
+        for (pattern, found) in [
+            ("^key_%a+$", false),
+            ("^key_%a+_%a+$", true),
+            ("key", true),
+            ("down", true),
+            ("^[%w_]+$", true),
+            ("%.", false),
+            ("^(%a+)_(%a+)_", true),
+            ("_%d+$", false),
+            ("^.-_.-_(.*)$", true),
+        ] {
+            let (is_match, steps) = Pattern::new(pattern).expect("well formed").find(&name);
+            assert_eq!(is_match, found, "{pattern:?}");
+            assert!(steps * 10 < MAX_PATTERN_STEPS, "{pattern:?} took {steps} steps");
+        }
     }
 }
