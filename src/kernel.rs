@@ -32,6 +32,19 @@ use crate::time::{Clock, DeadlineQueue};
 /// ```
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
+/// The smallest usable stack a green thread gets: smaller sizes asked of
+/// [`KernelBuilder::stack_size`] or
+/// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size) are
+/// raised to it. A kernel call, a panic and its message need about this much.
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder().stack_size(cothread::MIN_STACK_SIZE).build();
+/// # drop(kernel);
+/// ```
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 ///
 /// # Examples
@@ -770,8 +783,9 @@ impl KernelBuilder {
     }
 
     /// The usable size of each green thread's stack, in bytes (default
-    /// [`DEFAULT_STACK_SIZE`]); a guard page is added below it. Only touched
-    /// pages take memory.
+    /// [`DEFAULT_STACK_SIZE`], at least [`MIN_STACK_SIZE`]); an emergency
+    /// zone of 64 KiB and a guard page are added below it
+    /// (`docs/reliability.md`). Only touched pages take memory.
     ///
     /// # Examples
     ///
@@ -1561,6 +1575,33 @@ impl Kernel {
     pub fn cancel(&mut self, id: crate::event::TimerId) -> bool {
         let root = self.shared.core().root;
         self.shared.cancel_as(root, id)
+    }
+
+    /// How many stacks this kernel has quarantined: never freed nor reused,
+    /// because frames on them were discarded (a thread that ran through its
+    /// stack's emergency zone to its guard page) or abandoned (a thread that
+    /// caught its kill, see `docs/reliability.md`), and memory they held may
+    /// still be referred to. Each keeps its address space and the pages it had
+    /// touched for the rest of the process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{thread, Error, Kernel};
+    ///
+    /// fn depth(n: u64) -> u64 {
+    ///     let frame = std::hint::black_box([0u8; 512]);
+    ///     depth(n + 1) + u64::from(frame[0])
+    /// }
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).stack_size(64 * 1024).build();
+    /// kernel.on_error(|_| {});
+    /// let out = kernel.run(|| thread::create(|| depth(0)).wait());
+    /// assert_eq!(out, Ok(Err(Error::StackOverflow)));
+    /// assert_eq!(kernel.quarantined_stacks(), 1);
+    /// ```
+    pub fn quarantined_stacks(&self) -> usize {
+        self.shared.core().quarantined
     }
 
     /// The time on the kernel's clock (zero at its creation).

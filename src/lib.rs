@@ -107,7 +107,7 @@ pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{
     Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,
-    DEFAULT_WORKERS,
+    DEFAULT_WORKERS, MIN_STACK_SIZE,
 };
 pub use round::Budget;
 pub use thread::{Status, ThreadId};

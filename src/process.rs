@@ -299,15 +299,15 @@ impl crate::kernel::Core {
     }
 
     /// Quarantines the stacks of the tasks left in the table as the kernel
-    /// goes (zombies): their coroutines are leaked, never resumed or freed.
+    /// goes (zombies): their coroutines are kept, never resumed or freed.
     pub(crate) fn quarantine_leftovers(&mut self) {
         let keys: Vec<usize> = self.tasks.iter().map(|(key, _)| key).collect();
         for key in keys {
             let task = &mut self.tasks[key];
             if let Some(home) = task.coroutine.take() {
                 overflow::forget_stack(task.stack_low, task.frames.end);
+                // Counted in `quarantined` as it was parked for ever.
                 crate::stack::quarantine(home);
-                self.quarantined += 1;
             }
         }
     }
@@ -778,6 +778,7 @@ impl Shared {
         let (yielder, kind) = {
             let mut core = self.core();
             core.zombies += 1;
+            core.quarantined += 1;
             let task = &mut core.tasks[me];
             task.zombie = true;
             task.dying = true;
