@@ -1591,6 +1591,7 @@ impl Kernel {
     ///
     /// fn depth(n: u64) -> u64 {
     ///     let frame = std::hint::black_box([0u8; 512]);
+    ///     if n == u64::MAX { return 0 }
     ///     depth(n + 1) + u64::from(frame[0])
     /// }
     ///
