@@ -1587,18 +1587,16 @@ impl Kernel {
     /// # Examples
     ///
     /// ```
-    /// use cothread::{thread, Error, Kernel};
+    /// use cothread::{event, Kernel};
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
     ///
-    /// fn depth(n: u64) -> u64 {
-    ///     let frame = std::hint::black_box([0u8; 512]);
-    ///     if n == u64::MAX { return 0 }
-    ///     depth(n + 1) + u64::from(frame[0])
-    /// }
-    ///
-    /// let mut kernel = Kernel::builder().virtual_time(true).stack_size(64 * 1024).build();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
     /// kernel.on_error(|_| {});
-    /// let out = kernel.run(|| thread::create(|| depth(0)).wait());
-    /// assert_eq!(out, Ok(Err(Error::StackOverflow)));
+    /// let stubborn = kernel.spawn(|| loop {
+    ///     // Catches every unwind, its kill's too: it is parked for ever.
+    ///     let _ = catch_unwind(AssertUnwindSafe(|| event::pull(None, "job")));
+    /// });
+    /// stubborn.kill();
     /// assert_eq!(kernel.quarantined_stacks(), 1);
     /// ```
     pub fn quarantined_stacks(&self) -> usize {
