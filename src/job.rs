@@ -814,10 +814,19 @@ impl<T: 'static> Job<T> {
     /// assert_eq!(j.state(), JobState::Cancelled);
     /// ```
     pub fn cancel(&self) {
+        if let Some(driver) = self.stop_run() {
+            driver.kill();
+        }
+    }
+
+    /// Marks the current run cancelled (if it has not ended) and sets its
+    /// token; returns its driver thread if it is to be unwound (intrusive
+    /// cancel of a green job), for the caller to kill.
+    fn stop_run(&self) -> Option<Thread> {
         let (driver, kernel) = {
             let mut core = self.core.borrow_mut();
             if core.state.is_done() {
-                return;
+                return None;
             }
             core.state = JobState::Cancelled;
             core.token.store(true, Ordering::Release);
@@ -827,9 +836,7 @@ impl<T: 'static> Job<T> {
             (driver, core.kernel.clone())
         };
         announce(&kernel, || state_signal(self.id(), JobState::Cancelled));
-        if let Some(driver) = driver {
-            driver.kill();
-        }
+        driver
     }
 
     /// Stops the current run (as [`cancel`](Job::cancel)) and starts a new one,
@@ -862,8 +869,21 @@ impl<T: 'static> Job<T> {
         if self.core.borrow().kernel.strong_count() == 0 {
             return Err(Error::KernelGone);
         }
-        self.cancel();
-        self.start_run();
+        match self.stop_run() {
+            // The kill unwinds the caller (the old run's work, or a thread it
+            // started): the new run, waiting for the old one to end, is
+            // started first.
+            Some(old) if old.runs_caller() => {
+                self.start_run();
+                old.kill();
+            }
+            old => {
+                if let Some(old) = old {
+                    old.kill();
+                }
+                self.start_run();
+            }
+        }
         Ok(())
     }
 

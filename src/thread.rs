@@ -152,6 +152,19 @@ impl Thread {
         Some(f(&shared, self.key))
     }
 
+    /// Whether the code on the CPU is this thread's or that of a thread it
+    /// (transitively) owns: what killing it would unwind.
+    pub(crate) fn runs_caller(&self) -> bool {
+        let Some(shared) = self.kernel.upgrade() else { return false };
+        if !kernel::is_current(&shared) {
+            return false;
+        }
+        let core = shared.core();
+        let alive = core.task(self.key, self.id.0).is_some();
+        alive
+            && core.context.is_some_and(|at| crate::process::is_ancestor(&core.tasks, self.key, at))
+    }
+
     /// The thread's id.
     ///
     /// # Examples

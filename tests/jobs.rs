@@ -1277,3 +1277,62 @@ fn with_value_may_block_and_use_the_job_while_it_goes_on() {
     assert_eq!(j.with_value(|v| (j.cancel(), v.copied())), ((), Some(1)));
     assert_eq!((j.state(), j.value()), (JobState::Cancelled, Some(1)));
 }
+
+// A retry called by the run it stops (the job's own work, or a thread that
+// work started) unwinds its caller with the old run, and the new run still
+// starts: retry "stops the current thread, and starts all over" from any
+// caller. Both callers' stacks are unwound (their guards drop).
+#[test]
+fn a_retry_from_inside_the_run_it_stops_starts_the_next_run() {
+    for from_a_thread in [false, true] {
+        let mut k = kernel();
+        let record = record_states(&mut k);
+        let errors = Out::new();
+        let sink = errors.clone();
+        k.on_error(move |msg| sink.print(msg));
+        let drops = Drops::new();
+        let runs = Rc::new(RefCell::new(0));
+        let me: Rc<RefCell<Option<Job<u32>>>> = Rc::default();
+        let (r, m, d) = (runs.clone(), me.clone(), drops.clone());
+        let j = k.job(move |_: &JobContext<u32>| {
+            *r.borrow_mut() += 1;
+            let run = *r.borrow();
+            if run == 1 {
+                let _guard = d.guard();
+                os::sleep(secs(1));
+                let retry = {
+                    let m = m.clone();
+                    move || m.borrow().as_ref().expect("the handle is set").retry().unwrap()
+                };
+                if from_a_thread {
+                    let guard = d.guard();
+                    thread::create(move || {
+                        let _guard = guard;
+                        retry();
+                        // Its run's driver is dead (killed while this
+                        // thread ran on its stack): the thread dies with it
+                        // once it blocks.
+                        event::pull(None, "never");
+                        unreachable!("the retry's kill unwinds the thread with its run");
+                    });
+                } else {
+                    retry();
+                }
+                unreachable!("the retry unwinds the run that called it");
+            }
+            Ok::<_, String>(run)
+        });
+        *me.borrow_mut() = Some(j);
+        k.advance(secs(2));
+        k.step();
+        let j = me.borrow_mut().take().unwrap();
+        assert_eq!((j.state(), j.value()), (JobState::Finished, Some(2)), "{from_a_thread}");
+        assert_eq!(*runs.borrow(), 2);
+        assert_eq!(drops.count(), if from_a_thread { 2 } else { 1 });
+        assert_eq!(errors.lines(), Vec::<String>::new(), "nothing panicked");
+        assert_eq!(
+            states(&record, j.id()),
+            ["starting", "running", "cancelled", "starting", "waiting", "running", "finished"],
+        );
+    }
+}
