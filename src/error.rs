@@ -53,11 +53,13 @@ pub enum Error {
     /// The program can never finish: every thread waits and nothing can wake any
     /// of them. Each entry names a waiting thread and what it waits for.
     Deadlock(Vec<String>),
-    /// The thread (or program) ran off the end of its stack. It ended there, like
-    /// a panic, but its stack frames were discarded without running destructors:
-    /// its locals leak, and a lock or `RefCell` borrow it held stays held (see
-    /// `docs/reliability.md`). Its threads are killed as on a panic. Give deep
-    /// recursion a larger stack with
+    /// The thread (or program) ran off the end of its stack, and ended like a
+    /// panic: its threads are killed. Usually it was unwound (its destructors
+    /// ran) at its next kernel call or at the first return that allows an
+    /// unwind; one that ran through its stack's emergency zone too had its
+    /// frames discarded: its locals leak, a lock or `RefCell` borrow it held
+    /// stays held, and its stack is quarantined (see `docs/reliability.md`).
+    /// Give deep recursion a larger stack with
     /// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size).
     StackOverflow,
     /// No stack for a thread: the OS refused one (out of memory), or the

@@ -21,8 +21,9 @@ use crate::stack::StackPool;
 use crate::thread::Status;
 use crate::time::{Clock, DeadlineQueue};
 
-/// The default size of a green thread's stack (usable bytes; one guard page is
-/// added below it). Pages are committed only when touched.
+/// The default size of a green thread's stack (usable bytes; a 64 KiB
+/// emergency zone and a guard page are added below it, see
+/// `docs/reliability.md`). Pages are committed only when touched.
 ///
 /// # Examples
 ///

@@ -538,6 +538,11 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// assert_eq!(*out.borrow(), ["start", "A", "end", "B"]);
 /// ```
 ///
+/// A thread created for a process that has ended (by a destructor run as it
+/// ended, or as the kernel is dropped) is refused: `create` then returns the
+/// handle of a thread that never ran, dead, whose [`wait`](JoinHandle::wait)
+/// gives [`Error::ProcessEnded`] (a panic there could abort the process).
+///
 /// # Panics
 ///
 /// Outside a kernel, and if the OS refuses a stack ([`Builder::spawn`]
@@ -605,8 +610,9 @@ impl Builder {
         self
     }
 
-    /// Sets the thread's stack size in bytes (rounded up to whole pages; one
-    /// guard page is added below). Stacks of the kernel's size are pooled and
+    /// Sets the thread's stack size in bytes (rounded up to whole pages, at
+    /// least [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE); an emergency zone and a
+    /// guard page are added below). Stacks of the kernel's size are pooled and
     /// reused; others are allocated for the thread and freed when it ends.
     ///
     /// # Examples
@@ -625,9 +631,12 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`Error::StackAlloc`] if the OS refuses the stack, or the process holds
-    /// as many stacks as `vm.max_map_count` leaves room for (see
-    /// docs/performance.md, "Memory mappings").
+    /// - [`Error::StackAlloc`] if the OS refuses the stack, or the process
+    ///   holds as many stacks as `vm.max_map_count` leaves room for (see
+    ///   docs/performance.md, "Memory mappings");
+    /// - [`Error::ProcessEnded`] if the process it would belong to has ended
+    ///   (the call comes from a destructor run as it ended, or as the kernel
+    ///   is dropped): nothing would ever end the thread. `f` is dropped unrun.
     ///
     /// # Panics
     ///
