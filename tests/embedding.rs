@@ -1116,6 +1116,33 @@ fn log_reports_a_thread_panic_at_error_with_its_name() {
     );
 }
 
+/// A panic in a thread's pull filter is logged at `error!` naming the thread,
+/// as its listeners' and timers' panics are; the error reporter gets
+/// OpenOS's text, `"[filter] ..."`.
+#[test]
+fn log_reports_a_filter_panic_with_the_threads_name() {
+    capture::install();
+    let mut k = kernel();
+    let out = k.run(|| {
+        let t = thread::Builder::new()
+            .name("log-probe-5e8")
+            .spawn(|| {
+                event::pull(None, Filter::new(|_: &Signal| -> bool { panic!("log-probe-filter") }))
+            })
+            .unwrap();
+        event::push(Signal::new("anything"));
+        os::sleep(ms(1));
+        t.kill();
+    });
+    assert_eq!(out, Ok(()));
+    let errors: Vec<_> = capture::containing("log-probe-filter")
+        .into_iter()
+        .filter(|(level, _)| *level == log::Level::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].1.contains("(log-probe-5e8): [filter] log-probe-filter"), "{errors:?}");
+}
+
 /// `advance_for` with a budget large enough is `advance`; with a thread that
 /// yields forever it returns once the budget is spent, the clock held back.
 #[test]
