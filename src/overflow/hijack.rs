@@ -42,6 +42,10 @@ thread_local! {
     static PENDING: [Cell<(usize, usize)>; SLOTS] = const {
         [const { Cell::new((0, 0)) }; SLOTS]
     };
+
+    /// How many of `PENDING` are in use: what the kernel checks (one load)
+    /// before it frees a stack or starts an unwind.
+    static IN_USE: Cell<usize> = const { Cell::new(0) };
 }
 
 /// The executable segments of the object this code is in (Rust's standard
@@ -325,6 +329,7 @@ pub(super) fn hijack(trap: super::Trap, fault_ip: usize, stop_at: usize) {
         slot.write(trampoline_address());
     }
     PENDING.with(|pending| pending[free].set((walk.slot, walk.expected)));
+    IN_USE.set(IN_USE.get() + 1);
 }
 
 /// Puts back the return addresses hijacked in the stack `[low, high)`: the
@@ -338,7 +343,7 @@ pub(crate) fn restore(low: usize, high: usize) {
                 // SAFETY: a pending slot is in a live frame of that stack
                 // (its frame has not returned: the trampoline clears it).
                 unsafe { (slot as *mut usize).write(original) };
-                p.set((0, 0));
+                take(p);
             }
         }
     });
@@ -349,8 +354,9 @@ pub(crate) fn restore(low: usize, high: usize) {
 pub(super) fn forget(within: impl Fn(usize) -> bool) {
     let _ = PENDING.try_with(|pending| {
         for p in pending {
-            if within(p.get().0) {
-                p.set((0, 0));
+            let slot = p.get().0;
+            if slot != 0 && within(slot) {
+                take(p);
             }
         }
     });
@@ -358,7 +364,13 @@ pub(super) fn forget(within: impl Fn(usize) -> bool) {
 
 /// Whether any return is hijacked on this OS thread.
 pub(crate) fn any() -> bool {
-    PENDING.try_with(|pending| pending.iter().any(|p| p.get().0 != 0)).unwrap_or(false)
+    IN_USE.try_with(Cell::get).is_ok_and(|n| n != 0)
+}
+
+/// Empties one entry of `PENDING`, returning it.
+fn take(entry: &Cell<(usize, usize)>) -> (usize, usize) {
+    IN_USE.set(IN_USE.get().saturating_sub(1));
+    entry.replace((0, 0))
 }
 
 fn trampoline_address() -> usize {
@@ -382,7 +394,7 @@ struct Next {
 extern "C" fn cothread_overflow_return(sp: usize) -> Next {
     let slot = sp.wrapping_sub(8);
     let original = PENDING
-        .try_with(|pending| pending.iter().find(|p| p.get().0 == slot).map(|p| p.replace((0, 0)).1))
+        .try_with(|pending| pending.iter().find(|p| p.get().0 == slot).map(|p| take(p).1))
         .ok()
         .flatten();
     match original {
