@@ -100,6 +100,61 @@ pub fn run_child(name: &str) -> std::process::Output {
         .unwrap()
 }
 
+/// As [`run_child`], but the child gets at most `limit`: one still running
+/// then is killed and the test fails saying that it hung, with what it had
+/// printed. A guard for children whose failure mode is a hang; it asserts no
+/// timing. Its output is read while it runs, so a child that prints a lot
+/// cannot block on a full pipe.
+pub fn run_child_within(name: &str, limit: std::time::Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::Instant;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    let Some(status) = status else {
+        let tail = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes);
+            let start = text.char_indices().rev().nth(2000).map_or(0, |(at, _)| at);
+            text[start..].to_string()
+        };
+        panic!(
+            "{name} hung: killed after {limit:?}\nstdout (end):\n{}\nstderr (end):\n{}",
+            tail(&stdout),
+            tail(&stderr)
+        );
+    };
+    std::process::Output { status, stdout, stderr }
+}
+
 /// Runs `body` on a new OS thread and waits for it for at most `limit`: a guard
 /// for tests whose failure mode is a kernel (or a job's worker) that blocks
 /// forever. It asserts no timing; it only turns a hang into a failure. A panic
