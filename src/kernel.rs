@@ -630,6 +630,17 @@ thread_local! {
     static STUCK_UNWINDS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Whether the current kernel's state is borrowed for writing, read without
+/// taking a borrow: for the fault handler, which must not write it.
+#[cfg_attr(not(all(target_os = "linux", target_arch = "x86_64")), allow(dead_code))]
+pub(crate) fn state_borrowed() -> bool {
+    let ptr = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // SAFETY: CURRENT is non-null only while an `Enter` guard keeps the
+    // `Shared` alive (see `try_current`); `try_borrow_unguarded` only reads
+    // the borrow flag, and the reference it may return is dropped at once.
+    !ptr.is_null() && unsafe { (*ptr).core.try_borrow_unguarded().is_err() }
+}
+
 /// See `STUCK_UNWINDS`.
 pub(crate) fn stuck_unwinds() -> usize {
     STUCK_UNWINDS.with(Cell::get)

@@ -95,7 +95,10 @@ pub fn exit() -> ! {
     if std::thread::panicking() {
         // Called by a destructor as the thread unwinds: a second unwind would
         // abort the process, and `exit` cannot return.
-        shared.park_for_ever(me, End::Exited, "called os::exit while unwinding");
+        // A thread being killed ends killed, whatever its destructors do.
+        let dying = shared.core().tasks[me].dying;
+        let end = if dying { End::Killed } else { End::Exited };
+        shared.park_for_ever(me, end, "called os::exit while unwinding");
     }
     shared.raise(me, Box::new(ExitUnwind))
 }

@@ -390,6 +390,16 @@ impl Task {
         }
     }
 
+    /// How a task that caught the unwind meant to end it (a kill's, a stack
+    /// overflow's) ends.
+    pub(crate) fn caught_end(&self) -> End {
+        if self.tripped {
+            End::Overflowed
+        } else {
+            End::Killed
+        }
+    }
+
     /// Whether the code on the CPU runs on this task's stack: its own
     /// frames, not those of a green thread of another kernel started on top
     /// of it.
@@ -658,6 +668,7 @@ impl Shared {
         options: SpawnOptions,
         body: impl FnOnce() -> T + 'static,
     ) -> Result<(usize, u64, Rc<Slot<T>>), Error> {
+        let _span = overflow::KernelSpan::enter();
         if self.core().tasks.get(parent).map_or(true, |t| t.sealed) {
             // Nothing would ever end it: its parent has killed its children for
             // the last time (or is gone), or the kernel is being dropped.
@@ -731,11 +742,12 @@ impl Shared {
     /// interrupted while joining its children has none.
     fn task_main<T>(&self, me: usize, body: impl FnOnce() -> T, slot: &Slot<T>) {
         let end = match catch_unwind(AssertUnwindSafe(body)) {
-            // It caught its kill and returned: it is dead all the same.
+            // It caught the unwind that was to end it and returned: it is
+            // dead all the same.
             Ok(value) if self.core().tasks[me].dying => {
                 self.unwound(me);
                 self.drop_user(me, "thread", value);
-                End::Killed
+                self.core().tasks[me].caught_end()
             }
             Ok(value) => match catch_unwind(AssertUnwindSafe(|| self.close(me))) {
                 Ok(()) => {
@@ -814,6 +826,7 @@ impl Shared {
     /// The end of a task, whatever the cause: reports a panic, kills the
     /// children left, records the outcome and does the death bookkeeping.
     fn finish(&self, me: usize, end: End) {
+        let _span = overflow::KernelSpan::enter();
         self.core().tasks[me].dying = true;
         // Formatted only when a log line needs it: `finish` runs for every death.
         let label = || self.core().tasks[me].label();
@@ -905,6 +918,7 @@ impl Shared {
     /// already took the task out with [`Core::unpark`](crate::kernel::Core::unpark)
     /// (and found it not [`traced`](Shared::traced)).
     pub(crate) fn resume_parked(&self, key: usize, parked: Parked, wake: Wake) {
+        let _span = overflow::KernelSpan::enter();
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
@@ -1026,6 +1040,7 @@ impl Shared {
     /// Kills `key`: marks it dead at once, then unwinds its stack (destructors
     /// run) and kills its children. Killing a dead task does nothing.
     pub(crate) fn kill(&self, key: usize) {
+        let _span = overflow::KernelSpan::enter();
         enum How {
             Nothing,
             SelfUnwind,
@@ -1107,7 +1122,12 @@ impl Shared {
             }
             // An unwind started in a destructor would abort the process: the
             // thread is ended at a later call.
-            (task.tripped && !task.dying && !std::thread::panicking()).then_some(me)
+            let raise = task.tripped && !task.dying && !std::thread::panicking();
+            // Dying from here on, as a killed thread is: its destructors'
+            // blocking calls return at once, and if it catches the unwind
+            // and blocks again it is parked for ever.
+            task.dying |= raise;
+            raise.then_some(me)
         };
         if let Some(me) = raise {
             self.raise(me, Box::new(OverflowUnwind));

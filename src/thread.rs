@@ -14,8 +14,8 @@ use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Due, Shared};
 use crate::process::{
-    End, InterruptUnwind, KillUnwind, Kind, Outcome, OverflowUnwind, Slot, SpawnOptions, Wait,
-    Wake, Woke,
+    InterruptUnwind, KillUnwind, Kind, Outcome, OverflowUnwind, Slot, SpawnOptions, Wait, Wake,
+    Woke,
 };
 use crate::stack;
 
@@ -911,10 +911,12 @@ impl Shared {
     /// A blocking call of a task that is dying or unwinding: it does not park.
     #[cold]
     fn cannot_park(&self, me: usize) -> Woke {
-        let (unwound, kill) = {
+        let (unwound, kill, end) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
             if task.tripped && !task.dying && !std::thread::panicking() {
+                // Dying from here on: see `Shared::stack_tripped`.
+                task.dying = true;
                 drop(core);
                 self.raise(me, Box::new(OverflowUnwind));
             }
@@ -924,7 +926,7 @@ impl Shared {
                 // counts unwinds for the whole OS thread).
                 return Woke::Shutdown;
             }
-            (task.unwound, std::mem::take(&mut task.kill_pending))
+            (task.unwound, std::mem::take(&mut task.kill_pending), task.caught_end())
         };
         if unwound || self.unwinding() {
             // A destructor run as it unwinds, or the kernel's cleanup after it.
@@ -933,7 +935,7 @@ impl Shared {
         if kill {
             self.raise(me, Box::new(KillUnwind));
         }
-        self.park_for_ever(me, End::Killed, "caught its kill and went on")
+        self.park_for_ever(me, end, "caught the unwind that was to end it and went on")
     }
 
     /// A task back from a block finds it was killed, interrupted or suspended

@@ -152,8 +152,13 @@ extern "C" fn visit(context: *mut c_void, data: *mut c_void) -> c_int {
     // frame) and the stack pointer it returns with (`cfa`): the address is
     // stored just below.
     let slot = cfa.wrapping_sub(8);
-    if function == walk.stop_at || !walk.trap.stack_ptr_in_bounds(slot) {
+    if function == walk.stop_at {
         walk.ended = true;
+        return STOP;
+    }
+    if !walk.trap.stack_ptr_in_bounds(slot) {
+        // Past the thread's own frames without meeting their end: not a
+        // thread body's stack as the kernel lays it out.
         return STOP;
     }
     if walk.expected == 0 {
@@ -224,16 +229,44 @@ unsafe fn call_site_covers(lsda: *const u8, offset: usize) -> bool {
             ) else {
                 return false;
             };
-            read_uleb(&mut at);
+            let action = read_uleb(&mut at);
             if offset < start {
                 return false;
             }
             if offset < start + len {
-                return true;
+                // The action table follows the call-site table. A first
+                // filter below zero is an exception specification that
+                // allows nothing: how a function that must not unwind
+                // aborts when something unwinds into it.
+                return action == 0 || {
+                    let mut record = end.add(action - 1);
+                    read_sleb(&mut record) >= 0
+                };
             }
         }
     }
     false
+}
+
+/// # Safety
+///
+/// `at` points to a complete SLEB128 number.
+unsafe fn read_sleb(at: &mut *const u8) -> isize {
+    let (mut value, mut shift) = (0isize, 0u32);
+    loop {
+        // SAFETY: per the caller.
+        let byte = unsafe { read_u8(at) };
+        if shift < isize::BITS {
+            value |= isize::from(byte & 0x7f) << shift;
+        }
+        shift += 7;
+        if byte & 0x80 == 0 {
+            if shift < isize::BITS && byte & 0x40 != 0 {
+                value |= -1 << shift;
+            }
+            return value;
+        }
+    }
 }
 
 /// # Safety
