@@ -324,11 +324,17 @@ impl Core {
         }
     }
 
+    #[inline]
     pub(crate) fn drain_remote(&mut self) {
         // A plain load first: the swap, a locked instruction, only when set.
-        if self.remote.pending.load(Ordering::Relaxed)
-            && self.remote.pending.swap(false, Ordering::Acquire)
-        {
+        if self.remote.pending.load(Ordering::Relaxed) {
+            self.drain_remote_now();
+        }
+    }
+
+    #[cold]
+    fn drain_remote_now(&mut self) {
+        if self.remote.pending.swap(false, Ordering::Acquire) {
             let mut shared = self.remote.lock();
             self.queue.extend(shared.signals.drain(..).map(Queued::Signal));
         }
@@ -513,7 +519,13 @@ impl Shared {
     /// for ever ([`stuck_unwinds`]) can; while either does, this answers
     /// `false`, and blocking calls in destructors block again.
     pub(crate) fn unwinding(&self) -> bool {
-        std::thread::panicking() && !self.host_panicking.get() && stuck_unwinds() == 0
+        self.unwinding_if(std::thread::panicking())
+    }
+
+    /// [`unwinding`](Shared::unwinding), given `std::thread::panicking()`.
+    #[inline]
+    pub(crate) fn unwinding_if(&self, panicking: bool) -> bool {
+        panicking && !self.host_panicking.get() && stuck_unwinds() == 0
     }
 
     pub(crate) fn core(&self) -> RefMut<'_, Core> {
@@ -668,19 +680,24 @@ pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
 }
 
 impl Drop for Enter {
+    #[inline]
     fn drop(&mut self) {
         self._keep.host_panicking.set(self.prev_host_panicking);
         CURRENT.with(|c| c.set(self.prev));
         if !self.prev.is_null() && !std::ptr::eq(self.prev, Rc::as_ptr(&self._keep)) {
-            // Back in a green thread of another kernel, which this one ran
-            // on top of: what that kernel's own threads did to it meanwhile
-            // (a kill from a nested kernel's thread) takes effect now, in
-            // its own frames.
-            if let Some(outer) = try_current() {
-                if !std::thread::panicking() {
-                    outer.check_interrupts();
-                }
-            }
+            back_in_another_kernel();
+        }
+    }
+}
+
+/// Back in a green thread of another kernel, which the one just left ran on
+/// top of: what that kernel's own threads did to it meanwhile (a kill from a
+/// nested kernel's thread) takes effect now, in its own frames.
+#[cold]
+fn back_in_another_kernel() {
+    if let Some(outer) = try_current() {
+        if !std::thread::panicking() {
+            outer.check_interrupts();
         }
     }
 }

@@ -55,34 +55,6 @@ pub(crate) use imp::{arm, guard, prepare_thread, take_tripped, tripped};
 /// committed when touched.
 pub(crate) const EMERGENCY: usize = 64 * 1024;
 
-thread_local! {
-    /// How many kernel operations that must not be cut short by an unwind
-    /// (a switch's bookkeeping, a thread's end) are under way on the stack
-    /// on the CPU. Saved and cleared for each resume by [`guard`]: a green
-    /// thread starts, and parks, with none.
-    static SPANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// Marks a kernel operation on the running stack that an overflow's unwind
-/// must not start inside: while one lives, the fault handler does not
-/// hijack a return (the thread is ended at its next kernel call instead).
-pub(crate) struct KernelSpan(());
-
-impl KernelSpan {
-    #[inline]
-    pub(crate) fn enter() -> KernelSpan {
-        SPANS.with(|spans| spans.set(spans.get() + 1));
-        KernelSpan(())
-    }
-}
-
-impl Drop for KernelSpan {
-    #[inline]
-    fn drop(&mut self) {
-        SPANS.with(|spans| spans.set(spans.get().saturating_sub(1)));
-    }
-}
-
 /// Forgets what the overflow trap noted about the stack `[low, high)`, which
 /// is about to be freed or quarantined; returns whether its emergency zone
 /// was opened.
@@ -175,17 +147,13 @@ mod imp {
     /// `trap` must come from the coroutine that `resume` resumes, which must
     /// stay alive until `resume` returns (it is borrowed by it).
     pub(crate) fn guard<R>(trap: Trap, resume: impl FnOnce() -> R) -> R {
-        struct Restore(Option<Trap>, usize);
+        struct Restore(Option<Trap>);
         impl Drop for Restore {
             fn drop(&mut self) {
                 RUNNING.with(|running| running.set(self.0));
-                super::SPANS.with(|spans| spans.set(self.1));
             }
         }
-        let _restore = Restore(
-            RUNNING.with(|running| running.replace(Some(trap))),
-            super::SPANS.with(|spans| spans.replace(0)),
-        );
+        let _restore = Restore(RUNNING.with(|running| running.replace(Some(trap))));
         resume()
     }
 
@@ -339,15 +307,13 @@ mod imp {
                 TRIPPED.set(low);
                 // Not while the thread unwinds: the unwinder may be what was
                 // interrupted, and the unwind under way ends the thread.
-                // Nor while the kernel's state is borrowed or one of its
-                // operations runs: an unwind there would leave it half done.
+                // Nor while the kernel's state is borrowed: an unwind there
+                // would leave it half updated (the walk also refuses to
+                // start one across the kernel's own multi-step operations).
                 #[cfg(target_arch = "x86_64")]
-                if !std::thread::panicking()
-                    && super::SPANS.with(std::cell::Cell::get) == 0
-                    && !crate::kernel::state_borrowed()
-                {
+                if !std::thread::panicking() && !crate::kernel::state_borrowed() {
                     let ip = context.uc_mcontext.gregs[libc::REG_RIP as usize] as usize;
-                    super::hijack::hijack(trap, ip, crate::process::CUSHION_FN());
+                    super::hijack::hijack(trap, ip);
                 }
             }
             return opened;

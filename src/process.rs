@@ -331,19 +331,25 @@ impl crate::kernel::Core {
 const CUSHION: usize = 2048;
 
 /// Runs `f` with [`CUSHION`] bytes of this frame between it and the caller.
-/// Not generic: the overflow trap finds the end of a thread's own frames by
-/// its address ([`CUSHION_FN`]).
 #[inline(never)]
-fn below_a_cushion(f: &mut dyn FnMut()) {
+fn below_a_cushion<R>(f: impl FnOnce() -> R) -> R {
     let cushion = std::mem::MaybeUninit::<[u8; CUSHION]>::uninit();
     std::hint::black_box(&cushion);
-    f();
+    f()
 }
 
-/// The address of [`below_a_cushion`]: a thread's own frames are below it.
-#[allow(non_snake_case)]
-pub(crate) fn CUSHION_FN() -> usize {
-    below_a_cushion as fn(&mut dyn FnMut()) as usize
+/// The kernel's operations of several steps that run on a green thread's
+/// stack (a switch's bookkeeping, a kill, a thread's end),
+/// by address: the overflow trap does not start an unwind with one of them on
+/// the stack, as it would leave the operation half done. Each is kept out of
+/// line for that.
+pub(crate) fn kernel_frames() -> [usize; 4] {
+    [
+        Shared::resume_parked as fn(&Shared, usize, Parked, Wake) as usize,
+        Shared::put_away as fn(&Shared, usize, Box<Home>, bool) as usize,
+        Shared::kill as fn(&Shared, usize) as usize,
+        Shared::finish as fn(&Shared, usize, End) as usize,
+    ]
 }
 
 /// What a spawn may set beyond the body.
@@ -668,16 +674,16 @@ impl Shared {
         options: SpawnOptions,
         body: impl FnOnce() -> T + 'static,
     ) -> Result<(usize, u64, Rc<Slot<T>>), Error> {
-        let _span = overflow::KernelSpan::enter();
-        if self.core().tasks.get(parent).map_or(true, |t| t.sealed) {
+        let slot = Rc::new(Slot::new());
+        let mut core = self.core();
+        if core.tasks.get(parent).map_or(true, |t| t.sealed) {
             // Nothing would ever end it: its parent has killed its children for
             // the last time (or is gone), or the kernel is being dropped.
+            drop(core);
             self.drop_user(parent, "thread", body);
             return Err(Error::ProcessEnded);
         }
-        let slot = Rc::new(Slot::new());
         let key = {
-            let mut core = self.core();
             let (stack, mut home, pooled_stack) =
                 core.stacks.take(options.stack_size).map_err(|err| {
                     let size = options.stack_size.unwrap_or(core.stacks.stack_size());
@@ -687,26 +693,31 @@ impl Shared {
                 })?;
             let result = slot.clone();
             let (stack_end, stack_low) = (stack.base().get(), stack.limit().get());
-            let coroutine = Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, _: Wake| {
-                let shared = crate::kernel::current("thread body");
-                let me = {
-                    let mut core = shared.core();
-                    let me = core.running.expect("a task body runs on its own stack");
-                    core.tasks[me].yielder = yielder;
-                    me
-                };
-                let mut body = Some(body);
-                below_a_cushion(&mut || {
-                    if let Some(body) = body.take() {
-                        shared.task_main(me, body, &result);
+            let coroutine =
+                Co::with_stack(stack, move |yielder: &Yielder<Wake, ()>, wake: Wake| {
+                    // Not `current`: a thread starting has no stack to check.
+                    let shared =
+                        crate::kernel::try_current().expect("a task body runs in its kernel");
+                    let me = {
+                        let mut core = shared.core();
+                        let me = core.running.expect("a task body runs on its own stack");
+                        core.tasks[me].yielder = yielder;
+                        me
+                    };
+                    if wake == Wake::Kill {
+                        // Killed before its first stretch (its spawn was cut
+                        // short): its body never runs.
+                        drop(body);
+                        shared.finish(me, End::Killed);
+                    } else {
+                        below_a_cushion(|| shared.task_main(me, body, &result));
                     }
+                    // Nobody may hold the value any more: then it is dropped here,
+                    // on the task's stack, and a panic in its destructor must not
+                    // unwind out of the coroutine.
+                    shared.drop_user(me, "thread", result);
+                    Exit::Normal
                 });
-                // Nobody may hold the value any more: then it is dropped here,
-                // on the task's stack, and a panic in its destructor must not
-                // unwind out of the coroutine.
-                shared.drop_user(me, "thread", result);
-                Exit::Normal
-            });
             let serial = core.serial();
             // Made in its place in the table, then filled in.
             let key = core.tasks.insert(|| Task::new(serial, kind, None));
@@ -722,7 +733,8 @@ impl Shared {
             link_child(&mut core.tasks, parent, key);
             key
         };
-        let serial = self.core().tasks[key].serial;
+        let serial = core.tasks[key].serial;
+        drop(core);
         if log::log_enabled!(log::Level::Debug) {
             let core = self.core();
             let parent = core.tasks.get(parent).map_or_else(String::new, Task::label);
@@ -744,15 +756,17 @@ impl Shared {
         let end = match catch_unwind(AssertUnwindSafe(body)) {
             // It caught the unwind that was to end it and returned: it is
             // dead all the same.
-            Ok(value) if self.core().tasks[me].dying => {
-                self.unwound(me);
-                self.drop_user(me, "thread", value);
-                self.core().tasks[me].caught_end()
-            }
             Ok(value) => match catch_unwind(AssertUnwindSafe(|| self.close(me))) {
-                Ok(()) => {
+                Ok(true) => {
                     slot.set(value);
                     End::Returned
+                }
+                // It caught the unwind that was to end it and returned: it
+                // is dead all the same.
+                Ok(false) => {
+                    self.unwound(me);
+                    self.drop_user(me, "thread", value);
+                    self.core().tasks[me].caught_end()
                 }
                 Err(payload) => {
                     // Killed or interrupted while joining its children: the
@@ -810,23 +824,29 @@ impl Shared {
     }
 
     /// Joins the children, newest first, until none is left.
-    fn close(&self, me: usize) {
+    /// Returns `false`, joining none, if `me` is dying: its body caught the
+    /// unwind that was to end it.
+    fn close(&self, me: usize) -> bool {
         loop {
             let next = {
                 let core = self.core();
-                core.tasks[me].children.last().map(|k| (k, core.tasks[k].serial))
+                let task = &core.tasks[me];
+                if task.dying {
+                    return false;
+                }
+                task.children.last().map(|k| (k, core.tasks[k].serial))
             };
-            let Some(child) = next else { return };
+            let Some(child) = next else { return true };
             if self.wait_for(me, &[child], true, None).is_err() {
-                return;
+                return true;
             }
         }
     }
 
     /// The end of a task, whatever the cause: reports a panic, kills the
     /// children left, records the outcome and does the death bookkeeping.
+    #[inline(never)]
     fn finish(&self, me: usize, end: End) {
-        let _span = overflow::KernelSpan::enter();
         self.core().tasks[me].dying = true;
         // Formatted only when a log line needs it: `finish` runs for every death.
         let label = || self.core().tasks[me].label();
@@ -917,8 +937,8 @@ impl Shared {
     /// The second half of [`switch_to`](Shared::switch_to), for a caller that
     /// already took the task out with [`Core::unpark`](crate::kernel::Core::unpark)
     /// (and found it not [`traced`](Shared::traced)).
+    #[inline(never)]
     pub(crate) fn resume_parked(&self, key: usize, parked: Parked, wake: Wake) {
-        let _span = overflow::KernelSpan::enter();
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
@@ -948,6 +968,7 @@ impl Shared {
     /// destructors, so they are dropped here, with the kernel's state not
     /// borrowed.
     #[cold]
+    #[inline(never)]
     fn put_away(&self, key: usize, mut coroutine: Box<Home>, overflowed: bool) {
         let (user, graveyard) = {
             let mut core = self.core();
@@ -956,11 +977,17 @@ impl Shared {
                 // The fields that may hold user values (a filter's closure, the
                 // unclaimed result); the rest is dropped here.
                 let task = &mut core.tasks[key];
-                let user = (
-                    std::mem::replace(&mut task.wait, Wait::None),
-                    task.outcome.take(),
-                    std::mem::take(&mut task.woke),
-                );
+                // Usually all empty: a finished thread's wait has ended and
+                // its outcome is recorded.
+                let empty = matches!((&task.wait, &task.woke), (Wait::None, Woke::Nothing))
+                    && task.outcome.is_none();
+                let user = (!empty).then(|| {
+                    (
+                        std::mem::replace(&mut task.wait, Wait::None),
+                        task.outcome.take(),
+                        std::mem::take(&mut task.woke),
+                    )
+                });
                 // An emergency zone it opened stays open: the stack is freed.
                 let tripped = overflow::forget_stack(task.stack_low, task.frames.end);
                 let pooled_stack = task.pooled_stack && !task.tripped && !tripped;
@@ -974,13 +1001,15 @@ impl Shared {
                 } else if pooled_stack {
                     core.stacks.give(co.into_stack(), coroutine);
                 }
-                (Some(user), graveyard)
+                (user, graveyard)
             } else {
                 core.tasks[key].coroutine = Some(coroutine);
                 (None, graveyard)
             }
         };
-        self.drop_user(key, "thread", user);
+        if let Some(user) = user {
+            self.drop_user(key, "thread", user);
+        }
         if !graveyard.is_empty() {
             self.bury(key, graveyard);
         }
@@ -1039,8 +1068,8 @@ impl Shared {
 
     /// Kills `key`: marks it dead at once, then unwinds its stack (destructors
     /// run) and kills its children. Killing a dead task does nothing.
+    #[inline(never)]
     pub(crate) fn kill(&self, key: usize) {
-        let _span = overflow::KernelSpan::enter();
         enum How {
             Nothing,
             SelfUnwind,
@@ -1138,19 +1167,20 @@ impl Shared {
     /// tasks ran on top of its stack (`create`, `kill`): a kill or a suspension
     /// that happened meanwhile takes effect now.
     pub(crate) fn check_interrupts(&self) {
-        let me = {
-            let core = self.core();
-            match core.running {
-                // Not while a green thread of a kernel started in its frames
-                // runs on top of it: `Enter` checks again on the way back.
-                Some(me) if core.context == Some(me) && core.tasks[me].runs_here() => me,
-                _ => return,
-            }
-        };
-        let (kill, suspended) = {
+        let (me, kill, suspended) = {
             let mut core = self.core();
+            let me = match core.running {
+                Some(me) if core.context == Some(me) => me,
+                _ => return,
+            };
             let task = &mut core.tasks[me];
-            (std::mem::take(&mut task.kill_pending), task.status == Status::Suspended)
+            let suspended = task.status == Status::Suspended;
+            // Not while a green thread of a kernel started in its frames
+            // runs on top of it: `Enter` checks again on the way back.
+            if !(task.kill_pending || suspended) || !task.runs_here() {
+                return;
+            }
+            (me, std::mem::take(&mut task.kill_pending), suspended)
         };
         if kill {
             self.raise(me, Box::new(KillUnwind));

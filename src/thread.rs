@@ -551,10 +551,18 @@ pub fn create<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
     let shared = kernel::current("thread::create");
     match Builder::new().spawn_in(shared, f) {
         Ok(handle) => handle,
-        // Raised only by destructors that run as a process ends or the kernel
-        // goes: a panic there could abort the process.
-        Err(Error::ProcessEnded) => JoinHandle::refused(shared, Error::ProcessEnded),
-        Err(e) => panic!("cothread: thread::create failed: {e}"),
+        Err(error) => create_failed(shared, error),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn create_failed<T>(shared: &Shared, error: Error) -> JoinHandle<T> {
+    match error {
+        // Raised only by destructors that run as a process ends or the
+        // kernel goes: a panic there could abort the process.
+        Error::ProcessEnded => JoinHandle::refused(shared, Error::ProcessEnded),
+        error => panic!("cothread: thread::create failed: {error}"),
     }
 }
 
@@ -837,7 +845,11 @@ impl Shared {
     /// On the host's stack: outside any thread, or inside a listener or timer
     /// callback.
     pub(crate) fn block(&self, wait: Wait, deadline: Option<Duration>) -> Woke {
-        self.check_stack();
+        // No stack check here: the kernel calls that block made it as they
+        // were entered (`kernel::current`, `Thread::with_live`).
+        // Read once: whether a panic is under way cannot change before the
+        // thread parks.
+        let panicking = std::thread::panicking();
         let (me, yielder) = {
             let mut guard = self.core();
             let core = &mut *guard;
@@ -846,7 +858,7 @@ impl Shared {
                 (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
             let task = &core.tasks[me];
-            if task.dying || task.tripped || self.unwinding() {
+            if task.dying || task.tripped || self.unwinding_if(panicking) {
                 drop(guard);
                 return self.cannot_park(me);
             }
@@ -880,7 +892,7 @@ impl Shared {
         };
         // Only where the panic count is not known to be ours (see
         // `Shared::unwinding`) can a thread park while it is raised.
-        let parked_panicking = std::thread::panicking();
+        let parked_panicking = panicking;
         // SAFETY: `yielder` was stored by this task's coroutine body when it started;
         // it points into that body's frame on this task's stack, which lives until
         // the body returns. We are running on that stack (`running == me`), so the

@@ -444,7 +444,15 @@ impl Shared {
     fn run_listeners(&self, signal: &Signal) -> usize {
         // (key, serial): a listener removed during this delivery may have its
         // slot reused by a new one, which must not run for this signal.
-        let listeners: Vec<(usize, u64)> = self.core().listeners.named(signal.name()).collect();
+        let listeners: Vec<(usize, u64)> = {
+            let core = self.core();
+            let mut named = core.listeners.named(signal.name()).peekable();
+            // Most signals have no listener: then nothing is collected.
+            if named.peek().is_none() {
+                return 0;
+            }
+            named.collect()
+        };
         let mut ran = 0;
         for (key, serial) in listeners {
             let taken = {

@@ -118,9 +118,9 @@ struct Walk {
     fault_ip: usize,
     /// The running green thread's: a frame outside its stack ends the walk.
     trap: super::Trap,
-    /// Where the body's frames end: a frame of this function ends the walk
-    /// (the kernel's catch is below it).
-    stop_at: usize,
+    /// The kernel's operations that an unwind must not cut short: a frame of
+    /// one of them gives the walk up.
+    kernel: [usize; 4],
     /// Frames seen since the interrupted one (it is 0).
     depth: usize,
     /// The slot holding the return address of the frame to hijack, and that
@@ -152,8 +152,7 @@ extern "C" fn visit(context: *mut c_void, data: *mut c_void) -> c_int {
     // frame) and the stack pointer it returns with (`cfa`): the address is
     // stored just below.
     let slot = cfa.wrapping_sub(8);
-    if function == walk.stop_at {
-        walk.ended = true;
+    if walk.kernel.contains(&function) {
         return STOP;
     }
     if !walk.trap.stack_ptr_in_bounds(slot) {
@@ -169,10 +168,17 @@ extern "C" fn visit(context: *mut c_void, data: *mut c_void) -> c_int {
     }
     let call = if before { ip } else { ip.wrapping_sub(1) };
     // SAFETY: as above.
-    let safe = in_our_text(ip) && unsafe { may_unwind(context, function, call) };
-    if !safe {
+    let through =
+        if in_our_text(ip) { unsafe { through(context, function, call) } } else { Through::No };
+    match through {
+        Through::Yes => {}
+        // The unwind ends here (the thread body's catch, or one of its own).
+        Through::Caught => {
+            walk.ended = true;
+            return STOP;
+        }
         // An unwind would stop here: wait for this frame to return.
-        walk.expected = 0;
+        Through::No => walk.expected = 0,
     }
     if walk.depth >= MOST_FRAMES {
         return STOP;
@@ -180,39 +186,49 @@ extern "C" fn visit(context: *mut c_void, data: *mut c_void) -> c_int {
     GO_ON
 }
 
-/// Whether an unwind from the call at `call` in the function starting at
-/// `function` goes on through this frame: it has no unwind table (no
-/// cleanup), or the call is in it (a gap is a call that cannot unwind, and
-/// unwinding there aborts).
+/// What an unwind does at a frame's call site.
+enum Through {
+    /// Goes on through it (running its cleanup, if it has one).
+    Yes,
+    /// Is caught there.
+    Caught,
+    /// Cannot pass: the call is one that must not unwind, and unwinding into
+    /// it aborts the process.
+    No,
+}
+
+/// What an unwind from the call at `call` in the function starting at
+/// `function` does: a frame with no unwind table has no cleanup; a gap in the
+/// table is a call that cannot unwind.
 ///
 /// # Safety
 ///
 /// `context` is the unwinder's context for this frame.
-unsafe fn may_unwind(context: *mut c_void, function: usize, call: usize) -> bool {
+unsafe fn through(context: *mut c_void, function: usize, call: usize) -> Through {
     // SAFETY: per the caller.
     let lsda = unsafe { _Unwind_GetLanguageSpecificData(context) };
     if lsda.is_null() {
-        return true;
+        return Through::Yes;
     }
     // SAFETY: an LSDA is a well-formed table the compiler wrote; the reader
     // stays within the call-site table it declares.
-    unsafe { call_site_covers(lsda, call.wrapping_sub(function)) }
+    unsafe { call_site(lsda, call.wrapping_sub(function)) }
 }
 
-/// Reads the call-site table of a GCC-style LSDA (what LLVM emits for
-/// Rust) and says whether one of its entries covers `offset`.
+/// Reads the call-site table of a GCC-style LSDA (what LLVM emits for Rust)
+/// for the call at `offset`.
 ///
 /// # Safety
 ///
 /// `lsda` points to a well-formed LSDA.
-unsafe fn call_site_covers(lsda: *const u8, offset: usize) -> bool {
+unsafe fn call_site(lsda: *const u8, offset: usize) -> Through {
     let mut at = lsda;
     // SAFETY (the whole body): reads within the table, per the caller.
     unsafe {
         let landing_pad_encoding = read_u8(&mut at);
         if landing_pad_encoding != 0xff {
             // A landing-pad base of its own: Rust never emits one.
-            return false;
+            return Through::No;
         }
         let type_encoding = read_u8(&mut at);
         if type_encoding != 0xff {
@@ -227,25 +243,31 @@ unsafe fn call_site_covers(lsda: *const u8, offset: usize) -> bool {
                 read_encoded(&mut at, encoding),
                 read_encoded(&mut at, encoding),
             ) else {
-                return false;
+                return Through::No;
             };
             let action = read_uleb(&mut at);
             if offset < start {
-                return false;
+                return Through::No;
             }
             if offset < start + len {
+                if action == 0 {
+                    return Through::Yes;
+                }
                 // The action table follows the call-site table. A first
-                // filter below zero is an exception specification that
+                // filter above zero is a catch (Rust's `catch_unwind` catches
+                // everything); below zero, an exception specification that
                 // allows nothing: how a function that must not unwind
                 // aborts when something unwinds into it.
-                return action == 0 || {
-                    let mut record = end.add(action - 1);
-                    read_sleb(&mut record) >= 0
+                let mut record = end.add(action - 1);
+                return match read_sleb(&mut record) {
+                    filter if filter > 0 => Through::Caught,
+                    0 => Through::Yes,
+                    _ => Through::No,
                 };
             }
         }
     }
-    false
+    Through::No
 }
 
 /// # Safety
@@ -327,18 +349,18 @@ unsafe fn read_encoded(at: &mut *const u8, encoding: u8) -> Option<usize> {
 }
 
 /// Called from the fault handler once the emergency zone of `trap`'s stack is
-/// open, with the interrupted instruction and the function below which the
-/// body's frames end: hijacks the return into the innermost frame from which
-/// the overflow's unwind can start. Does nothing if there is no such frame,
-/// or no room to note it.
-pub(super) fn hijack(trap: super::Trap, fault_ip: usize, stop_at: usize) {
+/// open, with the interrupted instruction: hijacks the return into the
+/// innermost frame from which the overflow's unwind reaches a catch (the
+/// thread body's) through frames that all let it pass. Does nothing if there
+/// is no such frame, or no room to note it.
+pub(super) fn hijack(trap: super::Trap, fault_ip: usize) {
     let Some(free) = PENDING.with(|pending| pending.iter().position(|p| p.get().0 == 0)) else {
         return;
     };
     let mut walk = Walk {
         fault_ip,
         trap,
-        stop_at,
+        kernel: crate::process::kernel_frames(),
         depth: 0,
         slot: 0,
         expected: 0,
