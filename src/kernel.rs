@@ -267,6 +267,19 @@ impl Core {
         }
     }
 
+    /// The same for timers, called as a timer falls due: a firing's first
+    /// miss, among many timers, is the next one's entry in the table.
+    #[inline]
+    pub(crate) fn prefetch_next_timer(&self) {
+        if self.timers.table.len() >= self.prefetch_from {
+            if let Some((_, &Due::Timer { key, .. })) = self.deadlines.peek() {
+                if let Some(timer) = self.timers.table.get(key) {
+                    crate::stack::prefetch_line(timer as *const _ as usize);
+                }
+            }
+        }
+    }
+
     /// Ends `key`'s current wait (it is about to run, or it died). `delivered`:
     /// the waiter index has already dropped its entry.
     pub(crate) fn end_wait(&mut self, key: usize, delivered: bool) {
@@ -875,7 +888,7 @@ impl KernelBuilder {
             queue: VecDeque::new(),
             waiters: Waiters::default(),
             listeners: Listeners::default(),
-            timers: Timers::default(),
+            timers: Timers::unlisting(root),
             deadlines: DeadlineQueue::new(),
             join_wakes: VecDeque::new(),
             clock: Clock::new(self.virtual_time),

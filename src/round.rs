@@ -220,7 +220,10 @@ impl Shared {
                             Unit::Stale
                         }
                     }
-                    Some(Due::Timer { key, serial }) => Unit::Timer(key, serial),
+                    Some(Due::Timer { key, serial }) => {
+                        core.prefetch_next_timer();
+                        Unit::Timer(key, serial)
+                    }
                     None => Unit::End,
                 }
             };

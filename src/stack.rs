@@ -124,19 +124,26 @@ impl Frames {
     /// Asks the CPU to bring these frames into its caches.
     #[inline]
     pub(crate) fn prefetch(self) {
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
         for line in self.lines() {
-            // SAFETY: a prefetch is a hint that reads nothing the program can
-            // observe and never faults, whatever the address (Intel SDM,
-            // PREFETCHh); the pointer is made from an integer and never
-            // dereferenced. The instruction is SSE, which the `cfg` checks.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    line as *const i8,
-                )
-            }
+            prefetch_line(line);
         }
     }
+}
+
+/// Asks the CPU to bring the cache line at `address` into its caches: a
+/// hint, never a read the program can observe.
+#[inline]
+pub(crate) fn prefetch_line(address: usize) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    // SAFETY: a prefetch is a hint that reads nothing the program can
+    // observe and never faults, whatever the address (Intel SDM, PREFETCHh);
+    // the pointer is made from an integer and never dereferenced. The
+    // instruction is SSE, which the `cfg` checks.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = address;
 }
 
 /// Never frees or reuses `home`'s stack (nor, with it, anything its frames

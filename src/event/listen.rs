@@ -280,14 +280,35 @@ impl Grouping for TimersOf {
 }
 
 /// Timers by key and by owner.
-#[derive(Default)]
 pub(crate) struct Timers {
     pub(crate) table: Slab<Timer>,
     owned: KeyIndex<usize, TimersOf>,
     next_serial: u64,
+    /// The owner whose timers are not listed by owner (the kernel's root:
+    /// its timers are the host's, of which there can be very many, and they
+    /// are only ever dropped all together, with the kernel). Listing them
+    /// would cost each firing a visit to two unrelated timers.
+    pub(crate) unlisted: usize,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            table: Slab::new(),
+            owned: KeyIndex::default(),
+            next_serial: 0,
+            unlisted: usize::MAX,
+        }
+    }
 }
 
 impl Timers {
+    /// Tables whose timers of `owner` are not listed by owner (see
+    /// [`unlisted`](Timers::unlisted)).
+    pub(crate) fn unlisting(owner: usize) -> Timers {
+        Timers { unlisted: owner, ..Timers::default() }
+    }
+
     pub(crate) fn add(
         &mut self,
         owner: usize,
@@ -306,7 +327,9 @@ impl Timers {
             held: false,
             same_owner: Neighbours::default(),
         });
-        self.owned.link(&mut self.table, owner, key);
+        if owner != self.unlisted {
+            self.owned.link(&mut self.table, owner, key);
+        }
         (key, serial)
     }
 
@@ -316,12 +339,24 @@ impl Timers {
 
     pub(crate) fn remove(&mut self, key: usize) -> Option<Box<dyn Any>> {
         let timer = self.table.try_remove(key)?;
-        self.owned.unlink(&mut self.table, &timer.owner, timer.same_owner);
+        if timer.owner != self.unlisted {
+            self.owned.unlink(&mut self.table, &timer.owner, timer.same_owner);
+        }
         timer.callback.map(|cb| Box::new(cb) as Box<dyn Any>)
     }
 
-    /// Removes every timer of `owner`, oldest first, in O(their number).
+    /// Removes every timer of `owner`, oldest first, in O(their number)
+    /// (the unlisted owner's in O(all timers), as the kernel goes).
     pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
+        if owner == self.unlisted {
+            let keys: Vec<usize> =
+                self.table.iter().filter(|(_, t)| t.owner == owner).map(|(key, _)| key).collect();
+            for key in keys {
+                let timer = self.table.remove(key);
+                graveyard.extend(timer.callback.map(|cb| ("timer", Box::new(cb) as Box<dyn Any>)));
+            }
+            return;
+        }
         let mut next = self.owned.detach(&owner);
         while let Some(key) = next {
             let timer = self.table.try_remove(key).expect("an owner's group holds live keys");
