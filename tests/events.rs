@@ -1,8 +1,8 @@
 //! Events: listeners, timers, the pull family and its filters, how a signal is
 //! delivered (push order, the waiter index, suspended threads), the error
 //! reporter and the signals the kernel pushes. Each test is a program and the
-//! exact lines or values it must produce (SEMANTICS.md "Events", and
-//! docs/events.md where SEMANTICS leaves the choice to cothread). `Signal` and
+//! exact lines or values it must produce (docs/semantics.md "Events", and
+//! docs/events.md where OpenOS leaves the choice to cothread). `Signal` and
 //! `Value` on their own are in tests/signals.rs.
 
 mod common;
@@ -409,7 +409,7 @@ fn a_listener_removed_during_a_delivery_does_not_run_and_a_new_one_hears_only_it
 }
 
 /// A thread whose function returned is alive while it joins its children
-/// (SEMANTICS: it shows "running"), so its listeners still run; they die
+/// (docs/semantics.md: it shows "running"), so its listeners still run; they die
 /// when it ends.
 #[test]
 fn a_thread_closing_on_its_children_keeps_its_listeners_until_it_ends() {

@@ -1,7 +1,7 @@
 //! Model-based tests: random programs of thread operations (create, nested
 //! create, sleep, pull, push, listen, timer, suspend, resume, kill, join with a
 //! timeout, attach, detach, exit, panic) run on the virtual clock, on the
-//! runtime and on a small reference model of SEMANTICS.md and the crate's
+//! runtime and on a small reference model of docs/semantics.md and the crate's
 //! documented choices (`model/reference.rs`), which must agree on every
 //! logged line and its uptime, on what `run` and `run_forever` return, on every
 //! thread's final status and `wait()`, and on the drop counters (each script

@@ -1,5 +1,5 @@
 //! The examples of the OpenOS Thread API page, each asserting the output the real
-//! OpenOS code prints (SEMANTICS.md); where the page and the code differ, the code
+//! OpenOS code prints (docs/semantics.md); where the page and the code differ, the code
 //! wins and the test says so.
 
 mod common;

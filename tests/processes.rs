@@ -1,7 +1,7 @@
 //! Processes: who owns a thread, what its owner's end does to it (close, panic,
 //! `os::exit`, kill), attach and detach, and what dropping the kernel unwinds.
 //! Each test is a program and the exact lines or values it must produce
-//! (SEMANTICS.md; docs/processes.md where SEMANTICS leaves the choice to
+//! (docs/semantics.md; docs/processes.md where OpenOS leaves the choice to
 //! cothread). Drop counters prove that every stack is unwound, once.
 
 mod common;

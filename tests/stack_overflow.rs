@@ -1,5 +1,5 @@
-//! A stack overflow in a green thread ends that thread only (DESIGN.md,
-//! Semantics; docs/reliability.md). Every overflow runs in a child process (this
+//! A stack overflow in a green thread ends that thread only
+//! (docs/reliability.md). Every overflow runs in a child process (this
 //! test binary, re-run with one ignored test selected), so that a failure shows
 //! as a failed test instead of taking the whole test binary down.
 

@@ -1,7 +1,7 @@
 //! Threads: how OpenOS schedules them (the rounds), their states and handle
 //! methods, joins, and the errors and panics of the thread API. Each test is a
-//! program and the exact lines or values it must produce (SEMANTICS.md, and
-//! docs/threads.md where SEMANTICS leaves the choice to cothread).
+//! program and the exact lines or values it must produce (docs/semantics.md, and
+//! docs/threads.md where OpenOS leaves the choice to cothread).
 
 mod common;
 
@@ -1022,9 +1022,9 @@ fn a_dead_threads_stack_is_reused_by_the_next_create() {
 }
 
 // ---------------------------------------------------------------------------
-// A stack overflow ends only that thread (DESIGN.md, Semantics). The overflow
-// runs in a child process, so that a crash shows as a failed test instead of
-// taking the whole test binary down.
+// A stack overflow ends only that thread (docs/reliability.md, "Stack
+// overflow"). The overflow runs in a child process, so that a crash shows as a
+// failed test instead of taking the whole test binary down.
 // ---------------------------------------------------------------------------
 
 #[test]

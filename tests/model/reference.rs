@@ -1,4 +1,4 @@
-//! The reference model: what SEMANTICS.md and the crate's documented choices
+//! The reference model: what docs/semantics.md and the crate's documented choices
 //! say a [`Program`] must do, computed without the runtime.
 //!
 //! It has no stacks and no coroutines. Each task is a script and a program
@@ -9,20 +9,20 @@
 //! where each comes from:
 //!
 //! - **Creating** runs the new thread until its first blocking call, then the
-//!   creator goes on (SEMANTICS "How OpenOS schedules"). The new thread is a
+//!   creator goes on (docs/semantics.md "Scheduling"). The new thread is a
 //!   child of its creator.
 //! - **Blocking** (pull, sleep, join, self-suspend) parks the task with a wait
 //!   token taken from one kernel-wide counter: the order of tokens is the order
 //!   in which waits began.
-//! - **A round** (SEMANTICS, **cothread** "a round"; rustdoc of the crate root
-//!   and docs/threads.md "When threads run"): the signals queued when it
-//!   starts, in push order, each first to the live, unfrozen listeners of its
-//!   name in registration order, then to every unfrozen waiting task whose
-//!   filter accepts it, in token order; then the deadlines due by the round's
-//!   start (not those added during it), in (deadline, order added) order;
-//!   then the joins nudged in the round before. With nothing to do and nothing
-//!   queued, the virtual clock jumps to the nearest deadline that can still
-//!   wake something.
+//! - **A round** (docs/semantics.md "Scheduling", the **cothread** round;
+//!   rustdoc of the crate root and docs/threads.md "When threads run"): the
+//!   signals queued when it starts, in push order, each first to the live,
+//!   unfrozen listeners of its name in registration order, then to every
+//!   unfrozen waiting task whose filter accepts it, in token order; then the
+//!   deadlines due by the round's start (not those added during it), in
+//!   (deadline, order added) order; then the joins nudged in the round before.
+//!   With nothing to do and nothing queued, the virtual clock jumps to the
+//!   nearest deadline that can still wake something.
 //! - **Suspension** (docs/threads.md "Suspend and resume"): a suspended task,
 //!   and every task under it, is frozen: it misses signals (for good), its
 //!   listeners and timers do not run (timer firings are skipped, not stored),
@@ -31,8 +31,9 @@
 //!   is busy under a thread it created stops when control comes back to it.
 //!   `suspend` nudges the target's joiners (a suspended thread counts as done
 //!   for joins).
-//! - **Joins** (SEMANTICS "Thread states"): done means not running (dead or
-//!   suspended); the targets found done are killed; a timeout leaves them.
+//! - **Joins** (docs/semantics.md "Thread status and handle methods"): done
+//!   means not running (dead or suspended); the targets found done are killed;
+//!   a timeout leaves them.
 //! - **Kill** (docs/threads.md "Kill"): dead at once (status, detached from its
 //!   parent, joiners nudged, listeners and timers removed, `thread_exit`
 //!   pushed), then its stack unwinds and its children are killed, newest
