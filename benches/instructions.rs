@@ -1,0 +1,158 @@
+//! The instruction-count driver of docs/performance.md ("Where the time
+//! goes"): runs one bench path a given number of times, so that callgrind's
+//! count for two run lengths gives the instructions of one operation with
+//! setup and teardown taken out. `benches/instructions.sh` runs it.
+//!
+//! usage: instructions <switch|spawn|spawn_nopool|push|broadcast|timers> <ops>
+//!
+//! `ops` counts operations (turns, spawns, pushes, woken threads, wake-ups);
+//! for `broadcast` and `timers` (1 000 an iteration) a multiple of 1 000.
+//! Run by `cargo bench` without arguments, it runs each path a little, as a
+//! check that they still work.
+use std::cell::Cell;
+use std::hint::black_box;
+use std::rc::Rc;
+use std::time::Duration;
+
+use cothread::{event, os, thread, Kernel, Signal};
+
+const SMALL_STACK: usize = 16 * 1024;
+const N: usize = 1_000;
+
+fn small() -> Kernel {
+    Kernel::builder().virtual_time(true).stack_size(SMALL_STACK).build()
+}
+
+fn start_receivers(kernel: &mut Kernel, names: Vec<String>) -> thread::JoinHandle<()> {
+    kernel.spawn(move || {
+        for name in names {
+            thread::Builder::new()
+                .spawn(move || while event::pull(None, name.as_str()).is_some() {})
+                .expect("a receiver's stack");
+        }
+        event::pull(None, "never");
+    })
+}
+
+fn switch(turns: u64) {
+    let mut kernel = small();
+    let (a, b) = (turns / 2, turns - turns / 2);
+    let first = kernel.spawn(move || (0..a).for_each(|_| os::sleep(Duration::ZERO)));
+    let second = kernel.spawn(move || (0..b).for_each(|_| os::sleep(Duration::ZERO)));
+    let report = kernel.run_until_idle();
+    assert_eq!(report.resumes as u64, turns);
+    assert!(!report.alive && first.wait().is_ok() && second.wait().is_ok());
+}
+
+fn spawn_run(kernel: &mut Kernel, threads: u64) {
+    kernel
+        .run(move || {
+            for i in 1..=threads {
+                black_box(thread::create(|| ()));
+                if i % 1024 == 0 {
+                    os::sleep(Duration::ZERO);
+                }
+            }
+            os::sleep(Duration::ZERO);
+        })
+        .expect("the creating program ends");
+}
+
+fn spawn(threads: u64, pool: bool) {
+    let builder = Kernel::builder().virtual_time(true);
+    let mut kernel = if pool { builder.build() } else { builder.stack_pool(0).build() };
+    spawn_run(&mut kernel, 2048); // warm the pool (same in both run lengths)
+    spawn_run(&mut kernel, threads);
+}
+
+fn push(pushes: u64) {
+    let names: Vec<String> = (0..N).map(|i| format!("s{i}")).collect();
+    let signals: Vec<Signal> = names.iter().map(|n| Signal::new(n.as_str())).collect();
+    let mut kernel = small();
+    let program = start_receivers(&mut kernel, names);
+    kernel.push_signal(signals[0].clone());
+    let report = kernel.step();
+    assert_eq!((report.signals, report.resumes), (1, 1));
+    let mut next = 0;
+    for _ in 0..pushes {
+        kernel.push_signal(signals[next].clone());
+        next = (next + 1) % signals.len();
+        let report = kernel.step();
+        assert_eq!(report.resumes, 1);
+        black_box(report);
+    }
+    drop(program);
+    drop(kernel);
+}
+
+fn broadcast(iters: u64) {
+    let mut kernel = small();
+    let program = start_receivers(&mut kernel, vec!["tick".to_string(); N]);
+    let tick = Signal::new("tick");
+    kernel.push_signal(tick.clone());
+    assert_eq!(kernel.step().resumes, N);
+    for _ in 0..iters {
+        kernel.push_signal(tick.clone());
+        let report = kernel.step();
+        assert_eq!(report.resumes, N);
+        black_box(report);
+    }
+    drop(program);
+    drop(kernel);
+}
+
+fn timers(iters: u64) {
+    let mut kernel = small();
+    let on = Rc::new(Cell::new(false));
+    let flag = on.clone();
+    let program = kernel.spawn(move || {
+        for i in 0..N {
+            let flag = flag.clone();
+            thread::Builder::new()
+                .spawn(move || {
+                    os::sleep(Duration::from_micros(i as u64 + 1));
+                    loop {
+                        if flag.get() {
+                            black_box(os::uptime());
+                        }
+                        os::sleep(Duration::from_micros(N as u64));
+                    }
+                })
+                .expect("a sleeper's stack");
+        }
+        event::pull(None, "never");
+    });
+    let window = Duration::from_micros(N as u64);
+    assert_eq!(kernel.advance(window).resumes, N);
+    for _ in 0..iters {
+        let report = kernel.advance(window);
+        assert_eq!(report.resumes, N);
+    }
+    drop(program);
+    drop(kernel);
+    drop(on);
+}
+
+fn run(path: &str, ops: u64) {
+    match path {
+        "switch" => switch(ops),
+        "spawn" => spawn(ops, true),
+        "spawn_nopool" => spawn(ops, false),
+        "push" => push(ops),
+        "broadcast" => broadcast(ops / N as u64),
+        "timers" => timers(ops / N as u64),
+        other => panic!("unknown path {other}"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    match args.as_slice() {
+        [path, ops] => run(path, ops.parse().expect("a number of operations")),
+        _ => {
+            for path in ["switch", "spawn", "spawn_nopool", "push", "broadcast", "timers"] {
+                run(path, 2_000);
+            }
+        }
+    }
+}
