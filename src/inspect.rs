@@ -178,7 +178,8 @@ impl Core {
         let mut table: Vec<ThreadInfo> = self
             .tasks
             .iter()
-            .filter(|(_, task)| task.kind != Kind::Root)
+            // A zombie (parked for ever) is dead, though its place is kept.
+            .filter(|(_, task)| task.kind != Kind::Root && !task.zombie)
             .map(|(_, task)| self.info(task))
             .collect();
         table.sort_by_key(|info| info.id);

@@ -214,8 +214,9 @@ impl Thread {
         self.with_live(|shared, key| shared.core().tasks[key].status).unwrap_or(Status::Dead)
     }
 
-    /// Freezes the thread: it misses every signal and deadline until resumed, and
-    /// so do the threads it owns. Suspending the current thread blocks it here
+    /// Freezes the thread: it misses every signal until resumed (a sleep or a
+    /// timeout that falls due meanwhile ends at the resume), and so do the
+    /// threads it owns. Suspending the current thread blocks it here
     /// until another thread resumes it. A join on a suspended thread returns at
     /// once and kills it.
     ///

@@ -640,6 +640,7 @@ fn child_worker_that_catches_its_kill() {
     let worker = stubborn_worker(&mut k);
     worker.kill();
     assert_eq!(k.quarantined_stacks(), 1);
+    assert_eq!(k.threads(), [], "a thread parked for ever is dead: not in the table");
     assert!(
         errors.lines().iter().any(|e| e.contains("caught the unwind that was to end it")),
         "{:?}",
