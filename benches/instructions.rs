@@ -16,22 +16,15 @@ use std::time::Duration;
 
 use cothread::{event, os, thread, Kernel, Signal};
 
+mod common;
+
+use common::start_receivers;
+
 const SMALL_STACK: usize = 16 * 1024;
 const N: usize = 1_000;
 
 fn small() -> Kernel {
-    Kernel::builder().virtual_time(true).stack_size(SMALL_STACK).build()
-}
-
-fn start_receivers(kernel: &mut Kernel, names: Vec<String>) -> thread::JoinHandle<()> {
-    kernel.spawn(move || {
-        for name in names {
-            thread::Builder::new()
-                .spawn(move || while event::pull(None, name.as_str()).is_some() {})
-                .expect("a receiver's stack");
-        }
-        event::pull(None, "never");
-    })
+    common::kernel(SMALL_STACK)
 }
 
 fn switch(turns: u64) {
