@@ -707,7 +707,7 @@ impl Shared {
                     if wake == Wake::Kill {
                         // Killed before its first stretch (its spawn was cut
                         // short): its body never runs.
-                        drop(body);
+                        shared.drop_user(me, "thread", body);
                         shared.finish(me, End::Killed);
                     } else {
                         below_a_cushion(|| shared.task_main(me, body, &result));
@@ -754,8 +754,6 @@ impl Shared {
     /// interrupted while joining its children has none.
     fn task_main<T>(&self, me: usize, body: impl FnOnce() -> T, slot: &Slot<T>) {
         let end = match catch_unwind(AssertUnwindSafe(body)) {
-            // It caught the unwind that was to end it and returned: it is
-            // dead all the same.
             Ok(value) => match catch_unwind(AssertUnwindSafe(|| self.close(me))) {
                 Ok(true) => {
                     slot.set(value);
@@ -847,7 +845,15 @@ impl Shared {
     /// children left, records the outcome and does the death bookkeeping.
     #[inline(never)]
     fn finish(&self, me: usize, end: End) {
-        self.core().tasks[me].dying = true;
+        {
+            // What runs on its stack from here on is the kernel's cleanup:
+            // blocking calls (in a destructor the kernel runs for it, in the
+            // error reporter) return at once.
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            task.dying = true;
+            task.unwound = true;
+        }
         // Formatted only when a log line needs it: `finish` runs for every death.
         let label = || self.core().tasks[me].label();
         let reported = match &end {

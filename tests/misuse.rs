@@ -938,3 +938,38 @@ fn running_out_of_stacks_is_an_error_that_leaves_the_process_room() {
     assert!(stdout.contains("spawned again: true"), "{context}");
     assert!(stdout.contains("child finished"), "{context}");
 }
+
+/// A value the kernel drops after its thread has ended (nobody claimed it),
+/// whose destructor blocks: the call returns at once, as in a killed thread,
+/// and the thread ends as usual; it is not taken for a thread that caught
+/// its kill (nothing is parked for ever or reported).
+#[test]
+fn a_blocking_destructor_of_an_unclaimed_value_returns_at_once() {
+    struct Slow(Out);
+    impl Drop for Slow {
+        fn drop(&mut self) {
+            let got = event::pull(secs(5), "never");
+            self.0.print(format!("drop pulled {got:?} at {:?}", os::uptime()));
+        }
+    }
+    let log = Out::new();
+    let errors = Out::new();
+    let sink = errors.clone();
+    let mut k = kernel();
+    k.on_error(move |msg| sink.print(msg));
+    let l = log.clone();
+    let out = k.run(move || {
+        // The handle goes first: the value is dropped by the kernel, on the
+        // ended thread's stack.
+        drop(thread::create(move || {
+            os::sleep(Duration::ZERO);
+            Slow(l)
+        }));
+        os::sleep(secs(1));
+        os::uptime()
+    });
+    assert_eq!(out, Ok(secs(1)));
+    assert_eq!(log.lines(), ["drop pulled None at 0ns"]);
+    assert_eq!(errors.lines(), Vec::<String>::new());
+    assert_eq!((k.quarantined_stacks(), k.threads().len()), (0, 0));
+}
