@@ -105,10 +105,14 @@ mod imp {
         /// destructor, so reading it is a plain load, safe in a signal handler.
         static RUNNING: Cell<Option<Trap>> = const { Cell::new(None) };
 
-        /// The lowest address of the stack whose emergency zone the fault
-        /// handler opened last on this OS thread, until the kernel takes it
-        /// (0: none). Written by the handler: `const`, no destructor.
-        static TRIPPED: Cell<usize> = const { Cell::new(0) };
+        /// The lowest addresses of the stacks whose emergency zones the
+        /// fault handler opened on this OS thread, until the kernel takes
+        /// them (0: a free place), and how many there are. Several can be
+        /// pending: a thread that trips inside a kernel call may switch to
+        /// others before its next one. Written by the handler: `const`, no
+        /// destructor.
+        static TRIPPED: [Cell<usize>; 8] = const { [const { Cell::new(0) }; 8] };
+        static TRIPPED_COUNT: Cell<usize> = const { Cell::new(0) };
 
         /// The alternate signal stack this OS thread uses, once checked.
         static ALT_STACK: AltStack = const {
@@ -157,21 +161,27 @@ mod imp {
         resume()
     }
 
-    /// The stack (its lowest address) whose emergency zone was opened and
-    /// not yet taken, or 0. One thread-local load: called on kernel calls.
+    /// How many stacks had their emergency zone opened and are not yet
+    /// taken by the kernel. One thread-local load: called on kernel calls.
     #[inline]
     pub(crate) fn tripped() -> usize {
-        TRIPPED.try_with(Cell::get).unwrap_or(0)
+        TRIPPED_COUNT.try_with(Cell::get).unwrap_or(0)
     }
 
     /// Whether the stack whose lowest address is `low` had its emergency zone
     /// opened; if so, the kernel now knows, and the mark is cleared.
     pub(crate) fn take_tripped(low: usize) -> bool {
-        let hit = tripped() == low;
-        if hit {
-            TRIPPED.with(|t| t.set(0));
-        }
-        hit
+        tripped() != 0 && untrip(low)
+    }
+
+    /// Clears `low`'s mark, if it has one; async-signal-safe.
+    fn untrip(low: usize) -> bool {
+        let Ok(Some(place)) = TRIPPED.try_with(|t| t.iter().position(|p| p.get() == low)) else {
+            return false;
+        };
+        TRIPPED.with(|t| t[place].set(0));
+        TRIPPED_COUNT.with(|n| n.set(n.get().saturating_sub(1)));
+        true
     }
 
     /// Makes `stack`'s emergency zone (the [`EMERGENCY`](super::EMERGENCY)
@@ -286,10 +296,15 @@ mod imp {
         // whose lowest page is its guard page, with the emergency zone above:
         // the addresses in bounds whose address that much lower is not.
         let within = |len: usize| fault.checked_sub(len).map_or(true, |below| !in_bounds(below));
-        if !within(page) {
-            if !within(page + super::EMERGENCY) {
-                return false;
-            }
+        // No place left to note an opened zone (never in practice): the
+        // overflow is taken as one at the guard page.
+        let place = TRIPPED.with(|t| t.iter().position(|p| p.get() == 0));
+        let in_guard_page = within(page);
+        if !in_guard_page && !within(page + super::EMERGENCY) {
+            // Above the zone: not an overflow.
+            return false;
+        }
+        if let (false, Some(place)) = (in_guard_page, place) {
             // The emergency zone: open it and let the thread go on.
             let mut low = fault & !(page - 1);
             while low.checked_sub(page).is_some_and(in_bounds) {
@@ -304,7 +319,8 @@ mod imp {
                 libc::mprotect(zone, super::EMERGENCY, libc::PROT_READ | libc::PROT_WRITE) == 0
             };
             if opened {
-                TRIPPED.set(low);
+                TRIPPED.with(|t| t[place].set(low));
+                TRIPPED_COUNT.with(|n| n.set(n.get() + 1));
                 // Not while the thread unwinds: the unwinder may be what was
                 // interrupted, and the unwind under way ends the thread.
                 // Nor while the kernel's state is borrowed: an unwind there
@@ -336,11 +352,14 @@ mod imp {
         // rest. The closure runs on the reset coroutine stack, captures nothing
         // and cannot fault.
         let registers = unsafe { trap.setup_trap_handler(|| Exit::Overflow) };
-        // Its emergency zone, if it opened it, is gone with its frames.
-        let low = fault & !(page - 1);
-        if TRIPPED.get() == low {
-            TRIPPED.set(0);
+        // Its emergency zone, if it opened it, is gone with its frames (the
+        // mapping's lowest page is the guard page, where this fault is, or
+        // the zone's first page, if no place was left to note it).
+        let mut low = fault & !(page - 1);
+        while low.checked_sub(page).is_some_and(in_bounds) {
+            low -= page;
         }
+        untrip(low);
         #[cfg(target_arch = "x86_64")]
         super::hijack::forget(in_bounds);
         set_registers(context, registers);
