@@ -86,6 +86,7 @@
 //! assert_eq!(out.unwrap(), Err(Error::Panicked("thread abort".into())));
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 

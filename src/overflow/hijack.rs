@@ -167,9 +167,12 @@ extern "C" fn visit(context: *mut c_void, data: *mut c_void) -> c_int {
         walk.expected = ip;
     }
     let call = if before { ip } else { ip.wrapping_sub(1) };
-    // SAFETY: as above.
-    let through =
-        if in_our_text(ip) { unsafe { through(context, function, call) } } else { Through::No };
+    let through = if in_our_text(ip) {
+        // SAFETY: `context` is the unwinder's for this frame, as above.
+        unsafe { through(context, function, call) }
+    } else {
+        Through::No
+    };
     match through {
         Through::Yes => {}
         // The unwind ends here (the thread body's catch, or one of its own).
@@ -223,7 +226,7 @@ unsafe fn through(context: *mut c_void, function: usize, call: usize) -> Through
 /// `lsda` points to a well-formed LSDA.
 unsafe fn call_site(lsda: *const u8, offset: usize) -> Through {
     let mut at = lsda;
-    // SAFETY (the whole body): reads within the table, per the caller.
+    // SAFETY: the whole body reads within the table, per the caller.
     unsafe {
         let landing_pad_encoding = read_u8(&mut at);
         if landing_pad_encoding != 0xff {
