@@ -941,8 +941,11 @@ impl Shared {
             }
             (task.unwound, std::mem::take(&mut task.kill_pending), task.caught_end())
         };
-        if unwound || self.unwinding() {
-            // A destructor run as it unwinds, or the kernel's cleanup after it.
+        // A destructor run as it unwinds, or the kernel's cleanup after it.
+        // While the count of unwinds is not known to be its own (the host
+        // unwinds, say, dropping the kernel), it is taken for one too: it
+        // must not be parked for ever mid-unwind.
+        if unwound || std::thread::panicking() {
             return Woke::Shutdown;
         }
         if kill {

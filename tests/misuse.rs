@@ -973,3 +973,36 @@ fn a_blocking_destructor_of_an_unclaimed_value_returns_at_once() {
     assert_eq!(errors.lines(), Vec::<String>::new());
     assert_eq!((k.quarantined_stacks(), k.threads().len()), (0, 0));
 }
+
+/// The host panics and its kernel is dropped as it unwinds, while a thread's
+/// destructor blocks: the kill's unwind of that thread is told apart from
+/// code that caught a kill, though the count of unwinds under way is the
+/// host's too. The destructor's wait returns at once and the thread is
+/// unwound to its end (nothing parked for ever, nothing left stuck: once the
+/// host's panic is caught, `panicking()` is false again).
+#[test]
+fn a_kernel_dropped_by_a_panicking_host_unwinds_a_thread_whose_destructor_blocks() {
+    struct BlocksOnDrop(Option<common::DropGuard>);
+    impl Drop for BlocksOnDrop {
+        fn drop(&mut self) {
+            event::pull(secs(5), "never");
+            self.0.take();
+        }
+    }
+    let drops = Drops::new();
+    let d = drops.clone();
+    let outcome = catch_unwind(AssertUnwindSafe(move || {
+        let mut k = kernel();
+        k.spawn(move || {
+            let _blocks = BlocksOnDrop(Some(d.guard()));
+            event::pull(None, "never");
+        });
+        if std::hint::black_box(true) {
+            panic!("the host fails");
+        }
+        drop(k);
+    }));
+    assert!(outcome.is_err());
+    assert_eq!(drops.count(), 1, "the thread was unwound through its destructor");
+    assert!(!std::thread::panicking());
+}
