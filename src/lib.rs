@@ -117,3 +117,29 @@ pub use thread::{Status, ThreadId};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The guide's examples (`docs/*.md`), compiled and run as doc tests.
+#[cfg(doctest)]
+mod guide {
+    macro_rules! guide_page {
+        ($($name:ident => $file:literal),* $(,)?) => {
+            $(
+                #[doc = include_str!(concat!("../docs/", $file))]
+                pub struct $name;
+            )*
+        };
+    }
+
+    guide_page! {
+        GuideReadme => "README.md",
+        GuideThreads => "threads.md",
+        GuideProcesses => "processes.md",
+        GuideSignals => "signals.md",
+        GuideEvents => "events.md",
+        GuideEmbedding => "embedding.md",
+        GuideJobs => "jobs.md",
+        GuideSemantics => "semantics.md",
+        GuideReliability => "reliability.md",
+        GuidePerformance => "performance.md",
+    }
+}
