@@ -428,87 +428,68 @@ fn recursion_with_a_kernel_call_per_level(call: Call) {
     println!("child finished");
 }
 
-#[test]
-#[ignore = "run in a child process"]
-fn child_recursion_that_listens() {
-    if !in_child() {
-        return;
-    }
-    recursion_with_a_kernel_call_per_level(Call::Listen);
+/// A child running [`recursion_with_a_kernel_call_per_level`] with one kind
+/// of call, and the test that runs it.
+macro_rules! recursion_test {
+    ($(#[$doc:meta])* $test:ident, $child:ident, $call:expr) => {
+        #[test]
+        #[ignore = "run in a child process"]
+        fn $child() {
+            if !in_child() {
+                return;
+            }
+            recursion_with_a_kernel_call_per_level($call);
+        }
+
+        $(#[$doc])*
+        #[test]
+        fn $test() {
+            child_succeeds(stringify!($child));
+        }
+    };
 }
 
-/// r05 in the reproducers (`listen`): a recursion that registers a
-/// listener at each level ends `Ok(Err(Error::StackOverflow))` and is unwound
-/// (it used to overflow inside the kernel's borrowed state and abort).
-#[test]
-fn a_recursion_that_listens_at_each_level_is_unwound() {
-    child_succeeds("child_recursion_that_listens");
-}
+recursion_test!(
+    /// r05 in the reproducers (`listen`): a recursion that registers a
+    /// listener at each level ends `Ok(Err(Error::StackOverflow))` and is unwound
+    /// (it used to overflow inside the kernel's borrowed state and abort).
+    a_recursion_that_listens_at_each_level_is_unwound,
+    child_recursion_that_listens,
+    Call::Listen
+);
 
-#[test]
-#[ignore = "run in a child process"]
-fn child_recursion_that_sleeps() {
-    if !in_child() {
-        return;
-    }
-    recursion_with_a_kernel_call_per_level(Call::Sleep);
-}
+recursion_test!(
+    /// r05 in the reproducers (`sleep`): the same with `os::sleep(0)` at
+    /// each level.
+    a_recursion_that_sleeps_at_each_level_is_unwound,
+    child_recursion_that_sleeps,
+    Call::Sleep
+);
 
-/// r05 in the reproducers (`sleep`): the same with `os::sleep(0)` at
-/// each level.
-#[test]
-fn a_recursion_that_sleeps_at_each_level_is_unwound() {
-    child_succeeds("child_recursion_that_sleeps");
-}
+recursion_test!(
+    /// r05 in the reproducers (`pull`): the same with a pull that times
+    /// out at once at each level.
+    a_recursion_that_pulls_at_each_level_is_unwound,
+    child_recursion_that_pulls,
+    Call::Pull
+);
 
-#[test]
-#[ignore = "run in a child process"]
-fn child_recursion_that_pulls() {
-    if !in_child() {
-        return;
-    }
-    recursion_with_a_kernel_call_per_level(Call::Pull);
-}
+recursion_test!(
+    /// r05 in the reproducers (`timer`): the same with a timer started at
+    /// each level.
+    a_recursion_that_starts_a_timer_at_each_level_is_unwound,
+    child_recursion_that_starts_timers,
+    Call::Timer
+);
 
-/// r05 in the reproducers (`pull`): the same with a pull that times
-/// out at once at each level.
-#[test]
-fn a_recursion_that_pulls_at_each_level_is_unwound() {
-    child_succeeds("child_recursion_that_pulls");
-}
-
-#[test]
-#[ignore = "run in a child process"]
-fn child_recursion_that_starts_timers() {
-    if !in_child() {
-        return;
-    }
-    recursion_with_a_kernel_call_per_level(Call::Timer);
-}
-
-/// r05 in the reproducers (`timer`): the same with a timer started at
-/// each level.
-#[test]
-fn a_recursion_that_starts_a_timer_at_each_level_is_unwound() {
-    child_succeeds("child_recursion_that_starts_timers");
-}
-
-#[test]
-#[ignore = "run in a child process"]
-fn child_recursion_that_creates_threads() {
-    if !in_child() {
-        return;
-    }
-    recursion_with_a_kernel_call_per_level(Call::Create);
-}
-
-/// r05 in the reproducers, with `thread::create` at each level: the
-/// same. (This variant aborted only in release builds; a debug build shows
-/// the fixed behaviour as well.)
-#[test]
-fn a_recursion_that_creates_a_thread_at_each_level_is_unwound() {
-    child_succeeds("child_recursion_that_creates_threads");
-}
+recursion_test!(
+    /// r05 in the reproducers, with `thread::create` at each level: the
+    /// same. (This variant aborted only in release builds; a debug build shows
+    /// the fixed behaviour as well.)
+    a_recursion_that_creates_a_thread_at_each_level_is_unwound,
+    child_recursion_that_creates_threads,
+    Call::Create
+);
 
 // ---------------------------------------------------------------------------
 // r06: an overflow inside malloc, with another OS thread alive.
