@@ -277,20 +277,14 @@ unsafe fn call_site(lsda: *const u8, offset: usize) -> Through {
 ///
 /// `at` points to a complete SLEB128 number.
 unsafe fn read_sleb(at: &mut *const u8) -> isize {
-    let (mut value, mut shift) = (0isize, 0u32);
-    loop {
-        // SAFETY: per the caller.
-        let byte = unsafe { read_u8(at) };
-        if shift < isize::BITS {
-            value |= isize::from(byte & 0x7f) << shift;
-        }
-        shift += 7;
-        if byte & 0x80 == 0 {
-            if shift < isize::BITS && byte & 0x40 != 0 {
-                value |= -1 << shift;
-            }
-            return value;
-        }
+    // SAFETY: per the caller.
+    let (bits, shift, last) = unsafe { read_leb(at) };
+    let value = bits as isize;
+    // The last byte's sign bit extends into the bits above it.
+    if shift < isize::BITS && last & 0x40 != 0 {
+        value | (-1 << shift)
+    } else {
+        value
     }
 }
 
@@ -310,6 +304,17 @@ unsafe fn read_u8(at: &mut *const u8) -> u8 {
 ///
 /// `at` points to a complete ULEB128 number.
 unsafe fn read_uleb(at: &mut *const u8) -> usize {
+    // SAFETY: per the caller.
+    unsafe { read_leb(at) }.0
+}
+
+/// The bits of a LEB128 number (what fits in a word), how many bits it
+/// spans, and its last byte.
+///
+/// # Safety
+///
+/// `at` points to a complete LEB128 number.
+unsafe fn read_leb(at: &mut *const u8) -> (usize, u32, u8) {
     let (mut value, mut shift) = (0usize, 0u32);
     loop {
         // SAFETY: per the caller.
@@ -319,7 +324,7 @@ unsafe fn read_uleb(at: &mut *const u8) -> usize {
         }
         shift += 7;
         if byte & 0x80 == 0 {
-            return value;
+            return (value, shift, byte);
         }
     }
 }
@@ -505,3 +510,35 @@ std::arch::global_asm!(
     back = sym cothread_overflow_return,
     unwind = sym cothread_overflow_unwind,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::{read_sleb, read_uleb};
+
+    fn uleb(bytes: &[u8]) -> usize {
+        let mut at = bytes.as_ptr();
+        // SAFETY: each test's bytes hold one complete number.
+        unsafe { read_uleb(&mut at) }
+    }
+
+    fn sleb(bytes: &[u8]) -> isize {
+        let mut at = bytes.as_ptr();
+        // SAFETY: as above.
+        unsafe { read_sleb(&mut at) }
+    }
+
+    /// The DWARF standard's own examples of both encodings.
+    #[test]
+    fn leb128_numbers_read_as_dwarf_encodes_them() {
+        assert_eq!(uleb(&[2]), 2);
+        assert_eq!(uleb(&[0x7f]), 127);
+        assert_eq!(uleb(&[0x80, 1]), 128);
+        assert_eq!(uleb(&[0xe5, 0x8e, 0x26]), 624_485);
+        assert_eq!(sleb(&[2]), 2);
+        assert_eq!(sleb(&[0x7e]), -2);
+        assert_eq!(sleb(&[0xff, 0]), 127);
+        assert_eq!(sleb(&[0x81, 0x7f]), -127);
+        assert_eq!(sleb(&[0x80, 0x7f]), -128);
+        assert_eq!(sleb(&[0xc0, 0xbb, 0x78]), -123_456);
+    }
+}
