@@ -100,6 +100,8 @@ mod overflow;
 mod process;
 mod round;
 mod stack;
+#[cfg(test)]
+mod testing;
 pub mod thread;
 mod time;
 

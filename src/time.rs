@@ -389,7 +389,7 @@ impl<T: Copy> DeadlineQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::testing::Rng;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -500,25 +500,25 @@ mod tests {
         Retain(u32),
     }
 
-    fn deadline() -> impl Strategy<Value = Duration> {
-        prop_oneof![
-            8 => (0u64..12).prop_map(ms),
-            1 => Just(Duration::MAX),
-            1 => Just(Duration::from_nanos(u64::MAX)),
-            1 => Just(Duration::from_nanos(u64::MAX - 1)),
-            1 => Just(Duration::from_secs(u64::MAX / 1_000_000_000 + 1)),
-        ]
+    fn deadline(rng: &mut Rng) -> Duration {
+        match rng.weighted(&[8, 1, 1, 1, 1]) {
+            0 => ms(rng.below(12) as u64),
+            1 => Duration::MAX,
+            2 => Duration::from_nanos(u64::MAX),
+            3 => Duration::from_nanos(u64::MAX - 1),
+            _ => Duration::from_secs(u64::MAX / 1_000_000_000 + 1),
+        }
     }
 
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            4 => deadline().prop_map(Op::Push),
-            2 => deadline().prop_map(Op::PushDue),
-            1 => deadline().prop_map(Op::Cutoff),
-            3 => Just(Op::PopDue),
-            1 => Just(Op::Pop),
-            1 => (2u32..5).prop_map(Op::Retain),
-        ]
+    fn op(rng: &mut Rng) -> Op {
+        match rng.weighted(&[4, 2, 1, 3, 1, 1]) {
+            0 => Op::Push(deadline(rng)),
+            1 => Op::PushDue(deadline(rng)),
+            2 => Op::Cutoff(deadline(rng)),
+            3 => Op::PopDue,
+            4 => Op::Pop,
+            _ => Op::Retain(2 + rng.below(3) as u32),
+        }
     }
 
     /// The reference: a list sorted on demand, deadlines past `u64::MAX` ns
@@ -561,13 +561,13 @@ mod tests {
         }
     }
 
-    proptest! {
-        #[test]
-        fn agrees_with_a_sorted_list(ops in proptest::collection::vec(op(), 1..200)) {
+    #[test]
+    fn agrees_with_a_sorted_list() {
+        crate::testing::cases(|rng, steps| {
             let mut q = DeadlineQueue::new();
             let mut model = Model::default();
             let mut cut = (q.cutoff(Duration::ZERO), (Duration::ZERO, 0));
-            for (id, op) in (0u32..).zip(ops) {
+            for (id, op) in (0u32..).zip((0..steps).map(|_| op(rng))) {
                 match op {
                     Op::Push(at) => {
                         q.push(at, id);
@@ -578,7 +578,7 @@ mod tests {
                         model.push(at, id);
                     }
                     Op::Cutoff(now) => cut = (q.cutoff(now), (now, model.next_seq)),
-                    Op::PopDue => prop_assert_eq!(q.pop_due(cut.0), model.pop_due(cut.1)),
+                    Op::PopDue => assert_eq!(q.pop_due(cut.0), model.pop_due(cut.1)),
                     Op::Pop => {
                         q.pop();
                         if let Some(i) = model.first() {
@@ -590,15 +590,15 @@ mod tests {
                         model.entries.retain(|&(_, _, id)| id % m != 0);
                     }
                 }
-                prop_assert_eq!(q.peek().map(|(at, &id)| (at, id)), model.peek());
-                prop_assert_eq!(q.len(), model.entries.len());
+                assert_eq!(q.peek().map(|(at, &id)| (at, id)), model.peek());
+                assert_eq!(q.len(), model.entries.len());
                 let mut items: Vec<u32> = q.items().copied().collect();
                 let mut expected: Vec<u32> = model.entries.iter().map(|e| e.2).collect();
                 items.sort_unstable();
                 expected.sort_unstable();
-                prop_assert_eq!(items, expected);
+                assert_eq!(items, expected);
             }
-        }
+        });
     }
 
     #[test]

@@ -26,45 +26,14 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{in_child, kernel, recurse, run_child_within, secs, Drops, Out};
+use common::{child_succeeds, heap_is_intact, in_child, kernel, recurse, secs, tail, Drops, Out};
 use cothread::job::JobContext;
 use cothread::{
     event, os, thread, Budget, Error, Filter, Kernel, Signal, Status, Value, MIN_STACK_SIZE,
 };
-
-/// How long a child may run before it counts as hung.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// What a child printed.
-struct Printed {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `name` in a child process and checks that it exited 0 after it got to
-/// its end ("child finished"); gives what it printed.
-fn child_succeeds(name: &str) -> Printed {
-    let output = run_child_within(name, LIMIT);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success() && stdout.contains("child finished"),
-        "{name}: {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        tail(&stdout),
-        tail(&stderr)
-    );
-    Printed { stdout, stderr }
-}
-
-/// The end of a long output, for a failure message.
-fn tail(text: &str) -> &str {
-    let start = text.char_indices().rev().nth(3000).map_or(0, |(at, _)| at);
-    &text[start..]
-}
 
 /// A kernel on the virtual clock with small stacks, so overflows come quickly.
 fn small_stacks() -> Kernel {
@@ -77,18 +46,6 @@ fn reporting(mut kernel: Kernel) -> (Kernel, Out) {
     let sink = errors.clone();
     kernel.on_error(move |msg| sink.print(msg));
     (kernel, errors)
-}
-
-/// Allocates and frees many blocks of many sizes, and checks what they hold:
-/// a heap that a destructor or an overflow corrupted fails here (glibc aborts
-/// on a broken free list).
-fn heap_is_intact() {
-    let blocks: Vec<Vec<u8>> = (0..10_000).map(|i| vec![i as u8; 24 + i % 200]).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        assert!(block.len() == 24 + i % 200 && block.iter().all(|&b| b == i as u8));
-    }
-    drop(blocks);
-    println!("heap intact");
 }
 
 // ---------------------------------------------------------------------------
@@ -257,7 +214,7 @@ fn a_thread_started_by_an_unclaimed_value_is_refused_and_nothing_wakes() {
 }
 
 // ---------------------------------------------------------------------------
-// r03, r04: a stack whose frames an overflow discarded is quarantined, not
+// r03 (and r04, in benches/tests/peers.rs: it needs tokio): a stack whose frames an overflow discarded is quarantined, not
 // freed, while memory on it is still referred to from elsewhere.
 // ---------------------------------------------------------------------------
 
@@ -308,57 +265,6 @@ fn child_overflow_inside_a_thread_scope() {
 #[test]
 fn an_overflow_inside_a_thread_scope_keeps_the_borrowed_stack() {
     child_succeeds("child_overflow_inside_a_thread_scope");
-}
-
-/// A waker that does nothing, to poll a future by hand.
-struct NoWake;
-
-impl std::task::Wake for NoWake {
-    fn wake(self: Arc<Self>) {}
-}
-
-#[test]
-#[ignore = "run in a child process"]
-fn child_overflow_with_a_pinned_waiter() {
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
-    if !in_child() {
-        return;
-    }
-    let notify = Arc::new(tokio::sync::Notify::new());
-    let n = notify.clone();
-    let mut k = Kernel::builder().virtual_time(true).stack_size(64 * 1024).stack_pool(0).build();
-    let result = k.run(move || {
-        thread::create(move || {
-            // An intrusive list node on the green stack, linked into `n`.
-            let mut waiter = std::pin::pin!(n.notified());
-            waiter.as_mut().enable();
-            recurse(0)
-        })
-        .wait()
-    });
-    assert_eq!(result, Ok(Err(Error::StackOverflow)));
-    assert_eq!(k.quarantined_stacks(), 1, "the discarded stack is kept");
-    // The list still holds the node on the kept stack; walking it is safe,
-    // and a waiter of the host's is woken with it.
-    let mut host = std::pin::pin!(notify.notified());
-    host.as_mut().enable();
-    notify.notify_waiters();
-    let waker = Waker::from(Arc::new(NoWake));
-    assert_eq!(host.as_mut().poll(&mut Context::from_waker(&waker)), Poll::Ready(()));
-    notify.notify_waiters();
-    heap_is_intact();
-    println!("child finished");
-}
-
-/// r04 in the reproducers: a pinned `tokio::sync::Notify` waiter (an
-/// intrusive list node) lives on a green stack that overflows, so its
-/// destructor never unlinks it. The thread ends `Err(Error::StackOverflow)`,
-/// its stack is quarantined, and `notify_waiters` walks the list safely (it
-/// used to walk freed memory) and wakes the host's own waiter.
-#[test]
-fn an_overflow_with_a_pinned_waiter_keeps_the_waiters_stack() {
-    child_succeeds("child_overflow_with_a_pinned_waiter");
 }
 
 // ---------------------------------------------------------------------------

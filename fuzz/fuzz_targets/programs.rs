@@ -1,4 +1,4 @@
-//! Fuzzes the operation language of `tests/model.rs`: each input is decoded
+//! Fuzzes the operation language of `benches/tests/model.rs`: each input is decoded
 //! into a program (three bytes an operation, see `Program::decode`), run on the
 //! runtime and on the reference model, and any disagreement, or any panic that
 //! escapes the runtime, is a crash. Run it from the repository's root with
@@ -12,10 +12,10 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/model/ops.rs"]
+#[path = "../../benches/tests/model/ops.rs"]
 #[allow(dead_code)]
 mod ops;
-#[path = "../../tests/model/reference.rs"]
+#[path = "../../benches/tests/model/reference.rs"]
 mod reference;
 
 fuzz_target!(|data: &[u8]| {

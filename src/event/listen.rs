@@ -475,30 +475,29 @@ mod tests {
         DropOwner(usize),
     }
 
-    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
-        use proptest::prelude::*;
-        prop_oneof![
-            4 => (0usize..3, 0u8..3).prop_map(|(owner, name)| Op::Listen { owner, name }),
-            3 => (0usize..64).prop_map(Op::Ignore),
-            3 => (0usize..3).prop_map(|owner| Op::Timer { owner }),
-            2 => (0usize..64).prop_map(Op::Cancel),
-            1 => (0usize..3).prop_map(Op::DropOwner),
-        ]
+    fn op(rng: &mut crate::testing::Rng) -> Op {
+        match rng.weighted(&[4, 3, 3, 2, 1]) {
+            0 => Op::Listen { owner: rng.below(3), name: rng.below(3) as u8 },
+            1 => Op::Ignore(rng.below(64)),
+            2 => Op::Timer { owner: rng.below(3) },
+            3 => Op::Cancel(rng.below(64)),
+            _ => Op::DropOwner(rng.below(3)),
+        }
     }
 
-    proptest::proptest! {
-        /// Interleaved registrations and removals (one at a time or an owner's
-        /// all at once) leave every group as a list in registration order
-        /// would: the model is that list, filtered.
-        #[test]
-        fn groups_keep_registration_order(ops in proptest::collection::vec(op(), 1..200)) {
+    /// Interleaved registrations and removals (one at a time or an owner's
+    /// all at once) leave every group as a list in registration order would:
+    /// the model is that list, filtered.
+    #[test]
+    fn groups_keep_registration_order() {
+        crate::testing::cases(|rng, steps| {
             let mut listeners = Listeners::default();
             let mut timers = Timers::default();
             // (key, owner, name) and (key, owner), oldest first.
             let mut listened: Vec<(usize, usize, Arc<str>)> = Vec::new();
             let mut timed: Vec<(usize, usize)> = Vec::new();
             let mut graveyard = Graveyard::new();
-            for op in ops {
+            for op in (0..steps).map(|_| op(rng)) {
                 match op {
                     Op::Listen { owner, name } => {
                         let name: Arc<str> = Arc::from(format!("n{name}"));
@@ -507,15 +506,16 @@ mod tests {
                     }
                     Op::Ignore(i) if !listened.is_empty() => {
                         let (key, ..) = listened.remove(i % listened.len());
-                        proptest::prop_assert!(listeners.remove(key).is_some());
+                        assert!(listeners.remove(key).is_some());
                     }
                     Op::Timer { owner } => {
-                        let (key, _) = timers.add(owner, Duration::from_secs(1), Some(1), Box::new(|| {}));
+                        let (key, _) =
+                            timers.add(owner, Duration::from_secs(1), Some(1), Box::new(|| {}));
                         timed.push((key, owner));
                     }
                     Op::Cancel(i) if !timed.is_empty() => {
                         let (key, _) = timed.remove(i % timed.len());
-                        proptest::prop_assert!(timers.remove(key).is_some());
+                        assert!(timers.remove(key).is_some());
                     }
                     Op::DropOwner(owner) => {
                         listeners.drop_owner(owner, &mut graveyard);
@@ -535,18 +535,18 @@ mod tests {
                 for &(key, owner) in &timed {
                     timers_of.entry(owner).or_default().push(key);
                 }
-                proptest::prop_assert_eq!(groups(&listeners.by_name, &listeners.table), by_name.clone());
-                proptest::prop_assert_eq!(groups(&listeners.owned, &listeners.table), by_owner);
-                proptest::prop_assert_eq!(groups(&timers.owned, &timers.table), timers_of);
-                proptest::prop_assert_eq!(listeners.table.len(), listened.len());
-                proptest::prop_assert_eq!(timers.table.len(), timed.len());
+                assert_eq!(groups(&listeners.by_name, &listeners.table), by_name.clone());
+                assert_eq!(groups(&listeners.owned, &listeners.table), by_owner);
+                assert_eq!(groups(&timers.owned, &timers.table), timers_of);
+                assert_eq!(listeners.table.len(), listened.len());
+                assert_eq!(timers.table.len(), timed.len());
                 for (name, keys) in &by_name {
                     let named: Vec<usize> = listeners.named(name).map(|(key, _)| key).collect();
-                    proptest::prop_assert_eq!(&named, keys);
+                    assert_eq!(&named, keys);
                 }
-                proptest::prop_assert!(!listeners.has_name("n9"));
+                assert!(!listeners.has_name("n9"));
             }
-        }
+        });
     }
 
     /// Records its label when dropped.

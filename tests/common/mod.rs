@@ -182,3 +182,46 @@ pub fn recurse(depth: u64) -> u64 {
     }
     recurse(depth + 1).wrapping_add(u64::from(frame[0]))
 }
+
+/// How long a child of [`child_succeeds`] may run before it counts as hung.
+const CHILD_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// What a child printed.
+pub struct Printed {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `name` in a child process and checks that it exited 0 after it got to
+/// its end ("child finished"); gives what it printed.
+pub fn child_succeeds(name: &str) -> Printed {
+    let output = run_child_within(name, CHILD_LIMIT);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success() && stdout.contains("child finished"),
+        "{name}: {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        tail(&stdout),
+        tail(&stderr)
+    );
+    Printed { stdout, stderr }
+}
+
+/// The end of a long output, for a failure message.
+pub fn tail(text: &str) -> &str {
+    let start = text.char_indices().rev().nth(3000).map_or(0, |(at, _)| at);
+    &text[start..]
+}
+
+/// Allocates and frees many blocks of many sizes, and checks what they hold:
+/// a heap that a destructor or an overflow corrupted fails here (glibc aborts
+/// on a broken free list).
+pub fn heap_is_intact() {
+    let blocks: Vec<Vec<u8>> = (0..10_000).map(|i| vec![i as u8; 24 + i % 200]).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        assert!(block.len() == 24 + i % 200 && block.iter().all(|&b| b == i as u8));
+    }
+    drop(blocks);
+    println!("heap intact");
+}

@@ -14,7 +14,7 @@
 //! final statuses and `wait()` results, and the drop counters. [`check`]
 //! compares them.
 //!
-//! This file is shared by `tests/model.rs` and `fuzz/fuzz_targets/programs.rs`
+//! This file is shared by `benches/tests/model.rs` and `fuzz/fuzz_targets/programs.rs`
 //! (through `#[path]`), so it uses nothing but `cothread` and `std`.
 
 use std::cell::{Cell, RefCell};
