@@ -37,7 +37,7 @@ fn main() -> Result<(), cothread::Error> {
             os::sleep(Duration::ZERO);
             println!("{b}");
         });
-        thread::wait_for_all([&*t], None)?; // `&*t`: the `Thread` inside the handle
+        thread::wait_for_all([&t], None)?;
         println!("Main program end");
         Ok(())
     })?

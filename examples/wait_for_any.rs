@@ -58,7 +58,7 @@ fn main() -> Result<(), cothread::Error> {
             os::sleep(Duration::ZERO);
             println!("{d}");
         });
-        thread::wait_for_any([&*t1, &*t2], None)?;
+        thread::wait_for_any([&t1, &t2], None)?;
         println!("Main program end");
         Ok(())
     })?

@@ -792,7 +792,7 @@ pub fn wait_for_all(
 /// kernel.run(|| {
 ///     let a = thread::create(|| os::sleep(Duration::from_secs(1)));
 ///     let b = thread::create(|| os::sleep(Duration::from_secs(2)));
-///     thread::wait_for_any([&*a, &*b], None).unwrap();
+///     thread::wait_for_any([&a, &b], None).unwrap();
 ///     assert_eq!(b.status(), Status::Running);
 /// }).unwrap();
 /// ```
