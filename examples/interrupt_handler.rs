@@ -55,8 +55,7 @@ fn main() -> Result<(), Error> {
                 event::pull(None, "key_down"); // io.read()
             }
         });
-        thread::wait_for_any([&cleanup_thread, &main_thread], None)
-            .expect("no timeout was given");
+        thread::wait_for_any([&cleanup_thread, &main_thread], None).expect("no timeout was given");
         os::exit(); // kills main_thread, still waiting for input
     });
 

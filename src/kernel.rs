@@ -15,6 +15,7 @@ use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::inspect::{ThreadInfo, Trace, TraceHook};
 use crate::job::{Job, JobContext, Workers};
+use crate::park::{Parker, WaitToken};
 use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait};
 use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
@@ -77,8 +78,8 @@ const PREFETCH_FROM: usize = 2048;
 /// What a deadline in the queue wakes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Due {
-    /// A blocked task, if it still waits with this token.
-    Task { key: usize, token: u64 },
+    /// A parked task, if that wait is still on.
+    Task(Parker),
     /// A timer, if it is still registered under this serial.
     Timer { key: usize, serial: u64 },
 }
@@ -86,7 +87,7 @@ pub(crate) enum Due {
 /// Whether a deadline entry still names a wait or a timer.
 fn is_live(tasks: &Tasks, timers: &Timers, due: &Due) -> bool {
     match *due {
-        Due::Task { key, token } => tasks.get(key).is_some_and(|t| t.token == token),
+        Due::Task(parker) => parker.is_parked(tasks),
         Due::Timer { key, serial } => timers.table.get(key).is_some_and(|t| t.serial == serial),
     }
 }
@@ -118,8 +119,9 @@ pub(crate) struct Core {
     pub(crate) listeners: Listeners,
     pub(crate) timers: Timers,
     pub(crate) deadlines: DeadlineQueue<Due>,
-    /// Joiners to nudge in the next round, after its deadlines.
-    pub(crate) join_wakes: VecDeque<(usize, u64)>,
+    /// Parked tasks woken by their wait source ([`Core::wake`]): they run in
+    /// the next round, after its deadlines.
+    pub(crate) wakes: VecDeque<Parker>,
     pub(crate) clock: Clock,
     pub(crate) stacks: StackPool,
     pub(crate) next_token: u64,
@@ -131,7 +133,7 @@ pub(crate) struct Core {
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
-    pub(crate) scratch: Vec<(u64, usize)>,
+    pub(crate) scratch: Vec<Parker>,
     /// User values (callbacks) removed while the state was borrowed, dropped
     /// once it is not.
     pub(crate) graveyard: crate::event::listen::Graveyard,
@@ -149,11 +151,6 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn now(&self) -> Duration {
         self.clock.now()
-    }
-
-    pub(crate) fn token(&mut self) -> u64 {
-        self.next_token += 1;
-        self.next_token
     }
 
     /// A fresh job id (from 1).
@@ -261,7 +258,7 @@ impl Core {
     #[inline]
     pub(crate) fn prefetch_next_due(&self) {
         if self.many_tasks() {
-            if let Some((_, &Due::Task { key, .. })) = self.deadlines.peek() {
+            if let Some((_, &Due::Task(Parker { key, .. }))) = self.deadlines.peek() {
                 self.prefetch(key);
             }
         }
@@ -284,7 +281,7 @@ impl Core {
     /// the waiter index has already dropped its entry.
     pub(crate) fn end_wait(&mut self, key: usize, delivered: bool) {
         let task = &mut self.tasks[key];
-        task.token = 0;
+        task.token = WaitToken::NONE;
         task.deadline = None;
         // A sleep, the most common wait by far, has nothing to undo or drop.
         if let Wait::Sleep = task.wait {
@@ -301,7 +298,7 @@ impl Core {
 
     /// Whether a signal or a joiner's nudge waits for the next round.
     pub(crate) fn has_queued_work(&self) -> bool {
-        !self.queue.is_empty() || !self.join_wakes.is_empty()
+        !self.queue.is_empty() || !self.wakes.is_empty()
     }
 
     /// Whether a round started now would find nothing queued for it: no
@@ -890,7 +887,7 @@ impl KernelBuilder {
             listeners: Listeners::default(),
             timers: Timers::unlisting(root),
             deadlines: DeadlineQueue::new(),
-            join_wakes: VecDeque::new(),
+            wakes: VecDeque::new(),
             clock: Clock::new(self.virtual_time),
             stacks: StackPool::new(self.stack_size, self.stack_pool),
             next_token: 0,
@@ -1416,7 +1413,7 @@ impl Kernel {
         if !matches!(task.wait, Wait::None) {
             // Wake it now; the wake-up raises the interrupt.
             let token = task.token;
-            core.deadlines.push_due(now, Due::Task { key, token });
+            core.deadlines.push_due(now, Due::Task(Parker { token, key }));
         }
         true
     }

@@ -97,6 +97,7 @@ pub mod job;
 mod kernel;
 pub mod os;
 mod overflow;
+mod park;
 mod process;
 mod round;
 mod stack;

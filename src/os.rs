@@ -33,7 +33,7 @@ pub fn sleep(duration: Duration) {
     let shared = kernel::current("os::sleep");
     let deadline = shared.core().now().saturating_add(duration);
     loop {
-        if let Woke::Shutdown = shared.block(Wait::Sleep, Some(deadline)) {
+        if let Woke::Shutdown = shared.park(Wait::Sleep, Some(deadline), |_, _| {}) {
             return;
         }
         // Woken early only by a `resume` after a suspension; a zero sleep

@@ -15,6 +15,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use crate::error::Error;
 use crate::event::{Filter, Signal};
 use crate::overflow::{self, Exit};
+use crate::park::{Parker, WaitQueue, WaitToken};
 use crate::thread::Status;
 
 /// What a green thread is resumed with.
@@ -94,8 +95,10 @@ pub(crate) enum Woke {
     Signal(Signal),
     /// Its deadline passed (or it was resumed after missing one).
     Timeout,
-    /// A joined thread ended or was suspended; re-check.
-    Nudge,
+    /// Its wait source woke it ([`Core::wake`](crate::kernel::Core::wake)):
+    /// a joined thread ended or was suspended, say. It re-checks what it
+    /// waits for.
+    Woken,
     /// It is being unwound: blocking calls return at once.
     Shutdown,
 }
@@ -226,7 +229,7 @@ pub(crate) struct Task {
     pub(crate) status: Status,
     pub(crate) wait: Wait,
     /// Names the current wait: a wake-up that carries another token is stale.
-    pub(crate) token: u64,
+    pub(crate) token: WaitToken,
     pub(crate) woke: Woke,
     /// A deadline or nudge arrived while the task was frozen (it or an ancestor
     /// suspended); `resume` delivers it.
@@ -256,8 +259,8 @@ pub(crate) struct Task {
     pub(crate) coroutine: Option<Box<Home>>,
     pub(crate) yielder: *const Yielder<Wake, ()>,
     pub(crate) outcome: Option<Rc<dyn Outcome>>,
-    /// Tasks blocked in a join on this one, with their wait tokens.
-    pub(crate) joiners: Vec<(usize, u64)>,
+    /// Tasks parked in a join on this one.
+    pub(crate) joiners: WaitQueue,
     /// The deadline of the current wait, for reports.
     pub(crate) deadline: Option<Duration>,
     pub(crate) resumes: u64,
@@ -372,7 +375,7 @@ impl Task {
             next_sibling: None,
             status: Status::Running,
             wait: Wait::None,
-            token: 0,
+            token: WaitToken::NONE,
             woke: Woke::Nothing,
             missed: false,
             kill_pending: false,
@@ -385,7 +388,7 @@ impl Task {
             coroutine: None,
             yielder: std::ptr::null(),
             outcome: None,
-            joiners: Vec::new(),
+            joiners: WaitQueue::default(),
             deadline: None,
             resumes: 0,
             signals: 0,
@@ -912,8 +915,8 @@ impl Shared {
         let serial = task.serial;
         let is_thread = task.kind == Kind::Thread;
         if !task.joiners.is_empty() {
-            let joiners = std::mem::take(&mut task.joiners);
-            core.join_wakes.extend(joiners);
+            let mut joiners = std::mem::take(&mut task.joiners);
+            joiners.wake_all(core);
         }
         unlink_child(&mut core.tasks, key);
         if !matches!(core.tasks[key].wait, Wait::None) {
@@ -1192,7 +1195,7 @@ impl Shared {
             self.raise(me, Box::new(KillUnwind));
         }
         if suspended {
-            self.block(Wait::Coma, None);
+            self.park(Wait::Coma, None, |_, _| {});
         }
     }
 
@@ -1206,13 +1209,13 @@ impl Shared {
                 return Err(Error::CannotSuspend(task.status));
             }
             // A suspended thread counts as finished for joins.
-            let joiners = std::mem::take(&mut task.joiners);
+            let mut joiners = std::mem::take(&mut task.joiners);
             core.tasks.set_status(key, Status::Suspended);
-            core.join_wakes.extend(joiners);
+            joiners.wake_all(core);
             core.running == Some(key) && core.context == Some(key)
         };
         if own {
-            self.block(Wait::Coma, None);
+            self.park(Wait::Coma, None, |_, _| {});
         }
         Ok(())
     }
@@ -1243,7 +1246,7 @@ impl Shared {
             if task.missed || matches!(task.wait, Wait::Coma) {
                 task.missed = false;
                 let token = task.token;
-                core.deadlines.push_due(now, Due::Task { key: k, token });
+                core.deadlines.push_due(now, Due::Task(Parker { token, key: k }));
             }
             for (key, serial) in core.timers.release_held(k) {
                 core.deadlines.push_due(now, Due::Timer { key, serial });

@@ -2,8 +2,9 @@
 //!
 //! A round is what one OpenOS `pull_signal` turn does, in order: deliver each
 //! signal queued before the round (listeners, then the threads it wakes), run
-//! what is due on the clock (sleepers, pull timeouts, timers), then wake the
-//! joiners that the previous round's deaths nudged. A budgeted step
+//! what is due on the clock (sleepers, pull timeouts, timers), then run the
+//! threads that their wait sources woke before the round began (joiners that
+//! the previous round's deaths nudged, see [`Core::wake`]). A budgeted step
 //! ([`Kernel::step_for`](crate::Kernel::step_for)) may stop between two units
 //! of that work; the round keeps its place and the next call goes on from
 //! there, so a ready thread is never overtaken by work that became ready after
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use crate::event::Signal;
 use crate::kernel::{Core, Due, Queued, Shared, StepReport};
-use crate::process::{frozen, Parked, Wait, Wake, Woke};
+use crate::park::Parker;
+use crate::process::{frozen, Parked, Wake, Woke};
 use crate::time::Cutoff;
 
 /// How much a budgeted step may do before it returns.
@@ -95,10 +97,11 @@ pub(crate) struct Round {
     pub(crate) signals: VecDeque<Queued>,
     /// The signal being delivered.
     pub(crate) delivering: Option<Signal>,
-    /// Its receivers not yet woken, as (wait token, task) in the order they
-    /// began waiting. Kept between rounds so that delivery does not allocate.
-    receivers: VecDeque<(u64, usize)>,
-    joins: VecDeque<(usize, u64)>,
+    /// Its receivers not yet woken, in the order they began waiting. Kept
+    /// between rounds so that delivery does not allocate.
+    receivers: VecDeque<Parker>,
+    /// The wake-ups queued before the round began ([`Core::wake`]).
+    wakes: VecDeque<Parker>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -110,7 +113,8 @@ enum Phase {
     /// began (a deadline set during the round waits for the next one).
     Signals(Cutoff),
     Deadlines(Cutoff),
-    Joins,
+    /// The tasks woken by their wait sources.
+    Wakes,
 }
 
 /// How a call to [`Shared::round`] ended.
@@ -139,7 +143,7 @@ impl Shared {
             let mut round = self.round.borrow_mut();
             // Swapped, not taken: both buffers keep their capacity.
             std::mem::swap(&mut round.signals, &mut core.queue);
-            std::mem::swap(&mut round.joins, &mut core.join_wakes);
+            std::mem::swap(&mut round.wakes, &mut core.wakes);
             let cutoff = core.deadlines.cutoff(core.now());
             round.phase = if round.signals.is_empty() {
                 Phase::Deadlines(cutoff)
@@ -159,12 +163,12 @@ impl Shared {
                 Phase::Deadlines(cutoff) => {
                     busy |= self.run_deadlines(cutoff, report, meter, roll);
                 }
-                Phase::Joins => {
-                    let next = self.round.borrow_mut().joins.pop_front();
+                Phase::Wakes => {
+                    let next = self.round.borrow_mut().wakes.pop_front();
                     match next {
-                        Some((key, token)) => {
+                        Some(parker) => {
                             busy = true;
-                            self.wake_waiting(key, token, Woke::Nudge, report);
+                            self.wake_waiting(parker, Woke::Woken, report);
                         }
                         None => self.round.borrow_mut().phase = Phase::Idle,
                     }
@@ -199,12 +203,12 @@ impl Shared {
                 // Only for waits that were due as they began (the queue's due
                 // list): that a later deadline fell due meanwhile (on the real
                 // clock) is left to the caller, who starts the next round at
-                // once. The joins of this round were taken when it began.
+                // once. The wake-ups of this round were taken when it began.
                 if due.is_none()
                     && roll
                     && core.deadlines.has_pushed_due()
                     && core.nothing_queued()
-                    && self.round.borrow().joins.is_empty()
+                    && self.round.borrow().wakes.is_empty()
                 {
                     // The next round begins here: its cutoff is taken now.
                     cutoff = core.deadlines.cutoff(core.now());
@@ -212,9 +216,10 @@ impl Shared {
                     due = core.deadlines.pop_due(cutoff);
                 }
                 match due {
-                    Some(Due::Task { key, token }) => {
-                        if core.ready(key, token, Woke::Timeout) {
+                    Some(Due::Task(parker)) => {
+                        if core.ready(parker, Woke::Timeout) {
                             core.prefetch_next_due();
+                            let key = parker.key;
                             Unit::Resume(key, (!self.traced()).then(|| core.unpark(key)))
                         } else {
                             Unit::Stale
@@ -235,7 +240,7 @@ impl Shared {
                 Unit::Stale => {}
                 Unit::End => {
                     let mut round = self.round.borrow_mut();
-                    round.phase = if round.joins.is_empty() { Phase::Idle } else { Phase::Joins };
+                    round.phase = if round.wakes.is_empty() { Phase::Idle } else { Phase::Wakes };
                     return busy;
                 }
             }
@@ -256,7 +261,7 @@ impl Shared {
     /// Returns whether it did anything.
     fn deliver_next(&self, report: &mut StepReport, cutoff: Cutoff) -> bool {
         enum Unit {
-            Wake(Signal, (u64, usize)),
+            Wake(Signal, Parker),
             Delivered(Option<Signal>),
             Start(Queued),
             End,
@@ -268,8 +273,8 @@ impl Shared {
                 Some(signal) => match round.receivers.pop_front() {
                     Some(receiver) => {
                         // The next receiver's stack is fetched while this one runs.
-                        if let Some(&(_, next)) = round.receivers.front() {
-                            self.core().prefetch(next);
+                        if let Some(next) = round.receivers.front() {
+                            self.core().prefetch(next.key);
                         }
                         Unit::Wake(signal.clone(), receiver)
                     }
@@ -279,8 +284,8 @@ impl Shared {
             }
         };
         match unit {
-            Unit::Wake(signal, (token, key)) => {
-                self.wake_waiting(key, token, Woke::Signal(signal), report);
+            Unit::Wake(signal, parker) => {
+                self.wake_waiting(parker, Woke::Signal(signal), report);
             }
             Unit::Delivered(signal) => {
                 // The last copy, if no receiver took one: its payloads'
@@ -295,8 +300,8 @@ impl Shared {
                 if let Some(signal) = signal {
                     let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
                     report.callbacks += self.begin_delivery(&signal, &mut receivers);
-                    if let Some(&(_, first)) = receivers.front() {
-                        self.core().prefetch(first);
+                    if let Some(first) = receivers.front() {
+                        self.core().prefetch(first.key);
                     }
                     let mut round = self.round.borrow_mut();
                     round.receivers = receivers;
@@ -311,17 +316,18 @@ impl Shared {
         true
     }
 
-    /// Wakes `key` with `woke` if it is still in the wait that `token` names and
-    /// not frozen (a frozen task gets the wake-up when it is resumed).
-    pub(crate) fn wake_waiting(&self, key: usize, token: u64, woke: Woke, report: &mut StepReport) {
+    /// Runs the task `parker` names with `woke` if that wait is still on and
+    /// the task is not frozen (a frozen task gets the wake-up when it is
+    /// resumed).
+    pub(crate) fn wake_waiting(&self, parker: Parker, woke: Woke, report: &mut StepReport) {
         let parked = {
             let mut core = self.core();
-            if !core.ready(key, token, woke) {
+            if !core.ready(parker, woke) {
                 return;
             }
-            (!self.traced()).then(|| core.unpark(key))
+            (!self.traced()).then(|| core.unpark(parker.key))
         };
-        self.run_ready(key, parked, report);
+        self.run_ready(parker.key, parked, report);
     }
 
     /// Runs `key`, made ready by [`Core::ready`]: from `parked` if the caller
@@ -337,21 +343,15 @@ impl Shared {
 }
 
 impl Core {
-    /// Ends `key`'s wait with `woke` if it is still the wait that `token` names
-    /// and `woke` is something it waits for; returns whether `key` is to run
-    /// now. A frozen task instead keeps the wake-up for its `resume`.
-    pub(crate) fn ready(&mut self, key: usize, token: u64, woke: Woke) -> bool {
-        let waiting = self.tasks.get(key).is_some_and(|t| {
-            t.token == token
-                && match (&woke, &t.wait) {
-                    (_, Wait::None) => false,
-                    (Woke::Nudge, wait) => matches!(wait, Wait::Join(_)),
-                    _ => true,
-                }
-        });
-        if !waiting {
+    /// Ends the wait `parker` names with `woke` if it is still on; returns
+    /// whether the task is to run now. A frozen task instead keeps the
+    /// wake-up for its `resume`. Every end of a park but a kill's comes
+    /// through here, whatever the wait's kind.
+    pub(crate) fn ready(&mut self, parker: Parker, woke: Woke) -> bool {
+        if !parker.is_parked(&self.tasks) {
             return false;
         }
+        let key = parker.key;
         if frozen(&self.tasks, key) {
             self.tasks[key].missed = true;
             return false;

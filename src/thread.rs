@@ -12,12 +12,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::Signal;
-use crate::kernel::{self, Due, Shared};
-use crate::process::{
-    InterruptUnwind, KillUnwind, Kind, Outcome, OverflowUnwind, Slot, SpawnOptions, Wait, Wake,
-    Woke,
-};
-use crate::stack;
+use crate::kernel::{self, Core, Shared};
+use crate::process::{Kind, Outcome, Slot, SpawnOptions, Wait, Woke};
 
 /// A thread's state, as OpenOS's `t:status()` names it.
 ///
@@ -838,161 +834,6 @@ fn wait_for_threads(
 }
 
 impl Shared {
-    /// Blocks the running task until it is woken; returns why. A task that is
-    /// being unwound does not block (`Woke::Shutdown`).
-    ///
-    /// # Panics
-    ///
-    /// On the host's stack: outside any thread, or inside a listener or timer
-    /// callback.
-    pub(crate) fn block(&self, wait: Wait, deadline: Option<Duration>) -> Woke {
-        // No stack check here: the kernel calls that block made it as they
-        // were entered (`kernel::current`, `Thread::with_live`).
-        // Read once: whether a panic is under way cannot change before the
-        // thread parks.
-        let panicking = std::thread::panicking();
-        let (me, yielder) = {
-            let mut guard = self.core();
-            let core = &mut *guard;
-            let me = match (core.running, core.context) {
-                (Some(me), Some(ctx)) if me == ctx => me,
-                (running, context) => cannot_block(running.is_none() && context.is_some()),
-            };
-            let task = &core.tasks[me];
-            if task.dying || task.tripped || self.unwinding_if(panicking) {
-                drop(guard);
-                return self.cannot_park(me);
-            }
-            let token = core.token();
-            match &wait {
-                Wait::Signal(filter) => core.waiters.add(filter, token, me),
-                Wait::Join(targets) => {
-                    for &target in targets {
-                        core.tasks[target].joiners.push((me, token));
-                    }
-                }
-                _ => {}
-            }
-            if let Some(at) = deadline {
-                // Every wait with a deadline checks for stale entries (a few
-                // loads): cancelled timers must not pile up in a program that
-                // only ever yields.
-                core.compact_deadlines();
-                if core.clock.reached(at) {
-                    core.deadlines.push_due(at, Due::Task { key: me, token });
-                } else {
-                    core.deadlines.push(at, Due::Task { key: me, token });
-                }
-            }
-            let task = &mut core.tasks[me];
-            task.token = token;
-            task.wait = wait;
-            task.deadline = deadline;
-            task.frames.low = stack::below_here();
-            (me, task.yielder)
-        };
-        // Only where the panic count is not known to be ours (see
-        // `Shared::unwinding`) can a thread park while it is raised.
-        let parked_panicking = panicking;
-        // SAFETY: `yielder` was stored by this task's coroutine body when it started;
-        // it points into that body's frame on this task's stack, which lives until
-        // the body returns. We are running on that stack (`running == me`), so the
-        // body has not returned.
-        let wake = unsafe { &*yielder }.suspend(());
-        if parked_panicking && std::thread::panicking() {
-            // It may be in a destructor, where a second unwind aborts: the
-            // wait ends, and a kill or interrupt stays recorded.
-            return std::mem::take(&mut self.core().tasks[me].woke);
-        }
-        if wake == Wake::Kill {
-            self.raise(me, Box::new(KillUnwind));
-        }
-        // What happened while it was parked: `check_interrupts`, inlined.
-        let (woke, interrupted) = {
-            let mut core = self.core();
-            let task = &mut core.tasks[me];
-            let interrupted =
-                task.interrupt || task.kill_pending || task.status == Status::Suspended;
-            (std::mem::take(&mut task.woke), interrupted)
-        };
-        if interrupted {
-            self.interrupted(me);
-        }
-        woke
-    }
-
-    /// A blocking call of a task that is dying or unwinding: it does not park.
-    #[cold]
-    fn cannot_park(&self, me: usize) -> Woke {
-        let (unwound, kill, end) = {
-            let mut core = self.core();
-            let task = &mut core.tasks[me];
-            if task.tripped && !task.dying && !std::thread::panicking() {
-                // Dying from here on: see `Shared::stack_tripped`.
-                task.dying = true;
-                drop(core);
-                self.raise(me, Box::new(OverflowUnwind));
-            }
-            if !task.dying {
-                // A destructor run by a panic's unwind: a thread never parks
-                // mid-unwind, or every other would see `panicking()` (std
-                // counts unwinds for the whole OS thread).
-                return Woke::Shutdown;
-            }
-            (task.unwound, std::mem::take(&mut task.kill_pending), task.caught_end())
-        };
-        // A destructor run as it unwinds, or the kernel's cleanup after it.
-        // While the count of unwinds is not known to be its own (the host
-        // unwinds, say, dropping the kernel), it is taken for one too: it
-        // must not be parked for ever mid-unwind.
-        if unwound || std::thread::panicking() {
-            return Woke::Shutdown;
-        }
-        if kill {
-            self.raise(me, Box::new(KillUnwind));
-        }
-        self.park_for_ever(me, end, "caught the unwind that was to end it and went on")
-    }
-
-    /// A task back from a block finds it was killed, interrupted or suspended
-    /// meanwhile: the kill or the interrupt unwinds it, the suspension parks it.
-    #[cold]
-    fn interrupted(&self, me: usize) {
-        let (interrupt, kill, suspended) = {
-            let mut core = self.core();
-            let task = &mut core.tasks[me];
-            (
-                std::mem::take(&mut task.interrupt),
-                std::mem::take(&mut task.kill_pending),
-                task.status == Status::Suspended,
-            )
-        };
-        if kill {
-            self.raise(me, Box::new(KillUnwind));
-        }
-        if interrupt {
-            self.raise(me, Box::new(InterruptUnwind));
-        }
-        if suspended {
-            self.block(Wait::Coma, None);
-        }
-    }
-}
-
-/// The panic of a blocking call made where nothing can block: in a listener
-/// or timer callback (`in_callback`), or on the host's stack.
-#[cold]
-fn cannot_block(in_callback: bool) -> ! {
-    if in_callback {
-        panic!(
-            "cothread: a listener or timer callback cannot block (pull, sleep, join); \
-             start a thread from it instead"
-        )
-    }
-    panic!("cothread: only a program or thread running in a kernel can block (pull, sleep, join)")
-}
-
-impl Shared {
     /// The loop behind `join`, `wait_for_all`, `wait_for_any` and a process's
     /// close: as OpenOS's `waitForDeath`.
     pub(crate) fn wait_for(
@@ -1044,7 +885,14 @@ impl Shared {
                      thread of that thread's own kernel can do"
                 );
             }
-            if let Woke::Shutdown = self.block(Wait::Join(living), deadline) {
+            let register = |core: &mut Core, parker| {
+                for &target in &living {
+                    let mut joiners = std::mem::take(&mut core.tasks[target].joiners);
+                    joiners.push(parker, &core.tasks);
+                    core.tasks[target].joiners = joiners;
+                }
+            };
+            if let Woke::Shutdown = self.park(Wait::Join(living.clone()), deadline, register) {
                 return Err(Error::Killed);
             }
         }

@@ -24,6 +24,7 @@ pub use signal::{Signal, Value};
 
 use crate::inspect::Trace;
 use crate::kernel::{self, Due, Shared};
+use crate::park::Parker;
 use crate::process::{frozen, take_message, Wait, Woke};
 
 /// Queues `signal`, like OpenOS's `event.push`. Nothing else runs until the
@@ -81,7 +82,8 @@ pub fn pull(timeout: impl Into<Option<Duration>>, filter: impl Into<Filter>) -> 
     let filter = filter.into();
     let deadline = timeout.into().map(|t| shared.core().now().saturating_add(t));
     loop {
-        match shared.block(Wait::Signal(filter.clone()), deadline) {
+        let wait = Wait::Signal(filter.clone());
+        match shared.park(wait, deadline, |core, parker| core.waiters.add(&filter, parker)) {
             Woke::Signal(signal) => return Some(signal),
             Woke::Shutdown => return None,
             // A wake-up that is not a signal is a timeout only once the deadline
@@ -402,13 +404,13 @@ pub fn on_error(handler: impl FnMut(&str) + 'static) {
 
 impl Shared {
     /// Starts delivering `signal`: runs its listeners, then lists in
-    /// `receivers` the waiting threads it wakes, as (wait token, task) in the
-    /// order they began waiting. The round wakes them one by one. Returns
+    /// `receivers` the waiting threads it wakes, in the order they began
+    /// waiting. The round wakes them one by one. Returns
     /// how many listeners it ran.
     pub(crate) fn begin_delivery(
         &self,
         signal: &Signal,
-        receivers: &mut VecDeque<(u64, usize)>,
+        receivers: &mut VecDeque<Parker>,
     ) -> usize {
         let listeners = self.run_listeners(signal);
         let mut woken = std::mem::take(&mut self.core().scratch);
@@ -419,16 +421,17 @@ impl Shared {
             core.waiters.collect(signal, &core.tasks, &mut woken, &mut undecided);
         }
         if !undecided.is_empty() {
-            for (token, key, filter) in undecided {
+            for (parker, filter) in undecided {
                 match catch_unwind(AssertUnwindSafe(|| filter.matches(signal))) {
-                    Ok(true) => woken.push((token, key)),
+                    Ok(true) => woken.push(parker),
                     Ok(false) => {}
                     Err(payload) => {
-                        self.report_for(key, &format!("[filter] {}", take_message(payload)));
+                        let message = format!("[filter] {}", take_message(payload));
+                        self.report_for(parker.key, &message);
                     }
                 }
             }
-            woken.sort_unstable_by_key(|&(token, _)| token);
+            woken.sort_unstable();
         }
         log::trace!("deliver {signal} to {} waiting threads", woken.len());
         self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });

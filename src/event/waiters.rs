@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use super::filter::{Filter, NameTest};
 use super::name::{FastHash, Name};
 use super::signal::Signal;
+use crate::park::Parker;
 use crate::process::{frozen, Tasks, Wait};
 
-/// Threads blocked in `event::pull`, as `(token, task)` in the order they began
-/// waiting. Exact-name filters are indexed by name; every other filter (any
+/// Threads parked in `event::pull`, in the order they began waiting. Exact-name filters are indexed by name; every other filter (any
 /// name, several names, a pattern, a predicate) sits in one list that every
 /// signal scans.
 #[derive(Default)]
@@ -37,24 +37,24 @@ impl WaitList {
     fn forget(&mut self, tasks: &Tasks) {
         self.stale += 1;
         if self.stale * 2 > self.entries.len() {
-            self.entries.retain(|&(token, key)| is_waiting(tasks, key, token));
+            self.entries.retain(|p| p.is_parked(tasks));
             self.stale = 0;
         }
     }
 }
 
-/// A wait list's `(token, task)` entries in wait order, the first kept inline:
+/// A wait list's parkers in wait order, the first kept inline:
 /// most names have one waiter at a time, and a push to it then reads no
 /// memory beyond the map's own slot (with 100 000 names, one cache miss less).
 #[derive(Default)]
 struct Entries {
     /// Set whenever the list is not empty.
-    first: Option<(u64, usize)>,
-    rest: Vec<(u64, usize)>,
+    first: Option<Parker>,
+    rest: Vec<Parker>,
 }
 
 impl Entries {
-    fn push(&mut self, entry: (u64, usize)) {
+    fn push(&mut self, entry: Parker) {
         match self.first {
             None => self.first = Some(entry),
             Some(_) => self.rest.push(entry),
@@ -70,7 +70,7 @@ impl Entries {
     }
 
     /// Keeps the entries `keep` returns true for, calling it on each in order.
-    fn retain(&mut self, mut keep: impl FnMut(&(u64, usize)) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&Parker) -> bool) {
         let Some(first) = self.first else { return };
         let first_kept = keep(&first);
         self.rest.retain(&mut keep);
@@ -80,17 +80,13 @@ impl Entries {
     }
 }
 
-fn is_waiting(tasks: &Tasks, key: usize, token: u64) -> bool {
-    tasks.get(key).is_some_and(|t| t.token == token)
-}
-
 impl Waiters {
-    pub(crate) fn add(&mut self, filter: &Filter, token: u64, key: usize) {
+    pub(crate) fn add(&mut self, filter: &Filter, parker: Parker) {
         let list = match &filter.name {
             NameTest::Exact(name) => {
                 // One lookup for a name already waited for (the usual case).
                 if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
-                    list.entries.push((token, key));
+                    list.entries.push(parker);
                     return;
                 }
                 self.sweep();
@@ -98,7 +94,7 @@ impl Waiters {
             }
             _ => &mut self.other,
         };
-        list.entries.push((token, key));
+        list.entries.push(parker);
     }
 
     /// Before a name is added: drops the lists left empty once the map has
@@ -140,26 +136,28 @@ impl Waiters {
         &mut self,
         signal: &Signal,
         tasks: &Tasks,
-        woken: &mut Vec<(u64, usize)>,
-        undecided: &mut Vec<(u64, usize, Filter)>,
+        woken: &mut Vec<Parker>,
+        undecided: &mut Vec<(Parker, Filter)>,
     ) {
         if let Some(list) = self.by_name.get_mut(signal.name().as_bytes()) {
-            list.entries.retain(|&(token, key)| {
-                let Some(task) = tasks.get(key).filter(|t| t.token == token) else {
+            list.entries.retain(|&parker| {
+                let key = parker.key;
+                let Some(task) = tasks.get(key).filter(|t| t.token == parker.token) else {
                     return false;
                 };
                 let Wait::Signal(filter) = &task.wait else { return false };
                 if frozen(tasks, key) || !filter.matches(signal) {
                     return true;
                 }
-                woken.push((token, key));
+                woken.push(parker);
                 false
             });
             list.stale = 0;
         }
         let first_other = woken.len();
-        self.other.entries.retain(|&(token, key)| {
-            let Some(task) = tasks.get(key).filter(|t| t.token == token) else {
+        self.other.entries.retain(|&parker| {
+            let key = parker.key;
+            let Some(task) = tasks.get(key).filter(|t| t.token == parker.token) else {
                 return false;
             };
             let Wait::Signal(filter) = &task.wait else { return false };
@@ -167,19 +165,19 @@ impl Waiters {
                 return true;
             }
             if filter.runs_user_code() {
-                undecided.push((token, key, filter.clone()));
+                undecided.push((parker, filter.clone()));
                 return true;
             }
             if !filter.matches(signal) {
                 return true;
             }
-            woken.push((token, key));
+            woken.push(parker);
             false
         });
         self.other.stale = 0;
         // Both lists are in wait order; merge them.
         if first_other > 0 && woken.len() > first_other {
-            woken.sort_unstable_by_key(|&(token, _)| token);
+            woken.sort_unstable();
         }
     }
 }
@@ -187,31 +185,37 @@ impl Waiters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::park::WaitToken;
+
+    /// A parker of task 0 with `token`.
+    fn at(token: u64) -> Parker {
+        Parker { token: WaitToken(token), key: 0 }
+    }
 
     #[test]
     fn entries_keep_wait_order_through_removals() {
         let mut entries = Entries::default();
         assert!(entries.is_empty());
         for token in 1..=5 {
-            entries.push((token, 0));
+            entries.push(at(token));
         }
         let order = |e: &mut Entries| {
             let mut seen = Vec::new();
-            e.retain(|&(token, _)| {
-                seen.push(token);
+            e.retain(|p| {
+                seen.push(p.token.0);
                 true
             });
             seen
         };
         assert_eq!(order(&mut entries), [1, 2, 3, 4, 5]);
-        entries.retain(|&(token, _)| token % 2 == 0); // the first one goes
+        entries.retain(|p| p.token.0 % 2 == 0); // the first one goes
         assert_eq!((order(&mut entries), entries.len()), (vec![2, 4], 2));
-        entries.push((6, 0));
-        entries.retain(|&(token, _)| token != 4);
+        entries.push(at(6));
+        entries.retain(|p| p.token.0 != 4);
         assert_eq!(order(&mut entries), [2, 6]);
         entries.retain(|_| false);
         assert_eq!((entries.is_empty(), entries.len()), (true, 0));
-        entries.push((7, 0));
+        entries.push(at(7));
         assert_eq!(order(&mut entries), [7]);
     }
 
@@ -221,14 +225,14 @@ mod tests {
         let mut waiters = Waiters::default();
         for i in 0..10_000 {
             let filter = Filter::name(format!("reply_{i}"));
-            waiters.add(&filter, i, 0);
+            waiters.add(&filter, at(i));
             // The wait ends without a delivery (a timeout): its list empties.
             waiters.forget(&filter, &tasks);
             assert!(waiters.by_name.len() <= SWEEP_MIN, "{} names kept", waiters.by_name.len());
         }
         // A name waited for again and again keeps its list.
         let filter = Filter::name("tick");
-        waiters.add(&filter, 1, 0);
+        waiters.add(&filter, at(1));
         waiters.forget(&filter, &tasks);
         assert!(waiters.by_name.contains_key("tick".as_bytes()));
         assert!(!waiters.may_want("tick"));

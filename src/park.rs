@@ -1,0 +1,372 @@
+//! Park and wake: the one way a green thread waits.
+//!
+//! A thread that must wait for something parks ([`Shared::park`]): it says
+//! what it waits on (for `Kernel::threads` and deadlock reports), gives an
+//! optional deadline, and registers the [`Parker`] it is handed wherever its
+//! wake-up will come from: the signal waiter index, a joined thread's
+//! [`WaitQueue`], a channel's queue. Whoever wakes it calls [`Core::wake`]
+//! with that parker; the thread runs in the next round's wake phase. Each
+//! wait has a fresh [`WaitToken`], so a parker left behind by a wait that
+//! ended otherwise (a timeout, a kill, a signal) matches nothing: a stale
+//! wake-up is ignored, and a queue drops such parkers as it goes.
+//!
+//! Kill, suspension, interrupts and timeouts end a park in one place, for
+//! every kind of wait: [`Core::ready`] (a wake-up or a deadline),
+//! [`Core::end_wait`] (the wait's bookkeeping), and the kill and suspend
+//! paths of `process`, which act on the parked task whatever it waits on.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::kernel::{Core, Due, Shared};
+use crate::process::{InterruptUnwind, KillUnwind, OverflowUnwind, Tasks, Wait, Wake, Woke};
+use crate::stack;
+use crate::thread::Status;
+
+/// Names one wait of one task: every park takes the next token, so a token
+/// never names two waits. `WaitToken::NONE` is a task that is not parked.
+/// Tokens grow with time, so they also order waits by when they began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub(crate) struct WaitToken(pub(crate) u64);
+
+impl WaitToken {
+    /// The token of a task that is not parked.
+    pub(crate) const NONE: WaitToken = WaitToken(0);
+}
+
+/// What a wait source keeps to wake one parked task: its key in the task
+/// table and the token of the wait. Ordered by token (when the wait began).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Parker {
+    pub(crate) token: WaitToken,
+    pub(crate) key: usize,
+}
+
+impl Parker {
+    /// Whether the wait this parker names is still on.
+    pub(crate) fn is_parked(self, tasks: &Tasks) -> bool {
+        tasks.get(self.key).is_some_and(|t| t.token == self.token)
+    }
+}
+
+/// Parked tasks in the order they parked (or by priority, then that order),
+/// for any wait source to own: the threads joining one thread, a channel's
+/// receivers, a lock's waiters. Parkers whose wait has ended otherwise are
+/// skipped when woken and dropped as the queue grows, so a queue holds at
+/// most about twice the waits still on.
+#[derive(Debug, Default)]
+pub(crate) struct WaitQueue {
+    parked: VecDeque<(i32, Parker)>,
+    /// The length after the last sweep of stale parkers: the next sweep comes
+    /// when the queue has doubled since.
+    swept: usize,
+}
+
+impl WaitQueue {
+    /// Queues `parker` behind every other.
+    pub(crate) fn push(&mut self, parker: Parker, tasks: &Tasks) {
+        self.push_by(0, parker, tasks);
+    }
+
+    /// Queues `parker` behind those of a `priority` as high or higher, and
+    /// ahead of the lower ones.
+    // For the wait sources to come (a semaphore's acquire by priority).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn push_by(&mut self, priority: i32, parker: Parker, tasks: &Tasks) {
+        if self.parked.len() >= 8 && self.parked.len() >= 2 * self.swept {
+            self.parked.retain(|&(_, p)| p.is_parked(tasks));
+            self.swept = self.parked.len();
+        }
+        let at = match self.parked.back() {
+            // The common case: FIFO, or the priority of the last one.
+            Some(&(last, _)) if last >= priority => self.parked.len(),
+            None => 0,
+            Some(_) => self.parked.partition_point(|&(p, _)| p >= priority),
+        };
+        self.parked.insert(at, (priority, parker));
+    }
+
+    /// Wakes the first task still parked here; returns whether there was one.
+    // For the wait sources to come (a lock's hand-off, a channel's receiver).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn wake_one(&mut self, core: &mut Core) -> bool {
+        while let Some((_, parker)) = self.parked.pop_front() {
+            if core.wake(parker) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Wakes every task parked here, in queue order; returns how many.
+    pub(crate) fn wake_all(&mut self, core: &mut Core) -> usize {
+        let mut woken = 0;
+        for (_, parker) in self.parked.drain(..) {
+            woken += usize::from(core.wake(parker));
+        }
+        self.swept = 0;
+        woken
+    }
+
+    /// Whether no parker is queued (stale ones count until they are dropped).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+    }
+}
+
+impl Core {
+    /// A fresh token for a wait about to begin.
+    pub(crate) fn token(&mut self) -> WaitToken {
+        self.next_token += 1;
+        WaitToken(self.next_token)
+    }
+
+    /// Wakes the task that `parker` names, if that wait is still on: it runs
+    /// in the next round's wake phase, after the round's signals and
+    /// deadlines (the OpenOS order for joins, which every source follows).
+    /// Returns whether the wait was still on; a stale parker does nothing.
+    pub(crate) fn wake(&mut self, parker: Parker) -> bool {
+        let live = parker.is_parked(&self.tasks);
+        if live {
+            self.wakes.push_back(parker);
+        }
+        live
+    }
+}
+
+impl Shared {
+    /// Parks the running task until it is woken; returns why. `wait` says
+    /// what it waits on (introspection only: the kernel never looks inside);
+    /// `register` gets the [`Parker`] of this wait, to put wherever the
+    /// wake-up will come from ([`Core::wake`]); `deadline` ends the wait with
+    /// `Woke::Timeout`. A task that is being unwound does not park
+    /// (`Woke::Shutdown`, and `register` is not called).
+    ///
+    /// # Panics
+    ///
+    /// On the host's stack: outside any thread, or inside a listener or timer
+    /// callback.
+    pub(crate) fn park(
+        &self,
+        wait: Wait,
+        deadline: Option<Duration>,
+        register: impl FnOnce(&mut Core, Parker),
+    ) -> Woke {
+        // No stack check here: the kernel calls that block made it as they
+        // were entered (`kernel::current`, `Thread::with_live`).
+        // Read once: whether a panic is under way cannot change before the
+        // thread parks.
+        let panicking = std::thread::panicking();
+        let (me, yielder) = {
+            let mut guard = self.core();
+            let core = &mut *guard;
+            let me = match (core.running, core.context) {
+                (Some(me), Some(ctx)) if me == ctx => me,
+                (running, context) => cannot_block(running.is_none() && context.is_some()),
+            };
+            let task = &core.tasks[me];
+            if task.dying || task.tripped || self.unwinding_if(panicking) {
+                drop(guard);
+                return self.cannot_park(me);
+            }
+            let token = core.token();
+            let parker = Parker { token, key: me };
+            register(core, parker);
+            if let Some(at) = deadline {
+                // Every wait with a deadline checks for stale entries (a few
+                // loads): cancelled timers must not pile up in a program that
+                // only ever yields.
+                core.compact_deadlines();
+                if core.clock.reached(at) {
+                    core.deadlines.push_due(at, Due::Task(parker));
+                } else {
+                    core.deadlines.push(at, Due::Task(parker));
+                }
+            }
+            let task = &mut core.tasks[me];
+            task.token = token;
+            task.wait = wait;
+            task.deadline = deadline;
+            task.frames.low = stack::below_here();
+            (me, task.yielder)
+        };
+        // Only where the panic count is not known to be ours (see
+        // `Shared::unwinding`) can a thread park while it is raised.
+        let parked_panicking = panicking;
+        // SAFETY: `yielder` was stored by this task's coroutine body when it started;
+        // it points into that body's frame on this task's stack, which lives until
+        // the body returns. We are running on that stack (`running == me`), so the
+        // body has not returned.
+        let wake = unsafe { &*yielder }.suspend(());
+        if parked_panicking && std::thread::panicking() {
+            // It may be in a destructor, where a second unwind aborts: the
+            // wait ends, and a kill or interrupt stays recorded.
+            return std::mem::take(&mut self.core().tasks[me].woke);
+        }
+        if wake == Wake::Kill {
+            self.raise(me, Box::new(KillUnwind));
+        }
+        // What happened while it was parked: `check_interrupts`, inlined.
+        let (woke, interrupted) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            let interrupted =
+                task.interrupt || task.kill_pending || task.status == Status::Suspended;
+            (std::mem::take(&mut task.woke), interrupted)
+        };
+        if interrupted {
+            self.interrupted(me);
+        }
+        woke
+    }
+
+    /// A blocking call of a task that is dying or unwinding: it does not park.
+    #[cold]
+    fn cannot_park(&self, me: usize) -> Woke {
+        let (unwound, kill, end) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            if task.tripped && !task.dying && !std::thread::panicking() {
+                // Dying from here on: see `Shared::stack_tripped`.
+                task.dying = true;
+                drop(core);
+                self.raise(me, Box::new(OverflowUnwind));
+            }
+            if !task.dying {
+                // A destructor run by a panic's unwind: a thread never parks
+                // mid-unwind, or every other would see `panicking()` (std
+                // counts unwinds for the whole OS thread).
+                return Woke::Shutdown;
+            }
+            (task.unwound, std::mem::take(&mut task.kill_pending), task.caught_end())
+        };
+        // A destructor run as it unwinds, or the kernel's cleanup after it.
+        // While the count of unwinds is not known to be its own (the host
+        // unwinds, say, dropping the kernel), it is taken for one too: it
+        // must not be parked for ever mid-unwind.
+        if unwound || std::thread::panicking() {
+            return Woke::Shutdown;
+        }
+        if kill {
+            self.raise(me, Box::new(KillUnwind));
+        }
+        self.park_for_ever(me, end, "caught the unwind that was to end it and went on")
+    }
+
+    /// A task back from a block finds it was killed, interrupted or suspended
+    /// meanwhile: the kill or the interrupt unwinds it, the suspension parks it.
+    #[cold]
+    fn interrupted(&self, me: usize) {
+        let (interrupt, kill, suspended) = {
+            let mut core = self.core();
+            let task = &mut core.tasks[me];
+            (
+                std::mem::take(&mut task.interrupt),
+                std::mem::take(&mut task.kill_pending),
+                task.status == Status::Suspended,
+            )
+        };
+        if kill {
+            self.raise(me, Box::new(KillUnwind));
+        }
+        if interrupt {
+            self.raise(me, Box::new(InterruptUnwind));
+        }
+        if suspended {
+            self.park(Wait::Coma, None, |_, _| {});
+        }
+    }
+}
+
+/// The panic of a blocking call made where nothing can block: in a listener
+/// or timer callback (`in_callback`), or on the host's stack.
+#[cold]
+fn cannot_block(in_callback: bool) -> ! {
+    if in_callback {
+        panic!(
+            "cothread: a listener or timer callback cannot block (pull, sleep, join); \
+             start a thread from it instead"
+        )
+    }
+    panic!("cothread: only a program or thread running in a kernel can block (pull, sleep, join)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::{Kind, Task};
+
+    /// A table of `n` tasks, each parked with the token of its key + 1.
+    fn parked(n: usize) -> (Tasks, Vec<Parker>) {
+        let mut tasks = Tasks::default();
+        let parkers = (0..n)
+            .map(|i| {
+                let key = tasks.insert(|| Task::new(i as u64, Kind::Thread, None));
+                let token = WaitToken(i as u64 + 1);
+                tasks[key].token = token;
+                Parker { token, key }
+            })
+            .collect();
+        (tasks, parkers)
+    }
+
+    fn order(queue: &WaitQueue) -> Vec<usize> {
+        queue.parked.iter().map(|&(_, p)| p.key).collect()
+    }
+
+    #[test]
+    fn priorities_go_ahead_of_lower_ones_and_ties_keep_their_order() {
+        let (tasks, p) = parked(5);
+        let mut q = WaitQueue::default();
+        q.push(p[0], &tasks);
+        q.push_by(2, p[1], &tasks);
+        q.push_by(1, p[2], &tasks);
+        q.push_by(2, p[3], &tasks);
+        q.push(p[4], &tasks);
+        assert_eq!(order(&q), [1, 3, 2, 0, 4]);
+    }
+
+    #[test]
+    fn wake_one_skips_waits_that_ended_and_wake_all_takes_the_rest() {
+        let kernel = crate::Kernel::new();
+        let mut core = kernel.shared().core();
+        let core = &mut *core;
+        let (tasks, p) = parked(4);
+        core.tasks = tasks;
+        let mut q = WaitQueue::default();
+        for &parker in &p {
+            q.push(parker, &core.tasks);
+        }
+        core.tasks[p[0].key].token = WaitToken::NONE; // timed out, say
+        assert!(q.wake_one(core));
+        assert_eq!(core.wakes, [p[1]]);
+        assert_eq!(q.wake_all(core), 2);
+        assert_eq!(core.wakes, [p[1], p[2], p[3]]);
+        assert!(q.is_empty() && !q.wake_one(core));
+        // A wake-up is queued once per wait: a second one for the same wait
+        // finds it still on (it runs in the next round) and queues again, and
+        // the round's check of the token runs it once.
+        assert!(core.wake(p[1]));
+        core.tasks[p[1].key].token = WaitToken(99);
+        assert!(!core.wake(p[1]), "a stale parker wakes nothing");
+    }
+
+    #[test]
+    fn stale_parkers_are_swept_as_the_queue_grows() {
+        let (mut tasks, p) = parked(64);
+        let mut q = WaitQueue::default();
+        for &parker in &p {
+            // Each wait ends (a timeout, say) right after it is queued.
+            q.push(parker, &tasks);
+            tasks[parker.key].token = WaitToken::NONE;
+        }
+        assert!(q.parked.len() <= 16, "{} parkers kept", q.parked.len());
+        // A live one is never swept.
+        tasks[p[63].key].token = p[63].token;
+        q.push(p[63], &tasks);
+        for _ in 0..40 {
+            q.push(Parker { token: WaitToken(999), key: p[0].key }, &tasks);
+        }
+        assert!(q.parked.iter().any(|&(_, x)| x == p[63]));
+    }
+}
