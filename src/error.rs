@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::thread::Status;
+use crate::id::Status;
 
 /// Everything that can go wrong in a call a caller can act on.
 ///

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::event::Signal;
+use crate::id::{Status, ThreadId};
 use crate::kernel::{Core, Shared};
 use crate::process::{Kind, Task, Wait};
-use crate::thread::{Status, ThreadId};
 
 /// One row of [`Kernel::threads`](crate::Kernel::threads): a program or thread
 /// as the kernel sees it.

@@ -13,39 +13,16 @@ use crate::error::Error;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::{ListenerId, ListenerResult, Signal};
+use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace, TraceHook};
 use crate::job::{Job, JobContext, Workers};
 use crate::park::{Parker, WaitToken};
 use crate::process::{Kind, SpawnOptions, Task, Tasks, Wait};
 use crate::round::{Budget, Meter, Progress, Round};
 use crate::stack::StackPool;
-use crate::thread::Status;
 use crate::time::{Clock, DeadlineQueue};
 
-/// The default size of a green thread's stack (usable bytes; a 64 KiB
-/// emergency zone and a guard page are added below it, see
-/// `docs/reliability.md`). Pages are committed only when touched.
-///
-/// # Examples
-///
-/// ```
-/// let kernel = cothread::Kernel::builder().stack_size(cothread::DEFAULT_STACK_SIZE / 4).build();
-/// # drop(kernel);
-/// ```
-pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
-
-/// The smallest usable stack a green thread gets: smaller sizes asked of
-/// [`KernelBuilder::stack_size`] or
-/// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size) are
-/// raised to it. A kernel call, a panic and its message need about this much.
-///
-/// # Examples
-///
-/// ```
-/// let kernel = cothread::Kernel::builder().stack_size(cothread::MIN_STACK_SIZE).build();
-/// # drop(kernel);
-/// ```
-pub const MIN_STACK_SIZE: usize = 16 * 1024;
+pub use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 ///
@@ -123,7 +100,7 @@ pub(crate) struct Core {
     /// the next round, after its deadlines.
     pub(crate) wakes: VecDeque<Parker>,
     pub(crate) clock: Clock,
-    pub(crate) stacks: StackPool,
+    pub(crate) stacks: StackPool<crate::process::Home>,
     pub(crate) next_token: u64,
     pub(crate) next_serial: u64,
     pub(crate) next_job: u64,
@@ -654,7 +631,6 @@ thread_local! {
 
 /// Whether the current kernel's state is borrowed for writing, read without
 /// taking a borrow: for the fault handler, which must not write it.
-#[cfg_attr(not(all(target_os = "linux", target_arch = "x86_64")), allow(dead_code))]
 pub(crate) fn state_borrowed() -> bool {
     let ptr = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
     // SAFETY: CURRENT is non-null only while an `Enter` guard keeps the
@@ -875,6 +851,10 @@ impl KernelBuilder {
     /// # drop(kernel);
     /// ```
     pub fn build(self) -> Kernel {
+        crate::overflow::install(crate::overflow::KernelHooks {
+            state_borrowed,
+            kernel_frames: crate::process::kernel_frames,
+        });
         let mut tasks = Tasks::default();
         let root = tasks.insert(|| Task::new(0, Kind::Root, None));
         let core = Core {

@@ -92,6 +92,7 @@
 
 mod error;
 pub mod event;
+mod id;
 mod inspect;
 pub mod job;
 mod kernel;
@@ -108,13 +109,13 @@ mod time;
 
 pub use error::Error;
 pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
+pub use id::{Status, ThreadId};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{
     Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,
     DEFAULT_WORKERS, MIN_STACK_SIZE,
 };
 pub use round::Budget;
-pub use thread::{Status, ThreadId};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

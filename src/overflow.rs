@@ -24,6 +24,8 @@
 //! [`guard`] do nothing and an overflow still ends the process (the guard page
 //! keeps it from corrupting memory).
 
+use std::sync::OnceLock;
+
 use corosensei::trap::CoroutineTrapHandler;
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -42,6 +44,41 @@ pub(crate) enum Exit {
 
 /// The handle through which the fault handler ends a green thread.
 pub(crate) type Trap = CoroutineTrapHandler<Exit>;
+
+/// The panic payload that unwinds a thread that ran into its stack's
+/// emergency zone (see [`EMERGENCY`]): at its next kernel call, or from a
+/// hijacked return.
+pub(crate) struct OverflowUnwind;
+
+/// What the trap asks of the kernel above it. The kernel installs them
+/// ([`install`]) before any green thread runs; the trap names nothing of the
+/// crate above it.
+#[derive(Clone, Copy)]
+pub(crate) struct KernelHooks {
+    /// Whether the kernel's state is borrowed for writing: an unwind started
+    /// then would leave it half updated. Must only read (it runs in the
+    /// fault handler).
+    pub(crate) state_borrowed: fn() -> bool,
+    /// The kernel's operations of several steps that run on a green stack,
+    /// by address: no unwind is started with one of them on the stack.
+    #[cfg_attr(not(all(target_os = "linux", target_arch = "x86_64")), allow(dead_code))]
+    pub(crate) kernel_frames: fn() -> [usize; 4],
+}
+
+static HOOKS: OnceLock<KernelHooks> = OnceLock::new();
+
+/// Gives the trap the kernel's [`KernelHooks`] (the first call's are kept:
+/// they are the same functions every time).
+pub(crate) fn install(hooks: KernelHooks) {
+    let _ = HOOKS.set(hooks);
+}
+
+/// The kernel's hooks; `None` before any kernel was built. A plain atomic
+/// load: safe in the fault handler.
+#[cfg_attr(not(all(target_os = "linux", target_arch = "x86_64")), allow(dead_code))]
+fn hooks() -> Option<&'static KernelHooks> {
+    HOOKS.get()
+}
 
 pub(crate) use imp::{arm, guard, prepare_thread, take_tripped, tripped};
 
@@ -327,7 +364,9 @@ mod imp {
                 // would leave it half updated (the walk also refuses to
                 // start one across the kernel's own multi-step operations).
                 #[cfg(target_arch = "x86_64")]
-                if !std::thread::panicking() && !crate::kernel::state_borrowed() {
+                if !std::thread::panicking()
+                    && super::hooks().is_some_and(|h| !(h.state_borrowed)())
+                {
                     let ip = context.uc_mcontext.gregs[libc::REG_RIP as usize] as usize;
                     super::hijack::hijack(trap, ip);
                 }

@@ -18,10 +18,11 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::id::Status;
 use crate::kernel::{Core, Due, Shared};
-use crate::process::{InterruptUnwind, KillUnwind, OverflowUnwind, Tasks, Wait, Wake, Woke};
+use crate::overflow::OverflowUnwind;
+use crate::process::{InterruptUnwind, KillUnwind, Tasks, Wait, Wake, Woke};
 use crate::stack;
-use crate::thread::Status;
 
 /// Names one wait of one task: every park takes the next token, so a token
 /// never names two waits. `WaitToken::NONE` is a task that is not parked.

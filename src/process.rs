@@ -14,9 +14,9 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::error::Error;
 use crate::event::{Filter, Signal};
-use crate::overflow::{self, Exit};
+use crate::id::Status;
+use crate::overflow::{self, Exit, OverflowUnwind};
 use crate::park::{Parker, WaitQueue, WaitToken};
-use crate::thread::Status;
 
 /// What a green thread is resumed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,9 +41,13 @@ pub(crate) struct Home {
     _mapped: crate::stack::Mapped,
 }
 
-impl Home {
-    pub(crate) fn new(mapped: crate::stack::Mapped) -> Box<Home> {
+impl crate::stack::Home for Home {
+    fn new(mapped: crate::stack::Mapped) -> Box<Home> {
         Box::new(Home { co: None, _mapped: mapped })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.co.is_none()
     }
 }
 
@@ -53,10 +57,6 @@ pub(crate) struct KillUnwind;
 
 /// The panic payload of `os::exit`.
 pub(crate) struct ExitUnwind;
-
-/// The panic payload that unwinds a thread that ran into its stack's
-/// emergency zone (see [`overflow::EMERGENCY`]), at its next kernel call.
-pub(crate) struct OverflowUnwind;
 
 /// The panic payload of a hard interrupt (`Kernel::hard_interrupt`), which
 /// `os::catch_interrupt` catches.
@@ -663,9 +663,9 @@ pub(crate) fn subtree(tasks: &Tasks, key: usize) -> Vec<usize> {
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
+use crate::id::ThreadId;
 use crate::inspect::Trace;
 use crate::kernel::{Due, Queued, Shared};
-use crate::thread::ThreadId;
 
 impl Shared {
     /// Creates a task under `parent` and runs it at once, up to its first blocking

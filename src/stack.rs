@@ -9,7 +9,41 @@ use std::sync::OnceLock;
 
 use corosensei::stack::DefaultStack;
 
-use crate::process::Home;
+use crate::overflow::EMERGENCY;
+
+/// The default size of a green thread's stack (usable bytes; a 64 KiB
+/// emergency zone and a guard page are added below it, see
+/// `docs/reliability.md`). Pages are committed only when touched.
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder().stack_size(cothread::DEFAULT_STACK_SIZE / 4).build();
+/// # drop(kernel);
+/// ```
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// The smallest usable stack a green thread gets: smaller sizes asked of
+/// [`KernelBuilder::stack_size`](crate::KernelBuilder::stack_size) or
+/// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size) are
+/// raised to it. A kernel call, a panic and its message need about this much.
+///
+/// # Examples
+///
+/// ```
+/// let kernel = cothread::Kernel::builder().stack_size(cothread::MIN_STACK_SIZE).build();
+/// # drop(kernel);
+/// ```
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// What is pooled with each stack: the box its coroutine lives in, made once
+/// per stack, holding the stack's place in the process's count ([`Mapped`]).
+pub(crate) trait Home: 'static {
+    /// A new, empty home for a new stack.
+    fn new(mapped: Mapped) -> Box<Self>;
+    /// Whether no coroutine lives in it (a home is pooled empty).
+    fn is_empty(&self) -> bool;
+}
 
 /// Stacks alive in this process, in every kernel on every OS thread.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -151,7 +185,7 @@ pub(crate) fn prefetch_line(address: usize) {
 /// still be referred to (a borrow given to another OS thread, a node linked
 /// into a list elsewhere). The stack keeps its place in the count of the
 /// process's stacks.
-pub(crate) fn quarantine(home: Box<Home>) {
+pub(crate) fn quarantine<H: Home>(home: Box<H>) {
     // Kept where a leak checker sees it (reachable, not lost): a pointer, as
     // the home is not `Send`, and it is never read back.
     let kept = Box::into_raw(home) as usize;
@@ -162,37 +196,30 @@ pub(crate) fn quarantine(home: Box<Home>) {
 static QUARANTINE: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
 
 /// Quarantines a finished coroutine's stack (see [`quarantine`]).
-pub(crate) fn quarantine_stack(stack: DefaultStack, home: Box<Home>) {
+pub(crate) fn quarantine_stack<H: Home>(stack: DefaultStack, home: Box<H>) {
     std::mem::forget(stack);
     quarantine(home);
 }
 
 /// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
 /// to the OS.
-pub(crate) struct StackPool {
-    free: Vec<(DefaultStack, Box<Home>)>,
+pub(crate) struct StackPool<H> {
+    free: Vec<(DefaultStack, Box<H>)>,
     stack_size: usize,
     max_pooled: usize,
 }
 
-impl StackPool {
-    pub(crate) fn new(stack_size: usize, max_pooled: usize) -> StackPool {
-        StackPool {
-            free: Vec::new(),
-            stack_size: stack_size.max(crate::MIN_STACK_SIZE),
-            max_pooled,
-        }
+impl<H: Home> StackPool<H> {
+    pub(crate) fn new(stack_size: usize, max_pooled: usize) -> StackPool<H> {
+        StackPool { free: Vec::new(), stack_size: stack_size.max(MIN_STACK_SIZE), max_pooled }
     }
 
     /// A stack and an empty home from the pool, or fresh ones (a fresh stack
     /// has one guard page below it). A size other than the pool's gets a fresh
     /// stack of its own, which [`give`](StackPool::give) must not be handed:
     /// say so with `pooled`.
-    pub(crate) fn take(
-        &mut self,
-        size: Option<usize>,
-    ) -> io::Result<(DefaultStack, Box<Home>, bool)> {
-        match size.map(|size| size.max(crate::MIN_STACK_SIZE)) {
+    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(DefaultStack, Box<H>, bool)> {
+        match size.map(|size| size.max(MIN_STACK_SIZE)) {
             Some(size) if size != self.stack_size => self.fresh(size).map(|(s, h)| (s, h, false)),
             _ => match self.free.pop() {
                 Some((stack, home)) => Ok((stack, home, true)),
@@ -203,14 +230,14 @@ impl StackPool {
 
     /// A new stack of `size` usable bytes (and the emergency zone and guard
     /// page below them) and a home counting it.
-    fn fresh(&mut self, size: usize) -> io::Result<(DefaultStack, Box<Home>)> {
+    fn fresh(&mut self, size: usize) -> io::Result<(DefaultStack, Box<H>)> {
         // Beyond this, the address space could not hold it anyway.
         let total = size
-            .checked_add(crate::overflow::EMERGENCY)
+            .checked_add(EMERGENCY)
             .filter(|&total| total <= isize::MAX as usize / 2)
             .ok_or_else(|| {
-                io::Error::new(io::ErrorKind::OutOfMemory, "larger than the address space")
-            })?;
+            io::Error::new(io::ErrorKind::OutOfMemory, "larger than the address space")
+        })?;
         let mapped = match Mapped::claim() {
             Ok(mapped) => mapped,
             // At the limit, an idle pooled stack (of the pool's size, so not
@@ -220,12 +247,12 @@ impl StackPool {
         };
         let stack = DefaultStack::new(total)?;
         crate::overflow::arm(&stack)?;
-        Ok((stack, Home::new(mapped)))
+        Ok((stack, H::new(mapped)))
     }
 
     /// Returns a stack whose coroutine has finished, and its emptied home.
-    pub(crate) fn give(&mut self, stack: DefaultStack, home: Box<Home>) {
-        debug_assert!(home.co.is_none(), "a home is pooled empty");
+    pub(crate) fn give(&mut self, stack: DefaultStack, home: Box<H>) {
+        debug_assert!(home.is_empty(), "a home is pooled empty");
         if self.free.len() < self.max_pooled {
             self.free.push((stack, home));
         }
@@ -264,9 +291,24 @@ mod tests {
         assert!(Frames { low: 100, end: 4096 }.lines().all(|line| line < 4096));
     }
 
+    /// A home with nothing in it, as the pool sees every home.
+    struct Empty {
+        _mapped: Mapped,
+    }
+
+    impl Home for Empty {
+        fn new(mapped: Mapped) -> Box<Empty> {
+            Box::new(Empty { _mapped: mapped })
+        }
+
+        fn is_empty(&self) -> bool {
+            true
+        }
+    }
+
     #[test]
     fn a_given_stack_is_taken_again() {
-        let mut pool = StackPool::new(64 * 1024, 4);
+        let mut pool = StackPool::<Empty>::new(64 * 1024, 4);
         let (stack, home, _) = pool.take(None).unwrap();
         let base = stack.base();
         pool.give(stack, home);
@@ -285,7 +327,7 @@ mod tests {
 
     #[test]
     fn stacks_beyond_the_bound_are_released() {
-        let mut pool = StackPool::new(16 * 1024, 2);
+        let mut pool = StackPool::<Empty>::new(16 * 1024, 2);
         let stacks: Vec<_> = (0..5).map(|_| pool.take(None).unwrap()).collect();
         for (stack, home, _) in stacks {
             pool.give(stack, home);

@@ -368,7 +368,11 @@ pub(super) fn hijack(trap: super::Trap, fault_ip: usize) {
     let mut walk = Walk {
         fault_ip,
         trap,
-        kernel: crate::process::kernel_frames(),
+        // Without the kernel's hooks, no frame is known safe: no hijack.
+        kernel: match super::hooks() {
+            Some(hooks) => (hooks.kernel_frames)(),
+            None => return,
+        },
         depth: 0,
         slot: 0,
         expected: 0,
@@ -472,7 +476,7 @@ extern "C" fn cothread_overflow_return(sp: usize) -> Next {
 /// Starts the overflow's unwind, as if called from the hijacked return
 /// address (the trampoline puts it where a call would have).
 extern "C-unwind" fn cothread_overflow_unwind() -> ! {
-    std::panic::resume_unwind(Box::new(crate::process::OverflowUnwind))
+    std::panic::resume_unwind(Box::new(super::OverflowUnwind))
 }
 
 // Entered by a `ret` with `rsp` = the hijacked frame's return stack pointer,
