@@ -1421,11 +1421,11 @@ impl Kernel {
         true
     }
 
-    /// Registers a kernel-wide listener for signals named `name`: it belongs to
-    /// no thread and lives as long as the kernel (or until
-    /// [`ignore`](Kernel::ignore)). It runs like a thread's listener (see
-    /// [`event::listen`](crate::event::listen)): in registration order, before
-    /// the waiting threads, removed when it returns `false` or panics.
+    /// Registers a kernel-wide listener for signals named `name` (a `&str` or
+    /// a `String`): it belongs to no thread and lives as long as the kernel
+    /// (or until [`ignore`](Kernel::ignore)). It runs like a thread's listener
+    /// (see [`event::listen`](crate::event::listen)): in registration order,
+    /// before the waiting threads, removed when it returns `false` or panics.
     ///
     /// # Examples
     ///
@@ -1443,11 +1443,11 @@ impl Kernel {
     /// ```
     pub fn listen<R: ListenerResult>(
         &mut self,
-        name: &str,
+        name: impl AsRef<str>,
         callback: impl FnMut(&Signal) -> R + 'static,
     ) -> ListenerId {
         let root = self.shared.core().root;
-        self.shared.listen_as(root, name, callback)
+        self.shared.listen_as(root, name.as_ref(), callback)
     }
 
     /// Removes a kernel-wide listener; returns whether it removed one.
