@@ -407,7 +407,8 @@ fn announce(kernel: &Weak<Shared>, signal: impl FnOnce() -> Signal) {
 }
 
 /// A handle to background work and its result (Solara's `Result[T]`).
-/// Dropping it cancels the work.
+/// Dropping it cancels the work. It stays on its kernel's OS thread: it is
+/// not `Send` (see [`Kernel`](crate::Kernel#one-kernel-per-os-thread)).
 ///
 /// # Examples
 ///

@@ -951,6 +951,45 @@ impl Default for KernelBuilder {
 /// });
 /// assert_eq!(out.unwrap().unwrap(), Some(7.into()));
 /// ```
+///
+/// # One kernel per OS thread
+///
+/// A kernel and the handles that reach into it ([`Thread`](crate::thread::Thread),
+/// [`JoinHandle`](crate::thread::JoinHandle), [`Job`](crate::job::Job)) stay
+/// on the OS thread that built the kernel: its green threads share its state
+/// without locks, so none of them is `Send` or `Sync`. Moving one to another
+/// OS thread is refused at compile time, by an error that names a type inside
+/// cothread:
+///
+/// ```text
+/// error[E0277]: `Rc<cothread::kernel::Shared>` cannot be sent between threads safely
+/// ```
+///
+/// (`cannot be shared between threads safely` for a `&Kernel`; for a handle,
+/// `std::rc::Weak<cothread::kernel::Shared>`, `Rc<cothread::process::Slot<T>>`
+/// or `Rc<RefCell<job::JobCore<T>>>`.)
+///
+/// ```compile_fail,E0277
+/// let kernel = cothread::Kernel::new();
+/// std::thread::spawn(move || drop(kernel)); // the kernel cannot leave its OS thread
+/// ```
+///
+/// Run one kernel on each OS thread that needs one. To reach a kernel from
+/// another OS thread, push signals through a [`SignalSender`] (`Send + Sync +
+/// Clone`, from [`signal_sender`](Kernel::signal_sender)); CPU-heavy work goes
+/// to a blocking job ([`blocking_job`](Kernel::blocking_job)), which runs on the
+/// kernel's worker threads.
+///
+/// ```
+/// use cothread::{event, Kernel, Signal};
+///
+/// let mut kernel = Kernel::new();
+/// let sender = kernel.signal_sender();
+/// let producer = std::thread::spawn(move || sender.push(Signal::new("work").with(7)).unwrap());
+/// let got = kernel.run(|| event::pull(None, "work")).unwrap();
+/// producer.join().unwrap();
+/// assert_eq!(got.unwrap().arg(0).as_int(), Some(7));
+/// ```
 pub struct Kernel {
     shared: Rc<Shared>,
 }

@@ -119,7 +119,9 @@
 //! a [`Budget`], and [`Kernel::advance`] moves a virtual clock by `dt`, running
 //! what falls due on the way. Between calls the host pushes input with
 //! [`Kernel::push_signal`]; other OS threads push through a [`SignalSender`], and
-//! a host with nothing else to do blocks in [`Kernel::run_forever`].
+//! a host with nothing else to do blocks in [`Kernel::run_forever`]. A kernel
+//! and its handles stay on the OS thread that built it (see
+//! [`Kernel`](Kernel#one-kernel-per-os-thread)).
 //!
 //! ```
 //! use cothread::{event, os, Budget, Kernel, Signal};
