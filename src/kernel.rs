@@ -807,7 +807,9 @@ pub struct KernelBuilder {
 impl KernelBuilder {
     /// With `true`, the kernel's clock is virtual: it starts at zero and, when every
     /// thread waits on a deadline, jumps to the nearest one at once. Programs that
-    /// sleep for hours finish in microseconds, with the same interleaving every run.
+    /// sleep for hours finish in microseconds, with the same interleaving every run
+    /// (short of what the wall clock decides: pushes from other OS threads,
+    /// blocking jobs' reports, and steps cut by a [`Budget::Time`]).
     ///
     /// # Examples
     ///
@@ -1262,6 +1264,10 @@ impl Kernel {
     /// So sixty `advance(1/60 s)` give the same run as one `advance(1 s)`. What
     /// is ready now runs first, as with [`run_until_idle`](Kernel::run_until_idle).
     ///
+    /// The end is included: what falls due at exactly `now + dt` runs in this
+    /// advance, not the next one, so a thread that sleeps `dt` has woken by
+    /// the time `advance(dt)` returns.
+    ///
     /// # Panics
     ///
     /// On a kernel with the real clock, and if called from inside a green thread.
@@ -1285,6 +1291,19 @@ impl Kernel {
     /// assert_eq!(kernel.uptime(), Duration::from_secs(1));
     /// kernel.advance(Duration::from_secs(1));
     /// assert_eq!(ticks.wait().unwrap(), [400, 800, 1200]);
+    /// ```
+    ///
+    /// A deadline at the end of the advance:
+    ///
+    /// ```
+    /// use cothread::{os, Kernel, Status};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let sleeper = kernel.spawn(|| os::sleep(Duration::from_secs(1)));
+    /// let report = kernel.advance(Duration::from_secs(1)); // due at exactly 0 s + 1 s
+    /// assert_eq!(report.resumes, 1);
+    /// assert_eq!(sleeper.status(), Status::Dead);
     /// ```
     pub fn advance(&mut self, dt: Duration) -> StepReport {
         self.advance_metered("advance", dt, &Meter::Unlimited)
@@ -1527,8 +1546,10 @@ impl Kernel {
     /// Installs a hook that sees each thing the kernel does (spawns, switches,
     /// deliveries, timers, ends) with the time on its clock, replacing any
     /// previous one. On the virtual clock the same program fed the same signals
-    /// gives the same trace on every run, so a host can record runs and compare
-    /// them. The hook must not call into the kernel; one that panics is
+    /// at the same points gives the same trace on every run, so a host can
+    /// record runs and compare them. Steps cut by a [`Budget::Time`] end by the
+    /// wall clock, so where a host's pushes between them land varies; a
+    /// [`Budget::Resumes`] cuts them the same way every run. The hook must not call into the kernel; one that panics is
     /// reported through the error reporter and removed.
     ///
     /// # Examples

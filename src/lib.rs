@@ -121,7 +121,9 @@
 //! [`Kernel::push_signal`]; other OS threads push through a [`SignalSender`], and
 //! a host with nothing else to do blocks in [`Kernel::run_forever`]. A kernel
 //! and its handles stay on the OS thread that built it (see
-//! [`Kernel`](Kernel#one-kernel-per-os-thread)).
+//! [`Kernel`](Kernel#one-kernel-per-os-thread)). On the virtual clock a run
+//! repeats exactly, except for what the wall clock decides: pushes from other
+//! OS threads, blocking jobs' reports, and steps cut by a [`Budget::Time`].
 //!
 //! ```
 //! use cothread::{event, os, Budget, Kernel, Signal};
