@@ -128,6 +128,9 @@ pub(crate) struct Core {
     /// The OS threads of blocking jobs, started on first use.
     pub(crate) workers: Option<Workers>,
     pub(crate) worker_count: usize,
+    /// The workers' stack size (`None`: std's default), which a test sets
+    /// beyond what the OS can give to see a pool that cannot start.
+    pub(crate) worker_stack_size: Option<usize>,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
@@ -163,9 +166,16 @@ impl Core {
     }
 
     /// The worker pool, started on first use.
-    pub(crate) fn workers(&mut self) -> &Workers {
-        let count = self.worker_count;
-        self.workers.get_or_insert_with(|| Workers::start(count))
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WorkerThread`] if the OS refuses a worker thread; nothing is
+    /// kept, and the next call tries again.
+    pub(crate) fn workers(&mut self) -> Result<&Workers, Error> {
+        if self.workers.is_none() {
+            self.workers = Some(Workers::start(self.worker_count, self.worker_stack_size)?);
+        }
+        Ok(self.workers.as_ref().expect("started above"))
     }
 
     pub(crate) fn serial(&mut self) -> u64 {
@@ -858,7 +868,8 @@ impl KernelBuilder {
 
     /// The number of OS worker threads that run blocking jobs (default
     /// [`DEFAULT_WORKERS`]; at least one). They start with the first blocking
-    /// job, and dropping the kernel joins them.
+    /// job (one the OS refuses ends that job's run with
+    /// [`Error::WorkerThread`]), and dropping the kernel joins them.
     ///
     /// # Examples
     ///
@@ -900,6 +911,7 @@ impl KernelBuilder {
             next_job: 0,
             workers: None,
             worker_count: self.workers,
+            worker_stack_size: None,
             on_error: None,
             on_trace: None,
             scratch: Vec::new(),
@@ -1605,6 +1617,9 @@ impl Kernel {
 
     /// Starts a blocking job from the host: `work` runs on one of the kernel's
     /// OS worker threads and reports back as signals (see [`job`](crate::job)).
+    /// If the OS refuses to start the workers, the run ends in
+    /// [`JobState::Error`](crate::job::JobState::Error) with the text of
+    /// [`Error::WorkerThread`], its work unrun.
     ///
     /// # Examples
     ///
