@@ -74,6 +74,26 @@ pub enum Error {
     /// destructor its end runs, such as that of its unclaimed value), or while
     /// the kernel is being dropped. It never ran; its body was dropped.
     ProcessEnded,
+    /// The OS refused to start the kernel's worker threads for blocking jobs
+    /// (too many threads, or out of memory); the text is the OS's. The
+    /// blocking job whose run needed them ends in
+    /// [`JobState::Error`](crate::job::JobState::Error) with this error's
+    /// text as its [`error`](crate::job::Job::error), its work not run; the
+    /// next blocking run (a [`retry`](crate::job::Job::retry), another job)
+    /// tries to start the workers again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::Error;
+    ///
+    /// let refused = Error::WorkerThread("Resource temporarily unavailable (os error 11)".into());
+    /// assert_eq!(
+    ///     refused.to_string(),
+    ///     "cannot start a job worker thread: Resource temporarily unavailable (os error 11)"
+    /// );
+    /// ```
+    WorkerThread(String),
 }
 
 impl fmt::Display for Error {
@@ -102,6 +122,7 @@ impl fmt::Display for Error {
             Error::ProcessEnded => f.write_str(
                 "cannot start a thread: its process has ended or the kernel is going away",
             ),
+            Error::WorkerThread(why) => write!(f, "cannot start a job worker thread: {why}"),
         }
     }
 }

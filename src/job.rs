@@ -17,7 +17,10 @@
 //!   the work runs on an OS worker thread from the kernel's small pool and
 //!   reports back as signals, so CPU-heavy or blocking code never stalls the
 //!   kernel. An OS thread cannot be unwound from outside, so only cooperative
-//!   cancel applies: the work should check [`JobContext::is_cancelled`].
+//!   cancel applies: the work should check [`JobContext::is_cancelled`]. The
+//!   pool starts with the first blocking run; if the OS refuses its threads,
+//!   that run ends in `Error` with the text of [`Error::WorkerThread`], and
+//!   the next run tries again.
 //!
 //! Each start of the work is a *run*. Runs of one job never overlap: a new run
 //! (from [`Job::retry`] or a change of [`Job::set_dependencies`]) stays
@@ -407,7 +410,8 @@ fn announce(kernel: &Weak<Shared>, signal: impl FnOnce() -> Signal) {
 }
 
 /// A handle to background work and its result (Solara's `Result[T]`).
-/// Dropping it cancels the work.
+/// Dropping it cancels the work. It stays on its kernel's OS thread: it is
+/// not `Send` (see [`Kernel`](crate::Kernel#one-kernel-per-os-thread)).
 ///
 /// # Examples
 ///
@@ -1074,8 +1078,22 @@ fn drive<T: 'static>(
             let mail = Arc::new(Mailbox { messages: Mutex::new(VecDeque::new()) });
             let sender = SignalSender::new(&shared.core().remote);
             let task = launch(token, mail.clone(), sender, id);
-            shared.core().workers().submit(task);
-            wait_for_worker(&job, run, id, &mail)
+            let refused = match shared.core().workers() {
+                Ok(workers) => {
+                    workers.submit(task);
+                    None
+                }
+                Err(error) => Some((error, task)),
+            };
+            match refused {
+                None => wait_for_worker(&job, run, id, &mail),
+                // The run ends with the error; the work, never run, is
+                // dropped here, with the kernel's state no longer borrowed.
+                Some((error, task)) => {
+                    drop(task);
+                    Some(Err(error.to_string()))
+                }
+            }
         }
     };
     if let (Some(j), Some(outcome)) = (job.upgrade(), outcome) {
@@ -1135,25 +1153,37 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
-    pub(crate) fn start(count: usize) -> Workers {
+    /// Starts `count` workers (at least one), with stacks of `stack_size`
+    /// bytes (`None`: std's default).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WorkerThread`] with the OS's text if it refuses a thread; the
+    /// workers already started are stopped and joined.
+    pub(crate) fn start(count: usize, stack_size: Option<usize>) -> Result<Workers, Error> {
         let (queue, tasks) = mpsc::channel::<Box<dyn FnOnce() + Send>>();
         let tasks = Arc::new(Mutex::new(tasks));
-        let threads = (0..count.max(1))
-            .map(|n| {
-                let tasks = tasks.clone();
-                std::thread::Builder::new()
-                    .name(format!("cothread-worker-{n}"))
-                    .spawn(move || loop {
-                        let task = tasks.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        match task {
-                            Ok(task) => task(),
-                            Err(_) => return, // the kernel is gone
-                        }
-                    })
-                    .expect("cothread: cannot start a job worker thread")
-            })
-            .collect();
-        Workers { queue: Some(queue), threads }
+        // Built as it goes, so that an early return drops (stops and joins)
+        // the workers started so far.
+        let mut workers = Workers { queue: Some(queue), threads: Vec::new() };
+        for n in 0..count.max(1) {
+            let tasks = tasks.clone();
+            let mut builder = std::thread::Builder::new().name(format!("cothread-worker-{n}"));
+            if let Some(bytes) = stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let thread = builder
+                .spawn(move || loop {
+                    let task = tasks.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match task {
+                        Ok(task) => task(),
+                        Err(_) => return, // the kernel is gone
+                    }
+                })
+                .map_err(|e| Error::WorkerThread(e.to_string()))?;
+            workers.threads.push(thread);
+        }
+        Ok(workers)
     }
 
     fn submit(&self, task: Box<dyn FnOnce() + Send>) {
@@ -1170,5 +1200,45 @@ impl Drop for Workers {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::{JobContext, JobState};
+    use crate::Kernel;
+
+    /// A worker pool the OS refuses to start ends the run that needed it in
+    /// `Error`, with the OS's text, and its work unrun; a retry, once the OS
+    /// gives the threads, starts the pool and runs the work. The refusal is
+    /// forced with a worker stack of 1 EiB, which no 64-bit address space has
+    /// room for; the size does not fit a 32-bit `usize`, so there the test is
+    /// skipped.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_worker_pool_the_os_refuses_ends_the_run_in_error_and_a_retry_runs_the_work() {
+        let mut kernel = Kernel::new();
+        kernel.shared().core().worker_stack_size = Some(1 << 60);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let job = kernel.blocking_job(move |_: &JobContext<u32>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, String>(42)
+        });
+        assert_eq!(job.state(), JobState::Error);
+        let error = job.error().expect("the run says why it ended");
+        assert!(error.starts_with("cannot start a job worker thread: "), "{error}");
+        assert_eq!((job.value(), runs.load(Ordering::SeqCst)), (None, 0));
+
+        kernel.shared().core().worker_stack_size = None;
+        job.retry().unwrap();
+        while !job.state().is_done() {
+            kernel.run_forever().unwrap();
+        }
+        assert_eq!((job.state(), job.value()), (JobState::Finished, Some(42)));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }

@@ -107,6 +107,9 @@ pub(crate) struct Core {
     /// The OS threads of blocking jobs, started on first use.
     pub(crate) workers: Option<Workers>,
     pub(crate) worker_count: usize,
+    /// The workers' stack size (`None`: std's default), which a test sets
+    /// beyond what the OS can give to see a pool that cannot start.
+    pub(crate) worker_stack_size: Option<usize>,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
@@ -137,9 +140,16 @@ impl Core {
     }
 
     /// The worker pool, started on first use.
-    pub(crate) fn workers(&mut self) -> &Workers {
-        let count = self.worker_count;
-        self.workers.get_or_insert_with(|| Workers::start(count))
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WorkerThread`] if the OS refuses a worker thread; nothing is
+    /// kept, and the next call tries again.
+    pub(crate) fn workers(&mut self) -> Result<&Workers, Error> {
+        if self.workers.is_none() {
+            self.workers = Some(Workers::start(self.worker_count, self.worker_stack_size)?);
+        }
+        Ok(self.workers.as_ref().expect("started above"))
     }
 
     pub(crate) fn serial(&mut self) -> u64 {
@@ -780,7 +790,9 @@ pub struct KernelBuilder {
 impl KernelBuilder {
     /// With `true`, the kernel's clock is virtual: it starts at zero and, when every
     /// thread waits on a deadline, jumps to the nearest one at once. Programs that
-    /// sleep for hours finish in microseconds, with the same interleaving every run.
+    /// sleep for hours finish in microseconds, with the same interleaving every run
+    /// (short of what the wall clock decides: pushes from other OS threads,
+    /// blocking jobs' reports, and steps cut by a [`Budget::Time`]).
     ///
     /// # Examples
     ///
@@ -829,7 +841,8 @@ impl KernelBuilder {
 
     /// The number of OS worker threads that run blocking jobs (default
     /// [`DEFAULT_WORKERS`]; at least one). They start with the first blocking
-    /// job, and dropping the kernel joins them.
+    /// job (one the OS refuses ends that job's run with
+    /// [`Error::WorkerThread`]), and dropping the kernel joins them.
     ///
     /// # Examples
     ///
@@ -875,6 +888,7 @@ impl KernelBuilder {
             next_job: 0,
             workers: None,
             worker_count: self.workers,
+            worker_stack_size: None,
             on_error: None,
             on_trace: None,
             scratch: Vec::new(),
@@ -927,6 +941,45 @@ impl Default for KernelBuilder {
 ///     t.wait()
 /// });
 /// assert_eq!(out.unwrap().unwrap(), Some(7.into()));
+/// ```
+///
+/// # One kernel per OS thread
+///
+/// A kernel and the handles that reach into it ([`Thread`](crate::thread::Thread),
+/// [`JoinHandle`](crate::thread::JoinHandle), [`Job`](crate::job::Job)) stay
+/// on the OS thread that built the kernel: its green threads share its state
+/// without locks, so none of them is `Send` or `Sync`. Moving one to another
+/// OS thread is refused at compile time, by an error that names a type inside
+/// cothread:
+///
+/// ```text
+/// error[E0277]: `Rc<cothread::kernel::Shared>` cannot be sent between threads safely
+/// ```
+///
+/// (`cannot be shared between threads safely` for a `&Kernel`; for a handle,
+/// `std::rc::Weak<cothread::kernel::Shared>`, `Rc<cothread::process::Slot<T>>`
+/// or `Rc<RefCell<job::JobCore<T>>>`.)
+///
+/// ```compile_fail,E0277
+/// let kernel = cothread::Kernel::new();
+/// std::thread::spawn(move || drop(kernel)); // the kernel cannot leave its OS thread
+/// ```
+///
+/// Run one kernel on each OS thread that needs one. To reach a kernel from
+/// another OS thread, push signals through a [`SignalSender`] (`Send + Sync +
+/// Clone`, from [`signal_sender`](Kernel::signal_sender)); CPU-heavy work goes
+/// to a blocking job ([`blocking_job`](Kernel::blocking_job)), which runs on the
+/// kernel's worker threads.
+///
+/// ```
+/// use cothread::{event, Kernel, Signal};
+///
+/// let mut kernel = Kernel::new();
+/// let sender = kernel.signal_sender();
+/// let producer = std::thread::spawn(move || sender.push(Signal::new("work").with(7)).unwrap());
+/// let got = kernel.run(|| event::pull(None, "work")).unwrap();
+/// producer.join().unwrap();
+/// assert_eq!(got.unwrap().arg(0).as_int(), Some(7));
 /// ```
 pub struct Kernel {
     shared: Rc<Shared>,
@@ -1200,6 +1253,10 @@ impl Kernel {
     /// So sixty `advance(1/60 s)` give the same run as one `advance(1 s)`. What
     /// is ready now runs first, as with [`run_until_idle`](Kernel::run_until_idle).
     ///
+    /// The end is included: what falls due at exactly `now + dt` runs in this
+    /// advance, not the next one, so a thread that sleeps `dt` has woken by
+    /// the time `advance(dt)` returns.
+    ///
     /// # Panics
     ///
     /// On a kernel with the real clock, and if called from inside a green thread.
@@ -1223,6 +1280,19 @@ impl Kernel {
     /// assert_eq!(kernel.uptime(), Duration::from_secs(1));
     /// kernel.advance(Duration::from_secs(1));
     /// assert_eq!(ticks.wait().unwrap(), [400, 800, 1200]);
+    /// ```
+    ///
+    /// A deadline at the end of the advance:
+    ///
+    /// ```
+    /// use cothread::{os, Kernel, Status};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let sleeper = kernel.spawn(|| os::sleep(Duration::from_secs(1)));
+    /// let report = kernel.advance(Duration::from_secs(1)); // due at exactly 0 s + 1 s
+    /// assert_eq!(report.resumes, 1);
+    /// assert_eq!(sleeper.status(), Status::Dead);
     /// ```
     pub fn advance(&mut self, dt: Duration) -> StepReport {
         self.advance_metered("advance", dt, &Meter::Unlimited)
@@ -1398,11 +1468,11 @@ impl Kernel {
         true
     }
 
-    /// Registers a kernel-wide listener for signals named `name`: it belongs to
-    /// no thread and lives as long as the kernel (or until
-    /// [`ignore`](Kernel::ignore)). It runs like a thread's listener (see
-    /// [`event::listen`](crate::event::listen)): in registration order, before
-    /// the waiting threads, removed when it returns `false` or panics.
+    /// Registers a kernel-wide listener for signals named `name` (a `&str` or
+    /// a `String`): it belongs to no thread and lives as long as the kernel
+    /// (or until [`ignore`](Kernel::ignore)). It runs like a thread's listener
+    /// (see [`event::listen`](crate::event::listen)): in registration order,
+    /// before the waiting threads, removed when it returns `false` or panics.
     ///
     /// # Examples
     ///
@@ -1420,11 +1490,11 @@ impl Kernel {
     /// ```
     pub fn listen<R: ListenerResult>(
         &mut self,
-        name: &str,
+        name: impl AsRef<str>,
         callback: impl FnMut(&Signal) -> R + 'static,
     ) -> ListenerId {
         let root = self.shared.core().root;
-        self.shared.listen_as(root, name, callback)
+        self.shared.listen_as(root, name.as_ref(), callback)
     }
 
     /// Removes a kernel-wide listener; returns whether it removed one.
@@ -1465,8 +1535,10 @@ impl Kernel {
     /// Installs a hook that sees each thing the kernel does (spawns, switches,
     /// deliveries, timers, ends) with the time on its clock, replacing any
     /// previous one. On the virtual clock the same program fed the same signals
-    /// gives the same trace on every run, so a host can record runs and compare
-    /// them. The hook must not call into the kernel; one that panics is
+    /// at the same points gives the same trace on every run, so a host can
+    /// record runs and compare them. Steps cut by a [`Budget::Time`] end by the
+    /// wall clock, so where a host's pushes between them land varies; a
+    /// [`Budget::Resumes`] cuts them the same way every run. The hook must not call into the kernel; one that panics is
     /// reported through the error reporter and removed.
     ///
     /// # Examples
@@ -1522,6 +1594,9 @@ impl Kernel {
 
     /// Starts a blocking job from the host: `work` runs on one of the kernel's
     /// OS worker threads and reports back as signals (see [`job`](crate::job)).
+    /// If the OS refuses to start the workers, the run ends in
+    /// [`JobState::Error`](crate::job::JobState::Error) with the text of
+    /// [`Error::WorkerThread`], its work unrun.
     ///
     /// # Examples
     ///

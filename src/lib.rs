@@ -66,6 +66,29 @@
 //! predicate. [`event::listen`] and [`event::timer`] register callbacks that belong
 //! to the thread that made them and die with it.
 //!
+//! Signals are not buffered. A pushed signal waits in the kernel's queue only
+//! until the next round delivers it; it then goes to the listeners of its name
+//! and the threads waiting for it *at that moment*, and one that nothing takes
+//! is dropped. A thread that is sleeping, waiting for something else or
+//! suspended when a signal is delivered misses it for good; a listener sees
+//! every one.
+//!
+//! ```
+//! use cothread::{event, os, Kernel, Signal};
+//! use std::time::Duration;
+//!
+//! let mut kernel = Kernel::builder().virtual_time(true).build();
+//! let got = kernel.run(|| {
+//!     event::push(Signal::new("a"));
+//!     let a = event::pull(Duration::from_secs(1), "a"); // waiting when "a" is delivered
+//!     event::push(Signal::new("b"));
+//!     os::sleep(Duration::ZERO);                        // "b" is delivered to nobody
+//!     let b = event::pull(Duration::from_secs(1), "b"); // so this times out
+//!     (a.is_some(), b.is_some())
+//! });
+//! assert_eq!(got.unwrap(), (true, false));
+//! ```
+//!
 //! # Processes
 //!
 //! Every program and thread is a process. A thread belongs to the process that
@@ -85,6 +108,111 @@
 //! });
 //! assert_eq!(out.unwrap(), Err(Error::Panicked("thread abort".into())));
 //! ```
+//!
+//! # The host
+//!
+//! The program that owns the kernel is its *host*. [`Kernel::run`] runs one
+//! program to its end; a host with a loop of its own (a game's frames, a
+//! simulation's steps) starts programs with [`Kernel::spawn`], which runs each
+//! up to its first blocking call and returns its handle, and then drives the
+//! kernel a slice at a time: [`Kernel::step_for`] runs what is ready now, within
+//! a [`Budget`], and [`Kernel::advance`] moves a virtual clock by `dt`, running
+//! what falls due on the way. Between calls the host pushes input with
+//! [`Kernel::push_signal`]; other OS threads push through a [`SignalSender`], and
+//! a host with nothing else to do blocks in [`Kernel::run_forever`]. A kernel
+//! and its handles stay on the OS thread that built it (see
+//! [`Kernel`](Kernel#one-kernel-per-os-thread)). On the virtual clock a run
+//! repeats exactly, except for what the wall clock decides: pushes from other
+//! OS threads, blocking jobs' reports, and steps cut by a [`Budget::Time`].
+//!
+//! ```
+//! use cothread::{event, os, Budget, Kernel, Signal};
+//! use std::time::Duration;
+//!
+//! fn main() {
+//!     let mut kernel = Kernel::builder().virtual_time(true).build();
+//!     let door = kernel.spawn(|| {
+//!         let key = event::pull(None, "key").expect("no timeout was given");
+//!         os::sleep(Duration::from_millis(500)); // the door takes half a second
+//!         format!("opened with {} at {:?}", key.arg(0), os::uptime())
+//!     });
+//!     kernel.push_signal(Signal::new("key").with("E")); // a frame's input
+//!     kernel.step_for(Budget::Resumes(16)); // the door takes the key, then sleeps
+//!     while kernel.advance(Duration::from_millis(100)).alive {} // fixed steps
+//!     assert_eq!(door.wait().unwrap(), "opened with E at 500ms");
+//! }
+//! ```
+//!
+//! # Jobs
+//!
+//! The [`job`] module is Solara's `use_thread` on the kernel: a [`job::Job`]
+//! runs long work in the background, as a green thread ([`Kernel::job`],
+//! [`job::spawn`]) or on an OS worker thread ([`Kernel::blocking_job`],
+//! [`job::spawn_blocking`]), and shows its progress as a state, a latest value
+//! and a latest error that a frame loop reads without blocking. It can be
+//! cancelled, retried and restarted when its dependencies change.
+//!
+//! ```
+//! use cothread::job::{JobContext, JobState};
+//! use cothread::{os, Kernel};
+//! use std::time::Duration;
+//!
+//! fn main() {
+//!     let mut kernel = Kernel::builder().virtual_time(true).build();
+//!     let load = kernel.job(|ctx: &JobContext<u32>| {
+//!         for percent in [25, 50, 75] {
+//!             ctx.emit(percent);
+//!             os::sleep(Duration::from_secs(1));
+//!         }
+//!         Ok::<_, String>(100)
+//!     });
+//!     let mut shown = Vec::new();
+//!     while !load.state().is_done() {
+//!         shown.push(load.value().unwrap_or(0)); // a frame draws the progress
+//!         kernel.advance(Duration::from_secs(1));
+//!     }
+//!     assert_eq!((load.state(), load.value()), (JobState::Finished, Some(100)));
+//!     assert_eq!(shown, [25, 50, 75]);
+//! }
+//! ```
+//!
+//! # Thread-locals
+//!
+//! Every green thread of a kernel runs on the kernel's OS thread, so std's
+//! `thread_local!` gives them all the same slot: a value one green thread sets
+//! there, the others read. State of one green thread belongs in its closure.
+//!
+//! ```
+//! use cothread::{thread, Kernel};
+//! use std::cell::Cell;
+//!
+//! thread_local! {
+//!     static LEVEL: Cell<u32> = const { Cell::new(0) };
+//! }
+//!
+//! let mut kernel = Kernel::new();
+//! kernel.run(|| {
+//!     LEVEL.with(|l| l.set(7));
+//!     let other = thread::create(|| LEVEL.with(Cell::get));
+//!     assert_eq!(other.wait().unwrap(), 7); // the program's value: one slot
+//! }).unwrap();
+//! ```
+//!
+//! # The guide
+//!
+//! The repository's `docs/` directory has a page per concept, with OpenOS's
+//! Lua and cothread's Rust side by side; every snippet runs as a doc test:
+//!
+//! - docs/README.md: the index, the reading order, and the examples.
+//! - docs/threads.md: `thread::create`, rounds, status, join, suspend, kill, panics.
+//! - docs/processes.md: programs and the host, closing, `os::exit`, attach and detach.
+//! - docs/signals.md: `Signal` and `Value`, pushing, the delivery rules, interrupts.
+//! - docs/events.md: `event::pull` and filters, listeners, timers, `on_error`.
+//! - docs/embedding.md: frame loops, fixed-step simulations, blocking hosts, tracing.
+//! - docs/jobs.md: jobs, green and blocking; cancel, retry, dependencies.
+//! - docs/reliability.md: what a script cannot break: panics, kills, stack overflows.
+//! - docs/semantics.md: the OpenOS rules the kernel follows, rule by rule.
+//! - docs/performance.md: the benchmarks, the latest figures, how to rerun them.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

@@ -39,6 +39,16 @@ pub enum Budget {
     /// Wall time: no thread is resumed once this much has passed since the step
     /// began. A thread already running is not interrupted (the kernel is
     /// cooperative), so a step can overrun by one thread's stretch.
+    ///
+    /// Even on the virtual clock this budget is read from the wall clock: how
+    /// far a step gets depends on the machine's speed and load, so the number
+    /// of steps a run takes varies from run to run, and with it where the
+    /// host's pushes and advances between steps land in the run (and, with
+    /// [`Kernel::advance_for`], the virtual time at which the clock stops
+    /// short). A run that must repeat exactly is stepped with
+    /// [`Budget::Resumes`].
+    ///
+    /// [`Kernel::advance_for`]: crate::Kernel::advance_for
     Time(Duration),
     /// At most this many units of work: thread resumes, listener runs and
     /// timer firings ([`StepReport::resumes`] plus [`StepReport::callbacks`]).

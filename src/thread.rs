@@ -20,7 +20,9 @@ pub use crate::id::{Status, ThreadId};
 /// A cheap, clonable handle to a thread (OpenOS's thread handle `t`).
 ///
 /// Every method works from inside the kernel and from the host; the ones that
-/// must wait (`join`) need to be called from a program or thread.
+/// must wait (`join`) need to be called from a program or thread. Like the
+/// kernel, it stays on the kernel's OS thread: it is not `Send` (see
+/// [`Kernel`](crate::Kernel#one-kernel-per-os-thread)).
 ///
 /// # Examples
 ///
@@ -321,7 +323,8 @@ impl fmt::Debug for Thread {
 }
 
 /// The handle `thread::create` returns: a [`Thread`] (it derefs to one) that also
-/// gives the thread's value.
+/// gives the thread's value. It is not `Send` (see
+/// [`Kernel`](crate::Kernel#one-kernel-per-os-thread)).
 ///
 /// # Examples
 ///

@@ -96,6 +96,42 @@ fn listeners_run_in_registration_order_each_with_the_signal() {
     );
 }
 
+/// A name built at run time is a `String`: `event::listen`, `Kernel::listen`,
+/// `event::pull` and `Filter::pattern` take one as they take a `&str`.
+#[test]
+fn a_string_names_a_listener_as_it_names_a_pull() {
+    let out = Out::new();
+    let mut k = kernel();
+    let o = out.clone();
+    k.listen(format!("sensor_{}", 2), move |s: &Signal| o.print(format!("host heard {s}")));
+    let o = out.clone();
+    k.run(move || {
+        let name = format!("sensor_{}", 2);
+        let o1 = o.clone();
+        event::listen(name.clone(), move |s: &Signal| o1.print(format!("listener heard {s}")));
+        let o2 = o.clone();
+        event::listen(&name, move |s: &Signal| o2.print(format!("by reference heard {s}")));
+        let o3 = o.clone();
+        let pattern = format!("^{}", &name[..6]);
+        thread::create(move || {
+            o3.print(format!("pattern got {}", show(event::pull(None, Filter::pattern(pattern)))))
+        });
+        event::push(Signal::new(name.clone()).with(7));
+        o.print(format!("pull got {}", show(event::pull(secs(1), name))));
+    })
+    .unwrap();
+    assert_eq!(
+        out.lines(),
+        [
+            "host heard sensor_2 7",
+            "listener heard sensor_2 7",
+            "by reference heard sensor_2 7",
+            "pattern got sensor_2 7",
+            "pull got sensor_2 7",
+        ]
+    );
+}
+
 /// A signal's listeners run before the threads waiting for it are woken, even
 /// a listener registered after the thread began waiting.
 #[test]
@@ -996,7 +1032,7 @@ fn a_pattern_longer_than_the_cap_is_refused_with_its_length() {
     );
     // The length is checked first, whatever else is wrong with the pattern.
     assert_eq!(
-        Filter::try_pattern(&format!("[{}", "a".repeat(300))).err().as_deref(),
+        Filter::try_pattern(format!("[{}", "a".repeat(300))).err().as_deref(),
         Some("pattern too long (301 bytes; the limit is 256)")
     );
 }
@@ -1004,7 +1040,7 @@ fn a_pattern_longer_than_the_cap_is_refused_with_its_length() {
 #[test]
 #[should_panic(expected = "for Filter::pattern: pattern too long (257 bytes; the limit is 256)")]
 fn filter_pattern_panics_on_a_pattern_longer_than_the_cap() {
-    Filter::pattern(&"a".repeat(MAX_PATTERN_LEN + 1));
+    Filter::pattern("a".repeat(MAX_PATTERN_LEN + 1));
 }
 
 /// Matching that would take more than `MAX_PATTERN_STEPS` steps is "no match",
@@ -1012,13 +1048,13 @@ fn filter_pattern_panics_on_a_pattern_longer_than_the_cap() {
 #[test]
 fn a_pattern_that_backtracks_past_the_step_bound_does_not_match() {
     let long = Signal::new("a".repeat(256).as_str());
-    assert!(!Filter::pattern(&format!("{}b", "a*".repeat(127))).matches(&long));
+    assert!(!Filter::pattern(format!("{}b", "a*".repeat(127))).matches(&long));
     let sets = format!("{}\u{2}", format!("[{}%w_]*", "\u{1}".repeat(25)).repeat(7));
     assert!(!Filter::pattern(&sets).matches(&long));
     // Lua finds this after about 2^20 tries; 2^4 is no trouble.
     let exponential = |n: usize| format!("^{}{}$", "a?".repeat(n), "a".repeat(n));
-    assert!(!Filter::pattern(&exponential(20)).matches(&Signal::new("a".repeat(20).as_str())));
-    assert!(Filter::pattern(&exponential(4)).matches(&Signal::new("aaaa")));
+    assert!(!Filter::pattern(exponential(20)).matches(&Signal::new("a".repeat(20).as_str())));
+    assert!(Filter::pattern(exponential(4)).matches(&Signal::new("aaaa")));
     const { assert!(MAX_PATTERN_STEPS < 1 << 20) };
 }
 

@@ -95,7 +95,7 @@ impl Filter {
     }
 
     /// Accepts signals whose name contains a match of the OpenOS (Lua) pattern
-    /// `pattern`, as `event.pull("key")` does in OpenOS.
+    /// `pattern` (a `&str` or a `String`), as `event.pull("key")` does in OpenOS.
     ///
     /// Testing one name costs at most [`MAX_PATTERN_STEPS`] steps, whatever the
     /// pattern and the name: a pattern whose matching would take more than
@@ -120,9 +120,10 @@ impl Filter {
     /// assert!(!Filter::pattern("^down").matches(&Signal::new("key_down")));
     /// // Backtracking with no end in sight: given up on, so no match.
     /// let hopeless = format!("{}b", "a*".repeat(20));
-    /// assert!(!Filter::pattern(&hopeless).matches(&Signal::new("a".repeat(200).as_str())));
+    /// assert!(!Filter::pattern(hopeless).matches(&Signal::new("a".repeat(200).as_str())));
     /// ```
-    pub fn pattern(pattern: &str) -> Filter {
+    pub fn pattern(pattern: impl AsRef<str>) -> Filter {
+        let pattern = pattern.as_ref();
         match Filter::try_pattern(pattern) {
             Ok(filter) => filter,
             Err(msg) => panic!("cothread: bad pattern {pattern:?} for Filter::pattern: {msg}"),
@@ -156,7 +157,8 @@ impl Filter {
     /// );
     /// assert!(Filter::try_pattern(&"%w".repeat(MAX_PATTERN_LEN / 2)).is_ok());
     /// ```
-    pub fn try_pattern(pattern: &str) -> Result<Filter, String> {
+    pub fn try_pattern(pattern: impl AsRef<str>) -> Result<Filter, String> {
+        let pattern = pattern.as_ref();
         // First, so that an oversized pattern is refused for its size whatever
         // else is wrong with it, and is never parsed.
         if pattern.len() > MAX_PATTERN_LEN {

@@ -222,8 +222,8 @@ impl ListenerResult for bool {
     }
 }
 
-/// Registers `callback` for signals named `name` (exactly), like OpenOS's
-/// `event.listen`. The listener belongs to the current thread (or program): it
+/// Registers `callback` for signals named `name` (exactly; a `&str` or a
+/// `String`, as [`Filter::name`] takes), like OpenOS's `event.listen`. The listener belongs to the current thread (or program): it
 /// runs only while its owner is alive and not suspended, and dies with it.
 /// Listeners run when a signal is delivered, before the threads waiting for it,
 /// in registration order. A callback that returns `false` is removed; one that
@@ -251,12 +251,12 @@ impl ListenerResult for bool {
 /// assert_eq!(seen.get(), 5);
 /// ```
 pub fn listen<R: ListenerResult>(
-    name: &str,
+    name: impl AsRef<str>,
     callback: impl FnMut(&Signal) -> R + 'static,
 ) -> ListenerId {
     let shared = kernel::current("event::listen");
     let owner = shared.current_owner();
-    shared.listen_as(owner, name, callback)
+    shared.listen_as(owner, name.as_ref(), callback)
 }
 
 /// Removes a listener of the current thread (or program); returns whether it
