@@ -220,6 +220,7 @@
 
 mod error;
 pub mod event;
+mod host;
 mod id;
 mod inspect;
 pub mod job;
@@ -237,12 +238,10 @@ mod time;
 
 pub use error::Error;
 pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
+pub use host::{Kernel, KernelBuilder, DEFAULT_STACK_POOL, DEFAULT_WORKERS};
 pub use id::{Status, ThreadId};
 pub use inspect::{ThreadInfo, Trace, Waiting};
-pub use kernel::{
-    Kernel, KernelBuilder, SignalSender, StepReport, DEFAULT_STACK_POOL, DEFAULT_STACK_SIZE,
-    DEFAULT_WORKERS, MIN_STACK_SIZE,
-};
+pub use kernel::{SignalSender, StepReport, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use round::Budget;
 
 /// The README's example, compiled and run as a doc test.

@@ -1,0 +1,577 @@
+//! The kernel: its state, the thread-local pointer that reaches it, and the loop
+//! that runs rounds (queued signals, then due deadlines, then joins).
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::event::listen::{Listeners, Timers};
+use crate::event::waiters::Waiters;
+use crate::event::Signal;
+use crate::id::Status;
+use crate::inspect::TraceHook;
+use crate::job::Workers;
+use crate::park::{Parker, WaitToken};
+use crate::process::{Kind, Task, Tasks, Wait};
+use crate::round::{Meter, Progress, Round};
+use crate::stack::StackPool;
+use crate::time::{Clock, DeadlineQueue};
+
+mod current;
+mod remote;
+
+pub(crate) use current::*;
+pub(crate) use remote::Remote;
+pub use remote::SignalSender;
+
+pub use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+
+/// From how many tasks (the root, programs and threads) on a resume
+/// prefetches the next one's stack ([`Core::prefetch`]). Below it the stacks'
+/// top frames stay in the caches and prefetching only costs: on the machine
+/// of docs/performance.md, waking sleepers took 89 ns without and 93 ns with
+/// it among 200 threads, the same 140 ns either way among 3 000, and 336 ns
+/// without, 123 ns with among 10 000.
+const PREFETCH_FROM: usize = 2048;
+
+/// What a deadline in the queue wakes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Due {
+    /// A parked task, if that wait is still on.
+    Task(Parker),
+    /// A timer, if it is still registered under this serial.
+    Timer { key: usize, serial: u64 },
+}
+
+/// Whether a deadline entry still names a wait or a timer.
+fn is_live(tasks: &Tasks, timers: &Timers, due: &Due) -> bool {
+    match *due {
+        Due::Task(parker) => parker.is_parked(tasks),
+        Due::Timer { key, serial } => timers.table.get(key).is_some_and(|t| t.serial == serial),
+    }
+}
+
+/// A signal in the kernel's queue. A thread's `"thread_exit"` is queued as the
+/// thread's serial and built only if, when its turn comes, something could
+/// receive it: one is queued for every thread that ends, and most have no
+/// listener or waiter.
+pub(crate) enum Queued {
+    Signal(Signal),
+    ThreadExit(u64),
+}
+
+/// The host's handler for errors raised inside the kernel.
+pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
+
+/// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
+/// held across a context switch or a call into user code.
+pub(crate) struct Core {
+    pub(crate) tasks: Tasks,
+    pub(crate) root: usize,
+    /// The task whose stack is executing (`None`: the host's stack).
+    pub(crate) running: Option<usize>,
+    /// The task on whose behalf calls are made: the running task, or the owner
+    /// of the listener or timer callback being run.
+    pub(crate) context: Option<usize>,
+    pub(crate) queue: VecDeque<Queued>,
+    pub(crate) waiters: Waiters,
+    pub(crate) listeners: Listeners,
+    pub(crate) timers: Timers,
+    pub(crate) deadlines: DeadlineQueue<Due>,
+    /// Parked tasks woken by their wait source ([`Core::wake`]): they run in
+    /// the next round, after its deadlines.
+    pub(crate) wakes: VecDeque<Parker>,
+    pub(crate) clock: Clock,
+    pub(crate) stacks: StackPool<crate::process::Home>,
+    pub(crate) next_token: u64,
+    pub(crate) next_serial: u64,
+    pub(crate) next_job: u64,
+    /// The OS threads of blocking jobs, started on first use.
+    pub(crate) workers: Option<Workers>,
+    pub(crate) worker_count: usize,
+    /// The workers' stack size (`None`: std's default), which a test sets
+    /// beyond what the OS can give to see a pool that cannot start.
+    pub(crate) worker_stack_size: Option<usize>,
+    pub(crate) on_error: Option<ErrorHook>,
+    pub(crate) on_trace: Option<TraceHook>,
+    /// Reused between deliveries so that a push allocates nothing.
+    pub(crate) scratch: Vec<Parker>,
+    /// User values (callbacks) removed while the state was borrowed, dropped
+    /// once it is not.
+    pub(crate) graveyard: crate::event::listen::Graveyard,
+    pub(crate) remote: Arc<Remote>,
+    /// [`PREFETCH_FROM`], which tests lower to run the prefetching path.
+    pub(crate) prefetch_from: usize,
+    /// Tasks parked for ever (see `Task::zombie`): dead, but in the table.
+    pub(crate) zombies: usize,
+    /// Stacks this kernel will never free or reuse: frames on them were
+    /// discarded (a stack overflow) or abandoned (a zombie), and memory they
+    /// held may still be referred to from elsewhere.
+    pub(crate) quarantined: usize,
+}
+
+impl Core {
+    pub(crate) fn now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    /// A fresh job id (from 1).
+    pub(crate) fn next_job(&mut self) -> u64 {
+        self.next_job += 1;
+        self.next_job
+    }
+
+    /// The worker pool, started on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WorkerThread`] if the OS refuses a worker thread; nothing is
+    /// kept, and the next call tries again.
+    pub(crate) fn workers(&mut self) -> Result<&Workers, Error> {
+        if self.workers.is_none() {
+            self.workers = Some(Workers::start(self.worker_count, self.worker_stack_size)?);
+        }
+        Ok(self.workers.as_ref().expect("started above"))
+    }
+
+    pub(crate) fn serial(&mut self) -> u64 {
+        self.next_serial += 1;
+        self.next_serial
+    }
+
+    /// Drops stale wake-ups from the deadline queue once they outnumber the live
+    /// ones, so that waits that end early (a pull answered long before its
+    /// timeout) cannot grow it without bound.
+    pub(crate) fn compact_deadlines(&mut self) {
+        let live = self.tasks.len() + self.timers.table.len();
+        if self.deadlines.len() <= 64 + 2 * live {
+            return;
+        }
+        let (tasks, timers) = (&self.tasks, &self.timers);
+        self.deadlines.retain(|due| is_live(tasks, timers, due));
+    }
+
+    /// The earliest deadline worth waiting for: as [`next_deadline`], but `None`
+    /// when every deadline left is a timer of a frozen (suspended) owner. Such
+    /// a timer only skips its firings, one interval after another, and nothing
+    /// can thaw its owner when nothing else can run: waiting for it would spin
+    /// (virtual clock) or sleep for ever (real clock) instead of reporting the
+    /// deadlock.
+    ///
+    /// [`next_deadline`]: Core::next_deadline
+    pub(crate) fn next_useful_deadline(&mut self) -> Option<Duration> {
+        let next = self.next_deadline()?;
+        let frozen_timer = |core: &Core, due: &Due| match *due {
+            Due::Timer { key, serial } => core.timers.table.get(key).is_some_and(|t| {
+                t.serial == serial && crate::process::frozen(&core.tasks, t.owner)
+            }),
+            Due::Task { .. } => false,
+        };
+        let (_, head) = self.deadlines.peek()?;
+        // Checked in full only when the head is such a timer, which is rare.
+        if frozen_timer(self, head)
+            && self
+                .deadlines
+                .items()
+                .all(|due| !is_live(&self.tasks, &self.timers, due) || frozen_timer(self, due))
+        {
+            return None;
+        }
+        Some(next)
+    }
+
+    /// The earliest deadline that can still wake something: stale entries (a
+    /// wait that ended another way, a cancelled timer) at the head are dropped.
+    pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
+        loop {
+            let (at, due) = self.deadlines.peek()?;
+            if is_live(&self.tasks, &self.timers, due) {
+                return Some(at);
+            }
+            self.deadlines.pop();
+        }
+    }
+
+    /// The task `key` if it is still the one with this serial.
+    pub(crate) fn task(&self, key: usize, serial: u64) -> Option<&Task> {
+        self.tasks.get(key).filter(|t| t.serial == serial)
+    }
+
+    /// Whether any program or thread is alive (zombies are not).
+    pub(crate) fn any_alive(&self) -> bool {
+        self.tasks.len() > 1 + self.zombies
+    }
+
+    /// Whether there are tasks enough for their stacks to have left the
+    /// caches, so that prefetching pays ([`PREFETCH_FROM`]).
+    #[inline]
+    fn many_tasks(&self) -> bool {
+        cfg!(target_arch = "x86_64") && self.tasks.len() >= self.prefetch_from
+    }
+
+    /// Warms the top of `key`'s stack for a resume soon, once there are more
+    /// threads than the caches hold the stacks of (with a few, prefetching
+    /// would only cost).
+    #[inline]
+    pub(crate) fn prefetch(&self, key: usize) {
+        if self.many_tasks() {
+            if let Some(task) = self.tasks.get(key) {
+                task.frames.prefetch();
+            }
+        }
+    }
+
+    /// [`prefetch`](Core::prefetch) for the next deadline, if it wakes a
+    /// task: called as a task is woken by its deadline, so that the next
+    /// one's stack is fetched while this one runs.
+    #[inline]
+    pub(crate) fn prefetch_next_due(&self) {
+        if self.many_tasks() {
+            if let Some((_, &Due::Task(Parker { key, .. }))) = self.deadlines.peek() {
+                self.prefetch(key);
+            }
+        }
+    }
+
+    /// The same for timers, called as a timer falls due: a firing's first
+    /// miss, among many timers, is the next one's entry in the table.
+    #[inline]
+    pub(crate) fn prefetch_next_timer(&self) {
+        if self.timers.table.len() >= self.prefetch_from {
+            if let Some((_, &Due::Timer { key, .. })) = self.deadlines.peek() {
+                if let Some(timer) = self.timers.table.get(key) {
+                    crate::stack::prefetch_line(timer as *const _ as usize);
+                }
+            }
+        }
+    }
+
+    /// Ends `key`'s current wait (it is about to run, or it died). `delivered`:
+    /// the waiter index has already dropped its entry.
+    pub(crate) fn end_wait(&mut self, key: usize, delivered: bool) {
+        let task = &mut self.tasks[key];
+        task.token = WaitToken::NONE;
+        task.deadline = None;
+        // A sleep, the most common wait by far, has nothing to undo or drop.
+        if let Wait::Sleep = task.wait {
+            task.wait = Wait::None;
+            return;
+        }
+        let wait = std::mem::replace(&mut task.wait, Wait::None);
+        if let Wait::Signal(filter) = wait {
+            if !delivered {
+                self.waiters.forget(&filter, &self.tasks);
+            }
+        }
+    }
+
+    /// Whether a signal or a joiner's nudge waits for the next round.
+    pub(crate) fn has_queued_work(&self) -> bool {
+        !self.queue.is_empty() || !self.wakes.is_empty()
+    }
+
+    /// Whether a round started now would find nothing queued for it: no
+    /// signal (here or from another OS thread), no joiner to wake.
+    pub(crate) fn nothing_queued(&self) -> bool {
+        !self.has_queued_work() && !self.remote.pending.load(Ordering::Relaxed)
+    }
+
+    /// Whether a round started now would have something to do (or might: the
+    /// deadline at the head may be stale).
+    pub(crate) fn has_work_now(&self) -> bool {
+        self.has_queued_work()
+            || self.remote.pending.load(Ordering::Relaxed)
+            || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
+    }
+
+    /// Queues a signal for the next round.
+    pub(crate) fn enqueue(&mut self, signal: Signal) {
+        self.queue.push_back(Queued::Signal(signal));
+    }
+
+    /// The signal that `queued` stands for, or `None` for a `"thread_exit"`
+    /// that nothing can receive (no listener, no waiter for it, no trace hook).
+    pub(crate) fn unqueue(&self, queued: Queued, traced: bool) -> Option<Signal> {
+        match queued {
+            Queued::Signal(signal) => Some(signal),
+            Queued::ThreadExit(serial) => {
+                let name = crate::process::thread_exit_name();
+                let wanted =
+                    traced || self.listeners.has_name(&name) || self.waiters.may_want(&name);
+                wanted.then(|| Signal::new(name).with(serial))
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn drain_remote(&mut self) {
+        // A plain load first: the swap, a locked instruction, only when set.
+        if self.remote.pending.load(Ordering::Relaxed) {
+            self.drain_remote_now();
+        }
+    }
+
+    #[cold]
+    fn drain_remote_now(&mut self) {
+        if self.remote.pending.swap(false, Ordering::Acquire) {
+            let mut shared = self.remote.lock();
+            self.queue.extend(shared.signals.drain(..).map(Queued::Signal));
+        }
+    }
+
+    /// One line per blocked task, for deadlock reports.
+    pub(crate) fn describe_waits(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (_, task) in self.tasks.iter() {
+            let what = match &task.wait {
+                Wait::None => continue,
+                Wait::Signal(filter) => format!("waits for {}", filter.describe()),
+                Wait::Sleep => "sleeps".to_string(),
+                Wait::Join(targets) => {
+                    let names: Vec<String> = targets
+                        .iter()
+                        .filter_map(|&k| self.tasks.get(k))
+                        .map(|t| t.label())
+                        .collect();
+                    format!("joins {}", names.join(", "))
+                }
+                Wait::Coma => "is suspended".to_string(),
+            };
+            let frozen = if task.status == Status::Suspended { " (suspended)" } else { "" };
+            out.push(format!("{}{frozen} {what}", task.label()));
+        }
+        out
+    }
+}
+
+/// The kernel's state and the pointer green threads use to reach it.
+pub(crate) struct Shared {
+    core: RefCell<Core>,
+    /// The round under way, kept apart from `core` because it is held while
+    /// user code runs (filters, listeners) and only the host drives it.
+    pub(crate) round: RefCell<Round>,
+    /// Whether a trace hook is installed, read without borrowing `core` on
+    /// every switch.
+    pub(crate) tracing: Cell<bool>,
+    /// Whether whoever entered the kernel from outside (the host, or a green
+    /// thread of another kernel) was unwinding: then the OS thread's panic
+    /// count is not the green threads' own (see [`Shared::unwinding`]).
+    host_panicking: Cell<bool>,
+    /// Itself, for the handles it gives out.
+    me: Weak<Shared>,
+}
+
+impl Shared {
+    /// A kernel's state: the root task alone, nothing queued, the clock at
+    /// its start (see `KernelBuilder` for the parameters).
+    pub(crate) fn new(
+        virtual_time: bool,
+        stack_size: usize,
+        stack_pool: usize,
+        workers: usize,
+    ) -> Rc<Shared> {
+        crate::overflow::install(crate::overflow::KernelHooks {
+            state_borrowed,
+            kernel_frames: crate::process::kernel_frames,
+        });
+        let mut tasks = Tasks::default();
+        let root = tasks.insert(|| Task::new(0, Kind::Root, None));
+        let core = Core {
+            tasks,
+            root,
+            running: None,
+            context: None,
+            queue: VecDeque::new(),
+            waiters: Waiters::default(),
+            listeners: Listeners::default(),
+            timers: Timers::unlisting(root),
+            deadlines: DeadlineQueue::new(),
+            wakes: VecDeque::new(),
+            clock: Clock::new(virtual_time),
+            stacks: StackPool::new(stack_size, stack_pool),
+            next_token: 0,
+            next_serial: 0,
+            next_job: 0,
+            workers: None,
+            worker_count: workers,
+            worker_stack_size: None,
+            on_error: None,
+            on_trace: None,
+            scratch: Vec::new(),
+            graveyard: Vec::new(),
+            remote: Arc::new(Remote::default()),
+            prefetch_from: PREFETCH_FROM,
+            zombies: 0,
+            quarantined: 0,
+        };
+        Rc::new_cyclic(|me| Shared {
+            core: RefCell::new(core),
+            round: RefCell::default(),
+            tracing: Cell::new(false),
+            host_panicking: Cell::new(false),
+            me: me.clone(),
+        })
+    }
+}
+
+impl Shared {
+    pub(crate) fn weak(&self) -> Weak<Shared> {
+        self.me.clone()
+    }
+
+    /// Whether the code on the CPU, a green thread's, is unwinding: running
+    /// destructors for a panic, a kill, an exit or an interrupt. std keeps one
+    /// count of unwinds under way for the whole OS thread, so it is this
+    /// thread's own only while no other holds a part of it. Green threads
+    /// never park mid-unwind (a blocking call made then returns at once), so
+    /// only the host (seen as it enters) and threads left stuck mid-unwind
+    /// for ever ([`stuck_unwinds`]) can; while either does, this answers
+    /// `false`, and blocking calls in destructors block again.
+    pub(crate) fn unwinding(&self) -> bool {
+        self.unwinding_if(std::thread::panicking())
+    }
+
+    /// [`unwinding`](Shared::unwinding), given `std::thread::panicking()`.
+    #[inline]
+    pub(crate) fn unwinding_if(&self, panicking: bool) -> bool {
+        panicking && !self.host_panicking.get() && stuck_unwinds() == 0
+    }
+
+    pub(crate) fn core(&self) -> RefMut<'_, Core> {
+        self.core.borrow_mut()
+    }
+
+    /// The kernel's state, unless it is borrowed: after a stack overflow, by
+    /// frames that were discarded and will never release it.
+    pub(crate) fn try_core(&self) -> Option<RefMut<'_, Core>> {
+        self.core.try_borrow_mut().ok()
+    }
+
+    /// Reports an error through the kernel's reporter (default: `log::error!`).
+    pub(crate) fn report(&self, message: &str) {
+        self.report_as(None, message);
+    }
+
+    /// Reports an error raised in task `key` (or one of its callbacks): the
+    /// handler gets `message` (OpenOS's text); the default log line also names
+    /// the task.
+    pub(crate) fn report_for(&self, key: usize, message: &str) {
+        let who = self.core().tasks.get(key).filter(|t| t.kind != Kind::Root).map(Task::label);
+        self.report_as(who, message);
+    }
+
+    fn report_as(&self, who: Option<String>, message: &str) {
+        let who = who.map(|w| format!("{w}: ")).unwrap_or_default();
+        let handler = self.core().on_error.take();
+        match handler {
+            Some(mut handler) => {
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(message)));
+                let mut core = self.core();
+                if core.on_error.is_none() {
+                    core.on_error = Some(handler);
+                }
+                drop(core);
+                if let Err(payload) = outcome {
+                    crate::process::drop_payload(payload);
+                    log::error!("{who}{message} (and the on_error handler panicked)");
+                }
+            }
+            None => log::error!("{who}{message}"),
+        }
+    }
+
+    /// Runs rounds until one finds nothing to do, or `meter` runs out. After a
+    /// busy round, the next one starts only if there is work for it: a round
+    /// that would find nothing costs more than the look.
+    pub(crate) fn settle(&self, report: &mut StepReport, meter: &Meter) {
+        while let Progress::Done { busy: true } = self.round(report, meter, true) {
+            if !self.core().has_work_now() {
+                return;
+            }
+        }
+    }
+
+    /// One turn of a blocking drive: a round, or, when it found nothing to do,
+    /// a wait for something. `Err` lists the waiting threads when nothing can
+    /// ever wake them.
+    pub(crate) fn turn(&self, report: &mut StepReport) -> Result<(), Vec<String>> {
+        match self.round(report, &Meter::Unlimited, false) {
+            Progress::Done { busy: false } => self.idle(true),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits for something to do once a round found nothing: moves a virtual
+    /// clock to the next deadline, or sleeps in the OS until it or a push.
+    /// `Err` lists the waiting threads when nothing can ever wake them.
+    fn idle(&self, block: bool) -> Result<(), Vec<String>> {
+        let (next, virtual_time, senders, remote) = {
+            let mut core = self.core();
+            if core.has_queued_work() {
+                return Ok(());
+            }
+            let senders = core.remote.lock().senders > 0;
+            (core.next_useful_deadline(), core.clock.is_virtual(), senders, core.remote.clone())
+        };
+        if remote.pending.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match next {
+            Some(at) if virtual_time => {
+                self.core().clock.advance_to(at);
+                Ok(())
+            }
+            Some(at) => {
+                if block {
+                    let now = self.core().now();
+                    remote.wait(Some(at.saturating_sub(now)));
+                }
+                Ok(())
+            }
+            None if senders => {
+                if block {
+                    remote.wait(None);
+                }
+                Ok(())
+            }
+            None => Err(self.core().describe_waits()),
+        }
+    }
+}
+
+/// What one [`Kernel::step`] did.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.spawn(|| os::sleep(Duration::from_secs(1)));
+/// let report = kernel.step();
+/// assert!(report.alive);
+/// assert_eq!(report.next_deadline, Some(Duration::from_secs(1)));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// Thread resumes the step made.
+    pub resumes: usize,
+    /// Signals it delivered.
+    pub signals: usize,
+    /// Listener and timer callbacks it ran.
+    pub callbacks: usize,
+    /// The nearest deadline on the kernel's clock after the step, if any.
+    pub next_deadline: Option<Duration>,
+    /// Whether any program or thread is still alive.
+    pub alive: bool,
+    /// [`Kernel::advance_for`] only: the budget ran out before the clock
+    /// reached the end of the advance (or with work left at that instant).
+    pub behind: bool,
+}
