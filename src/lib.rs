@@ -272,5 +272,6 @@ mod guide {
         GuideSemantics => "semantics.md",
         GuideReliability => "reliability.md",
         GuidePerformance => "performance.md",
+        GuideInternals => "internals.md",
     }
 }
