@@ -544,7 +544,7 @@ impl Shared {
     }
 }
 
-/// What one [`Kernel::step`] did.
+/// What one [`Kernel::step`](crate::Kernel::step) did.
 ///
 /// # Examples
 ///
@@ -571,7 +571,7 @@ pub struct StepReport {
     pub next_deadline: Option<Duration>,
     /// Whether any program or thread is still alive.
     pub alive: bool,
-    /// [`Kernel::advance_for`] only: the budget ran out before the clock
+    /// [`Kernel::advance_for`](crate::Kernel::advance_for) only: the budget ran out before the clock
     /// reached the end of the advance (or with work left at that instant).
     pub behind: bool,
 }
