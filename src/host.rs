@@ -12,7 +12,8 @@ use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::*;
 use crate::park::Parker;
-use crate::process::{Kind, SpawnOptions, Wait};
+use crate::park::Wait;
+use crate::process::{Kind, SpawnOptions};
 use crate::round::{Budget, Meter};
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.

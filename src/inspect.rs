@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::event::Signal;
 use crate::id::{Status, ThreadId};
 use crate::kernel::{Core, Shared};
-use crate::process::{Kind, Task, Wait};
+use crate::park::Wait;
+use crate::process::{Kind, Task};
 
 /// One row of [`Kernel::threads`](crate::Kernel::threads): a program or thread
 /// as the kernel sees it.
@@ -74,6 +75,9 @@ pub enum Waiting {
     Join(Vec<ThreadId>),
     /// It suspended itself, or was suspended while running.
     Suspended,
+    /// Something else, described: a blocking job's driver waits for its
+    /// worker, for example.
+    Other(String),
 }
 
 impl std::fmt::Display for Waiting {
@@ -87,6 +91,7 @@ impl std::fmt::Display for Waiting {
                 ids.iter().try_for_each(|id| write!(f, " {id}"))
             }
             Waiting::Suspended => f.write_str("suspended"),
+            Waiting::Other(what) => f.write_str(what),
         }
     }
 }
@@ -195,6 +200,7 @@ impl Core {
                 Waiting::Join(keys.iter().filter_map(|&k| self.thread_id(k)).collect())
             }
             Wait::Coma => Waiting::Suspended,
+            Wait::On(what) => Waiting::Other(what.to_string()),
         };
         ThreadInfo {
             id: ThreadId(task.serial),
@@ -222,6 +228,7 @@ impl Shared {
             let event = event(&core);
             (hook, core.now(), event)
         };
+        self.assert_unborrowed("the trace hook");
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(at, &event)));
         match outcome {
             Ok(()) => {

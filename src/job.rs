@@ -46,7 +46,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::{self, Filter, Signal, Value};
-use crate::kernel::{self, Shared, SignalSender};
+use crate::kernel::{self, Shared};
+use crate::park::{park_remote, RemoteWaker, Woke};
 use crate::process::{
     take_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions,
 };
@@ -97,8 +98,6 @@ pub const JOB_STATE: &str = "job_state";
 /// }).unwrap();
 /// ```
 pub const JOB_VALUE: &str = "job_value";
-/// Internal: a worker has left messages for a blocking run.
-const JOB_MAIL: &str = "cothread.job_mail";
 
 /// Where a job is in the state diagram (Solara's `ResultState`).
 ///
@@ -183,7 +182,7 @@ pub struct JobContext<T> {
 
 enum Sink<T> {
     Green { job: Weak<RefCell<JobCore<T>>>, run: u64 },
-    Blocking { mail: Arc<Mailbox<T>>, sender: SignalSender, id: u64 },
+    Blocking { mail: Arc<Mailbox<T>> },
 }
 
 impl<T: 'static> JobContext<T> {
@@ -248,7 +247,7 @@ impl<T: 'static> JobContext<T> {
                     JobCore::apply(&job, *run, Outcome::Value(value));
                 }
             }
-            Sink::Blocking { mail, sender, id } => mail.post(Outcome::Value(value), sender, *id),
+            Sink::Blocking { mail } => mail.post(Outcome::Value(value)),
         }
     }
 }
@@ -267,45 +266,77 @@ enum Outcome<T> {
     Done(Result<T, String>),
 }
 
-/// The messages a worker leaves for its blocking run.
+/// The messages a worker leaves for its blocking run, and the wake-up of
+/// the run's driver while it is parked waiting for them.
 struct Mailbox<T> {
-    messages: Mutex<VecDeque<Outcome<T>>>,
+    mail: Mutex<Mail<T>>,
+}
+
+struct Mail<T> {
+    messages: VecDeque<Outcome<T>>,
+    /// Set by the driver each time it parks. While it lives, the kernel
+    /// waits for the worker instead of reporting a deadlock.
+    waker: Option<RemoteWaker>,
 }
 
 impl<T> Mailbox<T> {
-    fn post(&self, outcome: Outcome<T>, sender: &SignalSender, id: u64) {
-        self.messages.lock().unwrap_or_else(|p| p.into_inner()).push_back(outcome);
-        // A dropped kernel has nobody left to tell.
-        let _ = sender.push(Signal::new(JOB_MAIL).with(id));
+    fn new() -> Mailbox<T> {
+        Mailbox { mail: Mutex::new(Mail { messages: VecDeque::new(), waker: None }) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mail<T>> {
+        // A poisoned lock left the queue intact: a post is one `push_back`.
+        self.mail.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn post(&self, outcome: Outcome<T>) {
+        let mut mail = self.lock();
+        mail.messages.push_back(outcome);
+        // A dropped kernel has nobody left to tell: the wake-up does nothing.
+        if let Some(waker) = &mail.waker {
+            waker.wake();
+        }
     }
 
     fn take(&self) -> VecDeque<Outcome<T>> {
-        std::mem::take(&mut *self.messages.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(&mut self.lock().messages)
+    }
+
+    /// Parks the driver until a message is posted (at once if one is there);
+    /// `false` if it is being unwound instead.
+    fn wait(&self) -> bool {
+        let woke = park_remote("a blocking job's worker", None, |waker| {
+            let mut mail = self.lock();
+            if !mail.messages.is_empty() {
+                waker.wake();
+            }
+            mail.waker = Some(waker);
+        });
+        !matches!(woke, Woke::Shutdown)
     }
 }
 
 type GreenWork<T> = Rc<dyn Fn(&JobContext<T>) -> Result<T, String>>;
 /// Makes, for one run of a blocking job, the task a worker runs. Built where
 /// `T: Send` is known, so that the rest of the job code needs no such bound.
-type Launch<T> =
-    Rc<dyn Fn(Arc<AtomicBool>, Arc<Mailbox<T>>, SignalSender, u64) -> Box<dyn FnOnce() + Send>>;
+type Launch<T> = Rc<dyn Fn(Arc<AtomicBool>, Arc<Mailbox<T>>) -> Box<dyn FnOnce() + Send>>;
 
 fn launcher<T: Send + 'static, E: fmt::Display>(
     work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
 ) -> Launch<T> {
     let work = Arc::new(work);
-    Rc::new(move |token, mail, sender, id| {
+    Rc::new(move |token, mail| {
         let work = work.clone();
         Box::new(move || {
-            let ctx = JobContext { token, sink: Sink::Blocking { mail, sender, id } };
+            let ctx = JobContext { token, sink: Sink::Blocking { mail } };
             // Cancelled while it waited for a free worker: nobody wants its result.
             let outcome = if ctx.is_cancelled() {
                 Err("cancelled before it started".to_string())
             } else {
                 run_caught(|| work(&ctx).map_err(|e| e.to_string()))
             };
-            if let Sink::Blocking { mail, sender, id } = &ctx.sink {
-                mail.post(Outcome::Done(outcome), sender, *id);
+            if let Sink::Blocking { mail } = &ctx.sink {
+                mail.post(Outcome::Done(outcome));
             }
         })
     })
@@ -1071,13 +1102,11 @@ fn drive<T: 'static>(
         }
         Work::Blocking(launch) => {
             let shared = kernel::current("job driver");
-            let id = match job.upgrade() {
-                Some(j) => j.borrow().id,
-                None => return,
-            };
-            let mail = Arc::new(Mailbox { messages: Mutex::new(VecDeque::new()) });
-            let sender = SignalSender::new(&shared.core().remote);
-            let task = launch(token, mail.clone(), sender, id);
+            if job.upgrade().is_none() {
+                return;
+            }
+            let mail = Arc::new(Mailbox::new());
+            let task = launch(token, mail.clone());
             let refused = match shared.core().workers() {
                 Ok(workers) => {
                     workers.submit(task);
@@ -1086,7 +1115,7 @@ fn drive<T: 'static>(
                 Err(error) => Some((error, task)),
             };
             match refused {
-                None => wait_for_worker(&job, run, id, &mail),
+                None => wait_for_worker(&job, run, &mail),
                 // The run ends with the error; the work, never run, is
                 // dropped here, with the kernel's state no longer borrowed.
                 Some((error, task)) => {
@@ -1106,10 +1135,8 @@ fn drive<T: 'static>(
 fn wait_for_worker<T: 'static>(
     job: &Weak<RefCell<JobCore<T>>>,
     run: u64,
-    id: u64,
     mail: &Mailbox<T>,
 ) -> Option<Result<T, String>> {
-    let filter = Filter::name(JOB_MAIL).arg(0, id);
     loop {
         for message in mail.take() {
             match message {
@@ -1121,7 +1148,9 @@ fn wait_for_worker<T: 'static>(
                 }
             }
         }
-        event::pull(None, filter.clone())?;
+        if !mail.wait() {
+            return None;
+        }
     }
 }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::kernel;
-use crate::process::{End, ExitUnwind, InterruptUnwind, Wait, Woke};
+use crate::park::{Wait, Woke};
+use crate::process::{End, ExitUnwind, InterruptUnwind};
 
 /// Blocks the current thread (or program) for `duration` on the kernel's clock.
 /// `Duration::ZERO` yields once: the caller runs again in the next round, after

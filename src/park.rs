@@ -18,11 +18,46 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::event::{Filter, Signal};
 use crate::id::Status;
+pub(crate) use crate::kernel::RemoteWaker;
 use crate::kernel::{Core, Due, Shared};
 use crate::overflow::OverflowUnwind;
-use crate::process::{InterruptUnwind, KillUnwind, Tasks, Wait, Wake, Woke};
+use crate::process::{InterruptUnwind, KillUnwind, Tasks, Wake};
 use crate::stack;
+
+/// What a blocked task waits for.
+pub(crate) enum Wait {
+    /// Not blocked: running, or about to run.
+    None,
+    /// `event::pull`: a matching signal (or the deadline, if one was given).
+    Signal(Filter),
+    /// `os::sleep`: only the deadline.
+    Sleep,
+    /// `join`/`wait_for_*`: a target ending or being suspended (or the deadline).
+    Join(Vec<usize>),
+    /// Suspended itself: only `resume` wakes it.
+    Coma,
+    /// A wait source outside the core, described for `Kernel::threads`.
+    On(&'static str),
+}
+
+/// Why a blocked task was woken.
+#[derive(Default)]
+pub(crate) enum Woke {
+    #[default]
+    Nothing,
+    /// A signal its filter accepted.
+    Signal(Signal),
+    /// Its deadline passed (or it was resumed after missing one).
+    Timeout,
+    /// Its wait source woke it ([`Core::wake`](crate::kernel::Core::wake)):
+    /// a joined thread ended or was suspended, say. It re-checks what it
+    /// waits for.
+    Woken,
+    /// It is being unwound: blocking calls return at once.
+    Shutdown,
+}
 
 /// Names one wait of one task: every park takes the next token, so a token
 /// never names two waits. `WaitToken::NONE` is a task that is not parked.
@@ -122,6 +157,11 @@ impl Core {
         WaitToken(self.next_token)
     }
 
+    /// A handle that wakes `parker`'s wait from any OS thread.
+    pub(crate) fn remote_waker(&self, parker: Parker) -> RemoteWaker {
+        RemoteWaker::new(&self.remote, parker)
+    }
+
     /// Wakes the task that `parker` names, if that wait is still on: it runs
     /// in the next round's wake phase, after the round's signals and
     /// deadlines (the OpenOS order for joins, which every source follows).
@@ -194,6 +234,7 @@ impl Shared {
         // Only where the panic count is not known to be ours (see
         // `Shared::unwinding`) can a thread park while it is raised.
         let parked_panicking = panicking;
+        self.assert_unborrowed("a switch back to the kernel");
         // SAFETY: `yielder` was stored by this task's coroutine body when it started;
         // it points into that body's frame on this task's stack, which lives until
         // the body returns. We are running on that stack (`running == me`), so the
@@ -292,8 +333,30 @@ fn cannot_block(in_callback: bool) -> ! {
     panic!("cothread: only a program or thread running in a kernel can block (pull, sleep, join)")
 }
 
+/// Parks the running thread for a wait source outside the core, which wakes
+/// it from any OS thread: `register` gets this wait's [`RemoteWaker`] (under
+/// the kernel's borrow: it must only store it, or wake it at once if what it
+/// waits for has already come). `what` describes the wait for
+/// `Kernel::threads`. Returns as [`Shared::park`] does; `Woke::Woken` for a
+/// wake-up.
+///
+/// # Panics
+///
+/// Where nothing can park (see [`Shared::park`]).
+pub(crate) fn park_remote(
+    what: &'static str,
+    deadline: Option<Duration>,
+    register: impl FnOnce(RemoteWaker),
+) -> Woke {
+    let shared = crate::kernel::current(what);
+    shared.park(Wait::On(what), deadline, |core, parker| register(core.remote_waker(parker)))
+}
+
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
     use super::*;
     use crate::process::{Kind, Task};
 
@@ -350,6 +413,48 @@ mod tests {
         assert!(core.wake(p[1]));
         core.tasks[p[1].key].token = WaitToken(99);
         assert!(!core.wake(p[1]), "a stale parker wakes nothing");
+    }
+
+    /// A wait woken from another OS thread: the kernel, with nothing else to
+    /// do, waits for it instead of reporting a deadlock; the waker of an
+    /// ended wait, and one used after the kernel is gone, do nothing.
+    #[test]
+    fn a_remote_waker_wakes_its_wait_from_another_os_thread() {
+        let (to_waker, wakers) = std::sync::mpsc::channel::<RemoteWaker>();
+        let helper = std::thread::spawn(move || {
+            let waker = wakers.recv().unwrap();
+            waker.wake();
+            waker
+        });
+        let mut kernel = crate::Kernel::new();
+        let woke = kernel
+            .run(move || {
+                let woke =
+                    park_remote("a test's helper", None, |waker| to_waker.send(waker).unwrap());
+                matches!(woke, Woke::Woken)
+            })
+            .unwrap();
+        assert!(woke);
+        let stale = helper.join().unwrap();
+        stale.wake(); // its wait has ended: nothing to run
+        assert_eq!(kernel.step().resumes, 0);
+        drop(kernel);
+        stale.wake(); // the kernel is gone
+    }
+
+    #[test]
+    fn a_parked_wait_shows_what_it_waits_for() {
+        let mut kernel = crate::Kernel::new();
+        let kept = Rc::new(RefCell::new(None));
+        let keep = kept.clone();
+        kernel
+            .spawn(move || park_remote("a test's helper", None, |w| *keep.borrow_mut() = Some(w)));
+        let table = kernel.threads();
+        assert_eq!(table[0].waiting, crate::Waiting::Other("a test's helper".into()));
+        assert_eq!(table[0].waiting.to_string(), "a test's helper");
+        kept.borrow().as_ref().unwrap().wake();
+        assert_eq!(kernel.step().resumes, 1);
+        assert!(!kernel.step().alive);
     }
 
     #[test]

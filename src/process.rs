@@ -13,10 +13,9 @@ use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::error::Error;
-use crate::event::{Filter, Signal};
 use crate::id::Status;
 use crate::overflow::{self, Exit, OverflowUnwind};
-use crate::park::{Parker, WaitQueue, WaitToken};
+use crate::park::{Parker, Wait, WaitQueue, WaitToken, Woke};
 
 /// What a green thread is resumed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,37 +69,6 @@ pub(crate) enum Kind {
     Program,
     /// A thread started by `thread::create`.
     Thread,
-}
-
-/// What a blocked task waits for.
-pub(crate) enum Wait {
-    /// Not blocked: running, or about to run.
-    None,
-    /// `event::pull`: a matching signal (or the deadline, if one was given).
-    Signal(Filter),
-    /// `os::sleep`: only the deadline.
-    Sleep,
-    /// `join`/`wait_for_*`: a target ending or being suspended (or the deadline).
-    Join(Vec<usize>),
-    /// Suspended itself: only `resume` wakes it.
-    Coma,
-}
-
-/// Why a blocked task was woken.
-#[derive(Default)]
-pub(crate) enum Woke {
-    #[default]
-    Nothing,
-    /// A signal its filter accepted.
-    Signal(Signal),
-    /// Its deadline passed (or it was resumed after missing one).
-    Timeout,
-    /// Its wait source woke it ([`Core::wake`](crate::kernel::Core::wake)):
-    /// a joined thread ended or was suspended, say. It re-checks what it
-    /// waits for.
-    Woken,
-    /// It is being unwound: blocking calls return at once.
-    Shutdown,
 }
 
 /// How a task's body ended.
@@ -818,7 +786,7 @@ impl Shared {
         self.report_for(me, &format!("[{kind}] {why}: parked for ever, its stack kept"));
         self.finish(me, end);
         loop {
-            // SAFETY: as in `block`: the yielder lives in this task's body
+            // SAFETY: as in `park`: the yielder lives in this task's body
             // frame, on the stack we are running on.
             unsafe { &*yielder }.suspend(());
         }
@@ -951,6 +919,7 @@ impl Shared {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
+        self.assert_unborrowed("a switch to a green thread");
         let exit = overflow::guard(co.trap_handler(), || co.resume(wake));
         let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
         if overflowed {
@@ -1036,6 +1005,7 @@ impl Shared {
     /// nobody claimed), containing a panic in its destructor: it is reported
     /// for `owner` as `"[what] <message>"` and the kernel goes on.
     pub(crate) fn drop_user<T>(&self, owner: usize, what: &str, value: T) {
+        self.assert_unborrowed("a user value's drop");
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
             self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
         }

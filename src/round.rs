@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use crate::event::Signal;
 use crate::kernel::{Core, Due, Queued, Shared, StepReport};
 use crate::park::Parker;
-use crate::process::{frozen, Parked, Wake, Woke};
+use crate::park::Woke;
+use crate::process::{frozen, Parked, Wake};
 use crate::time::Cutoff;
 
 /// How much a budgeted step may do before it returns.

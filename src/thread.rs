@@ -13,7 +13,8 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Core, Shared};
-use crate::process::{Kind, Outcome, Slot, SpawnOptions, Wait, Woke};
+use crate::park::{Wait, Woke};
+use crate::process::{Kind, Outcome, Slot, SpawnOptions};
 
 pub use crate::id::{Status, ThreadId};
 

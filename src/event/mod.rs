@@ -25,7 +25,8 @@ pub use signal::{Signal, Value};
 use crate::inspect::Trace;
 use crate::kernel::{self, Due, Shared};
 use crate::park::Parker;
-use crate::process::{frozen, take_message, Wait, Woke};
+use crate::park::{Wait, Woke};
+use crate::process::{frozen, take_message};
 
 /// Queues `signal`, like OpenOS's `event.push`. Nothing else runs until the
 /// caller blocks; then every thread whose pull accepts it receives it.
@@ -422,6 +423,7 @@ impl Shared {
         }
         if !undecided.is_empty() {
             for (parker, filter) in undecided {
+                self.assert_unborrowed("a filter's predicate");
                 match catch_unwind(AssertUnwindSafe(|| filter.matches(signal))) {
                     Ok(true) => woken.push(parker),
                     Ok(false) => {}
@@ -636,6 +638,7 @@ impl Shared {
     /// and threads it makes belong to `owner`. A panic becomes its message.
     fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
+        self.assert_unborrowed("a listener or timer callback");
         let outcome = catch_unwind(AssertUnwindSafe(f));
         self.core().context = previous;
         outcome.map_err(take_message)

@@ -7,7 +7,8 @@ use super::filter::{Filter, NameTest};
 use super::name::{FastHash, Name};
 use super::signal::Signal;
 use crate::park::Parker;
-use crate::process::{frozen, Tasks, Wait};
+use crate::park::Wait;
+use crate::process::{frozen, Tasks};
 
 /// Threads parked in `event::pull`, in the order they began waiting. Exact-name filters are indexed by name; every other filter (any
 /// name, several names, a pattern, a predicate) sits in one list that every

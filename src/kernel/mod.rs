@@ -15,8 +15,9 @@ use crate::event::Signal;
 use crate::id::Status;
 use crate::inspect::TraceHook;
 use crate::job::Workers;
+use crate::park::Wait;
 use crate::park::{Parker, WaitToken};
-use crate::process::{Kind, Task, Tasks, Wait};
+use crate::process::{Kind, Task, Tasks};
 use crate::round::{Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::time::{Clock, DeadlineQueue};
@@ -25,8 +26,8 @@ mod current;
 mod remote;
 
 pub(crate) use current::*;
-pub(crate) use remote::Remote;
 pub use remote::SignalSender;
+pub(crate) use remote::{Remote, RemoteWaker};
 
 pub use crate::stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 
@@ -318,8 +319,12 @@ impl Core {
     #[cold]
     fn drain_remote_now(&mut self) {
         if self.remote.pending.swap(false, Ordering::Acquire) {
-            let mut shared = self.remote.lock();
+            let remote = self.remote.clone();
+            let mut shared = remote.lock();
             self.queue.extend(shared.signals.drain(..).map(Queued::Signal));
+            for parker in shared.wakes.drain(..) {
+                self.wake(parker);
+            }
         }
     }
 
@@ -340,6 +345,7 @@ impl Core {
                     format!("joins {}", names.join(", "))
                 }
                 Wait::Coma => "is suspended".to_string(),
+                Wait::On(what) => format!("waits for {what}"),
             };
             let frozen = if task.status == Status::Suspended { " (suspended)" } else { "" };
             out.push(format!("{}{frozen} {what}", task.label()));
@@ -441,6 +447,21 @@ impl Shared {
         panicking && !self.host_panicking.get() && stuck_unwinds() == 0
     }
 
+    /// Checks (in debug builds) that nothing holds the kernel's state
+    /// borrowed as control leaves the kernel: at every switch to or from a
+    /// green stack and before every user callback. A borrow held there would
+    /// be a panic in whatever the other side calls, or a state changed under
+    /// the holder.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn assert_unborrowed(&self, at: &str) {
+        debug_assert!(
+            self.core.try_borrow_mut().is_ok(),
+            "the kernel's state is borrowed across {at}"
+        );
+        let _ = at;
+    }
+
     pub(crate) fn core(&self) -> RefMut<'_, Core> {
         self.core.borrow_mut()
     }
@@ -469,6 +490,7 @@ impl Shared {
         let handler = self.core().on_error.take();
         match handler {
             Some(mut handler) => {
+                self.assert_unborrowed("the error reporter");
                 let outcome =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(message)));
                 let mut core = self.core();

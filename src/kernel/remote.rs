@@ -1,5 +1,5 @@
 //! Remote wake-ups: the part of the kernel other OS threads reach, through a
-//! [`SignalSender`].
+//! [`SignalSender`] (a signal) or a [`RemoteWaker`] (one parked wait).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::Signal;
+use crate::park::Parker;
 
 /// The part of the kernel that other OS threads reach through a `SignalSender`.
 #[derive(Debug, Default)]
@@ -22,9 +23,12 @@ pub(crate) struct Remote {
 #[derive(Debug, Default)]
 pub(super) struct RemoteState {
     pub(super) signals: VecDeque<Signal>,
+    /// Parked waits woken from other OS threads ([`RemoteWaker`]).
+    pub(super) wakes: Vec<Parker>,
     closed: bool,
-    /// Live `SignalSender`s. Counted under the lock, so that a kernel about to
-    /// wait for a push cannot miss the last sender going away.
+    /// Live `SignalSender`s and `RemoteWaker`s: what could still wake a
+    /// kernel that has nothing else to do. Counted under the lock, so that a
+    /// kernel about to wait for a push cannot miss the last one going away.
     pub(super) senders: usize,
 }
 
@@ -47,10 +51,24 @@ impl Remote {
         Ok(())
     }
 
-    /// Blocks the kernel's OS thread until a push, or until `timeout` passes.
+    /// Queues a wake-up of `parker`'s wait for the kernel's next round.
+    fn wake(&self, parker: Parker) {
+        let mut state = self.lock();
+        if state.closed {
+            return;
+        }
+        state.wakes.push(parker);
+        self.pending.store(true, Ordering::Release);
+        drop(state);
+        self.wakeup.notify_one();
+    }
+
+    /// Blocks the kernel's OS thread until a push or a wake-up, or until
+    /// `timeout` passes.
     pub(super) fn wait(&self, timeout: Option<Duration>) {
         let state = self.lock();
-        if !state.signals.is_empty() || (timeout.is_none() && state.senders == 0) {
+        let queued = !state.signals.is_empty() || !state.wakes.is_empty();
+        if queued || (timeout.is_none() && state.senders == 0) {
             return;
         }
         // Poisoning is harmless here (see `lock`): the guard is dropped at once.
@@ -129,5 +147,37 @@ impl SignalSender {
     /// ```
     pub fn push(&self, signal: Signal) -> Result<(), Error> {
         self.remote.push(signal)
+    }
+}
+
+/// Wakes one parked wait from any OS thread: the wait source of a thread
+/// parked on something another OS thread finishes (a blocking job's worker)
+/// keeps one, made by [`Core::remote_waker`](super::Core::remote_waker). A
+/// wake-up of a wait that has ended otherwise does nothing; one after the
+/// kernel is gone neither. While it lives, a kernel with nothing else to do
+/// waits for it (as for a `SignalSender`) instead of reporting a deadlock.
+#[derive(Debug)]
+pub(crate) struct RemoteWaker {
+    remote: Arc<Remote>,
+    parker: Parker,
+}
+
+impl RemoteWaker {
+    pub(crate) fn new(remote: &Arc<Remote>, parker: Parker) -> RemoteWaker {
+        remote.lock().senders += 1;
+        RemoteWaker { remote: remote.clone(), parker }
+    }
+
+    /// Wakes the wait: it runs in the kernel's next round, after its
+    /// deadlines (see `Core::wake`).
+    pub(crate) fn wake(&self) {
+        self.remote.wake(self.parker);
+    }
+}
+
+impl Drop for RemoteWaker {
+    fn drop(&mut self) {
+        self.remote.lock().senders -= 1;
+        self.remote.wakeup.notify_all();
     }
 }
