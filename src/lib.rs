@@ -215,6 +215,8 @@
 //! - docs/performance.md: the benchmarks, the latest figures, how to rerun them.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(clippy::missing_errors_doc)]
+#![warn(unreachable_pub)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -113,6 +113,11 @@ pub fn exit() -> ! {
 ///
 /// [`Kernel::hard_interrupt`]: crate::Kernel::hard_interrupt
 ///
+/// # Errors
+///
+/// [`Error::Interrupted`] if a hard interrupt was raised in `f` (only a
+/// program receives one); `f` has been unwound.
+///
 /// # Examples
 ///
 /// ```

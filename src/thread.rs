@@ -138,7 +138,8 @@ impl Thread {
     /// # Errors
     ///
     /// [`Error::CannotSuspend`] if the thread is not running
-    /// (`"cannot suspend dead thread"`).
+    /// (`"cannot suspend dead thread"`), or is already ending (a kill is
+    /// unwinding it, say).
     ///
     /// # Examples
     ///
@@ -224,7 +225,9 @@ impl Thread {
     /// # Errors
     ///
     /// [`Error::Timeout`] (`"thread join timed out"`) when the timeout passes; the
-    /// thread keeps running.
+    /// thread keeps running. [`Error::Killed`] at once, the thread still running,
+    /// if the caller is unwinding (in a destructor, as a kill, a panic or an
+    /// exit unwinds its stack): it cannot wait.
     ///
     /// # Panics
     ///
@@ -362,7 +365,12 @@ impl<T> JoinHandle<T> {
     ///
     /// [`Error::Panicked`] with the panic message, [`Error::Killed`] (also when it
     /// was suspended: the join killed it), [`Error::Exited`] if it called
-    /// [`os::exit`](crate::os::exit).
+    /// [`os::exit`](crate::os::exit), [`Error::StackOverflow`] if it ran off the
+    /// end of its stack, [`Error::Interrupted`] if it is a program (from
+    /// [`Kernel::spawn`](crate::Kernel::spawn)) that a hard interrupt ended, and
+    /// [`Error::ProcessEnded`] if [`create`] refused it. A caller that is
+    /// unwinding cannot wait: it gets [`Error::Killed`] at once if the thread is
+    /// still running (see [`Thread::join`]).
     ///
     /// # Panics
     ///
@@ -658,7 +666,8 @@ pub fn yield_now() -> Option<Signal> {
 ///
 /// # Errors
 ///
-/// [`Error::Timeout`] when `timeout` passes first.
+/// [`Error::Timeout`] when `timeout` passes first; [`Error::Killed`] at once
+/// if the caller is unwinding and would have to wait (as [`Thread::join`]).
 ///
 /// # Panics
 ///
@@ -691,7 +700,8 @@ pub fn wait_for_all(
 ///
 /// # Errors
 ///
-/// [`Error::Timeout`] when `timeout` passes first.
+/// [`Error::Timeout`] when `timeout` passes first; [`Error::Killed`] at once
+/// if the caller is unwinding and would have to wait (as [`Thread::join`]).
 ///
 /// # Panics
 ///
