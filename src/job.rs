@@ -961,7 +961,9 @@ impl<T: 'static> Job<T> {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`] if the timeout passed first.
+    /// [`Error::Timeout`] if the timeout passed first; [`Error::Killed`] at
+    /// once, the run still going, if the caller is being unwound (a
+    /// destructor run by a kill, a panic or an exit: it cannot wait).
     ///
     /// # Panics
     ///
@@ -1011,7 +1013,13 @@ impl<T: 'static> Job<T> {
                 }
                 None => None,
             };
-            event::pull(left, filter.clone());
+            if event::pull(left, filter.clone()).is_none()
+                && deadline.map_or(true, |d| shared.core().now() < d)
+            {
+                // Not a timeout: the caller is being unwound (a destructor
+                // run by a kill, a panic or an exit), and cannot wait.
+                return Err(Error::Killed);
+            }
         }
         Ok(())
     }

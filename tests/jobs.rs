@@ -1336,3 +1336,40 @@ fn a_retry_from_inside_the_run_it_stops_starts_the_next_run() {
         );
     }
 }
+
+/// A destructor run by a kill that joins a job cannot wait (the thread is
+/// being unwound): the join returns `Err(Killed)` at once, with or without a
+/// timeout, instead of looping for ever on a clock that does not move.
+#[test]
+fn a_job_joined_from_a_destructor_of_a_killed_thread_returns_killed() {
+    let results = within(secs(60), || {
+        struct JoinOnDrop(Rc<RefCell<Vec<Result<(), Error>>>>, Rc<Job<()>>);
+        impl Drop for JoinOnDrop {
+            fn drop(&mut self) {
+                self.0.borrow_mut().push(self.1.join(None));
+                self.0.borrow_mut().push(self.1.join(secs(5)));
+            }
+        }
+        let results = Rc::new(RefCell::new(Vec::new()));
+        let seen = results.clone();
+        let mut kernel = kernel();
+        kernel
+            .run(move || {
+                let job = Rc::new(job::spawn(|_: &JobContext<()>| {
+                    event::pull(None, "never");
+                    Ok::<_, String>(())
+                }));
+                let guard = JoinOnDrop(seen, job.clone());
+                let t = thread::create(move || {
+                    let _guard = guard;
+                    event::pull(None, "never");
+                });
+                t.kill();
+                assert_eq!(job.state(), JobState::Running, "the run goes on");
+            })
+            .unwrap();
+        let got = results.borrow().clone();
+        got
+    });
+    assert_eq!(results, [Err(Error::Killed), Err(Error::Killed)]);
+}
