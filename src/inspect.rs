@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::event::Signal;
 use crate::id::{Status, ThreadId};
 use crate::kernel::{Core, Shared};
+use crate::park::TaskKey;
 use crate::park::Wait;
 use crate::process::{Kind, Task};
 
@@ -173,7 +174,7 @@ pub(crate) type TraceHook = Box<dyn FnMut(Duration, &Trace)>;
 
 impl Core {
     /// The id of task `key`, or `None` for the root.
-    pub(crate) fn thread_id(&self, key: usize) -> Option<ThreadId> {
+    pub(crate) fn thread_id(&self, key: TaskKey) -> Option<ThreadId> {
         let task = self.tasks.get(key)?;
         (task.kind != Kind::Root).then_some(ThreadId(task.serial))
     }

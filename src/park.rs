@@ -35,7 +35,7 @@ pub(crate) enum Wait {
     /// `os::sleep`: only the deadline.
     Sleep,
     /// `join`/`wait_for_*`: a target ending or being suspended (or the deadline).
-    Join(Vec<usize>),
+    Join(Vec<TaskKey>),
     /// Suspended itself: only `resume` wakes it.
     Coma,
     /// A wait source outside the core, described for `Kernel::threads`.
@@ -70,12 +70,24 @@ impl WaitToken {
     pub(crate) const NONE: WaitToken = WaitToken(0);
 }
 
+/// A task's place in the kernel's task table. Reused once the task is gone:
+/// a handle that outlives its task checks the task's serial (its
+/// [`ThreadId`](crate::ThreadId)) as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TaskKey(pub(crate) usize);
+
+impl std::fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// What a wait source keeps to wake one parked task: its key in the task
 /// table and the token of the wait. Ordered by token (when the wait began).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Parker {
     pub(crate) token: WaitToken,
-    pub(crate) key: usize,
+    pub(crate) key: TaskKey,
 }
 
 impl Parker {
@@ -264,7 +276,7 @@ impl Shared {
 
     /// A blocking call of a task that is dying or unwinding: it does not park.
     #[cold]
-    fn cannot_park(&self, me: usize) -> Woke {
+    fn cannot_park(&self, me: TaskKey) -> Woke {
         let (unwound, kill, end) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
@@ -298,7 +310,7 @@ impl Shared {
     /// A task back from a block finds it was killed, interrupted or suspended
     /// meanwhile: the kill or the interrupt unwinds it, the suspension parks it.
     #[cold]
-    fn interrupted(&self, me: usize) {
+    fn interrupted(&self, me: TaskKey) {
         let (interrupt, kill, suspended) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
@@ -375,7 +387,7 @@ mod tests {
     }
 
     fn order(queue: &WaitQueue) -> Vec<usize> {
-        queue.parked.iter().map(|&(_, p)| p.key).collect()
+        queue.parked.iter().map(|&(_, p)| p.key.0).collect()
     }
 
     #[test]

@@ -15,7 +15,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 use crate::error::Error;
 use crate::id::Status;
 use crate::overflow::{self, Exit, OverflowUnwind};
-use crate::park::{Parker, Wait, WaitQueue, WaitToken, Woke};
+use crate::park::{Parker, TaskKey, Wait, WaitQueue, WaitToken, Woke};
 
 /// What a green thread is resumed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,13 +187,13 @@ pub(crate) struct Task {
     pub(crate) serial: u64,
     pub(crate) kind: Kind,
     pub(crate) name: Option<Rc<str>>,
-    pub(crate) parent: Option<usize>,
+    pub(crate) parent: Option<TaskKey>,
     /// Attached children, an intrusive list oldest first: linking and
     /// unlinking a child is O(1) however many siblings it has.
     pub(crate) children: Siblings,
     /// This task's neighbours in its parent's list.
-    pub(crate) prev_sibling: Option<usize>,
-    pub(crate) next_sibling: Option<usize>,
+    pub(crate) prev_sibling: Option<TaskKey>,
+    pub(crate) next_sibling: Option<TaskKey>,
     pub(crate) status: Status,
     pub(crate) wait: Wait,
     /// Names the current wait: a wake-up that carries another token is stale.
@@ -249,8 +249,8 @@ pub(crate) struct Task {
 /// `running` and `context` were before it, to be put back when it yields.
 pub(crate) struct Parked {
     coroutine: Box<Home>,
-    running: Option<usize>,
-    context: Option<usize>,
+    running: Option<TaskKey>,
+    context: Option<TaskKey>,
 }
 
 impl crate::kernel::Core {
@@ -258,13 +258,13 @@ impl crate::kernel::Core {
     /// dropped, and one made for it now (by a destructor that runs as a
     /// kill unwinds it, by a callback that killed it, by a destructor that
     /// the kernel's drop runs, for the root) dies at once.
-    pub(crate) fn has_ended(&self, key: usize) -> bool {
+    pub(crate) fn has_ended(&self, key: TaskKey) -> bool {
         self.tasks.get(key).map_or(true, |t| t.ended)
     }
 
     /// Drops every listener and timer `key` owns; their callbacks go to the
     /// graveyard, to be dropped with nothing borrowed ([`Shared::bury`]).
-    pub(crate) fn drop_registrations(&mut self, key: usize) {
+    pub(crate) fn drop_registrations(&mut self, key: TaskKey) {
         self.listeners.drop_owner(key, &mut self.graveyard);
         self.timers.drop_owner(key, &mut self.graveyard);
     }
@@ -272,7 +272,7 @@ impl crate::kernel::Core {
     /// Quarantines the stacks of the tasks left in the table as the kernel
     /// goes (zombies): their coroutines are kept, never resumed or freed.
     pub(crate) fn quarantine_leftovers(&mut self) {
-        let keys: Vec<usize> = self.tasks.iter().map(|(key, _)| key).collect();
+        let keys: Vec<TaskKey> = self.tasks.iter().map(|(key, _)| key).collect();
         for key in keys {
             let task = &mut self.tasks[key];
             if let Some(home) = task.coroutine.take() {
@@ -284,7 +284,7 @@ impl crate::kernel::Core {
     }
 
     /// Takes `key`'s coroutine out to resume it and makes it the running task.
-    pub(crate) fn unpark(&mut self, key: usize) -> Parked {
+    pub(crate) fn unpark(&mut self, key: TaskKey) -> Parked {
         let task = &mut self.tasks[key];
         task.resumes += 1;
         let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
@@ -316,10 +316,10 @@ fn below_a_cushion<R>(f: impl FnOnce() -> R) -> R {
 /// line for that.
 pub(crate) fn kernel_frames() -> [usize; 4] {
     [
-        Shared::resume_parked as fn(&Shared, usize, Parked, Wake) as usize,
-        Shared::put_away as fn(&Shared, usize, Box<Home>, bool) as usize,
-        Shared::kill as fn(&Shared, usize) as usize,
-        Shared::finish as fn(&Shared, usize, End) as usize,
+        Shared::resume_parked as fn(&Shared, TaskKey, Parked, Wake) as usize,
+        Shared::put_away as fn(&Shared, TaskKey, Box<Home>, bool) as usize,
+        Shared::kill as fn(&Shared, TaskKey) as usize,
+        Shared::finish as fn(&Shared, TaskKey, End) as usize,
     ]
 }
 
@@ -332,7 +332,7 @@ pub(crate) struct SpawnOptions {
 
 impl Task {
     #[inline]
-    pub(crate) fn new(serial: u64, kind: Kind, parent: Option<usize>) -> Task {
+    pub(crate) fn new(serial: u64, kind: Kind, parent: Option<TaskKey>) -> Task {
         Task {
             serial,
             kind,
@@ -428,7 +428,7 @@ enum Place {
 impl Tasks {
     /// Adds the task `make` makes, built in its place; returns its key.
     #[inline(always)]
-    pub(crate) fn insert(&mut self, make: impl FnOnce() -> Task) -> usize {
+    pub(crate) fn insert(&mut self, make: impl FnOnce() -> Task) -> TaskKey {
         let key = self.free;
         match self.places.get_mut(key) {
             Some(place) => {
@@ -444,7 +444,7 @@ impl Tasks {
             }
         }
         self.len += 1;
-        key
+        TaskKey(key)
     }
 
     /// Drops the task at `key` where it lies and frees its place.
@@ -452,7 +452,8 @@ impl Tasks {
     /// # Panics
     ///
     /// If there is no task at `key`.
-    pub(crate) fn remove(&mut self, key: usize) {
+    pub(crate) fn remove(&mut self, key: TaskKey) {
+        let TaskKey(key) = key;
         let Some(Place::Used(task)) = self.places.get_mut(key) else {
             panic!("no task to remove at key {key}")
         };
@@ -462,15 +463,15 @@ impl Tasks {
         self.len -= 1;
     }
 
-    pub(crate) fn get(&self, key: usize) -> Option<&Task> {
-        match self.places.get(key) {
+    pub(crate) fn get(&self, key: TaskKey) -> Option<&Task> {
+        match self.places.get(key.0) {
             Some(Place::Used(task)) => Some(task),
             _ => None,
         }
     }
 
-    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut Task> {
-        match self.places.get_mut(key) {
+    pub(crate) fn get_mut(&mut self, key: TaskKey) -> Option<&mut Task> {
+        match self.places.get_mut(key.0) {
             Some(Place::Used(task)) => Some(task),
             _ => None,
         }
@@ -480,14 +481,14 @@ impl Tasks {
         self.len
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &Task)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TaskKey, &Task)> {
         self.places.iter().enumerate().filter_map(|(key, place)| match place {
-            Place::Used(task) => Some((key, task)),
+            Place::Used(task) => Some((TaskKey(key), task)),
             Place::Free(_) => None,
         })
     }
 
-    pub(crate) fn set_status(&mut self, key: usize, status: Status) {
+    pub(crate) fn set_status(&mut self, key: TaskKey, status: Status) {
         let task = &mut self[key];
         let was = std::mem::replace(&mut task.status, status);
         self.suspended += usize::from(status == Status::Suspended);
@@ -495,10 +496,10 @@ impl Tasks {
     }
 }
 
-impl std::ops::Index<usize> for Tasks {
+impl std::ops::Index<TaskKey> for Tasks {
     type Output = Task;
 
-    fn index(&self, key: usize) -> &Task {
+    fn index(&self, key: TaskKey) -> &Task {
         match self.get(key) {
             Some(task) => task,
             None => no_task(key),
@@ -506,8 +507,8 @@ impl std::ops::Index<usize> for Tasks {
     }
 }
 
-impl std::ops::IndexMut<usize> for Tasks {
-    fn index_mut(&mut self, key: usize) -> &mut Task {
+impl std::ops::IndexMut<TaskKey> for Tasks {
+    fn index_mut(&mut self, key: TaskKey) -> &mut Task {
         match self.get_mut(key) {
             Some(task) => task,
             None => no_task(key),
@@ -517,13 +518,13 @@ impl std::ops::IndexMut<usize> for Tasks {
 
 #[cold]
 #[track_caller]
-fn no_task(key: usize) -> ! {
+fn no_task(key: TaskKey) -> ! {
     panic!("no task at key {key}")
 }
 
 /// Whether `key` misses signals and deadlines: it, or a thread it belongs to,
 /// is suspended (OpenOS: "a suspended thread's children behave as if suspended").
-pub(crate) fn frozen(tasks: &Tasks, key: usize) -> bool {
+pub(crate) fn frozen(tasks: &Tasks, key: TaskKey) -> bool {
     if tasks.suspended == 0 {
         return false;
     }
@@ -539,7 +540,7 @@ pub(crate) fn frozen(tasks: &Tasks, key: usize) -> bool {
 }
 
 /// Whether `ancestor` is `key` or one of its ancestors.
-pub(crate) fn is_ancestor(tasks: &Tasks, ancestor: usize, key: usize) -> bool {
+pub(crate) fn is_ancestor(tasks: &Tasks, ancestor: TaskKey, key: TaskKey) -> bool {
     let mut at = Some(key);
     while let Some(k) = at {
         if k == ancestor {
@@ -551,7 +552,7 @@ pub(crate) fn is_ancestor(tasks: &Tasks, ancestor: usize, key: usize) -> bool {
 }
 
 /// The process `level` steps above `from` (0 = `from` itself).
-pub(crate) fn ancestor_at(tasks: &Tasks, from: usize, level: usize) -> Option<usize> {
+pub(crate) fn ancestor_at(tasks: &Tasks, from: TaskKey, level: usize) -> Option<TaskKey> {
     let mut at = from;
     for _ in 0..level {
         at = tasks[at].parent?;
@@ -568,19 +569,19 @@ pub(crate) fn thread_exit_name() -> Arc<str> {
 /// The ends of a task's list of children.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Siblings {
-    first: Option<usize>,
-    last: Option<usize>,
+    first: Option<TaskKey>,
+    last: Option<TaskKey>,
 }
 
 impl Siblings {
     /// The newest child.
-    pub(crate) fn last(&self) -> Option<usize> {
+    pub(crate) fn last(&self) -> Option<TaskKey> {
         self.last
     }
 }
 
 /// Appends `key` (not attached anywhere) to `parent`'s children.
-pub(crate) fn link_child(tasks: &mut Tasks, parent: usize, key: usize) {
+pub(crate) fn link_child(tasks: &mut Tasks, parent: TaskKey, key: TaskKey) {
     let last = tasks[parent].children.last.replace(key);
     match last {
         Some(last) => tasks[last].next_sibling = Some(key),
@@ -593,7 +594,7 @@ pub(crate) fn link_child(tasks: &mut Tasks, parent: usize, key: usize) {
 }
 
 /// Detaches `key` from its parent, if it has one.
-pub(crate) fn unlink_child(tasks: &mut Tasks, key: usize) {
+pub(crate) fn unlink_child(tasks: &mut Tasks, key: TaskKey) {
     let task = &mut tasks[key];
     let Some(parent) = task.parent.take() else { return };
     let (prev, next) = (task.prev_sibling.take(), task.next_sibling.take());
@@ -608,18 +609,18 @@ pub(crate) fn unlink_child(tasks: &mut Tasks, key: usize) {
 }
 
 /// `parent`'s children, oldest first.
-pub(crate) fn children(tasks: &Tasks, parent: usize) -> impl Iterator<Item = usize> + '_ {
+pub(crate) fn children(tasks: &Tasks, parent: TaskKey) -> impl Iterator<Item = TaskKey> + '_ {
     std::iter::successors(tasks[parent].children.first, |&k| tasks[k].next_sibling)
 }
 
 /// Moves `key` under `parent`, newest child last.
-pub(crate) fn reparent(tasks: &mut Tasks, key: usize, parent: usize) {
+pub(crate) fn reparent(tasks: &mut Tasks, key: TaskKey, parent: TaskKey) {
     unlink_child(tasks, key);
     link_child(tasks, parent, key);
 }
 
 /// `key` and all its descendants, parents before children.
-pub(crate) fn subtree(tasks: &Tasks, key: usize) -> Vec<usize> {
+pub(crate) fn subtree(tasks: &Tasks, key: TaskKey) -> Vec<TaskKey> {
     let mut out = vec![key];
     let mut i = 0;
     while i < out.len() {
@@ -640,11 +641,11 @@ impl Shared {
     /// call, as OpenOS's `thread.create` does.
     pub(crate) fn spawn<T: 'static>(
         &self,
-        parent: usize,
+        parent: TaskKey,
         kind: Kind,
         options: SpawnOptions,
         body: impl FnOnce() -> T + 'static,
-    ) -> Result<(usize, u64, Rc<Slot<T>>), Error> {
+    ) -> Result<(TaskKey, u64, Rc<Slot<T>>), Error> {
         let slot = Rc::new(Slot::new());
         let mut core = self.core();
         if core.tasks.get(parent).map_or(true, |t| t.sealed) {
@@ -723,7 +724,7 @@ impl Shared {
     /// the children) or, if it did not return, killing them.
     /// The value is published only once the close is done: a task killed or
     /// interrupted while joining its children has none.
-    fn task_main<T>(&self, me: usize, body: impl FnOnce() -> T, slot: &Slot<T>) {
+    fn task_main<T>(&self, me: TaskKey, body: impl FnOnce() -> T, slot: &Slot<T>) {
         let end = match catch_unwind(AssertUnwindSafe(body)) {
             Ok(value) => match catch_unwind(AssertUnwindSafe(|| self.close(me))) {
                 Ok(true) => {
@@ -755,7 +756,7 @@ impl Shared {
 
     /// Records that the kernel's own catch took `me`'s unwind (see
     /// `Task::unwound`).
-    fn unwound(&self, me: usize) {
+    fn unwound(&self, me: TaskKey) {
         self.core().tasks[me].unwound = true;
     }
 
@@ -765,7 +766,7 @@ impl Shared {
     /// unwind). It is never resumed; its frames are never unwound or freed
     /// (see `Core::quarantine_leftovers`).
     #[cold]
-    pub(crate) fn park_for_ever(&self, me: usize, end: End, why: &str) -> ! {
+    pub(crate) fn park_for_ever(&self, me: TaskKey, end: End, why: &str) -> ! {
         let stuck = self.unwinding();
         if stuck {
             crate::kernel::add_stuck_unwind();
@@ -795,7 +796,7 @@ impl Shared {
     /// Joins the children, newest first, until none is left.
     /// Returns `false`, joining none, if `me` is dying: its body caught the
     /// unwind that was to end it.
-    fn close(&self, me: usize) -> bool {
+    fn close(&self, me: TaskKey) -> bool {
         loop {
             let next = {
                 let core = self.core();
@@ -815,7 +816,7 @@ impl Shared {
     /// The end of a task, whatever the cause: reports a panic, kills the
     /// children left, records the outcome and does the death bookkeeping.
     #[inline(never)]
-    fn finish(&self, me: usize, end: End) {
+    fn finish(&self, me: TaskKey, end: End) {
         {
             // What runs on its stack from here on is the kernel's cleanup:
             // blocking calls (in a destructor the kernel runs for it, in the
@@ -855,7 +856,7 @@ impl Shared {
 
     /// Kills `me`'s children until none is left, then seals it: a thread
     /// started on its behalf after this point is refused ([`Error::ProcessEnded`]).
-    pub(crate) fn kill_children(&self, me: usize) {
+    pub(crate) fn kill_children(&self, me: TaskKey) {
         loop {
             let child = {
                 let mut core = self.core();
@@ -873,7 +874,7 @@ impl Shared {
 
     /// Death bookkeeping, once: dead status, detached from its parent, joiners
     /// nudged, registrations dropped, `"thread_exit"` pushed for a thread.
-    pub(crate) fn mark_dead(&self, core: &mut crate::kernel::Core, key: usize) {
+    pub(crate) fn mark_dead(&self, core: &mut crate::kernel::Core, key: TaskKey) {
         core.tasks.set_status(key, Status::Dead);
         let task = &mut core.tasks[key];
         if task.ended {
@@ -898,7 +899,7 @@ impl Shared {
 
     /// Resumes `key`'s coroutine from the current stack and, when it comes back,
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
-    pub(crate) fn switch_to(&self, key: usize, wake: Wake) {
+    pub(crate) fn switch_to(&self, key: TaskKey, wake: Wake) {
         if self.traced() {
             self.trace_resume(key);
         }
@@ -915,7 +916,7 @@ impl Shared {
     /// already took the task out with [`Core::unpark`](crate::kernel::Core::unpark)
     /// (and found it not [`traced`](Shared::traced)).
     #[inline(never)]
-    pub(crate) fn resume_parked(&self, key: usize, parked: Parked, wake: Wake) {
+    pub(crate) fn resume_parked(&self, key: TaskKey, parked: Parked, wake: Wake) {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
@@ -936,7 +937,7 @@ impl Shared {
     }
 
     #[cold]
-    fn trace_resume(&self, key: usize) {
+    fn trace_resume(&self, key: TaskKey) {
         log::trace!("switch to {}", self.core().tasks[key].label());
         self.trace(|core| Trace::Resume { thread: ThreadId(core.tasks[key].serial) });
     }
@@ -947,7 +948,7 @@ impl Shared {
     /// borrowed.
     #[cold]
     #[inline(never)]
-    fn put_away(&self, key: usize, mut coroutine: Box<Home>, overflowed: bool) {
+    fn put_away(&self, key: TaskKey, mut coroutine: Box<Home>, overflowed: bool) {
         let (user, graveyard) = {
             let mut core = self.core();
             let graveyard = std::mem::take(&mut core.graveyard);
@@ -995,7 +996,7 @@ impl Shared {
 
     /// Drops the callbacks the kernel let go of, each on its own, as
     /// [`drop_user`](Shared::drop_user) does (labelled with their kind).
-    pub(crate) fn bury(&self, owner: usize, graveyard: crate::event::listen::Graveyard) {
+    pub(crate) fn bury(&self, owner: TaskKey, graveyard: crate::event::listen::Graveyard) {
         for (what, callback) in graveyard {
             self.drop_user(owner, what, callback);
         }
@@ -1004,7 +1005,7 @@ impl Shared {
     /// Drops a user value the kernel let go of (a removed callback, a value
     /// nobody claimed), containing a panic in its destructor: it is reported
     /// for `owner` as `"[what] <message>"` and the kernel goes on.
-    pub(crate) fn drop_user<T>(&self, owner: usize, what: &str, value: T) {
+    pub(crate) fn drop_user<T>(&self, owner: TaskKey, what: &str, value: T) {
         self.assert_unborrowed("a user value's drop");
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
             self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
@@ -1017,7 +1018,7 @@ impl Shared {
     /// it was when it faulted, so its children on the CPU below are killed
     /// when control comes back to them, as usual). Its frames were discarded
     /// without unwinding; `switch_to` then removes it and drops its stack.
-    fn overflowed(&self, key: usize) {
+    fn overflowed(&self, key: TaskKey) {
         // A borrow of the kernel's state held by the discarded frames is never
         // released, and a task caught inside a switch leaves `running` naming
         // another: either way the kernel's tables may be half updated.
@@ -1048,7 +1049,7 @@ impl Shared {
     /// Kills `key`: marks it dead at once, then unwinds its stack (destructors
     /// run) and kills its children. Killing a dead task does nothing.
     #[inline(never)]
-    pub(crate) fn kill(&self, key: usize) {
+    pub(crate) fn kill(&self, key: TaskKey) {
         enum How {
             Nothing,
             SelfUnwind,
@@ -1095,7 +1096,7 @@ impl Shared {
     /// payloads. Return addresses that the overflow trap hijacked on its
     /// stack are put back first: the unwinder must find the real ones.
     #[cold]
-    pub(crate) fn raise(&self, me: usize, payload: Box<dyn Any + Send>) -> ! {
+    pub(crate) fn raise(&self, me: TaskKey, payload: Box<dyn Any + Send>) -> ! {
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         if overflow::hijack::any() {
             let range = self
@@ -1170,7 +1171,7 @@ impl Shared {
     }
 
     /// `Thread::suspend`.
-    pub(crate) fn suspend(&self, key: usize) -> Result<(), Error> {
+    pub(crate) fn suspend(&self, key: TaskKey) -> Result<(), Error> {
         let own = {
             let mut core = self.core();
             let core = &mut *core;
@@ -1192,7 +1193,7 @@ impl Shared {
 
     /// `Thread::resume`: it runs again at the resumer's next blocking call, and
     /// any wake-up it (or a child) missed while frozen is delivered then.
-    pub(crate) fn resume(&self, key: usize) -> Result<(), Error> {
+    pub(crate) fn resume(&self, key: TaskKey) -> Result<(), Error> {
         let mut core = self.core();
         let core = &mut *core;
         let task = &mut core.tasks[key];
@@ -1206,7 +1207,7 @@ impl Shared {
 
     /// Schedules the wake-ups that `key` and its descendants missed while frozen,
     /// now that they may not be, and their held zero-interval timers.
-    pub(crate) fn deliver_missed(&self, core: &mut crate::kernel::Core, key: usize) {
+    pub(crate) fn deliver_missed(&self, core: &mut crate::kernel::Core, key: TaskKey) {
         let now = core.now();
         for k in subtree(&core.tasks, key) {
             if frozen(&core.tasks, k) {
@@ -1226,7 +1227,7 @@ impl Shared {
 
     /// `Thread::attach`: moves `key` under the process `level` steps above the
     /// current one (the host counts as the root).
-    pub(crate) fn attach(&self, key: usize, level: usize) -> Result<(), Error> {
+    pub(crate) fn attach(&self, key: TaskKey, level: usize) -> Result<(), Error> {
         let mut core = self.core();
         let core = &mut *core;
         if core.tasks[key].status == Status::Dead {
@@ -1238,7 +1239,7 @@ impl Shared {
     }
 
     /// `Thread::detach`: moves `key` under the root process.
-    pub(crate) fn detach(&self, key: usize) -> Result<(), Error> {
+    pub(crate) fn detach(&self, key: TaskKey) -> Result<(), Error> {
         let mut core = self.core();
         let core = &mut *core;
         if core.tasks[key].status == Status::Dead {
@@ -1251,8 +1252,8 @@ impl Shared {
     fn move_task(
         &self,
         core: &mut crate::kernel::Core,
-        key: usize,
-        target: usize,
+        key: TaskKey,
+        target: TaskKey,
     ) -> Result<(), Error> {
         if core.tasks[key].parent == Some(target) {
             return Ok(());
@@ -1273,7 +1274,7 @@ impl Shared {
 mod tests {
     use super::*;
 
-    fn table(n: usize) -> (Tasks, Vec<usize>) {
+    fn table(n: usize) -> (Tasks, Vec<TaskKey>) {
         let mut tasks = Tasks::default();
         let keys =
             (0..n).map(|i| tasks.insert(|| Task::new(i as u64, Kind::Thread, None))).collect();
@@ -1283,16 +1284,19 @@ mod tests {
     #[test]
     fn the_task_table_reuses_freed_places_newest_first() {
         let (mut tasks, k) = table(3);
-        assert_eq!((tasks.len(), k.as_slice()), (3, &[0, 1, 2][..]));
+        assert_eq!((tasks.len(), k.as_slice()), (3, &[TaskKey(0), TaskKey(1), TaskKey(2)][..]));
         tasks.remove(k[0]);
         tasks.remove(k[2]);
         assert!(tasks.get(k[0]).is_none() && tasks.get_mut(k[2]).is_none());
-        assert_eq!(tasks.iter().map(|(key, t)| (key, t.serial)).collect::<Vec<_>>(), [(1, 1)]);
+        assert_eq!(
+            tasks.iter().map(|(key, t)| (key, t.serial)).collect::<Vec<_>>(),
+            [(TaskKey(1), 1)]
+        );
         let again = [3, 4, 5].map(|serial| tasks.insert(|| Task::new(serial, Kind::Thread, None)));
-        assert_eq!(again, [k[2], k[0], 3], "freed places first, the last freed first");
+        assert_eq!(again, [k[2], k[0], TaskKey(3)], "freed places first, the last freed first");
         assert_eq!(tasks.len(), 4);
         assert_eq!(tasks[k[0]].serial, 4);
-        assert!(tasks.get(6).is_none());
+        assert!(tasks.get(TaskKey(6)).is_none());
     }
 
     #[test]
@@ -1306,7 +1310,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "no task to remove at key 7")]
     fn removing_past_the_end_is_a_bug() {
-        table(2).0.remove(7);
+        table(2).0.remove(TaskKey(7));
     }
 
     #[test]
@@ -1330,21 +1334,22 @@ mod tests {
                 match op {
                     0 => {
                         let key = tasks.insert(|| Task::new(n as u64, Kind::Thread, None));
-                        assert_eq!(key, model.insert(n as u64));
+                        assert_eq!(key, TaskKey(model.insert(n as u64)));
                     }
                     1 if model.contains(at) => {
-                        tasks.remove(at);
+                        tasks.remove(TaskKey(at));
                         model.remove(at);
                     }
-                    _ if model.contains(at) => tasks.set_status(at, Status::Suspended),
+                    _ if model.contains(at) => tasks.set_status(TaskKey(at), Status::Suspended),
                     _ => {}
                 }
                 assert_eq!(tasks.len(), model.len());
                 let keys: Vec<_> = tasks.iter().map(|(k, t)| (k, t.serial)).collect();
-                let expected: Vec<_> = model.iter().map(|(k, &serial)| (k, serial)).collect();
+                let expected: Vec<_> =
+                    model.iter().map(|(k, &serial)| (TaskKey(k), serial)).collect();
                 assert_eq!(keys, expected);
                 for key in 0..45 {
-                    assert_eq!(tasks.get(key).map(|t| t.serial), model.get(key).copied());
+                    assert_eq!(tasks.get(TaskKey(key)).map(|t| t.serial), model.get(key).copied());
                 }
                 let suspended = tasks.iter().filter(|(_, t)| t.status == Status::Suspended).count();
                 assert_eq!(tasks.suspended, suspended);

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use crate::event::Signal;
 use crate::kernel::{Core, Due, Queued, Shared, StepReport};
-use crate::park::Parker;
 use crate::park::Woke;
+use crate::park::{Parker, TaskKey};
 use crate::process::{frozen, Parked, Wake};
 use crate::time::Cutoff;
 
@@ -199,7 +199,7 @@ impl Shared {
         roll: bool,
     ) -> bool {
         enum Unit {
-            Resume(usize, Option<Parked>),
+            Resume(TaskKey, Option<Parked>),
             Timer(usize, u64),
             Stale,
             End,
@@ -344,7 +344,7 @@ impl Shared {
     /// Runs `key`, made ready by [`Core::ready`]: from `parked` if the caller
     /// took it out already, else through [`switch_to`](Shared::switch_to)
     /// (a traced resume calls its hook first, with nothing borrowed).
-    fn run_ready(&self, key: usize, parked: Option<Parked>, report: &mut StepReport) {
+    fn run_ready(&self, key: TaskKey, parked: Option<Parked>, report: &mut StepReport) {
         report.resumes += 1;
         match parked {
             Some(parked) => self.resume_parked(key, parked, Wake::Run),

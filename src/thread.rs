@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::Signal;
 use crate::kernel::{self, Core, Shared};
+use crate::park::TaskKey;
 use crate::park::{Wait, Woke};
 use crate::process::{Kind, Outcome, Slot, SpawnOptions};
 
@@ -41,7 +42,7 @@ pub use crate::id::{Status, ThreadId};
 #[derive(Clone)]
 pub struct Thread {
     id: ThreadId,
-    key: usize,
+    key: TaskKey,
     name: Option<Rc<str>>,
     kernel: Weak<Shared>,
 }
@@ -49,7 +50,7 @@ pub struct Thread {
 impl Thread {
     pub(crate) fn new(
         kernel: Weak<Shared>,
-        key: usize,
+        key: TaskKey,
         serial: u64,
         name: Option<Rc<str>>,
     ) -> Thread {
@@ -57,7 +58,7 @@ impl Thread {
     }
 
     /// Runs `f` with the kernel entered, if the thread is still alive.
-    fn with_live<R>(&self, f: impl FnOnce(&Shared, usize) -> R) -> Option<R> {
+    fn with_live<R>(&self, f: impl FnOnce(&Shared, TaskKey) -> R) -> Option<R> {
         if let Some(here) = kernel::try_current() {
             here.check_stack();
         }
@@ -356,7 +357,7 @@ impl<T> JoinHandle<T> {
         let serial = shared.core().serial();
         let slot = Rc::new(Slot::new());
         slot.fail(error);
-        JoinHandle::new(Thread::new(Weak::new(), usize::MAX, serial, None), slot)
+        JoinHandle::new(Thread::new(Weak::new(), TaskKey(usize::MAX), serial, None), slot)
     }
 
     /// Joins the thread, then gives its value, or why it has none.
@@ -753,7 +754,7 @@ fn wait_for_threads(
         return Ok(());
     }
     let Some(shared) = first.kernel.upgrade() else { return Ok(()) };
-    let targets: Vec<(usize, u64)> = threads.iter().map(|t| (t.key, t.id.0)).collect();
+    let targets: Vec<(TaskKey, u64)> = threads.iter().map(|t| (t.key, t.id.0)).collect();
     let here = kernel::is_current(&shared);
     // A program or thread of another kernel (or one of its callbacks) can
     // find these threads done, but not wait in their kernel.
@@ -768,8 +769,8 @@ impl Shared {
     /// close: as OpenOS's `waitForDeath`.
     pub(crate) fn wait_for(
         &self,
-        me: usize,
-        targets: &[(usize, u64)],
+        me: TaskKey,
+        targets: &[(TaskKey, u64)],
         all: bool,
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
@@ -778,15 +779,15 @@ impl Shared {
 
     fn wait_for_from(
         &self,
-        me: Option<usize>,
-        targets: &[(usize, u64)],
+        me: Option<TaskKey>,
+        targets: &[(TaskKey, u64)],
         all: bool,
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
         let deadline = timeout.map(|t| self.core().now().saturating_add(t));
         let mut done = Vec::new();
         loop {
-            let living: Vec<usize> = {
+            let living: Vec<TaskKey> = {
                 let core = self.core();
                 let mut living = Vec::new();
                 for &(key, serial) in targets {

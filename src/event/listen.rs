@@ -1,6 +1,7 @@
 //! Listener and timer tables: event registrations that belong to a thread (or
 //! program) and die with it.
 
+use crate::park::TaskKey;
 use std::any::Any;
 use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
@@ -138,7 +139,7 @@ pub(crate) type ListenerFn = Box<dyn FnMut(&super::Signal) -> bool>;
 pub(crate) type TimerFn = Box<dyn FnMut()>;
 
 pub(crate) struct Listener {
-    pub(crate) owner: usize,
+    pub(crate) owner: TaskKey,
     pub(crate) serial: u64,
     pub(crate) name: Arc<str>,
     /// `None` while the callback runs.
@@ -179,14 +180,14 @@ impl Grouping for ListenersOf {
 pub(crate) struct Listeners {
     pub(crate) table: Slab<Listener>,
     by_name: KeyIndex<Arc<str>, ByName>,
-    owned: KeyIndex<usize, ListenersOf>,
+    owned: KeyIndex<TaskKey, ListenersOf>,
     next_serial: u64,
 }
 
 impl Listeners {
     pub(crate) fn add(
         &mut self,
-        owner: usize,
+        owner: TaskKey,
         name: Arc<str>,
         callback: ListenerFn,
     ) -> (usize, u64) {
@@ -234,7 +235,7 @@ impl Listeners {
     }
 
     /// Removes every listener of `owner`, oldest first, in O(their number).
-    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
+    pub(crate) fn drop_owner(&mut self, owner: TaskKey, graveyard: &mut Graveyard) {
         let mut next = self.owned.detach(&owner);
         while let Some(key) = next {
             let listener = self.table.try_remove(key).expect("an owner's group holds live keys");
@@ -251,7 +252,7 @@ impl Listeners {
 pub(crate) type Graveyard = Vec<(&'static str, Box<dyn Any>)>;
 
 pub(crate) struct Timer {
-    pub(crate) owner: usize,
+    pub(crate) owner: TaskKey,
     pub(crate) serial: u64,
     pub(crate) interval: Duration,
     /// Firings left; `None` is forever.
@@ -282,13 +283,13 @@ impl Grouping for TimersOf {
 /// Timers by key and by owner.
 pub(crate) struct Timers {
     pub(crate) table: Slab<Timer>,
-    owned: KeyIndex<usize, TimersOf>,
+    owned: KeyIndex<TaskKey, TimersOf>,
     next_serial: u64,
     /// The owner whose timers are not listed by owner (the kernel's root:
     /// its timers are the host's, of which there can be very many, and they
     /// are only ever dropped all together, with the kernel). Listing them
     /// would cost each firing a visit to two unrelated timers.
-    pub(crate) unlisted: usize,
+    pub(crate) unlisted: TaskKey,
 }
 
 impl Default for Timers {
@@ -297,7 +298,7 @@ impl Default for Timers {
             table: Slab::new(),
             owned: KeyIndex::default(),
             next_serial: 0,
-            unlisted: usize::MAX,
+            unlisted: TaskKey(usize::MAX),
         }
     }
 }
@@ -305,13 +306,13 @@ impl Default for Timers {
 impl Timers {
     /// Tables whose timers of `owner` are not listed by owner (see
     /// [`unlisted`](Timers::unlisted)).
-    pub(crate) fn unlisting(owner: usize) -> Timers {
+    pub(crate) fn unlisting(owner: TaskKey) -> Timers {
         Timers { unlisted: owner, ..Timers::default() }
     }
 
     pub(crate) fn add(
         &mut self,
-        owner: usize,
+        owner: TaskKey,
         interval: Duration,
         remaining: Option<u32>,
         callback: TimerFn,
@@ -347,7 +348,7 @@ impl Timers {
 
     /// Removes every timer of `owner`, oldest first, in O(their number)
     /// (the unlisted owner's in O(all timers), as the kernel goes).
-    pub(crate) fn drop_owner(&mut self, owner: usize, graveyard: &mut Graveyard) {
+    pub(crate) fn drop_owner(&mut self, owner: TaskKey, graveyard: &mut Graveyard) {
         if owner == self.unlisted {
             let keys: Vec<usize> =
                 self.table.iter().filter(|(_, t)| t.owner == owner).map(|(key, _)| key).collect();
@@ -367,7 +368,10 @@ impl Timers {
 
     /// Releases `owner`'s held timers (its owner thawed), as `(key, serial)`
     /// to schedule.
-    pub(crate) fn release_held(&mut self, owner: usize) -> impl Iterator<Item = (usize, u64)> + '_ {
+    pub(crate) fn release_held(
+        &mut self,
+        owner: TaskKey,
+    ) -> impl Iterator<Item = (usize, u64)> + '_ {
         let Timers { table, owned, .. } = self;
         let mut next = owned.first(&owner);
         std::iter::from_fn(move || loop {
@@ -501,7 +505,7 @@ mod tests {
                 match op {
                     Op::Listen { owner, name } => {
                         let name: Arc<str> = Arc::from(format!("n{name}"));
-                        let (key, _) = listeners.add(owner, name.clone(), noop());
+                        let (key, _) = listeners.add(TaskKey(owner), name.clone(), noop());
                         listened.push((key, owner, name));
                     }
                     Op::Ignore(i) if !listened.is_empty() => {
@@ -509,8 +513,12 @@ mod tests {
                         assert!(listeners.remove(key).is_some());
                     }
                     Op::Timer { owner } => {
-                        let (key, _) =
-                            timers.add(owner, Duration::from_secs(1), Some(1), Box::new(|| {}));
+                        let (key, _) = timers.add(
+                            TaskKey(owner),
+                            Duration::from_secs(1),
+                            Some(1),
+                            Box::new(|| {}),
+                        );
                         timed.push((key, owner));
                     }
                     Op::Cancel(i) if !timed.is_empty() => {
@@ -518,22 +526,22 @@ mod tests {
                         assert!(timers.remove(key).is_some());
                     }
                     Op::DropOwner(owner) => {
-                        listeners.drop_owner(owner, &mut graveyard);
-                        timers.drop_owner(owner, &mut graveyard);
+                        listeners.drop_owner(TaskKey(owner), &mut graveyard);
+                        timers.drop_owner(TaskKey(owner), &mut graveyard);
                         listened.retain(|&(_, o, _)| o != owner);
                         timed.retain(|&(_, o)| o != owner);
                     }
                     _ => {}
                 }
                 let mut by_name: HashMap<Arc<str>, Vec<usize>> = HashMap::new();
-                let mut by_owner: HashMap<usize, Vec<usize>> = HashMap::new();
+                let mut by_owner: HashMap<TaskKey, Vec<usize>> = HashMap::new();
                 for (key, owner, name) in &listened {
                     by_name.entry(name.clone()).or_default().push(*key);
-                    by_owner.entry(*owner).or_default().push(*key);
+                    by_owner.entry(TaskKey(*owner)).or_default().push(*key);
                 }
-                let mut timers_of: HashMap<usize, Vec<usize>> = HashMap::new();
+                let mut timers_of: HashMap<TaskKey, Vec<usize>> = HashMap::new();
                 for &(key, owner) in &timed {
-                    timers_of.entry(owner).or_default().push(key);
+                    timers_of.entry(TaskKey(owner)).or_default().push(key);
                 }
                 assert_eq!(groups(&listeners.by_name, &listeners.table), by_name.clone());
                 assert_eq!(groups(&listeners.owned, &listeners.table), by_owner);
@@ -571,7 +579,7 @@ mod tests {
             let name: Arc<str> = Arc::from(if i < 3 { "a" } else { "b" });
             let tag = Tag(label, dropped.clone());
             listeners.add(
-                owner,
+                TaskKey(owner),
                 name,
                 Box::new(move |_| {
                     let _keep = &tag;
@@ -580,7 +588,7 @@ mod tests {
             );
             let tag = Tag(label, dropped.clone());
             timers.add(
-                owner,
+                TaskKey(owner),
                 Duration::from_secs(1),
                 None,
                 Box::new(move || {
@@ -589,16 +597,16 @@ mod tests {
             );
         }
         let mut graveyard = Graveyard::new();
-        listeners.drop_owner(1, &mut graveyard);
-        timers.drop_owner(1, &mut graveyard);
+        listeners.drop_owner(TaskKey(1), &mut graveyard);
+        timers.drop_owner(TaskKey(1), &mut graveyard);
         let kinds: Vec<&str> = graveyard.iter().map(|&(kind, _)| kind).collect();
         assert_eq!(kinds, ["listener", "listener", "listener", "timer", "timer", "timer"]);
         drop(graveyard);
         assert_eq!(dropped.take(), ["1", "3", "5", "1", "3", "5"]);
         let names = groups(&listeners.by_name, &listeners.table);
         assert_eq!((names["a"].len(), names["b"].len()), (2, 1));
-        assert!(groups(&listeners.owned, &listeners.table).keys().eq([&0]));
-        assert!(groups(&timers.owned, &timers.table).keys().eq([&0]));
+        assert!(groups(&listeners.owned, &listeners.table).keys().eq([&TaskKey(0)]));
+        assert!(groups(&timers.owned, &timers.table).keys().eq([&TaskKey(0)]));
         assert_eq!((listeners.table.len(), timers.table.len()), (3, 3));
     }
 
@@ -606,14 +614,15 @@ mod tests {
     #[test]
     fn release_held_releases_each_held_timer_of_the_owner_once() {
         let mut timers = Timers::default();
-        let ids: Vec<(usize, u64)> =
-            (0..5).map(|i| timers.add(i % 2, Duration::ZERO, Some(1), Box::new(|| {}))).collect();
+        let ids: Vec<(usize, u64)> = (0..5)
+            .map(|i| timers.add(TaskKey(i % 2), Duration::ZERO, Some(1), Box::new(|| {})))
+            .collect();
         for &(key, _) in &ids {
             timers.table[key].held = true;
         }
-        let released: Vec<(usize, u64)> = timers.release_held(0).collect();
+        let released: Vec<(usize, u64)> = timers.release_held(TaskKey(0)).collect();
         assert_eq!(released, [ids[0], ids[2], ids[4]]);
-        assert_eq!(timers.release_held(0).count(), 0);
-        assert_eq!(timers.release_held(1).count(), 2);
+        assert_eq!(timers.release_held(TaskKey(0)).count(), 0);
+        assert_eq!(timers.release_held(TaskKey(1)).count(), 2);
     }
 }

@@ -24,7 +24,7 @@ pub use signal::{Signal, Value};
 
 use crate::inspect::Trace;
 use crate::kernel::{self, Due, Shared};
-use crate::park::Parker;
+use crate::park::{Parker, TaskKey};
 use crate::park::{Wait, Woke};
 use crate::process::{frozen, take_message};
 
@@ -552,7 +552,7 @@ impl Shared {
 
     /// The task that owns registrations made now: the running thread or
     /// program, or the root for the host and its kernel-wide listeners.
-    pub(crate) fn current_owner(&self) -> usize {
+    pub(crate) fn current_owner(&self) -> TaskKey {
         let core = self.core();
         core.context.unwrap_or(core.root)
     }
@@ -560,7 +560,7 @@ impl Shared {
     /// Registers a timer owned by `owner` (see [`timer`]).
     pub(crate) fn timer_as(
         &self,
-        owner: usize,
+        owner: TaskKey,
         interval: Duration,
         times: Times,
         callback: Box<dyn FnMut()>,
@@ -588,7 +588,7 @@ impl Shared {
     }
 
     /// Cancels `owner`'s timer `id` (see [`cancel`]).
-    pub(crate) fn cancel_as(&self, owner: usize, id: TimerId) -> bool {
+    pub(crate) fn cancel_as(&self, owner: TaskKey, id: TimerId) -> bool {
         let removed = {
             let mut core = self.core();
             match core.timers.get_mut(id.key, id.serial) {
@@ -604,7 +604,7 @@ impl Shared {
     /// Registers a listener owned by `owner` (see [`listen`]).
     pub(crate) fn listen_as<R: ListenerResult>(
         &self,
-        owner: usize,
+        owner: TaskKey,
         name: &str,
         mut callback: impl FnMut(&Signal) -> R + 'static,
     ) -> ListenerId {
@@ -621,7 +621,7 @@ impl Shared {
     }
 
     /// Removes `owner`'s listener `id` (see [`ignore`]).
-    pub(crate) fn ignore_as(&self, owner: usize, id: ListenerId) -> bool {
+    pub(crate) fn ignore_as(&self, owner: TaskKey, id: ListenerId) -> bool {
         let removed = {
             let mut core = self.core();
             match core.listeners.get(id.key, id.serial) {
@@ -636,7 +636,7 @@ impl Shared {
 
     /// Runs a callback on the host's stack on behalf of `owner`: registrations
     /// and threads it makes belong to `owner`. A panic becomes its message.
-    fn in_context<R>(&self, owner: usize, f: impl FnOnce() -> R) -> Result<R, String> {
+    fn in_context<R>(&self, owner: TaskKey, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
         self.assert_unborrowed("a listener or timer callback");
         let outcome = catch_unwind(AssertUnwindSafe(f));

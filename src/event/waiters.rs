@@ -186,11 +186,11 @@ impl Waiters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::park::WaitToken;
+    use crate::park::{TaskKey, WaitToken};
 
     /// A parker of task 0 with `token`.
     fn at(token: u64) -> Parker {
-        Parker { token: WaitToken(token), key: 0 }
+        Parker { token: WaitToken(token), key: TaskKey(0) }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::id::Status;
 use crate::inspect::TraceHook;
 use crate::job::Workers;
 use crate::park::Wait;
-use crate::park::{Parker, WaitToken};
+use crate::park::{Parker, TaskKey, WaitToken};
 use crate::process::{Kind, Task, Tasks};
 use crate::round::{Meter, Progress, Round};
 use crate::stack::StackPool;
@@ -72,12 +72,12 @@ pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
 /// held across a context switch or a call into user code.
 pub(crate) struct Core {
     pub(crate) tasks: Tasks,
-    pub(crate) root: usize,
+    pub(crate) root: TaskKey,
     /// The task whose stack is executing (`None`: the host's stack).
-    pub(crate) running: Option<usize>,
+    pub(crate) running: Option<TaskKey>,
     /// The task on whose behalf calls are made: the running task, or the owner
     /// of the listener or timer callback being run.
-    pub(crate) context: Option<usize>,
+    pub(crate) context: Option<TaskKey>,
     pub(crate) queue: VecDeque<Queued>,
     pub(crate) waiters: Waiters,
     pub(crate) listeners: Listeners,
@@ -198,7 +198,7 @@ impl Core {
     }
 
     /// The task `key` if it is still the one with this serial.
-    pub(crate) fn task(&self, key: usize, serial: u64) -> Option<&Task> {
+    pub(crate) fn task(&self, key: TaskKey, serial: u64) -> Option<&Task> {
         self.tasks.get(key).filter(|t| t.serial == serial)
     }
 
@@ -218,7 +218,7 @@ impl Core {
     /// threads than the caches hold the stacks of (with a few, prefetching
     /// would only cost).
     #[inline]
-    pub(crate) fn prefetch(&self, key: usize) {
+    pub(crate) fn prefetch(&self, key: TaskKey) {
         if self.many_tasks() {
             if let Some(task) = self.tasks.get(key) {
                 task.frames.prefetch();
@@ -253,7 +253,7 @@ impl Core {
 
     /// Ends `key`'s current wait (it is about to run, or it died). `delivered`:
     /// the waiter index has already dropped its entry.
-    pub(crate) fn end_wait(&mut self, key: usize, delivered: bool) {
+    pub(crate) fn end_wait(&mut self, key: TaskKey, delivered: bool) {
         let task = &mut self.tasks[key];
         task.token = WaitToken::NONE;
         task.deadline = None;
@@ -480,7 +480,7 @@ impl Shared {
     /// Reports an error raised in task `key` (or one of its callbacks): the
     /// handler gets `message` (OpenOS's text); the default log line also names
     /// the task.
-    pub(crate) fn report_for(&self, key: usize, message: &str) {
+    pub(crate) fn report_for(&self, key: TaskKey, message: &str) {
         let who = self.core().tasks.get(key).filter(|t| t.kind != Kind::Root).map(Task::label);
         self.report_as(who, message);
     }
