@@ -683,7 +683,7 @@ impl Kernel {
             .tasks
             .iter()
             .filter(|(_, t)| t.kind == Kind::Program && t.status != Status::Dead && !t.dying)
-            .max_by_key(|(_, t)| t.serial)
+            .max_by_key(|(_, t)| t.id)
             .map(|(key, _)| key);
         let Some(key) = foreground else { return false };
         let now = core.now();

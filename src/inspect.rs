@@ -176,7 +176,7 @@ impl Core {
     /// The id of task `key`, or `None` for the root.
     pub(crate) fn thread_id(&self, key: TaskKey) -> Option<ThreadId> {
         let task = self.tasks.get(key)?;
-        (task.kind != Kind::Root).then_some(ThreadId(task.serial))
+        (task.kind != Kind::Root).then_some(task.id)
     }
 
     /// The thread table, oldest first.
@@ -204,7 +204,7 @@ impl Core {
             Wait::On(what) => Waiting::Other(what.to_string()),
         };
         ThreadInfo {
-            id: ThreadId(task.serial),
+            id: task.id,
             name: task.name.as_deref().map(str::to_owned),
             program: task.kind == Kind::Program,
             status: task.status,

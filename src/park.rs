@@ -370,6 +370,7 @@ mod tests {
     use std::rc::Rc;
 
     use super::*;
+    use crate::id::ThreadId;
     use crate::process::{Kind, Task};
 
     /// A table of `n` tasks, each parked with the token of its key + 1.
@@ -377,7 +378,7 @@ mod tests {
         let mut tasks = Tasks::default();
         let parkers = (0..n)
             .map(|i| {
-                let key = tasks.insert(|| Task::new(i as u64, Kind::Thread, None));
+                let key = tasks.insert(|| Task::new(ThreadId(i as u64), Kind::Thread, None));
                 let token = WaitToken(i as u64 + 1);
                 tasks[key].token = token;
                 Parker { token, key }

@@ -184,7 +184,7 @@ impl<T> Outcome for Slot<T> {
 
 /// One program or thread.
 pub(crate) struct Task {
-    pub(crate) serial: u64,
+    pub(crate) id: ThreadId,
     pub(crate) kind: Kind,
     pub(crate) name: Option<Rc<str>>,
     pub(crate) parent: Option<TaskKey>,
@@ -332,9 +332,9 @@ pub(crate) struct SpawnOptions {
 
 impl Task {
     #[inline]
-    pub(crate) fn new(serial: u64, kind: Kind, parent: Option<TaskKey>) -> Task {
+    pub(crate) fn new(id: ThreadId, kind: Kind, parent: Option<TaskKey>) -> Task {
         Task {
-            serial,
+            id,
             kind,
             name: None,
             parent,
@@ -393,8 +393,8 @@ impl Task {
             Kind::Thread => "thread",
         };
         match &self.name {
-            Some(name) => format!("{kind} #{} ({name})", self.serial),
-            None => format!("{kind} #{}", self.serial),
+            Some(name) => format!("{kind} {} ({name})", self.id),
+            None => format!("{kind} {}", self.id),
         }
     }
 }
@@ -645,7 +645,7 @@ impl Shared {
         kind: Kind,
         options: SpawnOptions,
         body: impl FnOnce() -> T + 'static,
-    ) -> Result<(TaskKey, u64, Rc<Slot<T>>), Error> {
+    ) -> Result<(TaskKey, ThreadId, Rc<Slot<T>>), Error> {
         let slot = Rc::new(Slot::new());
         let mut core = self.core();
         if core.tasks.get(parent).map_or(true, |t| t.sealed) {
@@ -690,9 +690,9 @@ impl Shared {
                     shared.drop_user(me, "thread", result);
                     Exit::Normal
                 });
-            let serial = core.serial();
+            let id = core.next_id();
             // Made in its place in the table, then filled in.
-            let key = core.tasks.insert(|| Task::new(serial, kind, None));
+            let key = core.tasks.insert(|| Task::new(id, kind, None));
             home.co = Some(coroutine);
             let outcome: Rc<dyn Outcome> = slot.clone();
             let task = &mut core.tasks[key];
@@ -705,19 +705,16 @@ impl Shared {
             link_child(&mut core.tasks, parent, key);
             key
         };
-        let serial = core.tasks[key].serial;
+        let id = core.tasks[key].id;
         drop(core);
         if log::log_enabled!(log::Level::Debug) {
             let core = self.core();
             let parent = core.tasks.get(parent).map_or_else(String::new, Task::label);
             log::debug!("{} started by {parent}", core.tasks[key].label());
         }
-        self.trace(|core| Trace::Spawn {
-            thread: ThreadId(serial),
-            parent: core.thread_id(parent),
-        });
+        self.trace(|core| Trace::Spawn { thread: id, parent: core.thread_id(parent) });
         self.switch_to(key, Wake::Run);
-        Ok((key, serial, slot))
+        Ok((key, id, slot))
     }
 
     /// The whole life of a task, on its own stack: the body, then closing (join
@@ -804,7 +801,7 @@ impl Shared {
                 if task.dying {
                     return false;
                 }
-                task.children.last().map(|k| (k, core.tasks[k].serial))
+                task.children.last().map(|k| (k, core.tasks[k].id))
             };
             let Some(child) = next else { return true };
             if self.wait_for(me, &[child], true, None).is_err() {
@@ -851,7 +848,7 @@ impl Shared {
         if log::log_enabled!(log::Level::Trace) {
             log::trace!("{} ended: {end:?}", label());
         }
-        self.trace(|core| Trace::End { thread: ThreadId(core.tasks[me].serial) });
+        self.trace(|core| Trace::End { thread: core.tasks[me].id });
     }
 
     /// Kills `me`'s children until none is left, then seals it: a thread
@@ -881,7 +878,7 @@ impl Shared {
             return;
         }
         task.ended = true;
-        let serial = task.serial;
+        let id = task.id;
         let is_thread = task.kind == Kind::Thread;
         if !task.joiners.is_empty() {
             let mut joiners = std::mem::take(&mut task.joiners);
@@ -893,7 +890,7 @@ impl Shared {
         }
         core.drop_registrations(key);
         if is_thread {
-            core.queue.push_back(Queued::ThreadExit(serial));
+            core.queue.push_back(Queued::ThreadExit(id));
         }
     }
 
@@ -939,7 +936,7 @@ impl Shared {
     #[cold]
     fn trace_resume(&self, key: TaskKey) {
         log::trace!("switch to {}", self.core().tasks[key].label());
-        self.trace(|core| Trace::Resume { thread: ThreadId(core.tasks[key].serial) });
+        self.trace(|core| Trace::Resume { thread: core.tasks[key].id });
     }
 
     /// The rare end of a switch: `key` finished (its slot is freed and its stack
@@ -1276,8 +1273,9 @@ mod tests {
 
     fn table(n: usize) -> (Tasks, Vec<TaskKey>) {
         let mut tasks = Tasks::default();
-        let keys =
-            (0..n).map(|i| tasks.insert(|| Task::new(i as u64, Kind::Thread, None))).collect();
+        let keys = (0..n)
+            .map(|i| tasks.insert(|| Task::new(ThreadId(i as u64), Kind::Thread, None)))
+            .collect();
         (tasks, keys)
     }
 
@@ -1289,13 +1287,14 @@ mod tests {
         tasks.remove(k[2]);
         assert!(tasks.get(k[0]).is_none() && tasks.get_mut(k[2]).is_none());
         assert_eq!(
-            tasks.iter().map(|(key, t)| (key, t.serial)).collect::<Vec<_>>(),
+            tasks.iter().map(|(key, t)| (key, t.id.0)).collect::<Vec<_>>(),
             [(TaskKey(1), 1)]
         );
-        let again = [3, 4, 5].map(|serial| tasks.insert(|| Task::new(serial, Kind::Thread, None)));
+        let again = [3, 4, 5]
+            .map(|serial| tasks.insert(|| Task::new(ThreadId(serial), Kind::Thread, None)));
         assert_eq!(again, [k[2], k[0], TaskKey(3)], "freed places first, the last freed first");
         assert_eq!(tasks.len(), 4);
-        assert_eq!(tasks[k[0]].serial, 4);
+        assert_eq!(tasks[k[0]].id.0, 4);
         assert!(tasks.get(TaskKey(6)).is_none());
     }
 
@@ -1333,7 +1332,8 @@ mod tests {
                 let (op, at) = (rng.below(3), rng.below(40));
                 match op {
                     0 => {
-                        let key = tasks.insert(|| Task::new(n as u64, Kind::Thread, None));
+                        let key =
+                            tasks.insert(|| Task::new(ThreadId(n as u64), Kind::Thread, None));
                         assert_eq!(key, TaskKey(model.insert(n as u64)));
                     }
                     1 if model.contains(at) => {
@@ -1344,12 +1344,12 @@ mod tests {
                     _ => {}
                 }
                 assert_eq!(tasks.len(), model.len());
-                let keys: Vec<_> = tasks.iter().map(|(k, t)| (k, t.serial)).collect();
+                let keys: Vec<_> = tasks.iter().map(|(k, t)| (k, t.id.0)).collect();
                 let expected: Vec<_> =
                     model.iter().map(|(k, &serial)| (TaskKey(k), serial)).collect();
                 assert_eq!(keys, expected);
                 for key in 0..45 {
-                    assert_eq!(tasks.get(TaskKey(key)).map(|t| t.serial), model.get(key).copied());
+                    assert_eq!(tasks.get(TaskKey(key)).map(|t| t.id.0), model.get(key).copied());
                 }
                 let suspended = tasks.iter().filter(|(_, t)| t.status == Status::Suspended).count();
                 assert_eq!(tasks.suspended, suspended);
@@ -1360,9 +1360,9 @@ mod tests {
     #[test]
     fn frozen_follows_suspensions_through_the_count() {
         let mut tasks = Tasks::default();
-        let root = tasks.insert(|| Task::new(0, Kind::Root, None));
-        let parent = tasks.insert(|| Task::new(1, Kind::Thread, None));
-        let child = tasks.insert(|| Task::new(2, Kind::Thread, None));
+        let root = tasks.insert(|| Task::new(ThreadId(0), Kind::Root, None));
+        let parent = tasks.insert(|| Task::new(ThreadId(1), Kind::Thread, None));
+        let child = tasks.insert(|| Task::new(ThreadId(2), Kind::Thread, None));
         link_child(&mut tasks, root, parent);
         link_child(&mut tasks, parent, child);
         assert!(!frozen(&tasks, child));

@@ -51,10 +51,10 @@ impl Thread {
     pub(crate) fn new(
         kernel: Weak<Shared>,
         key: TaskKey,
-        serial: u64,
+        id: ThreadId,
         name: Option<Rc<str>>,
     ) -> Thread {
-        Thread { id: ThreadId(serial), key, name, kernel }
+        Thread { id, key, name, kernel }
     }
 
     /// Runs `f` with the kernel entered, if the thread is still alive.
@@ -63,7 +63,7 @@ impl Thread {
             here.check_stack();
         }
         let shared = self.kernel.upgrade()?;
-        shared.core().task(self.key, self.id.0)?;
+        shared.core().task(self.key, self.id)?;
         let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
         Some(f(&shared, self.key))
     }
@@ -76,7 +76,7 @@ impl Thread {
             return false;
         }
         let core = shared.core();
-        let alive = core.task(self.key, self.id.0).is_some();
+        let alive = core.task(self.key, self.id).is_some();
         alive
             && core.context.is_some_and(|at| crate::process::is_ancestor(&core.tasks, self.key, at))
     }
@@ -354,7 +354,7 @@ impl<T> JoinHandle<T> {
     /// The handle of a thread that was refused with `error` and never ran:
     /// it is dead (it belongs to no kernel), and `wait` gives `error`.
     fn refused(shared: &Shared, error: Error) -> JoinHandle<T> {
-        let serial = shared.core().serial();
+        let serial = shared.core().next_id();
         let slot = Rc::new(Slot::new());
         slot.fail(error);
         JoinHandle::new(Thread::new(Weak::new(), TaskKey(usize::MAX), serial, None), slot)
@@ -636,7 +636,7 @@ pub fn current() -> Option<Thread> {
         if task.kind != Kind::Thread {
             return None;
         }
-        (key, task.serial, task.name.clone())
+        (key, task.id, task.name.clone())
     };
     Some(Thread::new(shared.weak(), key, serial, name))
 }
@@ -754,7 +754,7 @@ fn wait_for_threads(
         return Ok(());
     }
     let Some(shared) = first.kernel.upgrade() else { return Ok(()) };
-    let targets: Vec<(TaskKey, u64)> = threads.iter().map(|t| (t.key, t.id.0)).collect();
+    let targets: Vec<(TaskKey, ThreadId)> = threads.iter().map(|t| (t.key, t.id)).collect();
     let here = kernel::is_current(&shared);
     // A program or thread of another kernel (or one of its callbacks) can
     // find these threads done, but not wait in their kernel.
@@ -770,7 +770,7 @@ impl Shared {
     pub(crate) fn wait_for(
         &self,
         me: TaskKey,
-        targets: &[(TaskKey, u64)],
+        targets: &[(TaskKey, ThreadId)],
         all: bool,
         timeout: Option<Duration>,
     ) -> Result<(), Error> {
@@ -780,7 +780,7 @@ impl Shared {
     fn wait_for_from(
         &self,
         me: Option<TaskKey>,
-        targets: &[(TaskKey, u64)],
+        targets: &[(TaskKey, ThreadId)],
         all: bool,
         timeout: Option<Duration>,
     ) -> Result<(), Error> {

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::Signal;
-use crate::id::Status;
+use crate::id::{Status, ThreadId};
 use crate::inspect::TraceHook;
 use crate::job::Workers;
 use crate::park::Wait;
@@ -62,7 +62,7 @@ fn is_live(tasks: &Tasks, timers: &Timers, due: &Due) -> bool {
 /// listener or waiter.
 pub(crate) enum Queued {
     Signal(Signal),
-    ThreadExit(u64),
+    ThreadExit(ThreadId),
 }
 
 /// The host's handler for errors raised inside the kernel.
@@ -139,9 +139,10 @@ impl Core {
         Ok(self.workers.as_ref().expect("started above"))
     }
 
-    pub(crate) fn serial(&mut self) -> u64 {
+    /// The id of a task about to be created: never reused.
+    pub(crate) fn next_id(&mut self) -> ThreadId {
         self.next_serial += 1;
-        self.next_serial
+        ThreadId(self.next_serial)
     }
 
     /// Drops stale wake-ups from the deadline queue once they outnumber the live
@@ -198,8 +199,8 @@ impl Core {
     }
 
     /// The task `key` if it is still the one with this serial.
-    pub(crate) fn task(&self, key: TaskKey, serial: u64) -> Option<&Task> {
-        self.tasks.get(key).filter(|t| t.serial == serial)
+    pub(crate) fn task(&self, key: TaskKey, id: ThreadId) -> Option<&Task> {
+        self.tasks.get(key).filter(|t| t.id == id)
     }
 
     /// Whether any program or thread is alive (zombies are not).
@@ -299,11 +300,11 @@ impl Core {
     pub(crate) fn unqueue(&self, queued: Queued, traced: bool) -> Option<Signal> {
         match queued {
             Queued::Signal(signal) => Some(signal),
-            Queued::ThreadExit(serial) => {
+            Queued::ThreadExit(id) => {
                 let name = crate::process::thread_exit_name();
                 let wanted =
                     traced || self.listeners.has_name(&name) || self.waiters.may_want(&name);
-                wanted.then(|| Signal::new(name).with(serial))
+                wanted.then(|| Signal::new(name).with(id.as_u64()))
             }
         }
     }
@@ -385,7 +386,7 @@ impl Shared {
             kernel_frames: crate::process::kernel_frames,
         });
         let mut tasks = Tasks::default();
-        let root = tasks.insert(|| Task::new(0, Kind::Root, None));
+        let root = tasks.insert(|| Task::new(ThreadId(0), Kind::Root, None));
         let core = Core {
             tasks,
             root,
