@@ -2,14 +2,16 @@
 //! layer over the core's mechanism (`kernel`). A layer above the runtime adds
 //! its own host methods from its own file (`Kernel::job` is in `job`).
 
+use std::any::Any;
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::{ListenerId, ListenerResult, Signal};
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
+pub(crate) use crate::kernel::LayerSettings;
 use crate::kernel::*;
 use crate::park::Parker;
 use crate::park::Wait;
@@ -791,6 +793,8 @@ impl Kernel {
         drop(old);
     }
 
+    /// The kernel's state, for the crate's unit tests.
+    #[cfg(test)]
     pub(crate) fn shared(&self) -> &Rc<Shared> {
         &self.shared
     }
@@ -968,8 +972,8 @@ impl Drop for Kernel {
         self.shared.drop_user(root, "hook", report);
         // Every job's driver has been unwound, which set its cancel token; the
         // workers finish what they run and are joined here.
-        let workers = self.shared.core().workers.take();
-        drop(workers);
+        let layers = std::mem::take(&mut self.shared.core().layers);
+        self.shared.drop_user(root, "layer", layers);
         // What is left are zombies: their frames must never run again (a
         // forced unwind would resume code that caught its kill) and never be
         // freed (they may be referred to from elsewhere).
@@ -1066,4 +1070,97 @@ mod tests {
             );
         }
     }
+}
+
+/// What a layer on the runtime (jobs, and the ones to come) may ask of the
+/// kernel it runs on, without reaching its internals: a weak handle, since
+/// the kernel may be gone by the time the layer uses it.
+#[derive(Clone)]
+pub(crate) struct KernelRef(Weak<Shared>);
+
+impl KernelRef {
+    /// The kernel running on this OS thread.
+    ///
+    /// # Panics
+    ///
+    /// Outside a kernel; `what` names the call in the message.
+    pub(crate) fn current(what: &str) -> KernelRef {
+        KernelRef(current(what).weak())
+    }
+
+    /// `kernel`'s handle.
+    pub(crate) fn of(kernel: &Kernel) -> KernelRef {
+        KernelRef(kernel.shared.weak())
+    }
+
+    /// Whether the kernel has been dropped.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+
+    /// Queues the signal `signal` makes for the kernel's next round, as
+    /// `event::push` does from inside; nothing (and `signal` is not called)
+    /// if the kernel is gone.
+    pub(crate) fn push(&self, signal: impl FnOnce() -> Signal) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.core().enqueue(signal());
+        }
+    }
+
+    /// Runs `f` on the layer's state of type `S` in this kernel (made with
+    /// `Default` on first use, dropped with the kernel), with the kernel's
+    /// builder settings; `None` if the kernel is gone. `f` runs with the
+    /// kernel's state borrowed: it must not call into the kernel.
+    pub(crate) fn with_layer<S: Default + 'static, R>(
+        &self,
+        f: impl FnOnce(&mut S, &LayerSettings) -> R,
+    ) -> Option<R> {
+        let shared = self.0.upgrade()?;
+        let mut core = shared.core();
+        let core = &mut *core;
+        let at = match core.layers.iter().position(|layer| layer.is::<S>()) {
+            Some(at) => at,
+            None => {
+                core.layers.push(Box::new(S::default()));
+                core.layers.len() - 1
+            }
+        };
+        let layer = core.layers[at].downcast_mut::<S>().expect("found by its type");
+        Some(f(layer, &core.layer_settings))
+    }
+
+    /// Starts a thread named `name`, owned by the root process (so that it
+    /// outlives whoever started it), which runs `body` at once up to its
+    /// first blocking call, from the host or from inside the kernel. `None`
+    /// if the kernel is gone.
+    pub(crate) fn spawn_detached(
+        &self,
+        name: String,
+        body: impl FnOnce() + 'static,
+    ) -> Option<Result<crate::thread::JoinHandle<()>, Error>> {
+        let shared = self.0.upgrade()?;
+        let _enter = (!is_current(&shared)).then(|| enter(&shared));
+        let root = shared.core().root;
+        let options = SpawnOptions { name: Some(Rc::from(name)), stack_size: None };
+        let spawned = shared.spawn(root, Kind::Thread, options, body).map(|(key, id, slot)| {
+            crate::thread::JoinHandle::new(
+                crate::thread::Thread::new(shared.weak(), key, id, None),
+                slot,
+            )
+        });
+        // From a thread: a kill or suspension the new thread made of it.
+        shared.check_interrupts();
+        Some(spawned)
+    }
+}
+
+/// Whether a panic's payload is one of the kernel's own unwinds (a kill, an
+/// exit, a hard interrupt), which code that catches panics must let through.
+pub(crate) fn is_kernel_unwind(payload: &(dyn Any + Send)) -> bool {
+    crate::process::is_kernel_unwind(payload)
+}
+
+/// The text of a panic (its payload dropped), as the kernel reports it.
+pub(crate) fn panic_text(payload: Box<dyn Any + Send>) -> String {
+    crate::process::take_message(payload)
 }

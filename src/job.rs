@@ -32,7 +32,6 @@
 //! the state's name) and every value as `"job_value"` (the job's id), so
 //! scripts can pull them.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
@@ -46,12 +45,10 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::{self, Filter, Signal, Value};
-use crate::kernel::{self, Shared};
+use crate::host::{is_kernel_unwind, panic_text, KernelRef, LayerSettings};
+use crate::os;
 use crate::park::{park_remote, RemoteWaker, Woke};
-use crate::process::{
-    take_message, ExitUnwind, InterruptUnwind, KillUnwind, Kind, Slot, SpawnOptions,
-};
-use crate::thread::{Status, Thread};
+use crate::thread::{JoinHandle, Status, Thread};
 
 /// The signal pushed on each state change: `job_state <job id> <state>`.
 ///
@@ -356,10 +353,10 @@ impl<T> Clone for Work<T> {
     }
 }
 
-/// A run's driver thread and how it ended.
+/// A run's driver thread, and its handle for how it ended (taken once).
 struct Driver {
     thread: Thread,
-    end: Rc<Slot<()>>,
+    end: RefCell<Option<JoinHandle<()>>>,
 }
 
 struct JobCore<T> {
@@ -377,7 +374,7 @@ struct JobCore<T> {
     dependencies: Option<u64>,
     intrusive: bool,
     work: Work<T>,
-    kernel: Weak<Shared>,
+    kernel: KernelRef,
 }
 
 impl<T: 'static> JobCore<T> {
@@ -434,10 +431,8 @@ fn state_signal(id: u64, state: JobState) -> Signal {
 }
 
 /// Queues a job signal in `kernel`, if it still exists (built only then).
-fn announce(kernel: &Weak<Shared>, signal: impl FnOnce() -> Signal) {
-    if let Some(shared) = kernel.upgrade() {
-        shared.core().enqueue(signal());
-    }
+fn announce(kernel: &KernelRef, signal: impl FnOnce() -> Signal) {
+    kernel.push(signal);
 }
 
 /// A handle to background work and its result (Solara's `Result[T]`).
@@ -557,7 +552,7 @@ impl Builder {
         self,
         work: impl Fn(&JobContext<T>) -> Result<T, E> + 'static,
     ) -> Job<T> {
-        let shared = kernel::current("job::spawn").weak();
+        let shared = KernelRef::current("job::spawn");
         self.start(shared, Work::Green(Rc::new(move |ctx| work(ctx).map_err(|e| e.to_string()))))
     }
 
@@ -584,7 +579,7 @@ impl Builder {
         self,
         work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
     ) -> Job<T> {
-        let shared = kernel::current("job::spawn_blocking").weak();
+        let shared = KernelRef::current("job::spawn_blocking");
         self.start(shared, Work::Blocking(launcher(work)))
     }
 
@@ -608,7 +603,7 @@ impl Builder {
         work: impl Fn(&JobContext<T>) -> Result<T, E> + 'static,
     ) -> Job<T> {
         let work: GreenWork<T> = Rc::new(move |ctx| work(ctx).map_err(|e| e.to_string()));
-        self.start(kernel.shared().weak(), Work::Green(work))
+        self.start(KernelRef::of(kernel), Work::Green(work))
     }
 
     /// Starts a blocking job from the host.
@@ -631,11 +626,11 @@ impl Builder {
         kernel: &mut crate::Kernel,
         work: impl Fn(&JobContext<T>) -> Result<T, E> + Send + Sync + 'static,
     ) -> Job<T> {
-        self.start(kernel.shared().weak(), Work::Blocking(launcher(work)))
+        self.start(KernelRef::of(kernel), Work::Blocking(launcher(work)))
     }
 
-    fn start<T: 'static>(self, kernel: Weak<Shared>, work: Work<T>) -> Job<T> {
-        let id = kernel.upgrade().map_or(0, |shared| shared.core().next_job());
+    fn start<T: 'static>(self, kernel: KernelRef, work: Work<T>) -> Job<T> {
+        let id = kernel.with_layer(|layer: &mut JobLayer, _| layer.next_id()).unwrap_or(0);
         let core = JobCore {
             id,
             state: JobState::Starting,
@@ -756,10 +751,10 @@ impl<T: 'static> Job<T> {
             if core.state.is_done() {
                 return;
             }
-            let kernel_gone = core.kernel.strong_count() == 0;
+            let kernel_gone = core.kernel.is_gone();
             let ended = match &core.driver {
                 Some(d) if !kernel_gone && d.thread.status() == Status::Dead => {
-                    match d.end.take() {
+                    match d.end.borrow_mut().take().map(JoinHandle::wait) {
                         Some(Err(error)) => error.to_string(),
                         _ => "the job's thread ended without a result".to_string(),
                     }
@@ -901,7 +896,7 @@ impl<T: 'static> Job<T> {
     /// assert_eq!(j.error().as_deref(), Some("flaky")); // kept
     /// ```
     pub fn retry(&self) -> Result<(), Error> {
-        if self.core.borrow().kernel.strong_count() == 0 {
+        if self.core.borrow().kernel.is_gone() {
             return Err(Error::KernelGone);
         }
         match self.stop_run() {
@@ -986,8 +981,9 @@ impl<T: 'static> Job<T> {
     /// }).unwrap();
     /// ```
     pub fn join(&self, timeout: impl Into<Option<Duration>>) -> Result<(), Error> {
-        let shared = kernel::current("Job::join");
-        let deadline = timeout.into().map(|t| shared.core().now().saturating_add(t));
+        // Only a program or thread can wait: this panics anywhere else.
+        KernelRef::current("Job::join");
+        let deadline = timeout.into().map(|t| os::uptime().saturating_add(t));
         // A run ends with a "job_state" signal, or, if its driver thread dies
         // without reporting (see `refresh`), with that thread's "thread_exit".
         let (id, driver) = {
@@ -1005,7 +1001,7 @@ impl<T: 'static> Job<T> {
         while !self.state().is_done() {
             let left = match deadline {
                 Some(deadline) => {
-                    let now = shared.core().now();
+                    let now = os::uptime();
                     if now >= deadline {
                         return Err(Error::Timeout);
                     }
@@ -1014,7 +1010,7 @@ impl<T: 'static> Job<T> {
                 None => None,
             };
             if event::pull(left, filter.clone()).is_none()
-                && deadline.map_or(true, |d| shared.core().now() < d)
+                && deadline.map_or(true, |d| os::uptime() < d)
             {
                 // Not a timeout: the caller is being unwound (a destructor
                 // run by a kill, a panic or an exit), and cannot wait.
@@ -1043,26 +1039,25 @@ impl<T: 'static> Job<T> {
                 core.id,
             )
         };
-        let Some(shared) = kernel.upgrade() else { return };
-        shared.core().enqueue(state_signal(id, JobState::Starting));
-        let _enter = (!kernel::is_current(&shared)).then(|| kernel::enter(&shared));
+        if kernel.is_gone() {
+            return;
+        }
+        kernel.push(|| state_signal(id, JobState::Starting));
         let job = Rc::downgrade(&self.core);
         let body = move || drive(job, run, token, previous, work);
-        let root = shared.core().root;
-        let options = SpawnOptions { name: Some(Rc::from(format!("job {id}"))), stack_size: None };
-        match shared.spawn(root, Kind::Thread, options, body) {
-            Ok((key, serial, end)) => {
-                let thread = Thread::new(shared.weak(), key, serial, None);
+        match kernel.spawn_detached(format!("job {id}"), body) {
+            Some(Ok(handle)) => {
                 let mut core = self.core.borrow_mut();
                 if core.run == run {
-                    core.driver = Some(Driver { thread, end });
+                    core.driver =
+                        Some(Driver { thread: handle.thread(), end: RefCell::new(Some(handle)) });
                 }
             }
-            Err(error) => {
+            Some(Err(error)) => {
                 JobCore::apply(&self.core, run, Outcome::Done(Err(error.to_string())));
             }
+            None => {}
         }
-        shared.check_interrupts();
     }
 }
 
@@ -1109,27 +1104,25 @@ fn drive<T: 'static>(
             Some(run_caught(|| work(&ctx)))
         }
         Work::Blocking(launch) => {
-            let shared = kernel::current("job driver");
+            let kernel = KernelRef::current("job driver");
             if job.upgrade().is_none() {
                 return;
             }
             let mail = Arc::new(Mailbox::new());
-            let task = launch(token, mail.clone());
-            let refused = match shared.core().workers() {
-                Ok(workers) => {
-                    workers.submit(task);
-                    None
-                }
-                Err(error) => Some((error, task)),
-            };
-            match refused {
-                None => wait_for_worker(&job, run, &mail),
-                // The run ends with the error; the work, never run, is
-                // dropped here, with the kernel's state no longer borrowed.
-                Some((error, task)) => {
-                    drop(task);
-                    Some(Err(error.to_string()))
-                }
+            let mut task = Some(launch(token, mail.clone()));
+            let submitted = kernel
+                .with_layer(|layer: &mut JobLayer, settings| {
+                    let workers = layer.workers(settings)?;
+                    workers.submit(task.take().expect("submitted once"));
+                    Ok(())
+                })
+                .unwrap_or(Err(Error::KernelGone));
+            // A refused run ends with the error; its work, never run, is
+            // dropped here, with the kernel's state no longer borrowed.
+            drop(task);
+            match submitted {
+                Ok(()) => wait_for_worker(&job, run, &mail),
+                Err(error) => Some(Err(error.to_string())),
             }
         }
     };
@@ -1168,18 +1161,43 @@ fn run_caught<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> 
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(outcome) => outcome,
         Err(payload) if is_kernel_unwind(&*payload) => resume_unwind(payload),
-        Err(payload) => Err(take_message(payload)),
+        Err(payload) => Err(panic_text(payload)),
     }
-}
-
-fn is_kernel_unwind(payload: &(dyn Any + Send)) -> bool {
-    payload.is::<KillUnwind>() || payload.is::<ExitUnwind>() || payload.is::<InterruptUnwind>()
 }
 
 fn hash_of(key: &impl Hash) -> u64 {
     let mut hasher = DefaultHasher::new();
     key.hash(&mut hasher);
     hasher.finish()
+}
+
+/// The job layer's state in one kernel (see `KernelRef::with_layer`): the
+/// last job id given, and the worker pool, started on first use.
+#[derive(Default)]
+struct JobLayer {
+    last_id: u64,
+    workers: Option<Workers>,
+}
+
+impl JobLayer {
+    /// A fresh job id (from 1).
+    fn next_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.last_id
+    }
+
+    /// The worker pool, started on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WorkerThread`] if the OS refuses a worker thread; nothing is
+    /// kept, and the next call tries again.
+    fn workers(&mut self, settings: &LayerSettings) -> Result<&Workers, Error> {
+        if self.workers.is_none() {
+            self.workers = Some(Workers::start(settings.workers, settings.worker_stack_size)?);
+        }
+        Ok(self.workers.as_ref().expect("started above"))
+    }
 }
 
 /// The kernel's pool of OS worker threads for blocking jobs, started on first
@@ -1317,7 +1335,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_worker_pool_the_os_refuses_ends_the_run_in_error_and_a_retry_runs_the_work() {
         let mut kernel = Kernel::new();
-        kernel.shared().core().worker_stack_size = Some(1 << 60);
+        kernel.shared().core().layer_settings.worker_stack_size = Some(1 << 60);
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
         let job = kernel.blocking_job(move |_: &JobContext<u32>| {
@@ -1329,7 +1347,7 @@ mod tests {
         assert!(error.starts_with("cannot start a job worker thread: "), "{error}");
         assert_eq!((job.value(), runs.load(Ordering::SeqCst)), (None, 0));
 
-        kernel.shared().core().worker_stack_size = None;
+        kernel.shared().core().layer_settings.worker_stack_size = None;
         job.retry().unwrap();
         while !job.state().is_done() {
             kernel.run_forever().unwrap();

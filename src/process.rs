@@ -111,6 +111,12 @@ impl End {
     }
 }
 
+/// Whether `payload` is one of the kernel's own unwinds (kill, exit, hard
+/// interrupt).
+pub(crate) fn is_kernel_unwind(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<KillUnwind>() || payload.is::<ExitUnwind>() || payload.is::<InterruptUnwind>()
+}
+
 /// The message of the panic whose payload is `payload`, which is dropped here
 /// (see [`drop_payload`]).
 pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {

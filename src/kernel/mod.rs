@@ -8,13 +8,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::Error;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::Signal;
 use crate::id::{Status, ThreadId};
 use crate::inspect::TraceHook;
-use crate::job::Workers;
 use crate::park::Wait;
 use crate::park::{Parker, TaskKey, WaitToken};
 use crate::process::{Kind, Task, Tasks};
@@ -68,6 +66,19 @@ pub(crate) enum Queued {
 /// The host's handler for errors raised inside the kernel.
 pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
 
+/// What the host chose for the layers on the runtime ([`KernelBuilder`]'s
+/// settings the core keeps for them without using them).
+///
+/// [`KernelBuilder`]: crate::KernelBuilder
+#[derive(Debug, Clone)]
+pub(crate) struct LayerSettings {
+    /// OS worker threads for blocking jobs.
+    pub(crate) workers: usize,
+    /// The workers' stack size (`None`: std's default), which a test sets
+    /// beyond what the OS can give to see a pool that cannot start.
+    pub(crate) worker_stack_size: Option<usize>,
+}
+
 /// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
 /// held across a context switch or a call into user code.
 pub(crate) struct Core {
@@ -90,13 +101,11 @@ pub(crate) struct Core {
     pub(crate) stacks: StackPool<crate::process::Home>,
     pub(crate) next_token: u64,
     pub(crate) next_serial: u64,
-    pub(crate) next_job: u64,
-    /// The OS threads of blocking jobs, started on first use.
-    pub(crate) workers: Option<Workers>,
-    pub(crate) worker_count: usize,
-    /// The workers' stack size (`None`: std's default), which a test sets
-    /// beyond what the OS can give to see a pool that cannot start.
-    pub(crate) worker_stack_size: Option<usize>,
+    /// The state of the layers on the runtime (the job layer's worker pool,
+    /// say), one value of each type, made on first use
+    /// (`KernelRef::with_layer`). The core never looks inside.
+    pub(crate) layers: Vec<Box<dyn std::any::Any>>,
+    pub(crate) layer_settings: LayerSettings,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
@@ -118,25 +127,6 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn now(&self) -> Duration {
         self.clock.now()
-    }
-
-    /// A fresh job id (from 1).
-    pub(crate) fn next_job(&mut self) -> u64 {
-        self.next_job += 1;
-        self.next_job
-    }
-
-    /// The worker pool, started on first use.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::WorkerThread`] if the OS refuses a worker thread; nothing is
-    /// kept, and the next call tries again.
-    pub(crate) fn workers(&mut self) -> Result<&Workers, Error> {
-        if self.workers.is_none() {
-            self.workers = Some(Workers::start(self.worker_count, self.worker_stack_size)?);
-        }
-        Ok(self.workers.as_ref().expect("started above"))
     }
 
     /// The id of a task about to be created: never reused.
@@ -402,10 +392,8 @@ impl Shared {
             stacks: StackPool::new(stack_size, stack_pool),
             next_token: 0,
             next_serial: 0,
-            next_job: 0,
-            workers: None,
-            worker_count: workers,
-            worker_stack_size: None,
+            layers: Vec::new(),
+            layer_settings: LayerSettings { workers, worker_stack_size: None },
             on_error: None,
             on_trace: None,
             scratch: Vec::new(),
