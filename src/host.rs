@@ -8,7 +8,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event::{ListenerId, ListenerResult, Signal};
+use crate::event::Signal;
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
 pub(crate) use crate::kernel::LayerSettings;
@@ -622,6 +622,36 @@ impl Kernel {
         self.shared.core().enqueue(signal);
     }
 
+    /// Runs `f` on the host's stack with this kernel as the current one, on
+    /// behalf of its root process: inside, `event::listen`, `event::timer`,
+    /// `event::push`, `os::uptime` and the other calls that do not block act
+    /// on this kernel, and what they register belongs to the kernel itself
+    /// (it lives until removed, or as long as the kernel). A blocking call
+    /// (`event::pull`, `os::sleep`, a join) panics there, as in a listener:
+    /// only a program or thread can wait. It may be called from a green
+    /// thread of another kernel (a kernel nested in a script).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, os, Kernel, Signal};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let id = kernel.enter(|| {
+    ///     event::push(Signal::new("boot"));
+    ///     event::timer(Duration::from_secs(1), 1, || event::push(Signal::new("tick")))
+    /// });
+    /// let ticks = kernel.run(|| event::pull(None, "tick").is_some()).unwrap();
+    /// assert!(ticks);
+    /// assert!(!kernel.enter(|| event::cancel(id)), "it fired and is gone");
+    /// assert_eq!(kernel.enter(os::uptime), Duration::from_secs(1));
+    /// ```
+    pub fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _enter = enter(&self.shared);
+        f()
+    }
+
     /// A `Send + Sync + Clone` handle that pushes signals from other OS threads and
     /// wakes the kernel if it is waiting.
     ///
@@ -699,50 +729,6 @@ impl Kernel {
         true
     }
 
-    /// Registers a kernel-wide listener for signals named `name` (a `&str` or
-    /// a `String`): it belongs to no thread and lives as long as the kernel
-    /// (or until [`ignore`](Kernel::ignore)). It runs like a thread's listener
-    /// (see [`event::listen`](crate::event::listen)): in registration order,
-    /// before the waiting threads, removed when it returns `false` or panics.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cothread::{event, Kernel, Signal};
-    /// use std::{cell::RefCell, rc::Rc};
-    ///
-    /// let log = Rc::new(RefCell::new(Vec::new()));
-    /// let l = log.clone();
-    /// let mut kernel = Kernel::builder().virtual_time(true).build();
-    /// kernel.listen("score", move |s: &Signal| l.borrow_mut().push(s.to_string()));
-    /// kernel.run(|| event::push(Signal::new("score").with(10))).unwrap();
-    /// kernel.step();
-    /// assert_eq!(*log.borrow(), ["score 10"]);
-    /// ```
-    pub fn listen<R: ListenerResult>(
-        &mut self,
-        name: impl AsRef<str>,
-        callback: impl FnMut(&Signal) -> R + 'static,
-    ) -> ListenerId {
-        let root = self.shared.core().root;
-        self.shared.listen_as(root, name.as_ref(), callback)
-    }
-
-    /// Removes a kernel-wide listener; returns whether it removed one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut kernel = cothread::Kernel::new();
-    /// let id = kernel.listen("x", |_| {});
-    /// assert!(kernel.ignore(id));
-    /// assert!(!kernel.ignore(id));
-    /// ```
-    pub fn ignore(&mut self, id: ListenerId) -> bool {
-        let root = self.shared.core().root;
-        self.shared.ignore_as(root, id)
-    }
-
     /// Every program and thread alive, oldest first, with what each waits for
     /// and its counters: OpenOS's `ps`.
     ///
@@ -797,54 +783,6 @@ impl Kernel {
     #[cfg(test)]
     pub(crate) fn shared(&self) -> &Rc<Shared> {
         &self.shared
-    }
-
-    /// Starts a kernel-wide timer (see [`event::timer`](crate::event::timer)):
-    /// it belongs to no thread and fires, in the kernel's rounds, until it has
-    /// fired `times` times or is [`cancel`](Kernel::cancel)led.
-    ///
-    /// # Panics
-    ///
-    /// If `interval` is zero and the timer repeats.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cothread::{event::Times, Kernel};
-    /// use std::{cell::Cell, rc::Rc, time::Duration};
-    ///
-    /// let frames = Rc::new(Cell::new(0));
-    /// let f = frames.clone();
-    /// let mut kernel = Kernel::builder().virtual_time(true).build();
-    /// let id = kernel.timer(Duration::from_millis(100), Times::Forever, move || f.set(f.get() + 1));
-    /// kernel.advance(Duration::from_secs(1));
-    /// assert_eq!(frames.get(), 10);
-    /// assert!(kernel.cancel(id));
-    /// ```
-    pub fn timer(
-        &mut self,
-        interval: Duration,
-        times: impl Into<crate::event::Times>,
-        callback: impl FnMut() + 'static,
-    ) -> crate::event::TimerId {
-        let root = self.shared.core().root;
-        self.shared.timer_as(root, interval, times.into(), Box::new(callback))
-    }
-
-    /// Cancels a kernel-wide timer; returns whether it removed one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let mut kernel = cothread::Kernel::new();
-    /// let id = kernel.timer(Duration::from_secs(1), 1, || {});
-    /// assert!(kernel.cancel(id));
-    /// assert!(!kernel.cancel(id));
-    /// ```
-    pub fn cancel(&mut self, id: crate::event::TimerId) -> bool {
-        let root = self.shared.core().root;
-        self.shared.cancel_as(root, id)
     }
 
     /// How many stacks this kernel has quarantined: never freed nor reused,

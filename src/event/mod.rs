@@ -644,3 +644,93 @@ impl Shared {
         outcome.map_err(take_message)
     }
 }
+
+impl crate::Kernel {
+    /// Registers a kernel-wide listener for signals named `name` (a `&str` or
+    /// a `String`): it belongs to no thread and lives as long as the kernel
+    /// (or until [`ignore`](Kernel::ignore)). It runs like a thread's listener
+    /// (see [`event::listen`](crate::event::listen)): in registration order,
+    /// before the waiting threads, removed when it returns `false` or panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel, Signal};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.listen("score", move |s: &Signal| l.borrow_mut().push(s.to_string()));
+    /// kernel.run(|| event::push(Signal::new("score").with(10))).unwrap();
+    /// kernel.step();
+    /// assert_eq!(*log.borrow(), ["score 10"]);
+    /// ```
+    pub fn listen<R: ListenerResult>(
+        &mut self,
+        name: impl AsRef<str>,
+        callback: impl FnMut(&Signal) -> R + 'static,
+    ) -> ListenerId {
+        self.enter(|| listen(name, callback))
+    }
+
+    /// Removes a kernel-wide listener; returns whether it removed one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::new();
+    /// let id = kernel.listen("x", |_| {});
+    /// assert!(kernel.ignore(id));
+    /// assert!(!kernel.ignore(id));
+    /// ```
+    pub fn ignore(&mut self, id: ListenerId) -> bool {
+        self.enter(|| ignore(id))
+    }
+
+    /// Starts a kernel-wide timer (see [`event::timer`](crate::event::timer)):
+    /// it belongs to no thread and fires, in the kernel's rounds, until it has
+    /// fired `times` times or is [`cancel`](Kernel::cancel)led.
+    ///
+    /// # Panics
+    ///
+    /// If `interval` is zero and the timer repeats.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event::Times, Kernel};
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// let frames = Rc::new(Cell::new(0));
+    /// let f = frames.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let id = kernel.timer(Duration::from_millis(100), Times::Forever, move || f.set(f.get() + 1));
+    /// kernel.advance(Duration::from_secs(1));
+    /// assert_eq!(frames.get(), 10);
+    /// assert!(kernel.cancel(id));
+    /// ```
+    pub fn timer(
+        &mut self,
+        interval: Duration,
+        times: impl Into<crate::event::Times>,
+        callback: impl FnMut() + 'static,
+    ) -> crate::event::TimerId {
+        self.enter(|| timer(interval, times, callback))
+    }
+
+    /// Cancels a kernel-wide timer; returns whether it removed one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut kernel = cothread::Kernel::new();
+    /// let id = kernel.timer(Duration::from_secs(1), 1, || {});
+    /// assert!(kernel.cancel(id));
+    /// assert!(!kernel.cancel(id));
+    /// ```
+    pub fn cancel(&mut self, id: crate::event::TimerId) -> bool {
+        self.enter(|| cancel(id))
+    }
+}
