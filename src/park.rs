@@ -43,7 +43,7 @@ pub(crate) enum Wait {
 }
 
 /// Why a blocked task was woken.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) enum Woke {
     #[default]
     Nothing,
@@ -468,6 +468,64 @@ mod tests {
         kept.borrow().as_ref().unwrap().wake();
         assert_eq!(kernel.step().resumes, 1);
         assert!(!kernel.step().alive);
+    }
+
+    /// Kill, suspension and a deadline end a park whatever it waits on: here
+    /// a wait only another OS thread's wake-up was to end.
+    #[test]
+    fn kill_suspension_and_deadlines_end_a_remote_park() {
+        use crate::{os, thread, Status};
+        use std::time::Duration;
+        let mut kernel = crate::Kernel::builder().virtual_time(true).build();
+        let wakers = Rc::new(RefCell::new(Vec::new()));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let (w, l) = (wakers.clone(), log.clone());
+        kernel
+            .run(move || {
+                struct Dropped(Rc<RefCell<Vec<String>>>);
+                impl Drop for Dropped {
+                    fn drop(&mut self) {
+                        self.0.borrow_mut().push("unwound".into());
+                    }
+                }
+                // A kill unwinds the parked thread.
+                let (w1, l1) = (w.clone(), l.clone());
+                let killed = thread::create(move || {
+                    let _guard = Dropped(l1);
+                    park_remote("a test's helper", None, |waker| w1.borrow_mut().push(waker));
+                });
+                killed.kill();
+                assert_eq!(killed.status(), Status::Dead);
+                // A deadline ends it with a timeout.
+                let timed = park_remote("a test's helper", Some(Duration::from_secs(2)), |_| {});
+                l.borrow_mut().push(format!("{timed:?} at {:?}", os::uptime()));
+                // A suspended thread misses its wake-up and re-checks once resumed.
+                let (w2, l2) = (w.clone(), l.clone());
+                let frozen = thread::create(move || {
+                    let woke =
+                        park_remote("a test's helper", None, |waker| w2.borrow_mut().push(waker));
+                    l2.borrow_mut().push(format!("resumed: {woke:?}"));
+                });
+                frozen.suspend().unwrap();
+                w.borrow()[1].wake();
+                // Two rounds: the wake-up is taken in the first one's wake
+                // phase, while the thread is still suspended.
+                os::sleep(Duration::ZERO);
+                os::sleep(Duration::ZERO);
+                assert!(l.borrow().iter().all(|line| !line.starts_with("resumed")));
+                frozen.resume().unwrap();
+                frozen.join(None).unwrap();
+                // The killed thread's waker wakes nothing.
+                w.borrow()[0].wake();
+                os::sleep(Duration::ZERO);
+            })
+            .unwrap();
+        let log = log.borrow().clone();
+        assert_eq!(log[0], "unwound");
+        assert_eq!(log[1], "Timeout at 2s");
+        // The missed wake-up comes back as the re-check a resume gives.
+        assert_eq!(log[2], "resumed: Timeout");
+        assert_eq!(log.len(), 3);
     }
 
     #[test]
