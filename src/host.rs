@@ -648,7 +648,28 @@ impl Kernel {
     /// assert_eq!(kernel.enter(os::uptime), Duration::from_secs(1));
     /// ```
     pub fn enter<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        /// Puts back whose behalf calls were made on, also if `f` panics.
+        struct Context<'a>(&'a Shared, Option<crate::park::TaskKey>);
+        impl Drop for Context<'_> {
+            fn drop(&mut self) {
+                self.0.core().context = self.1;
+            }
+        }
         let _enter = enter(&self.shared);
+        // On behalf of the root, also when one of the kernel's own threads
+        // calls this (it holds the kernel in an `Rc<RefCell<..>>`): as in a
+        // listener, nothing here can block.
+        let previous = {
+            let mut core = self.shared.core();
+            let previous = core.context;
+            // On the host's stack, no context already means the root.
+            if core.running.is_some() {
+                core.context = Some(core.root);
+            }
+            previous
+        };
+        let _context = Context(&self.shared, previous);
+        self.shared.assert_unborrowed("the closure of `Kernel::enter`");
         f()
     }
 
@@ -843,7 +864,7 @@ impl Kernel {
     /// assert_eq!(log.borrow().as_slice(), ["[thread] boom"]);
     /// ```
     pub fn on_error(&mut self, handler: impl FnMut(&str) + 'static) {
-        self.shared.core().on_error = Some(Box::new(handler));
+        self.shared.set_error_hook(Box::new(handler));
     }
 }
 
@@ -869,53 +890,7 @@ impl fmt::Debug for Kernel {
 
 impl Drop for Kernel {
     fn drop(&mut self) {
-        let remote = self.shared.core().remote.clone();
-        remote.close();
-        let _enter = enter(&self.shared);
-        // Unwind every program and detached thread, newest first; each takes its
-        // own children with it.
-        let root = self.shared.core().root;
-        self.shared.kill_children(root);
-        // The kernel-wide listeners and timers are left: user code, dropped
-        // one by one outside the borrow. The root ends with the kernel, so
-        // what their destructors register dies at once.
-        let (root, graveyard) = {
-            let mut core = self.shared.core();
-            let root = core.root;
-            core.tasks[root].ended = true;
-            core.drop_registrations(root);
-            (root, std::mem::take(&mut core.graveyard))
-        };
-        self.shared.bury(root, graveyard);
-        // The signals nobody took, each dropped on its own: their payloads'
-        // destructors are user code.
-        let unsent = {
-            let mut round = self.shared.round.borrow_mut();
-            let mut core = self.shared.core();
-            core.drain_remote();
-            let mut unsent = std::mem::take(&mut round.signals);
-            unsent.append(&mut core.queue);
-            let delivering = round.delivering.take().map(Queued::Signal);
-            unsent.extend(delivering);
-            unsent
-        };
-        for signal in unsent {
-            self.shared.drop_user(root, "signal", signal);
-        }
-        // The hooks last, the error reporter after the trace hook: it reports
-        // what the drops before it raise.
-        let trace = self.shared.core().on_trace.take();
-        self.shared.drop_user(root, "hook", trace);
-        let report = self.shared.core().on_error.take();
-        self.shared.drop_user(root, "hook", report);
-        // Every job's driver has been unwound, which set its cancel token; the
-        // workers finish what they run and are joined here.
-        let layers = std::mem::take(&mut self.shared.core().layers);
-        self.shared.drop_user(root, "layer", layers);
-        // What is left are zombies: their frames must never run again (a
-        // forced unwind would resume code that caught its kill) and never be
-        // freed (they may be referred to from elsewhere).
-        self.shared.core().quarantine_leftovers();
+        self.shared.shut_down_or_defer();
     }
 }
 

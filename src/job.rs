@@ -271,8 +271,8 @@ struct Mailbox<T> {
 
 struct Mail<T> {
     messages: VecDeque<Outcome<T>>,
-    /// Set by the driver each time it parks. While it lives, the kernel
-    /// waits for the worker instead of reporting a deadlock.
+    /// Set by the driver while it is parked. While it lives, the kernel waits
+    /// for the worker instead of reporting a deadlock.
     waker: Option<RemoteWaker>,
 }
 
@@ -302,6 +302,17 @@ impl<T> Mailbox<T> {
     /// Parks the driver until a message is posted (at once if one is there);
     /// `false` if it is being unwound instead.
     fn wait(&self) -> bool {
+        /// Drops the waker once the wait is over, however it ends (a kill
+        /// unwinds through here): a waker left behind would keep the kernel
+        /// waiting for this worker instead of reporting a deadlock.
+        struct Forget<'a, T>(&'a Mailbox<T>);
+        impl<T> Drop for Forget<'_, T> {
+            fn drop(&mut self) {
+                let waker = self.0.lock().waker.take();
+                drop(waker);
+            }
+        }
+        let _forget = Forget(self);
         let woke = park_remote("a blocking job's worker", None, |waker| {
             let mut mail = self.lock();
             if !mail.messages.is_empty() {

@@ -10,10 +10,15 @@
 //! ended otherwise (a timeout, a kill, a signal) matches nothing: a stale
 //! wake-up is ignored, and a queue drops such parkers as it goes.
 //!
-//! Kill, suspension, interrupts and timeouts end a park in one place, for
-//! every kind of wait: [`Core::ready`] (a wake-up or a deadline),
-//! [`Core::end_wait`] (the wait's bookkeeping), and the kill and suspend
-//! paths of `process`, which act on the parked task whatever it waits on.
+//! Kill, suspension, interrupts and timeouts end a park the same way for
+//! every kind of wait, since none of them looks at what the task waits on:
+//! a wake-up or a deadline ends it through [`Core::ready`], whose
+//! bookkeeping is [`Core::end_wait`]; a kill ends it in `process` (the task
+//! dies, and its token with it); a suspension keeps it, and a wake-up that
+//! comes meanwhile is delivered at the resume as `Woke::Timeout`, the
+//! "re-check" every waiter handles (a hard interrupt is delivered the same
+//! way). So a waiter never trusts the reason alone: it re-checks its
+//! condition (and its deadline) and parks again if it does not hold.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -100,8 +105,10 @@ impl Parker {
 /// Parked tasks in the order they parked (or by priority, then that order),
 /// for any wait source to own: the threads joining one thread, a channel's
 /// receivers, a lock's waiters. Parkers whose wait has ended otherwise are
-/// skipped when woken and dropped as the queue grows, so a queue holds at
-/// most about twice the waits still on.
+/// skipped when woken, and swept when a push finds the queue twice as long
+/// as after the last sweep: pushes stay amortised O(1), and the stale
+/// parkers a queue holds are bounded by the waits pushed since its last
+/// sweep.
 #[derive(Debug, Default)]
 pub(crate) struct WaitQueue {
     parked: VecDeque<(i32, Parker)>,
@@ -224,6 +231,11 @@ impl Shared {
             }
             let token = core.token();
             let parker = Parker { token, key: me };
+            // The wait is on before `register` runs, so that a source whose
+            // condition already holds can wake it at once (`Core::wake`: it
+            // runs in the next round). `register` is the kernel's own code,
+            // never a user's, and does not panic.
+            core.tasks[me].token = token;
             register(core, parker);
             if let Some(at) = deadline {
                 // Every wait with a deadline checks for stale entries (a few
@@ -237,7 +249,6 @@ impl Shared {
                 }
             }
             let task = &mut core.tasks[me];
-            task.token = token;
             task.wait = wait;
             task.deadline = deadline;
             task.frames.low = stack::below_here();
@@ -526,6 +537,23 @@ mod tests {
         // The missed wake-up comes back as the re-check a resume gives.
         assert_eq!(log[2], "resumed: Timeout");
         assert_eq!(log.len(), 3);
+    }
+
+    /// A source whose condition already holds wakes the wait from inside
+    /// `register`: the thread runs again in the next round.
+    #[test]
+    fn a_wake_up_inside_register_is_not_lost() {
+        let mut kernel = crate::Kernel::builder().virtual_time(true).build();
+        let woke = kernel
+            .run(|| {
+                let shared = crate::kernel::current("test");
+                let woke = shared.park(Wait::On("a test's source"), None, |core, parker| {
+                    assert!(core.wake(parker), "the wait is on as register runs");
+                });
+                (matches!(woke, Woke::Woken), crate::os::uptime())
+            })
+            .unwrap();
+        assert_eq!(woke, (true, std::time::Duration::ZERO));
     }
 
     #[test]

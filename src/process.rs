@@ -790,6 +790,7 @@ impl Shared {
         self.report_for(me, &format!("[{kind}] {why}: parked for ever, its stack kept"));
         self.finish(me, end);
         loop {
+            self.assert_unborrowed("a switch back to the kernel");
             // SAFETY: as in `park`: the yielder lives in this task's body
             // frame, on the stack we are running on.
             unsafe { &*yielder }.suspend(());

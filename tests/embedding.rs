@@ -1178,3 +1178,44 @@ fn advance_for_bounds_a_frame_and_otherwise_matches_advance() {
     assert_eq!(report.resumes, 25);
     assert_eq!(c.uptime(), Duration::ZERO);
 }
+
+/// `Kernel::enter` from one of the kernel's own green threads (which reaches
+/// the kernel through an `Rc<RefCell<..>>`, here a job's work run by a retry)
+/// acts for the root as it does from the host: what it registers belongs to
+/// the kernel and outlives the thread, `thread::current()` is `None`, and a
+/// blocking call panics instead of parking the thread inside it.
+#[test]
+fn enter_from_one_of_the_kernels_own_threads_acts_for_the_root() {
+    use cothread::job::JobContext;
+
+    let slot = Rc::new(RefCell::new(Some(kernel())));
+    let inner = slot.clone();
+    let seen = Out::new();
+    let out = seen.clone();
+    let first = Cell::new(true);
+    let job = slot.borrow_mut().as_mut().unwrap().job(move |_: &JobContext<()>| {
+        if first.replace(false) {
+            return Ok::<_, String>(());
+        }
+        let mut borrowed = inner.borrow_mut();
+        let kernel = borrowed.as_mut().unwrap();
+        let who = kernel.enter(|| thread::current().map(|t| t.id()));
+        out.print(format!("current: {who:?}"));
+        let sink = out.clone();
+        kernel.listen("later", move |_: &Signal| sink.print("kernel-wide listener ran"));
+        let blocked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            kernel.enter(|| os::sleep(secs(1)))
+        }));
+        out.print(format!("sleep inside enter panicked: {}", blocked.is_err()));
+        Ok(())
+    });
+    job.retry().unwrap();
+    let mut borrowed = slot.borrow_mut();
+    let kernel = borrowed.as_mut().unwrap();
+    kernel.push_signal(Signal::new("later"));
+    assert_eq!(kernel.step().callbacks, 1);
+    assert_eq!(
+        seen.lines(),
+        ["current: None", "sleep inside enter panicked: true", "kernel-wide listener ran"]
+    );
+}

@@ -899,3 +899,65 @@ fn child_tiny_stack_size() {
 fn a_tiny_stack_size_is_raised_to_the_minimum() {
     child_succeeds("child_tiny_stack_size");
 }
+
+// ---------------------------------------------------------------------------
+// A kernel dropped by one of its own green threads (it reaches the kernel
+// through an `Rc<RefCell<..>>` while a host call runs it): the teardown waits
+// until that call returns to the host, then unwinds every thread as a drop
+// from the host does. It used to unwind the dropping thread out of the
+// teardown, leave the rest to be force-unwound with no kernel current, and
+// abort on a kernel call in their destructors.
+// ---------------------------------------------------------------------------
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_kernel_dropped_by_its_own_thread() {
+    if !in_child() {
+        return;
+    }
+    /// Calls into the kernel as it is dropped.
+    struct UsesKernel(Rc<Cell<bool>>);
+    impl Drop for UsesKernel {
+        fn drop(&mut self) {
+            let _ = os::uptime();
+            self.0.set(true);
+        }
+    }
+    let slot = Rc::new(RefCell::new(Some(Kernel::builder().virtual_time(true).build())));
+    let inner = slot.clone();
+    let unwound = Rc::new(Cell::new(false));
+    let errors = Out::new();
+    let (job, older) = {
+        let mut borrowed = slot.borrow_mut();
+        let kernel = borrowed.as_mut().unwrap();
+        let sink = errors.clone();
+        kernel.on_error(move |message| sink.print(message));
+        let u = unwound.clone();
+        let older = kernel.spawn(move || {
+            let _guard = UsesKernel(u);
+            event::pull(None, "never");
+        });
+        let first = Cell::new(true);
+        // A retry runs the work at once, on a green thread, with no borrow
+        // of the kernel held by the host.
+        let job = kernel.job(move |_: &JobContext<()>| {
+            if !first.replace(false) {
+                drop(inner.borrow_mut().take());
+            }
+            Ok::<_, String>(())
+        });
+        (job, older)
+    };
+    job.retry().unwrap();
+    assert!(slot.borrow().is_none(), "the work dropped the kernel");
+    assert!(unwound.get(), "the older program was unwound, its destructor's kernel call answered");
+    assert_eq!(older.wait(), Err(Error::Killed));
+    assert_eq!(errors.lines(), Vec::<String>::new());
+    heap_is_intact();
+    println!("child finished");
+}
+
+#[test]
+fn a_kernel_dropped_by_its_own_thread_is_torn_down_when_the_host_call_returns() {
+    child_succeeds("child_kernel_dropped_by_its_own_thread");
+}

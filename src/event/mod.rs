@@ -400,7 +400,7 @@ pub fn cancel(id: TimerId) -> bool {
 /// }).unwrap();
 /// ```
 pub fn on_error(handler: impl FnMut(&str) + 'static) {
-    kernel::current("event::on_error").core().on_error = Some(Box::new(handler));
+    kernel::current("event::on_error").set_error_hook(Box::new(handler));
 }
 
 impl Shared {

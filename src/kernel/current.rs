@@ -58,7 +58,12 @@ impl Drop for Enter {
     fn drop(&mut self) {
         self._keep.host_panicking.set(self.prev_host_panicking);
         CURRENT.with(|c| c.set(self.prev));
-        if !self.prev.is_null() && !std::ptr::eq(self.prev, Rc::as_ptr(&self._keep)) {
+        let leaving = !std::ptr::eq(self.prev, Rc::as_ptr(&self._keep));
+        if leaving && self._keep.orphaned.replace(false) {
+            // Dropped during this call: torn down now that it is over.
+            self._keep.shut_down();
+        }
+        if !self.prev.is_null() && leaving {
             back_in_another_kernel();
         }
     }

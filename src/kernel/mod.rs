@@ -358,11 +358,79 @@ pub(crate) struct Shared {
     /// thread of another kernel) was unwinding: then the OS thread's panic
     /// count is not the green threads' own (see [`Shared::unwinding`]).
     host_panicking: Cell<bool>,
+    /// The `Kernel` was dropped inside one of its own host calls: the
+    /// teardown runs when that call returns to the host.
+    pub(crate) orphaned: Cell<bool>,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
 }
 
 impl Shared {
+    /// What dropping the `Kernel` does: unwinds every program and thread and
+    /// drops what the kernel holds. Dropped from inside one of its own host
+    /// calls (by one of its green threads, or a callback, holding the kernel
+    /// in an `Rc<RefCell<..>>`), it cannot tear itself down under its own
+    /// feet: the teardown waits until that call returns to the host (see
+    /// `Enter`'s drop).
+    pub(crate) fn shut_down_or_defer(self: &Rc<Shared>) {
+        if is_current(self) {
+            self.orphaned.set(true);
+        } else {
+            self.shut_down();
+        }
+    }
+
+    /// The teardown of [`shut_down_or_defer`](Shared::shut_down_or_defer).
+    pub(crate) fn shut_down(self: &Rc<Shared>) {
+        let remote = self.core().remote.clone();
+        remote.close();
+        let _enter = enter(self);
+        // Unwind every program and detached thread, newest first; each takes its
+        // own children with it.
+        let root = self.core().root;
+        self.kill_children(root);
+        // The kernel-wide listeners and timers are left: user code, dropped
+        // one by one outside the borrow. The root ends with the kernel, so
+        // what their destructors register dies at once.
+        let (root, graveyard) = {
+            let mut core = self.core();
+            let root = core.root;
+            core.tasks[root].ended = true;
+            core.drop_registrations(root);
+            (root, std::mem::take(&mut core.graveyard))
+        };
+        self.bury(root, graveyard);
+        // The signals nobody took, each dropped on its own: their payloads'
+        // destructors are user code.
+        let unsent = {
+            let mut round = self.round.borrow_mut();
+            let mut core = self.core();
+            core.drain_remote();
+            let mut unsent = std::mem::take(&mut round.signals);
+            unsent.append(&mut core.queue);
+            let delivering = round.delivering.take().map(Queued::Signal);
+            unsent.extend(delivering);
+            unsent
+        };
+        for signal in unsent {
+            self.drop_user(root, "signal", signal);
+        }
+        // The hooks last, the error reporter after the trace hook: it reports
+        // what the drops before it raise.
+        let trace = self.core().on_trace.take();
+        self.drop_user(root, "hook", trace);
+        let report = self.core().on_error.take();
+        self.drop_user(root, "hook", report);
+        // Every job's driver has been unwound, which set its cancel token; the
+        // workers finish what they run and are joined here.
+        let layers = std::mem::take(&mut self.core().layers);
+        self.drop_user(root, "layer", layers);
+        // What is left are zombies: their frames must never run again (a
+        // forced unwind would resume code that caught its kill) and never be
+        // freed (they may be referred to from elsewhere).
+        self.core().quarantine_leftovers();
+    }
+
     /// A kernel's state: the root task alone, nothing queued, the clock at
     /// its start (see `KernelBuilder` for the parameters).
     pub(crate) fn new(
@@ -408,6 +476,7 @@ impl Shared {
             round: RefCell::default(),
             tracing: Cell::new(false),
             host_panicking: Cell::new(false),
+            orphaned: Cell::new(false),
             me: me.clone(),
         })
     }
@@ -472,6 +541,14 @@ impl Shared {
     pub(crate) fn report_for(&self, key: TaskKey, message: &str) {
         let who = self.core().tasks.get(key).filter(|t| t.kind != Kind::Root).map(Task::label);
         self.report_as(who, message);
+    }
+
+    /// Installs the error reporter; the one it replaces (user code) is
+    /// dropped with the kernel's state no longer borrowed.
+    pub(crate) fn set_error_hook(&self, hook: ErrorHook) {
+        let old = self.core().on_error.replace(hook);
+        let root = self.core().root;
+        self.drop_user(root, "hook", old);
     }
 
     fn report_as(&self, who: Option<String>, message: &str) {
