@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::event::Signal;
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
-pub(crate) use crate::kernel::LayerSettings;
 use crate::kernel::*;
 use crate::park::Parker;
 use crate::park::Wait;
@@ -136,7 +135,12 @@ impl KernelBuilder {
     /// ```
     pub fn build(self) -> Kernel {
         Kernel {
-            shared: Shared::new(self.virtual_time, self.stack_size, self.stack_pool, self.workers),
+            shared: Shared::new(
+                self.virtual_time,
+                self.stack_size,
+                self.stack_pool,
+                vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
+            ),
         }
     }
 }
@@ -985,6 +989,17 @@ mod tests {
     }
 }
 
+/// The host's settings for blocking jobs' worker threads
+/// ([`KernelBuilder::workers`]), kept in the kernel for the job layer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WorkerSettings {
+    /// How many OS worker threads.
+    pub(crate) workers: usize,
+    /// Their stack size (`None`: std's default), which a test sets beyond
+    /// what the OS can give, to see a pool that cannot start.
+    pub(crate) stack_size: Option<usize>,
+}
+
 /// What a layer on the runtime (jobs, and the ones to come) may ask of the
 /// kernel it runs on, without reaching its internals: a weak handle, since
 /// the kernel may be gone by the time the layer uses it.
@@ -1020,13 +1035,14 @@ impl KernelRef {
         }
     }
 
-    /// Runs `f` on the layer's state of type `S` in this kernel (made with
-    /// `Default` on first use, dropped with the kernel), with the kernel's
-    /// builder settings; `None` if the kernel is gone. `f` runs with the
-    /// kernel's state borrowed: it must not call into the kernel.
+    /// Runs `f` on the layer value of type `S` in this kernel: a layer's
+    /// state, or the host's settings for it ([`WorkerSettings`]), given at
+    /// build or made with `Default` on first use, dropped with the kernel;
+    /// `None` if the kernel is gone. `f` runs with the kernel's state
+    /// borrowed: it must not call into the kernel.
     pub(crate) fn with_layer<S: Default + 'static, R>(
         &self,
-        f: impl FnOnce(&mut S, &LayerSettings) -> R,
+        f: impl FnOnce(&mut S) -> R,
     ) -> Option<R> {
         let shared = self.0.upgrade()?;
         let mut core = shared.core();
@@ -1039,7 +1055,7 @@ impl KernelRef {
             }
         };
         let layer = core.layers[at].downcast_mut::<S>().expect("found by its type");
-        Some(f(layer, &core.layer_settings))
+        Some(f(layer))
     }
 
     /// Starts a thread named `name`, owned by the root process (so that it

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::{self, Filter, Signal, Value};
-use crate::host::{is_kernel_unwind, panic_text, KernelRef, LayerSettings};
+use crate::host::{is_kernel_unwind, panic_text, KernelRef, WorkerSettings};
 use crate::os;
 use crate::park::{park_remote, RemoteWaker, Woke};
 use crate::thread::{JoinHandle, Status, Thread};
@@ -641,7 +641,7 @@ impl Builder {
     }
 
     fn start<T: 'static>(self, kernel: KernelRef, work: Work<T>) -> Job<T> {
-        let id = kernel.with_layer(|layer: &mut JobLayer, _| layer.next_id()).unwrap_or(0);
+        let id = kernel.with_layer(|layer: &mut JobLayer| layer.next_id()).unwrap_or(0);
         let core = JobCore {
             id,
             state: JobState::Starting,
@@ -1121,9 +1121,11 @@ fn drive<T: 'static>(
             }
             let mail = Arc::new(Mailbox::new());
             let mut task = Some(launch(token, mail.clone()));
+            let settings =
+                kernel.with_layer(|s: &mut WorkerSettings| s.clone()).unwrap_or_default();
             let submitted = kernel
-                .with_layer(|layer: &mut JobLayer, settings| {
-                    let workers = layer.workers(settings)?;
+                .with_layer(|layer: &mut JobLayer| {
+                    let workers = layer.workers(&settings)?;
                     workers.submit(task.take().expect("submitted once"));
                     Ok(())
                 })
@@ -1203,9 +1205,9 @@ impl JobLayer {
     ///
     /// [`Error::WorkerThread`] if the OS refuses a worker thread; nothing is
     /// kept, and the next call tries again.
-    fn workers(&mut self, settings: &LayerSettings) -> Result<&Workers, Error> {
+    fn workers(&mut self, settings: &WorkerSettings) -> Result<&Workers, Error> {
         if self.workers.is_none() {
-            self.workers = Some(Workers::start(settings.workers, settings.worker_stack_size)?);
+            self.workers = Some(Workers::start(settings.workers, settings.stack_size)?);
         }
         Ok(self.workers.as_ref().expect("started above"))
     }
@@ -1333,7 +1335,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use super::{JobContext, JobState};
+    use super::{JobContext, JobState, KernelRef, WorkerSettings};
     use crate::Kernel;
 
     /// A worker pool the OS refuses to start ends the run that needed it in
@@ -1346,7 +1348,7 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_worker_pool_the_os_refuses_ends_the_run_in_error_and_a_retry_runs_the_work() {
         let mut kernel = Kernel::new();
-        kernel.shared().core().layer_settings.worker_stack_size = Some(1 << 60);
+        KernelRef::of(&kernel).with_layer(|s: &mut WorkerSettings| s.stack_size = Some(1 << 60));
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
         let job = kernel.blocking_job(move |_: &JobContext<u32>| {
@@ -1358,7 +1360,7 @@ mod tests {
         assert!(error.starts_with("cannot start a job worker thread: "), "{error}");
         assert_eq!((job.value(), runs.load(Ordering::SeqCst)), (None, 0));
 
-        kernel.shared().core().layer_settings.worker_stack_size = None;
+        KernelRef::of(&kernel).with_layer(|s: &mut WorkerSettings| s.stack_size = None);
         job.retry().unwrap();
         while !job.state().is_done() {
             kernel.run_forever().unwrap();

@@ -66,19 +66,6 @@ pub(crate) enum Queued {
 /// The host's handler for errors raised inside the kernel.
 pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
 
-/// What the host chose for the layers on the runtime ([`KernelBuilder`]'s
-/// settings the core keeps for them without using them).
-///
-/// [`KernelBuilder`]: crate::KernelBuilder
-#[derive(Debug, Clone)]
-pub(crate) struct LayerSettings {
-    /// OS worker threads for blocking jobs.
-    pub(crate) workers: usize,
-    /// The workers' stack size (`None`: std's default), which a test sets
-    /// beyond what the OS can give to see a pool that cannot start.
-    pub(crate) worker_stack_size: Option<usize>,
-}
-
 /// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
 /// held across a context switch or a call into user code.
 pub(crate) struct Core {
@@ -102,10 +89,10 @@ pub(crate) struct Core {
     pub(crate) next_token: u64,
     pub(crate) next_serial: u64,
     /// The state of the layers on the runtime (the job layer's worker pool,
-    /// say), one value of each type, made on first use
-    /// (`KernelRef::with_layer`). The core never looks inside.
+    /// say) and the host's settings for them, one value of each type, given
+    /// at build or made on first use (`KernelRef::with_layer`). The core
+    /// never looks inside.
     pub(crate) layers: Vec<Box<dyn std::any::Any>>,
-    pub(crate) layer_settings: LayerSettings,
     pub(crate) on_error: Option<ErrorHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
@@ -432,12 +419,13 @@ impl Shared {
     }
 
     /// A kernel's state: the root task alone, nothing queued, the clock at
-    /// its start (see `KernelBuilder` for the parameters).
+    /// its start (see `KernelBuilder` for the parameters); `layers` are the
+    /// host's settings for the layers on the runtime, kept opaque.
     pub(crate) fn new(
         virtual_time: bool,
         stack_size: usize,
         stack_pool: usize,
-        workers: usize,
+        layers: Vec<Box<dyn std::any::Any>>,
     ) -> Rc<Shared> {
         crate::overflow::install(crate::overflow::KernelHooks {
             state_borrowed,
@@ -460,8 +448,7 @@ impl Shared {
             stacks: StackPool::new(stack_size, stack_pool),
             next_token: 0,
             next_serial: 0,
-            layers: Vec::new(),
-            layer_settings: LayerSettings { workers, worker_stack_size: None },
+            layers,
             on_error: None,
             on_trace: None,
             scratch: Vec::new(),
