@@ -226,6 +226,7 @@ mod host;
 mod id;
 mod inspect;
 pub mod job;
+mod join;
 mod kernel;
 pub mod os;
 mod overflow;

@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::Signal;
-use crate::kernel::{self, Core, Shared};
+use crate::kernel::{self, Shared};
 use crate::park::TaskKey;
-use crate::park::{Wait, Woke};
 use crate::process::{Kind, Outcome, Slot, SpawnOptions};
 
 pub use crate::id::{Status, ThreadId};
@@ -762,70 +761,4 @@ fn wait_for_threads(
     let _enter = (!here).then(|| kernel::enter(&shared));
     let me = if elsewhere { None } else { shared.core().running };
     shared.wait_for_from(me, &targets, all, timeout)
-}
-
-impl Shared {
-    /// The loop behind `join`, `wait_for_all`, `wait_for_any` and a process's
-    /// close: as OpenOS's `waitForDeath`.
-    pub(crate) fn wait_for(
-        &self,
-        me: TaskKey,
-        targets: &[(TaskKey, ThreadId)],
-        all: bool,
-        timeout: Option<Duration>,
-    ) -> Result<(), Error> {
-        self.wait_for_from(Some(me), targets, all, timeout)
-    }
-
-    fn wait_for_from(
-        &self,
-        me: Option<TaskKey>,
-        targets: &[(TaskKey, ThreadId)],
-        all: bool,
-        timeout: Option<Duration>,
-    ) -> Result<(), Error> {
-        let deadline = timeout.map(|t| self.core().now().saturating_add(t));
-        let mut done = Vec::new();
-        loop {
-            let living: Vec<TaskKey> = {
-                let core = self.core();
-                let mut living = Vec::new();
-                for &(key, serial) in targets {
-                    match core.task(key, serial) {
-                        Some(t) if t.status == Status::Running => living.push(key),
-                        Some(_) => done.push(key),
-                        None => {}
-                    }
-                }
-                living
-            };
-            let finished = if all { living.is_empty() } else { living.len() < targets.len() };
-            let now = self.core().now();
-            let timed_out = !finished && deadline.is_some_and(|d| now >= d);
-            if finished || timed_out {
-                // OpenOS's mortician: the threads found done (suspended) are killed.
-                for key in done {
-                    self.kill(key);
-                }
-                self.check_interrupts();
-                return if finished { Ok(()) } else { Err(Error::Timeout) };
-            }
-            if me.is_none() {
-                panic!(
-                    "cothread: joining a running thread must wait, which only a program or \
-                     thread of that thread's own kernel can do"
-                );
-            }
-            let register = |core: &mut Core, parker| {
-                for &target in &living {
-                    let mut joiners = std::mem::take(&mut core.tasks[target].joiners);
-                    joiners.push(parker, &core.tasks);
-                    core.tasks[target].joiners = joiners;
-                }
-            };
-            if let Woke::Shutdown = self.park(Wait::Join(living.clone()), deadline, register) {
-                return Err(Error::Killed);
-            }
-        }
-    }
 }

@@ -28,9 +28,10 @@ fn file_layer(file: &str) -> Option<Layer> {
         "lib.rs" => return None,
         "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "overflow.rs" | "overflow/hijack.rs"
         | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs" | "event/name.rs"
-        | "testing.rs" => Layer::Leaf,
-        "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "park.rs" | "round.rs"
-        | "inspect.rs" | "process.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
+        | "event/ids.rs" | "testing.rs" => Layer::Leaf,
+        "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
+        | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
+        | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
         "job.rs" => Layer::Runtime,
         other => panic!("src/{other} has no layer: give it one in tests/architecture.rs"),
@@ -38,15 +39,27 @@ fn file_layer(file: &str) -> Option<Layer> {
 }
 
 /// Items of `crate::event` that are leaves (the plain data it re-exports).
-const EVENT_LEAVES: &[&str] =
-    &["Signal", "Value", "Filter", "MAX_PATTERN_LEN", "MAX_PATTERN_STEPS", "signal", "filter"];
+const EVENT_LEAVES: &[&str] = &[
+    "Signal",
+    "Value",
+    "Filter",
+    "MAX_PATTERN_LEN",
+    "MAX_PATTERN_STEPS",
+    "ListenerId",
+    "TimerId",
+    "Times",
+    "ListenerResult",
+    "signal",
+    "filter",
+    "ids",
+];
 
 /// The layer a `crate::` path reaches: `module` is its first segment, `item`
 /// the next one (for `crate::event::X`).
 fn path_layer(module: &str, item: &str) -> Layer {
     match module {
         "id" | "error" | "time" | "stack" | "overflow" | "testing" => Layer::Leaf,
-        "kernel" | "park" | "round" | "inspect" | "process" => Layer::Core,
+        "kernel" | "park" | "round" | "join" | "inspect" | "process" => Layer::Core,
         "event" if EVENT_LEAVES.contains(&item) || item == "pattern" || item == "name" => {
             Layer::Leaf
         }
@@ -364,6 +377,25 @@ fn every_layer_uses_only_the_layers_it_may() {
     assert!(broken.is_empty(), "layer rules broken:\n{}", broken.join("\n"));
     let gone: Vec<_> = KNOWN.iter().filter(|(f, m, _)| !known_seen.contains(&(*f, *m))).collect();
     assert!(gone.is_empty(), "known exceptions no longer needed, strike them: {gone:?}");
+}
+
+/// The kernel's state and its methods are the core's: a file outside it
+/// that added methods to `Shared` or `Core` would be core code the import
+/// rules cannot see.
+#[test]
+fn only_the_core_adds_to_the_kernels_state() {
+    let outside: Vec<String> = all_sources()
+        .into_iter()
+        .filter(|(file, _)| file_layer(file).is_some_and(|layer| layer != Layer::Core))
+        .filter(|(_, text)| {
+            let code = code_of(text);
+            ["impl Shared", "impl Core", "impl crate::kernel::Shared", "impl crate::kernel::Core"]
+                .iter()
+                .any(|form| code.contains(form))
+        })
+        .map(|(file, _)| file)
+        .collect();
+    assert!(outside.is_empty(), "methods of the kernel's state outside the core: {outside:?}");
 }
 
 #[test]

@@ -21,6 +21,7 @@ use crate::stack::StackPool;
 use crate::time::{Clock, DeadlineQueue};
 
 mod current;
+mod deliver;
 mod remote;
 
 pub(crate) use current::*;
