@@ -21,6 +21,7 @@
 //! condition (and its deadline) and parks again if it does not hold.
 
 use std::collections::VecDeque;
+use std::rc::Weak;
 use std::time::Duration;
 
 use crate::event::{Filter, Signal};
@@ -104,32 +105,32 @@ impl Parker {
 
 /// Parked tasks in the order they parked (or by priority, then that order),
 /// for any wait source to own: the threads joining one thread, a channel's
-/// receivers, a lock's waiters. Parkers whose wait has ended otherwise are
-/// skipped when woken, and swept when a push finds the queue twice as long
-/// as after the last sweep: pushes stay amortised O(1), and the stale
-/// parkers a queue holds are bounded by the waits pushed since its last
-/// sweep.
-#[derive(Debug, Default)]
-pub(crate) struct WaitQueue {
-    parked: VecDeque<(i32, Parker)>,
-    /// The length after the last sweep of stale parkers: the next sweep comes
-    /// when the queue has doubled since.
+/// receivers, a lock's waiters. It holds [`Parker`]s in the core and
+/// [`LocalWaker`]s in a layer on the runtime. Waits that have ended
+/// otherwise are skipped when woken, and swept when a push finds the queue
+/// twice as long as after the last sweep: pushes stay amortised O(1), and
+/// the stale entries a queue holds are bounded by the waits pushed since its
+/// last sweep.
+#[derive(Debug)]
+pub(crate) struct WaitQueue<W = Parker> {
+    parked: VecDeque<(i32, W)>,
+    /// The length after the last sweep of stale entries: the next sweep
+    /// comes when the queue has doubled since.
     swept: usize,
 }
 
-impl WaitQueue {
-    /// Queues `parker` behind every other.
-    pub(crate) fn push(&mut self, parker: Parker, tasks: &Tasks) {
-        self.push_by(0, parker, tasks);
+impl<W> Default for WaitQueue<W> {
+    fn default() -> Self {
+        WaitQueue { parked: VecDeque::new(), swept: 0 }
     }
+}
 
-    /// Queues `parker` behind those of a `priority` as high or higher, and
-    /// ahead of the lower ones.
-    // For the wait sources to come (a semaphore's acquire by priority).
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn push_by(&mut self, priority: i32, parker: Parker, tasks: &Tasks) {
+impl<W> WaitQueue<W> {
+    /// Queues `waiter` behind those of a `priority` as high or higher, and
+    /// ahead of the lower ones; `live` tells a wait still on.
+    fn insert(&mut self, priority: i32, waiter: W, live: impl Fn(&W) -> bool) {
         if self.parked.len() >= 8 && self.parked.len() >= 2 * self.swept {
-            self.parked.retain(|&(_, p)| p.is_parked(tasks));
+            self.parked.retain(|(_, w)| live(w));
             self.swept = self.parked.len();
         }
         let at = match self.parked.back() {
@@ -138,34 +139,107 @@ impl WaitQueue {
             None => 0,
             Some(_) => self.parked.partition_point(|&(p, _)| p >= priority),
         };
-        self.parked.insert(at, (priority, parker));
+        self.parked.insert(at, (priority, waiter));
     }
 
-    /// Wakes the first task still parked here; returns whether there was one.
-    // For the wait sources to come (a lock's hand-off, a channel's receiver).
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn wake_one(&mut self, core: &mut Core) -> bool {
-        while let Some((_, parker)) = self.parked.pop_front() {
-            if core.wake(parker) {
+    /// Wakes the first wait still on, with `wake` (which says whether it
+    /// was); returns whether there was one.
+    fn wake_first(&mut self, mut wake: impl FnMut(W) -> bool) -> bool {
+        while let Some((_, waiter)) = self.parked.pop_front() {
+            if wake(waiter) {
                 return true;
             }
         }
         false
     }
 
-    /// Wakes every task parked here, in queue order; returns how many.
-    pub(crate) fn wake_all(&mut self, core: &mut Core) -> usize {
+    /// Wakes every wait, in queue order; returns how many were still on.
+    fn wake_every(&mut self, mut wake: impl FnMut(W) -> bool) -> usize {
         let mut woken = 0;
-        for (_, parker) in self.parked.drain(..) {
-            woken += usize::from(core.wake(parker));
+        for (_, waiter) in self.parked.drain(..) {
+            woken += usize::from(wake(waiter));
         }
         self.swept = 0;
         woken
     }
 
-    /// Whether no parker is queued (stale ones count until they are dropped).
+    /// Whether nothing is queued (stale entries count until they are dropped).
     pub(crate) fn is_empty(&self) -> bool {
         self.parked.is_empty()
+    }
+}
+
+impl WaitQueue<Parker> {
+    /// Queues `parker` behind every other.
+    pub(crate) fn push(&mut self, parker: Parker, tasks: &Tasks) {
+        self.push_by(0, parker, tasks);
+    }
+
+    /// Queues `parker` behind those of a `priority` as high or higher, and
+    /// ahead of the lower ones.
+    pub(crate) fn push_by(&mut self, priority: i32, parker: Parker, tasks: &Tasks) {
+        self.insert(priority, parker, |p| p.is_parked(tasks));
+    }
+
+    /// Wakes the first task still parked here; returns whether there was one.
+    // For the wait sources to come (a lock's hand-off, a channel's receiver).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn wake_one(&mut self, core: &mut Core) -> bool {
+        self.wake_first(|parker| core.wake(parker))
+    }
+
+    /// Wakes every task parked here, in queue order; returns how many.
+    pub(crate) fn wake_all(&mut self, core: &mut Core) -> usize {
+        self.wake_every(|parker| core.wake(parker))
+    }
+}
+
+/// What a layer on the runtime keeps to wake one parked wait from the
+/// kernel's own OS thread (see [`park_local`]). Not `Send`: from another OS
+/// thread, use a [`RemoteWaker`].
+#[derive(Debug, Clone)]
+pub(crate) struct LocalWaker {
+    kernel: Weak<Shared>,
+    parker: Parker,
+}
+
+impl LocalWaker {
+    /// Wakes the wait: it runs in the kernel's next round, after its
+    /// deadlines. Returns whether the wait was still on (not if it ended
+    /// otherwise, or the kernel is gone). Not under the kernel's borrow:
+    /// inside a [`park_local`] registration, return `true` instead.
+    pub(crate) fn wake(&self) -> bool {
+        self.kernel.upgrade().is_some_and(|shared| shared.core().wake(self.parker))
+    }
+
+    /// Whether the wait is still on.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.kernel.upgrade().is_some_and(|shared| self.parker.is_parked(&shared.core().tasks))
+    }
+}
+
+// The layers' queue: its sweeps and wake-ups borrow the kernel's state
+// briefly, so they must not run under that borrow.
+#[cfg_attr(not(test), allow(dead_code))]
+impl WaitQueue<LocalWaker> {
+    /// Queues `waker` behind every other.
+    pub(crate) fn push_local(&mut self, waker: LocalWaker) {
+        self.push_local_by(0, waker);
+    }
+
+    /// Queues `waker` behind those of a `priority` as high or higher.
+    pub(crate) fn push_local_by(&mut self, priority: i32, waker: LocalWaker) {
+        self.insert(priority, waker, LocalWaker::is_parked);
+    }
+
+    /// Wakes the first wait still on; returns whether there was one.
+    pub(crate) fn wake_one_local(&mut self) -> bool {
+        self.wake_first(|waker| waker.wake())
+    }
+
+    /// Wakes every wait, in queue order; returns how many were still on.
+    pub(crate) fn wake_all_local(&mut self) -> usize {
+        self.wake_every(|waker| waker.wake())
     }
 }
 
@@ -354,6 +428,31 @@ fn cannot_block(in_callback: bool) -> ! {
         )
     }
     panic!("cothread: only a program or thread running in a kernel can block (pull, sleep, join)")
+}
+
+/// Parks the running thread for a wait source outside the core that wakes it
+/// from the kernel's own OS thread: `register` gets this wait's
+/// [`LocalWaker`] (under the kernel's borrow: it must only store it) and
+/// returns whether what the thread waits for has already come (then the
+/// wait is woken at once, to run in the next round). `what` describes the
+/// wait for `Kernel::threads`. Returns as [`Shared::park`] does.
+///
+/// # Panics
+///
+/// Where nothing can park (see [`Shared::park`]).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn park_local(
+    what: &'static str,
+    deadline: Option<Duration>,
+    register: impl FnOnce(LocalWaker) -> bool,
+) -> Woke {
+    let shared = crate::kernel::current(what);
+    let kernel = shared.weak();
+    shared.park(Wait::On(what), deadline, |core, parker| {
+        if register(LocalWaker { kernel, parker }) {
+            core.wake(parker);
+        }
+    })
 }
 
 /// Parks the running thread for a wait source outside the core, which wakes
@@ -554,6 +653,66 @@ mod tests {
             })
             .unwrap();
         assert_eq!(woke, (true, std::time::Duration::ZERO));
+    }
+
+    /// A wait source written as a layer would: a gate whose opening wakes
+    /// its waiters through `LocalWaker`s in a `WaitQueue`. One is woken, then
+    /// the rest in order; a wait that timed out meanwhile is skipped; a wait
+    /// whose condition holds as it registers is woken at once.
+    #[test]
+    fn a_layers_wait_source_parks_and_wakes_through_local_wakers() {
+        use crate::{os, thread};
+        use std::time::Duration;
+        #[derive(Default)]
+        struct Gate {
+            open: bool,
+            queue: WaitQueue<LocalWaker>,
+        }
+        let gate = Rc::new(RefCell::new(Gate::default()));
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let pass = |gate: &Rc<RefCell<Gate>>, timeout: Option<Duration>| loop {
+            let woke = park_local("a gate", timeout.map(|t| os::uptime() + t), |waker| {
+                let mut gate = gate.borrow_mut();
+                if !gate.open {
+                    gate.queue.push_local(waker);
+                }
+                gate.open
+            });
+            if gate.borrow().open || matches!(woke, Woke::Timeout | Woke::Shutdown) {
+                return gate.borrow().open;
+            }
+        };
+        let mut kernel = crate::Kernel::builder().virtual_time(true).build();
+        let (g, l) = (gate.clone(), log.clone());
+        kernel
+            .run(move || {
+                let mut threads = Vec::new();
+                for (name, timeout) in
+                    [("a", None), ("b", Some(Duration::from_secs(1))), ("c", None)]
+                {
+                    let (g, l) = (g.clone(), l.clone());
+                    threads.push(thread::create(move || {
+                        let passed = pass(&g, timeout);
+                        l.borrow_mut().push(format!("{name} {passed} at {:?}", os::uptime()));
+                    }));
+                }
+                os::sleep(Duration::from_secs(2)); // b times out meanwhile
+                g.borrow_mut().open = true;
+                let first = g.borrow_mut().queue.wake_one_local();
+                assert!(first);
+                // The wake-up runs in the next round's wake phase, after this
+                // thread's zero sleep (a deadline): two rounds.
+                os::sleep(Duration::ZERO);
+                os::sleep(Duration::ZERO);
+                assert_eq!(l.borrow().len(), 2, "a woke, c still waits: {:?}", l.borrow());
+                assert_eq!(g.borrow_mut().queue.wake_all_local(), 1, "c; b's wait had ended");
+                thread::wait_for_all(&threads, None).unwrap();
+                // Open already: it passes at once, woken from its registration.
+                let passed = pass(&g, None);
+                l.borrow_mut().push(format!("late {passed}"));
+            })
+            .unwrap();
+        assert_eq!(*log.borrow(), ["b false at 1s", "a true at 2s", "c true at 2s", "late true"]);
     }
 
     #[test]
