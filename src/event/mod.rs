@@ -298,7 +298,7 @@ pub fn on_error(handler: impl FnMut(&str) + 'static) {
 impl crate::Kernel {
     /// Registers a kernel-wide listener for signals named `name` (a `&str` or
     /// a `String`): it belongs to no thread and lives as long as the kernel
-    /// (or until [`ignore`](Kernel::ignore)). It runs like a thread's listener
+    /// (or until [`ignore`](crate::Kernel::ignore)). It runs like a thread's listener
     /// (see [`event::listen`](crate::event::listen)): in registration order,
     /// before the waiting threads, removed when it returns `false` or panics.
     ///
@@ -340,7 +340,7 @@ impl crate::Kernel {
 
     /// Starts a kernel-wide timer (see [`event::timer`](crate::event::timer)):
     /// it belongs to no thread and fires, in the kernel's rounds, until it has
-    /// fired `times` times or is [`cancel`](Kernel::cancel)led.
+    /// fired `times` times or is [`cancel`](crate::Kernel::cancel)led.
     ///
     /// # Panics
     ///
