@@ -381,10 +381,7 @@ impl Kernel {
         let _enter = enter(&self.shared);
         let root = self.shared.core().root;
         match self.shared.spawn(root, Kind::Program, SpawnOptions::default(), main) {
-            Ok((key, serial, slot)) => crate::thread::JoinHandle::new(
-                crate::thread::Thread::new(self.shared.weak(), key, serial, None),
-                slot,
-            ),
+            Ok(spawned) => crate::thread::JoinHandle::spawned(&self.shared, spawned, None),
             Err(e) => panic!("cothread: cannot start a program: {e}"),
         }
     }
@@ -1071,12 +1068,10 @@ impl KernelRef {
         let _enter = (!is_current(&shared)).then(|| enter(&shared));
         let root = shared.core().root;
         let options = SpawnOptions { name: Some(Rc::from(name)), stack_size: None };
-        let spawned = shared.spawn(root, Kind::Thread, options, body).map(|(key, id, slot)| {
-            crate::thread::JoinHandle::new(
-                crate::thread::Thread::new(shared.weak(), key, id, None),
-                slot,
-            )
-        });
+        let name = options.name.clone();
+        let spawned = shared
+            .spawn(root, Kind::Thread, options, body)
+            .map(|spawned| crate::thread::JoinHandle::spawned(&shared, spawned, name));
         // From a thread: a kill or suspension the new thread made of it.
         shared.check_interrupts();
         Some(spawned)

@@ -350,6 +350,16 @@ impl<T> JoinHandle<T> {
         JoinHandle { thread, slot, _value: PhantomData }
     }
 
+    /// The handle of a task `shared` has just spawned (what
+    /// [`Shared::spawn`] gave for it), named `name`.
+    pub(crate) fn spawned(
+        shared: &Shared,
+        (key, id, slot): (TaskKey, ThreadId, Rc<Slot<T>>),
+        name: Option<Rc<str>>,
+    ) -> JoinHandle<T> {
+        JoinHandle::new(Thread::new(shared.weak(), key, id, name), slot)
+    }
+
     /// The handle of a thread that was refused with `error` and never ran:
     /// it is dead (it belongs to no kernel), and `wait` gives `error`.
     fn refused(shared: &Shared, error: Error) -> JoinHandle<T> {
@@ -601,9 +611,9 @@ impl Builder {
         let parent = shared.current_owner();
         let name: Option<Rc<str>> = self.name.map(Rc::from);
         let options = SpawnOptions { name: name.clone(), stack_size: self.stack_size };
-        let (key, serial, slot) = shared.spawn(parent, Kind::Thread, options, f)?;
+        let spawned = shared.spawn(parent, Kind::Thread, options, f)?;
         shared.check_interrupts();
-        Ok(JoinHandle::new(Thread::new(shared.weak(), key, serial, name), slot))
+        Ok(JoinHandle::spawned(shared, spawned, name))
     }
 }
 
