@@ -298,18 +298,18 @@ impl Shared {
                 (Some(me), Some(ctx)) if me == ctx => me,
                 (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
-            let task = &core.tasks[me];
+            let token = core.token();
+            let task = &mut core.tasks[me];
             if task.dying || task.tripped || self.unwinding_if(panicking) {
                 drop(guard);
                 return self.cannot_park(me);
             }
-            let token = core.token();
-            let parker = Parker { token, key: me };
             // The wait is on before `register` runs, so that a source whose
             // condition already holds can wake it at once (`Core::wake`: it
             // runs in the next round). `register` is the kernel's own code,
             // never a user's, and does not panic.
-            core.tasks[me].token = token;
+            task.token = token;
+            let parker = Parker { token, key: me };
             register(core, parker);
             if let Some(at) = deadline {
                 // Every wait with a deadline checks for stale entries (a few
@@ -323,7 +323,12 @@ impl Shared {
                 }
             }
             let task = &mut core.tasks[me];
-            task.wait = wait;
+            // The last wait's `end_wait` left `Wait::None`, which has nothing
+            // to drop: a test here, not a call to the drop glue.
+            match std::mem::replace(&mut task.wait, wait) {
+                Wait::None => {}
+                old => drop(old),
+            }
             task.deadline = deadline;
             task.frames.low = stack::below_here();
             (me, task.yielder)
