@@ -2,7 +2,6 @@
 //! layer over the core's mechanism (`kernel`). A layer above the runtime adds
 //! its own host methods from its own file (`Kernel::job` is in `job`).
 
-use std::any::Any;
 use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -12,8 +11,7 @@ use crate::event::Signal;
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::*;
-use crate::park::Parker;
-use crate::park::Wait;
+use crate::park::{Parker, Wait};
 use crate::process::{Kind, SpawnOptions};
 use crate::round::{Budget, Meter};
 
@@ -1076,15 +1074,4 @@ impl KernelRef {
         shared.check_interrupts();
         Some(spawned)
     }
-}
-
-/// Whether a panic's payload is one of the kernel's own unwinds (a kill, an
-/// exit, a hard interrupt), which code that catches panics must let through.
-pub(crate) fn is_kernel_unwind(payload: &(dyn Any + Send)) -> bool {
-    crate::process::is_kernel_unwind(payload)
-}
-
-/// The text of a panic (its payload dropped), as the kernel reports it.
-pub(crate) fn panic_text(payload: Box<dyn Any + Send>) -> String {
-    crate::process::take_message(payload)
 }

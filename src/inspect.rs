@@ -241,7 +241,7 @@ impl Shared {
             Err(payload) => {
                 drop(hook);
                 self.tracing.set(self.core().on_trace.is_some());
-                let msg = crate::process::take_message(payload);
+                let msg = crate::unwind::take_message(payload);
                 self.report(&format!("[trace] {msg} (the trace hook is removed)"));
             }
         }

@@ -45,10 +45,11 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::{self, Filter, Signal, Value};
-use crate::host::{is_kernel_unwind, panic_text, KernelRef, WorkerSettings};
+use crate::host::{KernelRef, WorkerSettings};
 use crate::os;
 use crate::park::{park_remote, RemoteWaker, Woke};
 use crate::thread::{JoinHandle, Status, Thread};
+use crate::unwind::{is_kernel_unwind, take_message};
 
 /// The signal pushed on each state change: `job_state <job id> <state>`.
 ///
@@ -1174,7 +1175,7 @@ fn run_caught<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> 
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(outcome) => outcome,
         Err(payload) if is_kernel_unwind(&*payload) => resume_unwind(payload),
-        Err(payload) => Err(panic_text(payload)),
+        Err(payload) => Err(take_message(payload)),
     }
 }
 

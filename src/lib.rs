@@ -238,6 +238,7 @@ mod stack;
 mod testing;
 pub mod thread;
 mod time;
+mod unwind;
 
 pub use error::Error;
 pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};

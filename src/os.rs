@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::kernel;
 use crate::park::{Wait, Woke};
-use crate::process::{End, ExitUnwind, InterruptUnwind};
+use crate::process::End;
+use crate::unwind::{ExitUnwind, InterruptUnwind};
 
 /// Blocks the current thread (or program) for `duration` on the kernel's clock.
 /// `Duration::ZERO` yields once: the caller runs again in the next round, after

@@ -29,8 +29,9 @@ use crate::id::Status;
 pub(crate) use crate::kernel::RemoteWaker;
 use crate::kernel::{Core, Due, Shared};
 use crate::overflow::OverflowUnwind;
-use crate::process::{InterruptUnwind, KillUnwind, Tasks, Wake};
+use crate::process::{Tasks, Wake};
 use crate::stack;
+use crate::unwind::{InterruptUnwind, KillUnwind};
 
 /// What a blocked task waits for.
 pub(crate) enum Wait {

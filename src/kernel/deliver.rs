@@ -13,7 +13,8 @@ use crate::event::ids::{next_firing, ListenerId, ListenerResult, TimerId, Times}
 use crate::event::Signal;
 use crate::inspect::Trace;
 use crate::park::{Parker, TaskKey};
-use crate::process::{frozen, take_message};
+use crate::process::frozen;
+use crate::unwind::take_message;
 
 impl Shared {
     /// Starts delivering `signal`: runs its listeners, then lists in
@@ -169,7 +170,7 @@ impl Shared {
         core.context.unwrap_or(core.root)
     }
 
-    /// Registers a timer owned by `owner` (see [`timer`]).
+    /// Registers a timer owned by `owner` (see [`timer`](crate::event::timer)).
     pub(crate) fn timer_as(
         &self,
         owner: TaskKey,
@@ -199,7 +200,7 @@ impl Shared {
         TimerId { key, serial }
     }
 
-    /// Cancels `owner`'s timer `id` (see [`cancel`]).
+    /// Cancels `owner`'s timer `id` (see [`cancel`](crate::event::cancel)).
     pub(crate) fn cancel_as(&self, owner: TaskKey, id: TimerId) -> bool {
         let removed = {
             let mut core = self.core();
@@ -213,7 +214,7 @@ impl Shared {
         cancelled
     }
 
-    /// Registers a listener owned by `owner` (see [`listen`]).
+    /// Registers a listener owned by `owner` (see [`listen`](crate::event::listen())).
     pub(crate) fn listen_as<R: ListenerResult>(
         &self,
         owner: TaskKey,
@@ -232,7 +233,7 @@ impl Shared {
         ListenerId { key, serial }
     }
 
-    /// Removes `owner`'s listener `id` (see [`ignore`]).
+    /// Removes `owner`'s listener `id` (see [`ignore`](crate::event::ignore)).
     pub(crate) fn ignore_as(&self, owner: TaskKey, id: ListenerId) -> bool {
         let removed = {
             let mut core = self.core();

@@ -553,7 +553,7 @@ impl Shared {
                 }
                 drop(core);
                 if let Err(payload) = outcome {
-                    crate::process::drop_payload(payload);
+                    crate::unwind::drop_payload(payload);
                     log::error!("{who}{message} (and the on_error handler panicked)");
                 }
             }
