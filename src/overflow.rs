@@ -132,9 +132,11 @@ mod imp {
 
     use super::{Exit, Trap};
 
-    /// The size of an alternate signal stack we make (a guard page is added
-    /// below it). Only touched pages take memory.
-    const ALT_STACK_SIZE: usize = 64 * 1024;
+    /// What the fault handler needs of an alternate signal stack beyond the
+    /// kernel's signal frame: its walk of the interrupted stack with the
+    /// system unwinder takes several KiB in an unoptimised build. Only touched
+    /// pages take memory.
+    const HANDLER_STACK: usize = 64 * 1024;
 
     thread_local! {
         /// The trap handler of the green thread on the CPU of this OS thread,
@@ -498,22 +500,24 @@ mod imp {
             let page = PAGE_SIZE.load(Ordering::Relaxed);
             // SAFETY: `getauxval` has no preconditions (0 for an unknown key).
             let kernel_min = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) } as usize;
-            let needed = libc::SIGSTKSZ.max(kernel_min);
+            // The signal frame grows with the CPU's register state (several
+            // KiB with AVX-512), so Rust's runtime's stack of `SIGSTKSZ` (8 KiB)
+            // is too small for the handler's walk: it is replaced.
+            let needed = HANDLER_STACK + libc::SIGSTKSZ.max(kernel_min);
             // SAFETY: a null new stack only reads the current one.
             let current = unsafe {
                 let mut current: libc::stack_t = mem::zeroed();
                 libc::sigaltstack(ptr::null(), &mut current);
                 current
             };
-            // Keep one that is installed and large enough (Rust's runtime gives
-            // its main thread and the threads it spawns one of that size), and
-            // never change it while running on it.
+            // Keep one that is installed and large enough, and never change it
+            // while running on it.
             if current.ss_flags & libc::SS_ONSTACK != 0
                 || (current.ss_flags & libc::SS_DISABLE == 0 && current.ss_size >= needed)
             {
                 return;
             }
-            let size = ALT_STACK_SIZE.max(needed).next_multiple_of(page);
+            let size = needed.next_multiple_of(page);
             let len = size + page;
             // SAFETY: a fresh anonymous mapping; nothing else refers to it.
             let mapping = unsafe {
