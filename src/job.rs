@@ -44,10 +44,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event::{self, Filter, Signal, Value};
+use crate::event::Signal;
 use crate::host::{KernelRef, WorkerSettings};
 use crate::os;
-use crate::park::{park_remote, RemoteWaker, Woke};
+use crate::park::{park_on, park_remote, LocalWaker, RemoteWaker, WaitQueue, Woke};
 use crate::thread::{JoinHandle, Status, Thread};
 use crate::unwind::{is_kernel_unwind, take_message};
 
@@ -387,9 +387,19 @@ struct JobCore<T> {
     intrusive: bool,
     work: Work<T>,
     kernel: KernelRef,
+    /// The threads in `Job::join`, woken when a run ends.
+    joiners: WaitQueue<LocalWaker>,
 }
 
 impl<T: 'static> JobCore<T> {
+    /// Moves the job to `state`; the end of a run wakes its joiners.
+    fn set(&mut self, state: JobState) {
+        self.state = state;
+        if state.is_done() {
+            self.joiners.wake_all_local();
+        }
+    }
+
     /// Records what run `run` reports, unless a newer run or a cancel has
     /// superseded it, and tells the scripts.
     fn apply(job: &Rc<RefCell<JobCore<T>>>, run: u64, outcome: Outcome<T>) {
@@ -413,7 +423,7 @@ impl<T: 'static> JobCore<T> {
                 }
             };
             if let Some(state) = state {
-                core.state = state;
+                core.set(state);
             }
             (core.id, state, core.kernel.clone())
         };
@@ -430,7 +440,7 @@ impl<T: 'static> JobCore<T> {
             if core.run != run || core.state.is_done() {
                 return false;
             }
-            core.state = state;
+            core.set(state);
             (core.id, core.kernel.clone())
         };
         announce(&kernel, || state_signal(id, state));
@@ -655,6 +665,7 @@ impl Builder {
             intrusive: self.intrusive,
             work,
             kernel,
+            joiners: WaitQueue::default(),
         };
         let job = Job { core: Rc::new(RefCell::new(core)) };
         job.start_run();
@@ -777,7 +788,7 @@ impl<T: 'static> Job<T> {
             (kernel_gone, ended)
         };
         if kernel_gone {
-            self.core.borrow_mut().state = JobState::Cancelled;
+            self.core.borrow_mut().set(JobState::Cancelled);
             return;
         }
         let run = self.core.borrow().run;
@@ -870,7 +881,7 @@ impl<T: 'static> Job<T> {
             if core.state.is_done() {
                 return None;
             }
-            core.state = JobState::Cancelled;
+            core.set(JobState::Cancelled);
             core.token.store(true, Ordering::Release);
             let intrusive = core.intrusive && matches!(core.work, Work::Green(_));
             let driver =
@@ -996,36 +1007,26 @@ impl<T: 'static> Job<T> {
         // Only a program or thread can wait: this panics anywhere else.
         KernelRef::current("Job::join");
         let deadline = timeout.into().map(|t| os::uptime().saturating_add(t));
-        // A run ends with a "job_state" signal, or, if its driver thread dies
-        // without reporting (see `refresh`), with that thread's "thread_exit".
-        let (id, driver) = {
-            let core = self.core.borrow();
-            (
-                Value::from(core.id),
-                core.driver.as_ref().map(|d| Value::from(d.thread.id().as_u64())),
-            )
-        };
-        let filter = Filter::new(move |s: &Signal| match s.name() {
-            JOB_STATE => *s.arg(0) == id,
-            "thread_exit" => driver.as_ref() == Some(s.arg(0)),
-            _ => false,
-        });
+        // A run ends when its state is done (the job wakes its joiners), or
+        // when its driver thread dies without reporting (see `refresh`).
         while !self.state().is_done() {
-            let left = match deadline {
-                Some(deadline) => {
-                    let now = os::uptime();
-                    if now >= deadline {
-                        return Err(Error::Timeout);
+            if deadline.is_some_and(|d| os::uptime() >= d) {
+                return Err(Error::Timeout);
+            }
+            let core = &self.core;
+            let woke = park_on("Job::join", deadline, |r| {
+                let mut core = core.borrow_mut();
+                core.joiners.push_local(r.local_waker());
+                if let Some(driver) = &core.driver {
+                    let (kernel, key, id) = driver.thread.task();
+                    if !r.on_end(kernel, key, id) {
+                        r.wake_now();
                     }
-                    Some(deadline - now)
                 }
-                None => None,
-            };
-            if event::pull(left, filter.clone()).is_none()
-                && deadline.map_or(true, |d| os::uptime() < d)
-            {
-                // Not a timeout: the caller is being unwound (a destructor
-                // run by a kill, a panic or an exit), and cannot wait.
+            });
+            if let Woke::Shutdown = woke {
+                // The caller is being unwound (a destructor run by a kill,
+                // a panic or an exit), and cannot wait.
                 return Err(Error::Killed);
             }
         }
@@ -1039,7 +1040,7 @@ impl<T: 'static> Job<T> {
         let (run, token, previous, work, kernel, id) = {
             let mut core = self.core.borrow_mut();
             core.run += 1;
-            core.state = JobState::Starting;
+            core.set(JobState::Starting);
             core.token = Arc::new(AtomicBool::new(false));
             let previous = core.driver.take().map(|d| d.thread);
             (

@@ -64,9 +64,7 @@ impl Shared {
             }
             let register = |core: &mut Core, parker| {
                 for &target in &living {
-                    let mut joiners = std::mem::take(&mut core.tasks[target].joiners);
-                    joiners.push(parker, &core.tasks);
-                    core.tasks[target].joiners = joiners;
+                    core.wake_at_end(target, parker);
                 }
             };
             if let Woke::Shutdown = self.park(Wait::Join(living.clone()), deadline, register) {

@@ -25,7 +25,7 @@ use std::rc::Weak;
 use std::time::Duration;
 
 use crate::event::{Filter, Signal};
-use crate::id::Status;
+use crate::id::{Status, ThreadId};
 pub(crate) use crate::kernel::RemoteWaker;
 use crate::kernel::{Core, Due, Shared};
 use crate::overflow::OverflowUnwind;
@@ -213,14 +213,19 @@ impl LocalWaker {
         self.kernel.upgrade().is_some_and(|shared| shared.core().wake(self.parker))
     }
 
-    /// Whether the wait is still on.
-    pub(crate) fn is_parked(&self) -> bool {
-        self.kernel.upgrade().is_some_and(|shared| self.parker.is_parked(&shared.core().tasks))
+    /// Whether the wait may still be on: `true` where the kernel's state is
+    /// borrowed (a queue pushed to inside a registration keeps its entries
+    /// until the next sweep).
+    fn may_be_parked(&self) -> bool {
+        self.kernel.upgrade().is_some_and(|shared| match shared.try_core() {
+            Some(core) => self.parker.is_parked(&core.tasks),
+            None => true,
+        })
     }
 }
 
-// The layers' queue: its sweeps and wake-ups borrow the kernel's state
-// briefly, so they must not run under that borrow.
+// The layers' queue: its wake-ups borrow the kernel's state briefly, so
+// they must not run under that borrow; a push may (inside a registration).
 #[cfg_attr(not(test), allow(dead_code))]
 impl WaitQueue<LocalWaker> {
     /// Queues `waker` behind every other.
@@ -230,7 +235,7 @@ impl WaitQueue<LocalWaker> {
 
     /// Queues `waker` behind those of a `priority` as high or higher.
     pub(crate) fn push_local_by(&mut self, priority: i32, waker: LocalWaker) {
-        self.insert(priority, waker, LocalWaker::is_parked);
+        self.insert(priority, waker, LocalWaker::may_be_parked);
     }
 
     /// Wakes the first wait still on; returns whether there was one.
@@ -254,6 +259,14 @@ impl Core {
     /// A handle that wakes `parker`'s wait from any OS thread.
     pub(crate) fn remote_waker(&self, parker: Parker) -> RemoteWaker {
         RemoteWaker::new(&self.remote, parker)
+    }
+
+    /// Queues `parker` to be woken when the task `target` ends or is
+    /// suspended (with its joiners).
+    pub(crate) fn wake_at_end(&mut self, target: TaskKey, parker: Parker) {
+        let mut joiners = std::mem::take(&mut self.tasks[target].joiners);
+        joiners.push(parker, &self.tasks);
+        self.tasks[target].joiners = joiners;
     }
 
     /// Wakes the task that `parker` names, if that wait is still on: it runs
@@ -436,6 +449,73 @@ fn cannot_block(in_callback: bool) -> ! {
     panic!("cothread: only a program or thread running in a kernel can block (pull, sleep, join)")
 }
 
+/// One wait of a source outside the core, as it begins (see [`park_on`]):
+/// the handles that wake it, and the core's own sources it can also be
+/// woken by. It runs under the kernel's borrow: whatever registers here
+/// stores handles and runs no user code.
+pub(crate) struct Registration<'a> {
+    core: &'a mut Core,
+    kernel: &'a Weak<Shared>,
+    parker: Parker,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl Registration<'_> {
+    /// A handle that wakes this wait from the kernel's own OS thread.
+    pub(crate) fn local_waker(&self) -> LocalWaker {
+        LocalWaker { kernel: self.kernel.clone(), parker: self.parker }
+    }
+
+    /// A handle that wakes this wait from any OS thread.
+    pub(crate) fn remote_waker(&self) -> RemoteWaker {
+        self.core.remote_waker(self.parker)
+    }
+
+    /// What the thread waits for has already come: the wait is woken at
+    /// once, to run in the next round.
+    pub(crate) fn wake_now(&mut self) {
+        self.core.wake(self.parker);
+    }
+
+    /// Wakes this wait too when the thread `key` (serial `id`) of `kernel`
+    /// ends or is suspended, as a join is woken. Returns `false`, and
+    /// registers nothing, if that thread has ended already. Only a thread
+    /// of the waiter's own kernel can wake it: for another kernel's, this
+    /// registers nothing and returns `true`.
+    pub(crate) fn on_end(&mut self, kernel: &Weak<Shared>, key: TaskKey, id: ThreadId) -> bool {
+        if !Weak::ptr_eq(kernel, self.kernel) {
+            return kernel.strong_count() > 0;
+        }
+        let core = &mut *self.core;
+        if !core.task(key, id).is_some_and(|t| t.status != Status::Dead) {
+            return false;
+        }
+        core.wake_at_end(key, self.parker);
+        true
+    }
+}
+
+/// Parks the running thread for a wait source outside the core: `register`
+/// gets this wait's [`Registration`], to store the wakers it needs wherever
+/// the wake-up will come from (or to wake it at once if what it waits for
+/// has already come). `what` describes the wait for `Kernel::threads`.
+/// Returns as [`Shared::park`] does; `Woke::Woken` for a wake-up.
+///
+/// # Panics
+///
+/// Where nothing can park (see [`Shared::park`]).
+pub(crate) fn park_on(
+    what: &'static str,
+    deadline: Option<Duration>,
+    register: impl FnOnce(&mut Registration<'_>),
+) -> Woke {
+    let shared = crate::kernel::current(what);
+    let kernel = shared.weak();
+    shared.park(Wait::On(what), deadline, |core, parker| {
+        register(&mut Registration { core, kernel: &kernel, parker })
+    })
+}
+
 /// Parks the running thread for a wait source outside the core that wakes it
 /// from the kernel's own OS thread: `register` gets this wait's
 /// [`LocalWaker`] (under the kernel's borrow: it must only store it) and
@@ -452,11 +532,9 @@ pub(crate) fn park_local(
     deadline: Option<Duration>,
     register: impl FnOnce(LocalWaker) -> bool,
 ) -> Woke {
-    let shared = crate::kernel::current(what);
-    let kernel = shared.weak();
-    shared.park(Wait::On(what), deadline, |core, parker| {
-        if register(LocalWaker { kernel, parker }) {
-            core.wake(parker);
+    park_on(what, deadline, |r| {
+        if register(r.local_waker()) {
+            r.wake_now();
         }
     })
 }
@@ -476,8 +554,7 @@ pub(crate) fn park_remote(
     deadline: Option<Duration>,
     register: impl FnOnce(RemoteWaker),
 ) -> Woke {
-    let shared = crate::kernel::current(what);
-    shared.park(Wait::On(what), deadline, |core, parker| register(core.remote_waker(parker)))
+    park_on(what, deadline, |r| register(r.remote_waker()))
 }
 
 #[cfg(test)]

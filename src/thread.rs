@@ -56,6 +56,13 @@ impl Thread {
         Thread { id, key, name, kernel }
     }
 
+    /// The thread's place in its kernel's task table, and its serial: what
+    /// a wait source needs to be woken at its end
+    /// ([`Registration::on_end`](crate::park::Registration::on_end)).
+    pub(crate) fn task(&self) -> (&Weak<Shared>, TaskKey, ThreadId) {
+        (&self.kernel, self.key, self.id)
+    }
+
     /// Runs `f` with the kernel entered, if the thread is still alive.
     fn with_live<R>(&self, f: impl FnOnce(&Shared, TaskKey) -> R) -> Option<R> {
         if let Some(here) = kernel::try_current() {

@@ -1143,6 +1143,27 @@ fn join_returns_for_an_ended_or_cancelled_run() {
     assert_eq!(out, (Ok(()), Ok(()), secs(3), JobState::Cancelled));
 }
 
+// A joiner parks on the job itself (no signal filter): `Kernel::threads`
+// shows it waiting on `Job::join` until the run ends, and the end of the run
+// wakes it even when nothing is pushed meanwhile.
+#[test]
+fn a_joiner_is_shown_waiting_on_the_job_until_the_run_ends() {
+    let mut k = kernel();
+    let j = Rc::new(k.job(|_: &JobContext<u8>| {
+        os::sleep(secs(5));
+        Ok::<_, String>(3)
+    }));
+    let joined = Rc::new(RefCell::new(None));
+    let (jj, out) = (j.clone(), joined.clone());
+    k.spawn(move || *out.borrow_mut() = Some((jj.join(None), os::uptime())));
+    k.step();
+    let joiner = k.threads().into_iter().find(|t| t.waiting.to_string() == "Job::join");
+    assert!(joiner.is_some(), "{:?}", k.threads());
+    k.run_forever().unwrap();
+    assert_eq!(*joined.borrow(), Some((Ok(()), secs(5))));
+    assert_eq!(j.value(), Some(3));
+}
+
 // Only a program or thread can wait; the host polls instead.
 #[test]
 #[should_panic(expected = "`Job::join` called outside a kernel")]
