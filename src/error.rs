@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::event::Value;
 use crate::id::Status;
 
 /// Everything that can go wrong in a call a caller can act on.
@@ -24,7 +25,7 @@ use crate::id::Status;
 /// assert!(matches!(err, Error::CannotResume(cothread::Status::Dead)));
 /// assert_eq!(err.to_string(), "cannot resume dead thread");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
     /// A join or wait ran out of time; the threads waited on keep running.
@@ -46,10 +47,13 @@ pub enum Error {
     Killed,
     /// The thread (or program) ended itself with [`os::exit`](crate::os::exit).
     Exited,
-    /// The program was ended by [`Kernel::hard_interrupt`](crate::Kernel::hard_interrupt),
-    /// or, inside [`os::catch_interrupt`](crate::os::catch_interrupt), the
-    /// interrupt that was caught.
-    Interrupted,
+    /// The thread was ended by an interrupt
+    /// ([`Thread::interrupt`](crate::thread::Thread::interrupt), or
+    /// [`Kernel::hard_interrupt`](crate::Kernel::hard_interrupt), whose cause
+    /// is [`Value::Nil`]), or, from
+    /// [`os::catch_interrupt`](crate::os::catch_interrupt), the interrupt that
+    /// was caught; with its cause.
+    Interrupted(Value),
     /// The program can never finish: every thread waits and nothing can wake any
     /// of them. Each entry names a waiting thread and what it waits for.
     Deadlock(Vec<String>),
@@ -110,7 +114,8 @@ impl fmt::Display for Error {
             Error::Panicked(msg) => write!(f, "thread panicked: {msg}"),
             Error::Killed => f.write_str("thread was killed"),
             Error::Exited => f.write_str("process exited"),
-            Error::Interrupted => f.write_str("interrupted"),
+            Error::Interrupted(Value::Nil) => f.write_str("interrupted"),
+            Error::Interrupted(cause) => write!(f, "interrupted: {cause}"),
             Error::Deadlock(waiting) => {
                 write!(f, "deadlock: nothing can wake the waiting threads: ")?;
                 f.write_str(&waiting.join("; "))

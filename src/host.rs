@@ -7,11 +7,10 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event::Signal;
+use crate::event::{Signal, Value};
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::*;
-use crate::park::{Parker, Wait};
 use crate::process::{Kind, SpawnOptions};
 use crate::round::{Budget, Meter};
 
@@ -716,7 +715,7 @@ impl Kernel {
     /// # Examples
     ///
     /// ```
-    /// use cothread::{event, thread, Error, Kernel};
+    /// use cothread::{event, thread, Error, Kernel, Value};
     ///
     /// let mut kernel = Kernel::builder().virtual_time(true).build();
     /// let program = kernel.spawn(|| {
@@ -725,7 +724,7 @@ impl Kernel {
     /// });
     /// assert!(kernel.hard_interrupt());
     /// while kernel.step().alive {}
-    /// assert_eq!(program.wait(), Err(Error::Interrupted));
+    /// assert_eq!(program.wait(), Err(Error::Interrupted(Value::Nil)));
     /// assert!(!kernel.hard_interrupt()); // nothing left to interrupt
     /// ```
     pub fn hard_interrupt(&mut self) -> bool {
@@ -737,16 +736,7 @@ impl Kernel {
             .filter(|(_, t)| t.kind == Kind::Program && t.status != Status::Dead && !t.dying)
             .max_by_key(|(_, t)| t.id)
             .map(|(key, _)| key);
-        let Some(key) = foreground else { return false };
-        let now = core.now();
-        let task = &mut core.tasks[key];
-        task.interrupt = true;
-        if !matches!(task.wait, Wait::None) {
-            // Wake it now; the wake-up raises the interrupt.
-            let token = task.token;
-            core.deadlines.push_due(now, Due::Task(Parker { token, key }));
-        }
-        true
+        foreground.is_some_and(|key| core.interrupt(key, Value::Nil))
     }
 
     /// Every program and thread alive, oldest first, with what each waits for

@@ -105,29 +105,33 @@ pub fn exit() -> ! {
     shared.raise(me, Box::new(ExitUnwind))
 }
 
-/// Runs `f`, catching a hard interrupt ([`Kernel::hard_interrupt`], OpenOS's
-/// `^Alt^C`) raised in it, as a Lua program catches the `"interrupted"` error
-/// with `pcall`. The interrupt is raised where the program blocks (a pull, a
-/// sleep, a join): `f`'s stack unwinds from there (destructors run) and
-/// `catch_interrupt` returns [`Error::Interrupted`]. Every other unwind (a
-/// panic, a kill, an exit) passes through untouched.
+/// Runs `f`, catching an interrupt raised in it: one with a cause
+/// ([`Thread::interrupt`], SimPy's `process.interrupt(cause)`), or the hard
+/// interrupt ([`Kernel::hard_interrupt`], OpenOS's `^Alt^C`), as a Lua program
+/// catches the `"interrupted"` error with `pcall`. The interrupt is raised
+/// where the thread blocks (a pull, a sleep, a join): `f`'s stack unwinds from
+/// there (destructors run) and `catch_interrupt` returns
+/// [`Error::Interrupted`] with the cause. Every other unwind (a panic, a kill,
+/// an exit) passes through untouched.
 ///
 /// [`Kernel::hard_interrupt`]: crate::Kernel::hard_interrupt
+/// [`Thread::interrupt`]: crate::thread::Thread::interrupt
 ///
 /// # Errors
 ///
-/// [`Error::Interrupted`] if a hard interrupt was raised in `f` (only a
-/// program receives one); `f` has been unwound.
+/// [`Error::Interrupted`] if an interrupt was raised in `f`, with its cause
+/// ([`Value::Nil`](crate::Value::Nil) for the hard interrupt, which only a
+/// program receives); `f` has been unwound.
 ///
 /// # Examples
 ///
 /// ```
-/// use cothread::{event, os, Error, Kernel};
+/// use cothread::{event, os, Error, Kernel, Value};
 ///
 /// let mut kernel = Kernel::builder().virtual_time(true).build();
 /// let program = kernel.spawn(|| {
 ///     let read = os::catch_interrupt(|| event::pull(None, "key_down"));
-///     assert_eq!(read, Err(Error::Interrupted));
+///     assert_eq!(read, Err(Error::Interrupted(Value::Nil)));
 ///     "cleaned up"
 /// });
 /// kernel.step(); // the program now waits for a key
@@ -138,7 +142,9 @@ pub fn exit() -> ! {
 pub fn catch_interrupt<T>(f: impl FnOnce() -> T) -> Result<T, Error> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(value) => Ok(value),
-        Err(payload) if payload.is::<InterruptUnwind>() => Err(Error::Interrupted),
-        Err(payload) => resume_unwind(payload),
+        Err(payload) => match payload.downcast::<InterruptUnwind>() {
+            Ok(interrupt) => Err(Error::Interrupted(interrupt.0)),
+            Err(payload) => resume_unwind(payload),
+        },
     }
 }

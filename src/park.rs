@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::rc::Weak;
 use std::time::Duration;
 
-use crate::event::{Filter, Signal};
+use crate::event::{Filter, Signal, Value};
 use crate::id::{Status, ThreadId};
 pub(crate) use crate::kernel::RemoteWaker;
 use crate::kernel::{Core, Due, Shared};
@@ -261,6 +261,25 @@ impl Core {
         RemoteWaker::new(&self.remote, parker)
     }
 
+    /// Raises an interrupt with `cause` in the task `key`: a wait it is in
+    /// ends (it runs in the next round's deadline phase, as a timeout would),
+    /// and the interrupt unwinds it from there; one it begins later ends at
+    /// once. A suspended task gets it when it is resumed. Returns `false`,
+    /// and does nothing, for a task that has ended or is being unwound.
+    pub(crate) fn interrupt(&mut self, key: TaskKey, cause: Value) -> bool {
+        let now = self.now();
+        let task = &mut self.tasks[key];
+        if task.status == Status::Dead || task.dying {
+            return false;
+        }
+        task.interrupt = Some(cause);
+        if !matches!(task.wait, Wait::None) {
+            let parker = Parker { token: task.token, key };
+            self.deadlines.push_due(now, Due::Task(parker));
+        }
+        true
+    }
+
     /// Queues `parker` to be woken when the task `target` ends or is
     /// suspended (with its joiners).
     pub(crate) fn wake_at_end(&mut self, target: TaskKey, parker: Parker) {
@@ -314,7 +333,11 @@ impl Shared {
             };
             let token = core.token();
             let task = &mut core.tasks[me];
-            if task.dying || task.tripped || self.unwinding_if(panicking) {
+            if task.dying
+                || task.tripped
+                || task.interrupt.is_some()
+                || self.unwinding_if(panicking)
+            {
                 drop(guard);
                 return self.cannot_park(me);
             }
@@ -369,7 +392,7 @@ impl Shared {
             let mut core = self.core();
             let task = &mut core.tasks[me];
             let interrupted =
-                task.interrupt || task.kill_pending || task.status == Status::Suspended;
+                task.interrupt.is_some() || task.kill_pending || task.status == Status::Suspended;
             (std::mem::take(&mut task.woke), interrupted)
         };
         if interrupted {
@@ -391,10 +414,18 @@ impl Shared {
                 self.raise(me, Box::new(OverflowUnwind));
             }
             if !task.dying {
-                // A destructor run by a panic's unwind: a thread never parks
-                // mid-unwind, or every other would see `panicking()` (std
-                // counts unwinds for the whole OS thread).
-                return Woke::Shutdown;
+                if std::thread::panicking() {
+                    // A destructor run by a panic's unwind: a thread never
+                    // parks mid-unwind, or every other would see
+                    // `panicking()` (std counts unwinds for the whole OS
+                    // thread). An interrupt waits for its next wait.
+                    return Woke::Shutdown;
+                }
+                // An interrupt made before this wait began (by the thread
+                // itself, or while it ran): the wait ends with it at once.
+                let cause = task.interrupt.take().unwrap_or_default();
+                drop(core);
+                self.raise(me, Box::new(InterruptUnwind(cause)));
             }
             (task.unwound, std::mem::take(&mut task.kill_pending), task.caught_end())
         };
@@ -427,8 +458,8 @@ impl Shared {
         if kill {
             self.raise(me, Box::new(KillUnwind));
         }
-        if interrupt {
-            self.raise(me, Box::new(InterruptUnwind));
+        if let Some(cause) = interrupt {
+            self.raise(me, Box::new(InterruptUnwind(cause)));
         }
         if suspended {
             self.park(Wait::Coma, None, |_, _| {});

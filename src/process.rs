@@ -13,6 +13,7 @@ use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::error::Error;
+use crate::event::Value;
 use crate::id::Status;
 use crate::overflow::{self, Exit, OverflowUnwind};
 use crate::park::{Parker, TaskKey, Wait, WaitQueue, WaitToken, Woke};
@@ -62,13 +63,13 @@ pub(crate) enum Kind {
 }
 
 /// How a task's body ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum End {
     Returned,
     Panicked(String),
     Killed,
     Exited,
-    Interrupted,
+    Interrupted(Value),
     /// Ran off the end of its stack: unwound at its next kernel call, or, if
     /// it ran through the emergency zone first, its frames discarded.
     Overflowed,
@@ -80,8 +81,8 @@ impl End {
             End::Killed
         } else if payload.is::<ExitUnwind>() {
             End::Exited
-        } else if payload.is::<InterruptUnwind>() {
-            End::Interrupted
+        } else if let Some(InterruptUnwind(cause)) = payload.downcast_ref() {
+            End::Interrupted(cause.clone())
         } else if payload.is::<OverflowUnwind>() {
             End::Overflowed
         } else {
@@ -95,7 +96,7 @@ impl End {
             End::Panicked(msg) => Some(Error::Panicked(msg.clone())),
             End::Killed => Some(Error::Killed),
             End::Exited => Some(Error::Exited),
-            End::Interrupted => Some(Error::Interrupted),
+            End::Interrupted(cause) => Some(Error::Interrupted(cause.clone())),
             End::Overflowed => Some(Error::StackOverflow),
         }
     }
@@ -158,9 +159,9 @@ pub(crate) struct Task {
     /// Killed while its stack was busy resuming another task; it unwinds as soon
     /// as control comes back to it.
     pub(crate) kill_pending: bool,
-    /// A hard interrupt is raised in the task when it next returns from a
-    /// blocking call.
-    pub(crate) interrupt: bool,
+    /// An interrupt, with its cause, to raise in the task as it returns from
+    /// its current blocking call or enters its next one.
+    pub(crate) interrupt: Option<Value>,
     /// Being unwound or cleaning up: blocking calls return at once.
     pub(crate) dying: bool,
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
@@ -300,7 +301,7 @@ impl Task {
             woke: Woke::Nothing,
             missed: false,
             kill_pending: false,
-            interrupt: false,
+            interrupt: None,
             dying: false,
             ended: false,
             sealed: false,

@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::event::Signal;
+use crate::event::{Signal, Value};
 use crate::kernel::{self, Shared};
 use crate::park::TaskKey;
 use crate::process::{Kind, Outcome, Slot, SpawnOptions};
@@ -223,6 +223,41 @@ impl Thread {
         });
     }
 
+    /// Interrupts the thread with a `cause` (SimPy's `process.interrupt`):
+    /// the blocking call it is in (a pull, a sleep, a join, a channel or lock
+    /// wait) ends, in the next round, by unwinding its stack from there; if it
+    /// is not blocked, its next blocking call does so at once. Inside
+    /// [`os::catch_interrupt`](crate::os::catch_interrupt) the unwind stops
+    /// there, which returns [`Error::Interrupted`] with the cause; uncaught, it
+    /// ends the thread with that error, and the threads it owns are killed. A
+    /// suspended thread gets it when it is resumed. A second interrupt before
+    /// the first is raised replaces its cause. Returns whether the thread was
+    /// alive to receive it (interrupting a dead thread does nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, thread, Error, Kernel, Value};
+    /// use std::time::Duration;
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let driver = thread::create(|| {
+    ///         match os::catch_interrupt(|| os::sleep(Duration::from_secs(60))) {
+    ///             Err(Error::Interrupted(cause)) => format!("rerouted: {cause}"),
+    ///             _ => "arrived".to_string(),
+    ///         }
+    ///     });
+    ///     os::sleep(Duration::from_secs(1));
+    ///     assert!(driver.interrupt(Value::from("road closed")));
+    ///     assert_eq!(driver.wait(), Ok("rerouted: road closed".to_string()));
+    /// }).unwrap();
+    /// ```
+    pub fn interrupt(&self, cause: impl Into<Value>) -> bool {
+        let cause = cause.into();
+        self.with_live(|shared, key| shared.core().interrupt(key, cause)).unwrap_or(false)
+    }
+
     /// Waits until the thread is no longer running: it ended, or it is suspended
     /// (then the join kills it), as OpenOS's `t:join(timeout)`. A thread that
     /// panicked joins fine; see [`JoinHandle::wait`] for its value or panic.
@@ -383,8 +418,8 @@ impl<T> JoinHandle<T> {
     /// [`Error::Panicked`] with the panic message, [`Error::Killed`] (also when it
     /// was suspended: the join killed it), [`Error::Exited`] if it called
     /// [`os::exit`](crate::os::exit), [`Error::StackOverflow`] if it ran off the
-    /// end of its stack, [`Error::Interrupted`] if it is a program (from
-    /// [`Kernel::spawn`](crate::Kernel::spawn)) that a hard interrupt ended, and
+    /// end of its stack, [`Error::Interrupted`] if an interrupt ended it
+    /// ([`Thread::interrupt`], or the hard interrupt for a program), and
     /// [`Error::ProcessEnded`] if [`create`] refused it. A caller that is
     /// unwinding cannot wait: it gets [`Error::Killed`] at once if the thread is
     /// still running (see [`Thread::join`]).

@@ -5,6 +5,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use crate::event::Value;
 use crate::overflow::OverflowUnwind;
 
 /// The panic payload that unwinds a killed thread's stack. It is raised with
@@ -14,9 +15,10 @@ pub(crate) struct KillUnwind;
 /// The panic payload of `os::exit`.
 pub(crate) struct ExitUnwind;
 
-/// The panic payload of a hard interrupt (`Kernel::hard_interrupt`), which
-/// `os::catch_interrupt` catches.
-pub(crate) struct InterruptUnwind;
+/// The panic payload of an interrupt (`Thread::interrupt`, or
+/// `Kernel::hard_interrupt` with a `Nil` cause), which `os::catch_interrupt`
+/// catches.
+pub(crate) struct InterruptUnwind(pub(crate) Value);
 
 /// Whether `payload` is one of the kernel's own unwinds (kill, exit, hard
 /// interrupt).
@@ -49,7 +51,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     } else if payload.is::<KillUnwind>() {
         "a kill of the running thread".to_string()
     } else if payload.is::<InterruptUnwind>() {
-        "a hard interrupt".to_string()
+        "an interrupt".to_string()
     } else if payload.is::<OverflowUnwind>() {
         "a stack overflow".to_string()
     } else if let Some(s) = payload.downcast_ref::<&str>() {

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{kernel, Drops, Out};
-use cothread::{event, os, thread, Error, Signal};
+use common::{kernel, secs, Drops, Out};
+use cothread::{event, os, thread, Error, Signal, Status, Value};
 
 #[test]
 fn uncaught_hard_interrupt_ends_the_program_and_unwinds_its_threads() {
@@ -26,7 +26,7 @@ fn uncaught_hard_interrupt_ends_the_program_and_unwinds_its_threads() {
     assert_eq!(drops.count(), 0);
     assert!(k.hard_interrupt());
     while k.step().alive {}
-    assert_eq!(program.wait(), Err(Error::Interrupted));
+    assert_eq!(program.wait(), Err(Error::Interrupted(Value::Nil)));
     assert_eq!(drops.count(), 2);
 }
 
@@ -53,7 +53,7 @@ fn a_caught_interrupt_lets_the_program_go_on() {
     k.push_signal(Signal::new("go"));
     while k.step().alive {}
     assert_eq!(program.wait(), Ok(7));
-    assert_eq!(out.lines(), ["read: Err(Interrupted)", "worker done", "program done"]);
+    assert_eq!(out.lines(), ["read: Err(Interrupted(Nil))", "worker done", "program done"]);
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn the_interrupt_wakes_a_sleeping_program_without_moving_the_clock() {
     let program = k.spawn(|| os::catch_interrupt(|| os::sleep(Duration::from_secs(60))));
     assert!(k.hard_interrupt());
     k.step();
-    assert_eq!(program.wait(), Ok(Err(Error::Interrupted)));
+    assert_eq!(program.wait(), Ok(Err(Error::Interrupted(Value::Nil))));
     assert_eq!(k.uptime(), Duration::ZERO);
 }
 
@@ -75,7 +75,7 @@ fn the_foreground_program_is_the_newest_one() {
         k.spawn(|| os::catch_interrupt(|| event::pull(None, "go")).map(|_| "foreground"));
     assert!(k.hard_interrupt());
     k.step();
-    assert_eq!(foreground.wait(), Ok(Err(Error::Interrupted)));
+    assert_eq!(foreground.wait(), Ok(Err(Error::Interrupted(Value::Nil))));
     assert_eq!(background.status(), cothread::Status::Running);
     k.push_signal(Signal::new("go"));
     k.step();
@@ -107,7 +107,7 @@ fn an_interrupt_while_the_program_joins_its_threads_kills_them() {
     assert_eq!(program.status(), cothread::Status::Running);
     assert!(k.hard_interrupt());
     while k.step().alive {}
-    assert_eq!(program.wait(), Err(Error::Interrupted));
+    assert_eq!(program.wait(), Err(Error::Interrupted(Value::Nil)));
     assert_eq!(drops.count(), 1);
 }
 
@@ -146,4 +146,147 @@ fn a_thread_cannot_ignore_a_kernel_listener() {
     let id = k.listen("x", |_| {});
     assert!(!k.run(move || event::ignore(id)).unwrap());
     assert!(k.ignore(id));
+}
+
+// ---------------------------------------------------------------------------
+// Interrupts with a cause (`Thread::interrupt`, SimPy's `process.interrupt`)
+// ---------------------------------------------------------------------------
+
+// The blocking call the thread is in ends in the next round; the unwind stops
+// at `catch_interrupt`, which hands the cause back, and the thread goes on.
+#[test]
+fn an_interrupt_ends_the_current_wait_with_its_cause() {
+    let drops = Drops::new();
+    let d = drops.clone();
+    let mut k = kernel();
+    let out = k
+        .run(move || {
+            let t = thread::create(move || {
+                let caught = os::catch_interrupt(|| {
+                    let _held = d.guard();
+                    os::sleep(secs(60));
+                });
+                (caught, os::uptime())
+            });
+            os::sleep(secs(2));
+            let delivered = t.interrupt(Value::from("reroute"));
+            (delivered, t.wait())
+        })
+        .unwrap();
+    assert_eq!(out, (true, Ok((Err(Error::Interrupted(Value::from("reroute"))), secs(2)))));
+    assert_eq!(drops.count(), 1, "the sleep's frames were unwound");
+}
+
+// Every kind of wait ends the same way: a pull, a join, a wait_for_any.
+#[test]
+fn an_interrupt_ends_a_pull_a_join_and_a_wait_for_any() {
+    let mut k = kernel();
+    let out = k
+        .run(|| {
+            let long = thread::create(|| os::sleep(secs(100)));
+            let l1 = long.clone();
+            let l2 = long.clone();
+            let waits: Vec<thread::JoinHandle<Result<(), Error>>> = vec![
+                thread::create(|| os::catch_interrupt(|| drop(event::pull(None, "never")))),
+                thread::create(move || os::catch_interrupt(|| drop(l1.join(None)))),
+                thread::create(move || {
+                    os::catch_interrupt(|| {
+                        drop(thread::wait_for_any(std::slice::from_ref(&l2), None))
+                    })
+                }),
+            ];
+            os::sleep(secs(1));
+            for (i, w) in waits.iter().enumerate() {
+                assert!(w.interrupt(i as i64));
+            }
+            let ended: Vec<_> = waits.into_iter().map(|w| w.wait()).collect();
+            (ended, os::uptime(), long.status())
+        })
+        .unwrap();
+    let expected: Vec<Result<Result<(), Error>, Error>> =
+        (0..3).map(|i| Ok(Err(Error::Interrupted(Value::from(i as i64))))).collect();
+    assert_eq!(out, (expected, secs(1), Status::Running));
+}
+
+// Uncaught, the interrupt ends the thread with its cause, and the threads it
+// owns are killed (their stacks unwound).
+#[test]
+fn an_uncaught_interrupt_ends_the_thread_and_kills_what_it_owns() {
+    let drops = Drops::new();
+    let d = drops.clone();
+    let mut k = kernel();
+    let out = k
+        .run(move || {
+            let t = thread::create(move || {
+                let d2 = d.clone();
+                thread::create(move || {
+                    let _child = d2.guard();
+                    os::sleep(secs(100));
+                });
+                let _mine = d.guard();
+                event::pull(None, "never");
+            });
+            assert!(t.interrupt(Value::from(7)));
+            t.wait()
+        })
+        .unwrap();
+    assert_eq!(out, Err(Error::Interrupted(Value::from(7))));
+    assert_eq!(drops.count(), 2);
+}
+
+// A thread that is not blocked (here it interrupts itself) gets it at its
+// next blocking call, which ends at once; a second interrupt before it is
+// raised replaces the cause.
+#[test]
+fn an_interrupt_of_a_thread_not_blocked_ends_its_next_wait_at_once() {
+    let mut k = kernel();
+    let out = k
+        .run(|| {
+            thread::create(|| {
+                let me = thread::current().unwrap();
+                assert!(me.interrupt("first"));
+                assert!(me.interrupt("second"));
+                let caught = os::catch_interrupt(|| os::sleep(secs(5)));
+                let after = os::uptime();
+                os::sleep(secs(1)); // the interrupt was raised once
+                (caught, after, os::uptime())
+            })
+            .wait()
+        })
+        .unwrap();
+    assert_eq!(out, Ok((Err(Error::Interrupted(Value::from("second"))), secs(0), secs(1))));
+}
+
+// A suspended thread gets the interrupt when it is resumed; a dead one does
+// not get it.
+#[test]
+fn a_suspended_thread_gets_the_interrupt_at_its_resume_and_a_dead_one_never() {
+    let mut k = kernel();
+    let out = k
+        .run(|| {
+            let t = thread::create(|| {
+                let caught = os::catch_interrupt(|| os::sleep(secs(100)));
+                (caught, os::uptime())
+            });
+            t.suspend().unwrap();
+            assert!(t.interrupt("wake"));
+            os::sleep(secs(3));
+            let still = t.status();
+            t.resume().unwrap();
+            let ended = t.clone();
+            let result = t.wait();
+            (still, result, ended.interrupt("late"))
+        })
+        .unwrap();
+    assert_eq!(
+        out,
+        (Status::Suspended, Ok((Err(Error::Interrupted(Value::from("wake"))), secs(3))), false)
+    );
+}
+
+// The interrupt's error reads as its cause.
+#[test]
+fn an_interrupt_error_shows_its_cause() {
+    assert_eq!(Error::Interrupted(Value::Nil).to_string(), "interrupted");
+    assert_eq!(Error::Interrupted(Value::from("reroute")).to_string(), "interrupted: reroute");
 }
