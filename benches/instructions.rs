@@ -3,7 +3,8 @@
 //! count for two run lengths gives the instructions of one operation with
 //! setup and teardown taken out. `benches/instructions.sh` runs it.
 //!
-//! usage: instructions <switch|spawn|spawn_nopool|push|broadcast|timers> <ops>
+//! usage: instructions <switch|spawn|spawn_nopool|push|push_among_one|
+//!                      push_among_two|broadcast|timers> <ops>
 //!
 //! `ops` counts operations (turns, spawns, pushes, woken threads, wake-ups);
 //! for `broadcast` and `timers` (1 000 an iteration) a multiple of 1 000.
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::time::Duration;
 
-use cothread::{event, os, thread, Kernel, Signal};
+use cothread::{event, os, thread, Filter, Kernel, Signal};
 
 mod common;
 
@@ -66,6 +67,37 @@ fn push(pushes: u64) {
     kernel.push_signal(signals[0].clone());
     let report = kernel.step();
     assert_eq!((report.signals, report.resumes), (1, 1));
+    let mut next = 0;
+    for _ in 0..pushes {
+        kernel.push_signal(signals[next].clone());
+        next = (next + 1) % signals.len();
+        let report = kernel.step();
+        assert_eq!(report.resumes, 1);
+        black_box(report);
+    }
+    drop(program);
+    drop(kernel);
+}
+
+/// A push to one of 5 000 threads, each waiting on `names` names (one of
+/// them its own): the waiter index files a wait under each of its names.
+fn push_among(pushes: u64, names: usize) {
+    const RECEIVERS: usize = 5_000;
+    let own: Vec<String> = (0..RECEIVERS).map(|i| format!("s{i}")).collect();
+    let signals: Vec<Signal> = own.iter().map(|n| Signal::new(n.as_str())).collect();
+    let mut kernel = small();
+    let program = kernel.spawn(move || {
+        for (i, name) in own.into_iter().enumerate() {
+            let mut waits_on = vec![name];
+            waits_on.extend((1..names).map(|k| format!("o{}", (i + k) % RECEIVERS)));
+            let filter =
+                if names == 1 { Filter::name(&waits_on[0]) } else { Filter::names(&waits_on) };
+            thread::Builder::new()
+                .spawn(move || while event::pull(None, filter.clone()).is_some() {})
+                .expect("a receiver's stack");
+        }
+        event::pull(None, "never");
+    });
     let mut next = 0;
     for _ in 0..pushes {
         kernel.push_signal(signals[next].clone());
@@ -132,6 +164,8 @@ fn run(path: &str, ops: u64) {
         "spawn" => spawn(ops, true),
         "spawn_nopool" => spawn(ops, false),
         "push" => push(ops),
+        "push_among_one" => push_among(ops, 1),
+        "push_among_two" => push_among(ops, 2),
         "broadcast" => broadcast(ops / N as u64),
         "timers" => timers(ops / N as u64),
         other => panic!("unknown path {other}"),
@@ -143,7 +177,16 @@ fn main() {
     match args.as_slice() {
         [path, ops] => run(path, ops.parse().expect("a number of operations")),
         _ => {
-            for path in ["switch", "spawn", "spawn_nopool", "push", "broadcast", "timers"] {
+            for path in [
+                "switch",
+                "spawn",
+                "spawn_nopool",
+                "push",
+                "push_among_one",
+                "push_among_two",
+                "broadcast",
+                "timers",
+            ] {
                 run(path, 2_000);
             }
         }

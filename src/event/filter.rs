@@ -49,7 +49,8 @@ pub struct Filter {
 pub(crate) enum NameTest {
     Any,
     Exact(Name),
-    OneOf(Vec<Name>),
+    /// Distinct names.
+    OneOf(Rc<[Name]>),
     Pattern(Pattern),
     Predicate(Rc<dyn Fn(&Signal) -> bool>),
 }
@@ -90,7 +91,10 @@ impl Filter {
     /// assert!(!f.matches(&Signal::new("drop")));
     /// ```
     pub fn names<S: AsRef<str>>(names: &[S]) -> Filter {
-        let names = names.iter().map(|n| Name::new(n.as_ref())).collect();
+        // Each name once (the waiter index files a wait under each), in order.
+        let mut seen = std::collections::HashSet::new();
+        let names =
+            names.iter().map(AsRef::as_ref).filter(|n| seen.insert(*n)).map(Name::new).collect();
         Filter { name: NameTest::OneOf(names), args: Vec::new() }
     }
 
@@ -224,6 +228,12 @@ impl Filter {
     /// without holding its own state borrowed.
     pub(crate) fn runs_user_code(&self) -> bool {
         matches!(self.name, NameTest::Predicate(_))
+    }
+
+    /// Whether the waiter index files a wait with this filter under several
+    /// names.
+    pub(crate) fn is_filed_under_several_names(&self) -> bool {
+        matches!(&self.name, NameTest::OneOf(names) if names.len() > 1)
     }
 }
 

@@ -10,9 +10,11 @@ use crate::park::Parker;
 use crate::park::Wait;
 use crate::process::{frozen, Tasks};
 
-/// Threads parked in `event::pull`, in the order they began waiting. Exact-name filters are indexed by name; every other filter (any
-/// name, several names, a pattern, a predicate) sits in one list that every
-/// signal scans.
+/// Threads parked in `event::pull`, in the order they began waiting. A filter
+/// of one name is indexed under that name, and one of several names under
+/// each of them; every other filter (any name, a pattern, a predicate) sits
+/// in one list that every signal scans. So a push costs in proportion to the
+/// threads that can match it, whatever the number of names they wait on.
 #[derive(Default)]
 pub(crate) struct Waiters {
     /// A list stays when it empties (a name is waited for again and again:
@@ -83,19 +85,21 @@ impl Entries {
 
 impl Waiters {
     pub(crate) fn add(&mut self, filter: &Filter, parker: Parker) {
-        let list = match &filter.name {
-            NameTest::Exact(name) => {
-                // One lookup for a name already waited for (the usual case).
-                if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
-                    list.entries.push(parker);
-                    return;
-                }
-                self.sweep();
-                self.by_name.entry(name.clone()).or_default()
-            }
-            _ => &mut self.other,
-        };
-        list.entries.push(parker);
+        match &filter.name {
+            NameTest::Exact(name) => self.add_under(name, parker),
+            NameTest::OneOf(names) => names.iter().for_each(|name| self.add_under(name, parker)),
+            _ => self.other.entries.push(parker),
+        }
+    }
+
+    fn add_under(&mut self, name: &Name, parker: Parker) {
+        // One lookup for a name already waited for (the usual case).
+        if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
+            list.entries.push(parker);
+            return;
+        }
+        self.sweep();
+        self.by_name.entry(name.clone()).or_default().entries.push(parker);
     }
 
     /// Before a name is added: drops the lists left empty once the map has
@@ -117,14 +121,18 @@ impl Waiters {
             || self.by_name.get(name.as_bytes()).is_some_and(|list| !list.entries.is_empty())
     }
 
-    /// Notes that a wait with `filter` ended without a delivery.
+    /// Notes that a wait with `filter` has ended: without a delivery, or
+    /// with one, for a filter filed under several names (the lists of the
+    /// names that did not deliver keep its entry until they drop it).
     pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Tasks) {
-        match &filter.name {
-            NameTest::Exact(name) => {
-                if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
-                    list.forget(tasks);
-                }
+        let mut forget_under = |name: &Name| {
+            if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
+                list.forget(tasks);
             }
+        };
+        match &filter.name {
+            NameTest::Exact(name) => forget_under(name),
+            NameTest::OneOf(names) => names.iter().for_each(forget_under),
             _ => self.other.forget(tasks),
         }
     }
@@ -218,6 +226,26 @@ mod tests {
         assert_eq!((entries.is_empty(), entries.len()), (true, 0));
         entries.push(at(7));
         assert_eq!(order(&mut entries), [7]);
+    }
+
+    /// A wait on several names is filed under each, and its ends (a
+    /// delivery through one name, or a timeout) do not pile up entries in the
+    /// others.
+    #[test]
+    fn a_wait_on_several_names_is_filed_under_each_and_leaves_none_behind() {
+        let tasks = Tasks::default();
+        let mut waiters = Waiters::default();
+        let filter = Filter::names(&["a", "b", "a"]);
+        for i in 0..10_000 {
+            waiters.add(&filter, at(i));
+            assert!(waiters.may_want("a") && waiters.may_want("b") && !waiters.may_want("c"));
+            assert!(waiters.other.entries.is_empty(), "no scanned entry");
+            waiters.forget(&filter, &tasks);
+            for name in ["a", "b"] {
+                let kept = waiters.by_name[name.as_bytes()].entries.len();
+                assert!(kept <= 2, "{kept} entries kept under {name}");
+            }
+        }
     }
 
     #[test]

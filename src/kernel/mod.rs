@@ -243,7 +243,7 @@ impl Core {
         }
         let wait = std::mem::replace(&mut task.wait, Wait::None);
         if let Wait::Signal(filter) = wait {
-            if !delivered {
+            if !delivered || filter.is_filed_under_several_names() {
                 self.waiters.forget(&filter, &self.tasks);
             }
         }
