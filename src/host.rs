@@ -272,14 +272,19 @@ impl Kernel {
     /// let stuck = kernel.run(|| event::pull(None, "never"));
     /// assert!(matches!(stuck, Err(Error::Deadlock(_))));
     /// ```
+    #[track_caller]
     pub fn run<T: 'static>(&mut self, main: impl FnOnce() -> T + 'static) -> Result<T, Error> {
         if !current_ptr().is_null() {
             return Err(Error::NestedRun);
         }
         let _enter = enter(&self.shared);
         let root = self.shared.core().root;
-        let (key, serial, slot) =
-            self.shared.spawn(root, Kind::Program, SpawnOptions::default(), main)?;
+        let (key, serial, slot) = self.shared.spawn(
+            root,
+            Kind::Program,
+            SpawnOptions { site: Some(std::panic::Location::caller()), ..SpawnOptions::default() },
+            main,
+        )?;
         let mut report = StepReport::default();
         while self.shared.core().task(key, serial).is_some_and(|t| !t.zombie) {
             if let Err(waiting) = self.shared.turn(&mut report) {
@@ -367,6 +372,7 @@ impl Kernel {
     /// kernel.step();
     /// assert_eq!(p.status(), Status::Dead);
     /// ```
+    #[track_caller]
     pub fn spawn<T: 'static>(
         &mut self,
         main: impl FnOnce() -> T + 'static,
@@ -377,7 +383,12 @@ impl Kernel {
         );
         let _enter = enter(&self.shared);
         let root = self.shared.core().root;
-        match self.shared.spawn(root, Kind::Program, SpawnOptions::default(), main) {
+        match self.shared.spawn(
+            root,
+            Kind::Program,
+            SpawnOptions { site: Some(std::panic::Location::caller()), ..SpawnOptions::default() },
+            main,
+        ) {
             Ok(spawned) => crate::thread::JoinHandle::spawned(&self.shared, spawned, None),
             Err(e) => panic!("cothread: cannot start a program: {e}"),
         }
@@ -759,6 +770,33 @@ impl Kernel {
         self.shared.core().thread_table()
     }
 
+    /// The process tree as text, as Go's goroutine dump or OpenOS's `ps`
+    /// show it: `init`, then each program and thread indented under the one
+    /// it is attached to, oldest first, one line each ([`ThreadInfo`]'s
+    /// `Display`): its name, status, where it was spawned, what it waits on
+    /// and where, its deadline and its counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, thread, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.spawn(|| {
+    ///     thread::Builder::new().name("npc42").spawn(|| event::pull(None, "hello")).unwrap();
+    ///     event::pull(None, "quit");
+    /// });
+    /// let dump = kernel.dump();
+    /// let lines: Vec<&str> = dump.lines().collect();
+    /// assert_eq!(lines[0], "init");
+    /// assert!(lines[1].starts_with("  program #1, spawned at "), "{dump}");
+    /// assert!(lines[2].starts_with("    thread #2 (npc42), spawned at "), "{dump}");
+    /// assert!(lines[2].contains(": pull \"hello\" at "), "{dump}");
+    /// ```
+    pub fn dump(&self) -> String {
+        self.shared.core().dump()
+    }
+
     /// Installs a hook that sees each thing the kernel does (spawns, switches,
     /// deliveries, timers, ends) with the time on its clock, replacing any
     /// previous one. On the virtual clock the same program fed the same signals
@@ -1047,6 +1085,7 @@ impl KernelRef {
     /// outlives whoever started it), which runs `body` at once up to its
     /// first blocking call, from the host or from inside the kernel. `None`
     /// if the kernel is gone.
+    #[track_caller]
     pub(crate) fn spawn_detached(
         &self,
         name: String,
@@ -1055,7 +1094,8 @@ impl KernelRef {
         let shared = self.0.upgrade()?;
         let _enter = (!is_current(&shared)).then(|| enter(&shared));
         let root = shared.core().root;
-        let options = SpawnOptions { name: Some(Rc::from(name)), stack_size: None };
+        let site = Some(std::panic::Location::caller());
+        let options = SpawnOptions { name: Some(Rc::from(name)), stack_size: None, site };
         let name = options.name.clone();
         let spawned = shared
             .spawn(root, Kind::Thread, options, body)

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+/// A place in the source: where a thread was spawned, or where it blocks
+/// (recorded with `#[track_caller]`, without allocating).
+pub(crate) type Site = &'static std::panic::Location<'static>;
+
 /// A thread's state, as OpenOS's `t:status()` names it.
 ///
 /// # Examples

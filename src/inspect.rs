@@ -1,6 +1,7 @@
 //! Looking into a kernel from the host: the thread table (OpenOS's `ps`) and
 //! the trace of what the kernel does.
 
+use std::panic::Location;
 use std::time::Duration;
 
 use crate::event::Signal;
@@ -8,7 +9,7 @@ use crate::id::{Status, ThreadId};
 use crate::kernel::{Core, Shared};
 use crate::park::TaskKey;
 use crate::park::Wait;
-use crate::process::{Kind, Task};
+use crate::process::{children, Kind, Task};
 
 /// One row of [`Kernel::threads`](crate::Kernel::threads): a program or thread
 /// as the kernel sees it.
@@ -53,6 +54,64 @@ pub struct ThreadInfo {
     pub resumes: u64,
     /// How many signals its pulls have received.
     pub signals: u64,
+    /// Where it was started: the call to `thread::create`,
+    /// `thread::Builder::spawn`, `Kernel::spawn` or `Kernel::run`.
+    pub spawned_at: Option<&'static Location<'static>>,
+    /// Where it waits: the blocking call it is in (`event::pull`,
+    /// `os::sleep`, a join, ...); `None` while it is not blocked. A wait the
+    /// kernel makes for it (a program's close, which joins its threads) is
+    /// placed in the kernel's own source.
+    pub waiting_at: Option<&'static Location<'static>>,
+}
+
+/// One line of [`Kernel::dump`](crate::Kernel::dump): the thread, its status
+/// if it is not running, where it was spawned, what it waits on and where,
+/// its deadline, and its counters.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, Kernel};
+///
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.spawn(|| event::pull(None, "key_down"));
+/// let line = kernel.threads()[0].to_string();
+/// assert!(line.starts_with("program #1, spawned at "), "{line}");
+/// assert!(line.contains(": pull \"key_down\" at "), "{line}");
+/// assert!(line.ends_with("; 1 resume, 0 signals"), "{line}");
+/// ```
+impl std::fmt::Display for ThreadInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.program { "program" } else { "thread" };
+        write!(f, "{kind} {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name})")?;
+        }
+        if self.status != Status::Running {
+            write!(f, " [{}]", self.status)?;
+        }
+        if let Some(at) = self.spawned_at {
+            write!(f, ", spawned at {}:{}", at.file(), at.line())?;
+        }
+        if self.waiting != Waiting::Nothing {
+            write!(f, ": {}", self.waiting)?;
+            if let Some(at) = self.waiting_at {
+                write!(f, " at {}:{}", at.file(), at.line())?;
+            }
+        }
+        if let Some(deadline) = self.deadline {
+            write!(f, " until {deadline:?}")?;
+        }
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "; {} resume{}, {} signal{}",
+            self.resumes,
+            plural(self.resumes),
+            self.signals,
+            plural(self.signals)
+        )
+    }
 }
 
 /// What a program or thread is blocked on.
@@ -192,6 +251,26 @@ impl Core {
         table
     }
 
+    /// The process tree as text, one line a task under its owner (see
+    /// `Kernel::dump`).
+    pub(crate) fn dump(&self) -> String {
+        let mut out = String::new();
+        let mut stack = vec![(self.root, 0)];
+        while let Some((key, depth)) = stack.pop() {
+            let task = &self.tasks[key];
+            if task.kind == Kind::Root {
+                out.push_str("init\n");
+            } else if !task.zombie {
+                out.push_str(&"  ".repeat(depth));
+                out.push_str(&self.info(task).to_string());
+                out.push('\n');
+            }
+            let children: Vec<TaskKey> = children(&self.tasks, key).collect();
+            stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
+        }
+        out
+    }
+
     fn info(&self, task: &Task) -> ThreadInfo {
         let waiting = match &task.wait {
             Wait::None => Waiting::Nothing,
@@ -213,6 +292,8 @@ impl Core {
             deadline: task.deadline,
             resumes: task.resumes,
             signals: task.signals,
+            spawned_at: task.spawned_at,
+            waiting_at: task.waiting_at.filter(|_| !matches!(task.wait, Wait::None)),
         }
     }
 }

@@ -1003,6 +1003,7 @@ impl<T: 'static> Job<T> {
     ///     assert_eq!(j.join(None), Ok(()));
     /// }).unwrap();
     /// ```
+    #[track_caller]
     pub fn join(&self, timeout: impl Into<Option<Duration>>) -> Result<(), Error> {
         // Only a program or thread can wait: this panics anywhere else.
         KernelRef::current("Job::join");

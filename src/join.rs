@@ -13,6 +13,7 @@ use crate::park::{TaskKey, Wait, Woke};
 impl Shared {
     /// The loop behind `join`, `wait_for_all`, `wait_for_any` and a process's
     /// close: as OpenOS's `waitForDeath`.
+    #[track_caller]
     pub(crate) fn wait_for(
         &self,
         me: TaskKey,
@@ -23,6 +24,7 @@ impl Shared {
         self.wait_for_from(Some(me), targets, all, timeout)
     }
 
+    #[track_caller]
     pub(crate) fn wait_for_from(
         &self,
         me: Option<TaskKey>,

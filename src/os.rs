@@ -31,6 +31,7 @@ use crate::unwind::{ExitUnwind, InterruptUnwind};
 /// });
 /// assert_eq!(t.unwrap(), Duration::from_millis(1500));
 /// ```
+#[track_caller]
 pub fn sleep(duration: Duration) {
     let shared = kernel::current("os::sleep");
     let deadline = shared.core().now().saturating_add(duration);

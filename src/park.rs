@@ -313,6 +313,7 @@ impl Shared {
     ///
     /// On the host's stack: outside any thread, or inside a listener or timer
     /// callback.
+    #[track_caller]
     pub(crate) fn park(
         &self,
         wait: Wait,
@@ -367,6 +368,7 @@ impl Shared {
                 old => drop(old),
             }
             task.deadline = deadline;
+            task.waiting_at = Some(std::panic::Location::caller());
             task.frames.low = stack::below_here();
             (me, task.yielder)
         };
@@ -535,6 +537,7 @@ impl Registration<'_> {
 /// # Panics
 ///
 /// Where nothing can park (see [`Shared::park`]).
+#[track_caller]
 pub(crate) fn park_on(
     what: &'static str,
     deadline: Option<Duration>,
@@ -558,6 +561,7 @@ pub(crate) fn park_on(
 ///
 /// Where nothing can park (see [`Shared::park`]).
 #[cfg_attr(not(test), allow(dead_code))]
+#[track_caller]
 pub(crate) fn park_local(
     what: &'static str,
     deadline: Option<Duration>,
@@ -580,6 +584,7 @@ pub(crate) fn park_local(
 /// # Panics
 ///
 /// Where nothing can park (see [`Shared::park`]).
+#[track_caller]
 pub(crate) fn park_remote(
     what: &'static str,
     deadline: Option<Duration>,

@@ -14,7 +14,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::error::Error;
 use crate::event::Value;
-use crate::id::Status;
+use crate::id::{Site, Status};
 use crate::overflow::{self, Exit, OverflowUnwind};
 use crate::park::{Parker, TaskKey, Wait, WaitQueue, WaitToken, Woke};
 use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind};
@@ -185,6 +185,10 @@ pub(crate) struct Task {
     pub(crate) joiners: WaitQueue,
     /// The deadline of the current wait, for reports.
     pub(crate) deadline: Option<Duration>,
+    /// Where it was spawned, and where it last blocked (its current wait's
+    /// call, while it waits), for reports.
+    pub(crate) spawned_at: Option<Site>,
+    pub(crate) waiting_at: Option<Site>,
     pub(crate) resumes: u64,
     /// Signals it has received from pulls.
     pub(crate) signals: u64,
@@ -282,6 +286,8 @@ pub(crate) fn kernel_frames() -> [usize; 4] {
 pub(crate) struct SpawnOptions {
     pub(crate) name: Option<Rc<str>>,
     pub(crate) stack_size: Option<usize>,
+    /// Where it was spawned.
+    pub(crate) site: Option<Site>,
 }
 
 impl Task {
@@ -312,6 +318,8 @@ impl Task {
             outcome: None,
             joiners: WaitQueue::default(),
             deadline: None,
+            spawned_at: None,
+            waiting_at: None,
             resumes: 0,
             signals: 0,
             pooled_stack: true,
@@ -651,6 +659,7 @@ impl Shared {
             let outcome: Rc<dyn Outcome> = slot.clone();
             let task = &mut core.tasks[key];
             task.name = options.name;
+            task.spawned_at = options.site;
             task.pooled_stack = pooled_stack;
             task.frames.end = stack_end;
             task.stack_low = stack_low;
@@ -1123,6 +1132,7 @@ impl Shared {
     }
 
     /// `Thread::suspend`.
+    #[track_caller]
     pub(crate) fn suspend(&self, key: TaskKey) -> Result<(), Error> {
         let own = {
             let mut core = self.core();

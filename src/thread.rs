@@ -161,6 +161,7 @@ impl Thread {
     ///     t.kill();
     /// }).unwrap();
     /// ```
+    #[track_caller]
     pub fn suspend(&self) -> Result<(), Error> {
         self.with_live(|shared, key| {
             let out = shared.suspend(key);
@@ -289,6 +290,7 @@ impl Thread {
     ///     assert_eq!(t.join(None), Ok(()));
     /// }).unwrap();
     /// ```
+    #[track_caller]
     pub fn join(&self, timeout: impl Into<Option<Duration>>) -> Result<(), Error> {
         wait_for_threads([self], true, timeout.into())
     }
@@ -441,6 +443,7 @@ impl<T> JoinHandle<T> {
     ///     assert_eq!(bad.wait(), Err(Error::Panicked("no value".into())));
     /// }).unwrap();
     /// ```
+    #[track_caller]
     pub fn wait(self) -> Result<T, Error> {
         // No timeout: this returns only once the thread is dead or suspended (and
         // then killed by the join).
@@ -524,6 +527,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 ///
 /// Outside a kernel, and if the OS refuses a stack ([`Builder::spawn`]
 /// returns that as an error instead).
+#[track_caller]
 pub fn create<T: 'static>(f: impl FnOnce() -> T + 'static) -> JoinHandle<T> {
     let shared = kernel::current("thread::create");
     match Builder::new().spawn_in(shared, f) {
@@ -638,6 +642,7 @@ impl Builder {
     ///     assert_eq!(t.wait(), Ok(1));
     /// }).unwrap();
     /// ```
+    #[track_caller]
     pub fn spawn<T: 'static>(
         self,
         f: impl FnOnce() -> T + 'static,
@@ -645,6 +650,7 @@ impl Builder {
         self.spawn_in(kernel::current("thread::Builder::spawn"), f)
     }
 
+    #[track_caller]
     fn spawn_in<T: 'static>(
         self,
         shared: &Shared,
@@ -652,7 +658,8 @@ impl Builder {
     ) -> Result<JoinHandle<T>, Error> {
         let parent = shared.current_owner();
         let name: Option<Rc<str>> = self.name.map(Rc::from);
-        let options = SpawnOptions { name: name.clone(), stack_size: self.stack_size };
+        let site = Some(std::panic::Location::caller());
+        let options = SpawnOptions { name: name.clone(), stack_size: self.stack_size, site };
         let spawned = shared.spawn(parent, Kind::Thread, options, f)?;
         shared.check_interrupts();
         Ok(JoinHandle::spawned(shared, spawned, name))
@@ -740,6 +747,7 @@ pub fn yield_now() -> Option<Signal> {
 ///     assert_eq!(os::uptime(), Duration::from_secs(2));
 /// }).unwrap();
 /// ```
+#[track_caller]
 pub fn wait_for_all(
     threads: impl IntoIterator<Item = impl AsRef<Thread>>,
     timeout: impl Into<Option<Duration>>,
@@ -774,6 +782,7 @@ pub fn wait_for_all(
 ///     assert_eq!(b.status(), Status::Running);
 /// }).unwrap();
 /// ```
+#[track_caller]
 pub fn wait_for_any(
     threads: impl IntoIterator<Item = impl AsRef<Thread>>,
     timeout: impl Into<Option<Duration>>,
@@ -781,6 +790,7 @@ pub fn wait_for_any(
     wait_for_threads(threads, false, timeout.into())
 }
 
+#[track_caller]
 fn wait_for_threads(
     threads: impl IntoIterator<Item = impl AsRef<Thread>>,
     all: bool,

@@ -1219,3 +1219,73 @@ fn enter_from_one_of_the_kernels_own_threads_acts_for_the_root() {
         ["current: None", "sleep inside enter panicked: true", "kernel-wide listener ran"]
     );
 }
+
+// ---------------------------------------------------------------------------
+// Where threads were spawned and where they wait: `ThreadInfo` and the dump.
+// ---------------------------------------------------------------------------
+
+/// `file:line` of this file, `offset` lines below `top`.
+fn here(top: u32, offset: u32) -> String {
+    format!("{}:{}", file!(), top + offset)
+}
+
+#[test]
+fn thread_info_gives_the_spawn_site_and_the_wait_site() {
+    let mut k = kernel();
+    let top = line!();
+    k.spawn(|| {
+        let sleeper = thread::create(|| {
+            os::sleep(secs(5));
+        });
+        thread::Builder::new().name("reader").spawn(|| event::pull(None, "key_down")).unwrap();
+        sleeper.join(None).unwrap();
+    });
+    let sites: Vec<(Option<String>, Option<String>)> = k
+        .threads()
+        .iter()
+        .map(|t| {
+            let site = |at: &std::panic::Location| format!("{}:{}", at.file(), at.line());
+            (t.spawned_at.map(site), t.waiting_at.map(site))
+        })
+        .collect();
+    let at = |offset| Some(here(top, offset));
+    assert_eq!(sites, [(at(1), at(6)), (at(2), at(3)), (at(5), at(5))]);
+}
+
+#[test]
+fn the_dump_shows_the_process_tree_with_its_sites() {
+    let mut k = kernel();
+    let top = line!();
+    k.spawn(|| {
+        let reader = thread::Builder::new().name("reader").spawn(|| {
+            thread::create(|| os::sleep(secs(5)));
+            event::pull(None, "key_down")
+        });
+        let idle = thread::create(|| event::pull(secs(9), "quit"));
+        idle.suspend().unwrap();
+        thread::create(|| os::sleep(secs(60))).detach().unwrap();
+        drop(reader);
+        event::pull(None, "never");
+    });
+    k.push_signal(Signal::new("noise"));
+    k.step();
+    let expected = format!(
+        "init\n\
+         \x20 program #1, spawned at {}: pull \"never\" at {}; 1 resume, 0 signals\n\
+         \x20   thread #2 (reader), spawned at {}: pull \"key_down\" at {}; 1 resume, 0 signals\n\
+         \x20     thread #3, spawned at {}: sleep at {} until 5s; 1 resume, 0 signals\n\
+         \x20   thread #4 [suspended], spawned at {}: pull \"quit\" at {} until 9s; 1 resume, 0 signals\n\
+         \x20 thread #5, spawned at {}: sleep at {} until 60s; 1 resume, 0 signals\n",
+        here(top, 1),
+        here(top, 10),
+        here(top, 2),
+        here(top, 4),
+        here(top, 3),
+        here(top, 3),
+        here(top, 6),
+        here(top, 6),
+        here(top, 8),
+        here(top, 8),
+    );
+    assert_eq!(k.dump(), expected);
+}

@@ -904,6 +904,7 @@ fn deadlock_names_the_waiting_threads_and_what_they_wait_for() {
     let drops = Drops::new();
     let d = drops.clone();
     let mut k = kernel();
+    let top = line!();
     let err = k
         .run(move || {
             let _mine = d.guard();
@@ -918,17 +919,17 @@ fn deadlock_names_the_waiting_threads_and_what_they_wait_for() {
             reader.join(None)
         })
         .unwrap_err();
-    assert_eq!(
-        err,
-        Error::Deadlock(vec![
-            "program #1 joins thread #2 (reader)".to_string(),
-            "thread #2 (reader) waits for \"key_down\"".to_string(),
-        ])
-    );
+    // Each names where it waits and where it was spawned (the calls to
+    // `join`, `run`, `pull` and `spawn` above).
+    let at = |offset: u32| format!("{}:{}", file!(), top + offset);
+    let program =
+        format!("program #1 joins thread #2 (reader) at {} (spawned at {})", at(12), at(2));
+    let reader =
+        format!("thread #2 (reader) waits for \"key_down\" at {} (spawned at {})", at(9), at(7));
+    assert_eq!(err, Error::Deadlock(vec![program.clone(), reader.clone()]));
     assert_eq!(
         err.to_string(),
-        "deadlock: nothing can wake the waiting threads: program #1 joins thread #2 (reader); \
-         thread #2 (reader) waits for \"key_down\""
+        format!("deadlock: nothing can wake the waiting threads: {program}; {reader}")
     );
     // The program was killed: both stacks are unwound.
     assert_eq!(drops.count(), 2);

@@ -74,6 +74,7 @@ pub fn push(signal: Signal) {
 ///     assert!(event::pull(Duration::from_secs(1), "modem_message").is_none());
 /// }).unwrap();
 /// ```
+#[track_caller]
 pub fn pull(timeout: impl Into<Option<Duration>>, filter: impl Into<Filter>) -> Option<Signal> {
     let shared = kernel::current("event::pull");
     let filter = filter.into();
@@ -113,6 +114,7 @@ pub fn pull(timeout: impl Into<Option<Duration>>, filter: impl Into<Filter>) -> 
 /// let s = kernel.run(|| event::pull_filtered(None, |s: &Signal| s.arg(0).as_int() == Some(2)));
 /// assert_eq!(s.unwrap().unwrap().name(), "b");
 /// ```
+#[track_caller]
 pub fn pull_filtered(
     timeout: impl Into<Option<Duration>>,
     predicate: impl Fn(&Signal) -> bool + 'static,
@@ -137,6 +139,7 @@ pub fn pull_filtered(
 /// let s = kernel.run(|| event::pull_multiple(None, &["touch", "drag"]));
 /// assert_eq!(s.unwrap().unwrap().name(), "drag");
 /// ```
+#[track_caller]
 pub fn pull_multiple<S: AsRef<str>>(
     timeout: impl Into<Option<Duration>>,
     names: &[S],

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::event::listen::{Listeners, Timers};
 use crate::event::waiters::Waiters;
 use crate::event::Signal;
-use crate::id::{Status, ThreadId};
+use crate::id::{Site, Status, ThreadId};
 use crate::inspect::TraceHook;
 use crate::park::Wait;
 use crate::park::{Parker, TaskKey, WaitToken};
@@ -327,7 +327,14 @@ impl Core {
                 Wait::On(what) => format!("waits for {what}"),
             };
             let frozen = if task.status == Status::Suspended { " (suspended)" } else { "" };
-            out.push(format!("{}{frozen} {what}", task.label()));
+            let mut line = format!("{}{frozen} {what}", task.label());
+            if let Some(at) = task.waiting_at {
+                line.push_str(&format!(" at {}", site(at)));
+            }
+            if let Some(at) = task.spawned_at {
+                line.push_str(&format!(" (spawned at {})", site(at)));
+            }
+            out.push(line);
         }
         out
     }
@@ -650,4 +657,9 @@ pub struct StepReport {
     /// [`Kernel::advance_for`](crate::Kernel::advance_for) only: the budget ran out before the clock
     /// reached the end of the advance (or with work left at that instant).
     pub behind: bool,
+}
+
+/// A source location as reports show it: `file:line`.
+pub(crate) fn site(at: Site) -> String {
+    format!("{}:{}", at.file(), at.line())
 }
