@@ -234,6 +234,7 @@ mod park;
 mod process;
 mod round;
 mod stack;
+pub mod sync;
 #[cfg(test)]
 mod testing;
 pub mod thread;
