@@ -15,6 +15,7 @@
 //! it its value (a sender's) or its slot (a receiver's, whose value goes back
 //! to the front of the channel for the next receiver).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -343,7 +344,7 @@ impl<T> Sender<T> {
         let deadline = timeout.map(Deadline::after);
         // Takes the entry out, value and all, however the wait ends: a kill
         // unwinds through here.
-        let withdraw = Withdraw { chan, place, sending: true };
+        let withdraw = Withdraw { chan, place: Cell::new(Some(place)), sending: true };
         loop {
             let ended = block::wait(SEND, deadline, |waker| {
                 let mut state = chan.lock();
@@ -532,56 +533,66 @@ impl<T> Receiver<T> {
     fn recv_until(&self, timeout: Option<Duration>) -> Result<T, RecvTimeoutError> {
         let chan = &*self.chan;
         let mut deadline = None;
+        let mut ended = Ended::Woken;
+        // Takes the entry out, or passes on a value handed to it, however the
+        // wait ends: a kill unwinds through here.
+        let withdraw = Withdraw { chan, place: Cell::new(None), sending: false };
         loop {
-            let place = {
+            {
                 let mut state = chan.lock();
-                if let Some(value) = state.take() {
-                    return Ok(value);
-                }
-                if state.senders == 0 {
-                    return Err(RecvTimeoutError::Disconnected);
-                }
-                if timeout == Some(Duration::ZERO) {
-                    return Err(RecvTimeoutError::Timeout);
-                }
-                state.receiving.push(0, None)
-            };
-            if deadline.is_none() {
-                deadline = timeout.map(Deadline::after);
-            }
-            // Takes the entry out, or passes on a value handed to it, however
-            // the wait ends: a kill unwinds through here.
-            let withdraw = Withdraw { chan, place, sending: false };
-            loop {
-                let ended = block::wait(RECV, deadline, |waker| {
-                    let mut state = chan.lock();
-                    match state.receiving.get_mut(place) {
-                        Some(slot) => *slot = Some(waker),
-                        None => waker.wake(),
+                if let Some(place) = withdraw.place.get() {
+                    if let Some(value) = state.take_handed(place) {
+                        withdraw.place.set(None);
+                        return Ok(value);
                     }
-                });
-                let mut state = chan.lock();
-                if let Some(value) = state.take_handed(place) {
-                    drop(state);
-                    std::mem::forget(withdraw);
-                    return Ok(value);
+                    if !state.receiving.contains(place) {
+                        // Dismissed by the last sender's drop: look again.
+                        withdraw.place.set(None);
+                    }
                 }
-                if !state.receiving.contains(place) {
-                    // Taken out by the last sender's drop: look again.
-                    drop(state);
-                    std::mem::forget(withdraw);
-                    break;
+                if withdraw.place.get().is_none() {
+                    if let Some(value) = state.take() {
+                        return Ok(value);
+                    }
+                    if state.senders == 0 {
+                        return Err(RecvTimeoutError::Disconnected);
+                    }
                 }
-                if ended != Ended::Woken {
-                    state.receiving.remove(place);
-                    drop(state);
-                    std::mem::forget(withdraw);
+                if ended != Ended::Woken || timeout == Some(Duration::ZERO) {
+                    if let Some(place) = withdraw.place.take() {
+                        state.receiving.remove(place);
+                    }
                     return Err(match ended {
-                        Ended::TimedOut => RecvTimeoutError::Timeout,
-                        _ => RecvTimeoutError::Disconnected,
+                        Ended::Shutdown => RecvTimeoutError::Disconnected,
+                        _ => RecvTimeoutError::Timeout,
                     });
                 }
             }
+            if deadline.is_none() {
+                deadline = timeout.map(Deadline::after);
+            }
+            ended = block::wait(RECV, deadline, |waker| {
+                let mut state = chan.lock();
+                // What came since the look (from another OS thread): no sleep.
+                let ready = withdraw.place.get().is_none()
+                    && (!state.buffer.is_empty()
+                        || !state.sending.is_empty()
+                        || state.senders == 0);
+                let unfiled = if ready {
+                    Err(waker)
+                } else {
+                    state.receiving.file(
+                        &withdraw.place,
+                        waker,
+                        |waker| (0, Some(waker)),
+                        |slot, waker| *slot = Some(waker),
+                    )
+                };
+                drop(state);
+                if let Err(waker) = unfiled {
+                    waker.wake();
+                }
+            });
         }
     }
 
@@ -666,18 +677,20 @@ impl<T> Receiver<T> {
 /// on to the next one. Forgotten when the wait ends normally.
 struct Withdraw<'a, T> {
     chan: &'a Chan<T>,
-    place: Place,
+    /// Its place in its queue, once filed; cleared when the wait is over.
+    place: Cell<Option<Place>>,
     sending: bool,
 }
 
 impl<T> Drop for Withdraw<'_, T> {
     fn drop(&mut self) {
+        let Some(place) = self.place.get() else { return };
         let mut state = self.chan.lock();
         let value = if self.sending {
-            state.sending.remove(self.place).map(|parked| parked.value)
+            state.sending.remove(place).map(|parked| parked.value)
         } else {
-            state.receiving.remove(self.place);
-            if let Some(value) = state.take_handed(self.place) {
+            state.receiving.remove(place);
+            if let Some(value) = state.take_handed(place) {
                 state.give_back(value);
             }
             None

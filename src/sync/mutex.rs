@@ -166,20 +166,21 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     fn lock_slow(&self) -> MutexGuard<'_, T> {
-        let place = self.waiters.borrow_mut().push(0, None);
         // Leaves the queue, or passes on a lock handed to it, however the
         // wait ends: a kill unwinds through here.
-        let withdraw = Withdraw { mutex: self, place };
+        let withdraw = Withdraw { mutex: self, place: Cell::new(None) };
         loop {
-            let woke =
-                park_local(LOCK, None, |waker| match self.waiters.borrow_mut().get_mut(place) {
-                    Some(slot) => {
-                        *slot = Some(waker);
-                        false
-                    }
-                    None => true,
-                });
-            if self.handed.get() == Some(place) {
+            let woke = park_local(LOCK, None, |waker| {
+                let mut waiters = self.waiters.borrow_mut();
+                let filed = waiters.file(
+                    &withdraw.place,
+                    waker,
+                    |waker| (0, Some(waker)),
+                    |slot, waker| *slot = Some(waker),
+                );
+                filed.is_err()
+            });
+            if withdraw.place.get().is_some() && self.handed.get() == withdraw.place.get() {
                 self.handed.set(None);
                 std::mem::forget(withdraw);
                 return self.guard();
@@ -270,17 +271,19 @@ impl<T: ?Sized> Mutex<T> {
 /// See `Mutex::lock_slow`.
 struct Withdraw<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
-    place: Place,
+    /// Its place in the queue, once its first park has filed it.
+    place: Cell<Option<Place>>,
 }
 
 impl<T: ?Sized> Drop for Withdraw<'_, T> {
     fn drop(&mut self) {
         let mutex = self.mutex;
-        if mutex.handed.get() == Some(self.place) {
+        let Some(place) = self.place.get() else { return };
+        if mutex.handed.get() == Some(place) {
             mutex.handed.set(None);
             mutex.unlock();
         } else {
-            mutex.waiters.borrow_mut().remove(self.place);
+            mutex.waiters.borrow_mut().remove(place);
         }
     }
 }

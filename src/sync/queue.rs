@@ -5,6 +5,7 @@
 //! wait ends otherwise (a timeout, a kill): the queue never keeps a waiter
 //! that is gone.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 /// One wait's place in a [`Queue`]: its priority and its arrival.
@@ -36,17 +37,53 @@ impl<E> Queue<E> {
     pub(crate) fn push(&mut self, priority: i64, entry: E) -> Place {
         self.arrivals += 1;
         let place = Place { priority, arrival: self.arrivals };
-        // The common case, FIFO: at the back.
-        let at = match self.entries.back() {
-            Some(&(last, _)) if last > place => self.entries.partition_point(|&(p, _)| p < place),
-            _ => self.entries.len(),
-        };
-        self.entries.insert(at, (place, entry));
+        match self.entries.back() {
+            Some(&(last, _)) if last > place => {
+                let at = self.entries.partition_point(|&(p, _)| p < place);
+                self.entries.insert(at, (place, entry));
+            }
+            // The common case, FIFO: at the back.
+            _ => self.entries.push_back((place, entry)),
+        }
         place
     }
 
+    /// Files the `waker` of a waiter's park: on its first park (`place`
+    /// empty) a new entry made by `new` (with its priority) is queued and
+    /// `place` set; on a later one `update` gives the waker to its entry.
+    /// The waker comes back if the entry has been taken out meanwhile
+    /// (served, or dismissed): the waiter must not sleep.
+    pub(crate) fn file<W>(
+        &mut self,
+        place: &Cell<Option<Place>>,
+        waker: W,
+        new: impl FnOnce(W) -> (i64, E),
+        update: impl FnOnce(&mut E, W),
+    ) -> Result<(), W> {
+        match place.get() {
+            None => {
+                let (priority, entry) = new(waker);
+                place.set(Some(self.push(priority, entry)));
+                Ok(())
+            }
+            Some(at) => match self.get_mut(at) {
+                Some(entry) => {
+                    update(entry, waker);
+                    Ok(())
+                }
+                None => Err(waker),
+            },
+        }
+    }
+
     fn find(&self, place: Place) -> Option<usize> {
-        self.entries.binary_search_by_key(&place, |&(p, _)| p).ok()
+        // The common cases first: the newest waiter (it is registering), or
+        // the oldest (it is being served).
+        match (self.entries.front(), self.entries.back()) {
+            (_, Some(&(last, _))) if last == place => Some(self.entries.len() - 1),
+            (Some(&(first, _)), _) if first == place => Some(0),
+            _ => self.entries.binary_search_by_key(&place, |&(p, _)| p).ok(),
+        }
     }
 
     /// The entry at `place`, if it is still queued.
