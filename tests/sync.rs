@@ -737,3 +737,38 @@ fn notify_one_stores_a_permit_notify_all_does_not_and_a_dead_notified_thread_pas
         .unwrap();
     assert_eq!(out.lines(), ["b at 2s", "c at 2s", "d at 2s"]);
 }
+
+#[test]
+fn channel_handles_cross_os_threads_when_the_values_can_and_locks_stay_home() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<sync::Sender<String>>();
+    send_and_sync::<sync::Receiver<String>>();
+    // What the compiler must refuse is stated in the types' docs; here, the
+    // positive half, and that the kernel-local ones are usable through `Rc`.
+    let m = Rc::new(Mutex::new(1));
+    let s = Rc::new(Semaphore::new(1));
+    assert_eq!((*m.lock(), s.available_permits()), (1, 1));
+}
+
+#[test]
+fn waits_that_time_out_leave_no_entry_behind() {
+    kernel()
+        .run(|| {
+            let s = Semaphore::new(0);
+            let n = Notify::new();
+            let (_tx, rx) = sync::unbounded::<u8>();
+            for _ in 0..100 {
+                assert!(s.acquire_timeout(Duration::from_millis(1)).is_none());
+                assert!(!n.wait_timeout(Duration::from_millis(1)));
+                assert_eq!(
+                    rx.recv_timeout(Duration::from_millis(1)),
+                    Err(RecvTimeoutError::Timeout)
+                );
+            }
+            assert_eq!((s.waiters(), n.waiters()), (0, 0));
+            // A value sent now is buffered, not handed to a ghost receiver.
+            _tx.send(1).unwrap();
+            assert_eq!(rx.len(), 1);
+        })
+        .unwrap();
+}

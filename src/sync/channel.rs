@@ -674,7 +674,7 @@ impl<T> Receiver<T> {
 /// Takes a waiter's entry out of its queue when its wait ends by unwinding
 /// (a kill, a hard interrupt, the kernel's drop): a sender's value is
 /// dropped with it, exactly once; a value already handed to a receiver goes
-/// on to the next one. Forgotten when the wait ends normally.
+/// on to the next one. Emptied (or forgotten) when the wait ends normally.
 struct Withdraw<'a, T> {
     chan: &'a Chan<T>,
     /// Its place in its queue, once filed; cleared when the wait is over.
