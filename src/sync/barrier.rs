@@ -1,6 +1,6 @@
 //! A meeting point for a fixed number of the green threads of one kernel.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use super::queue::{Place, Queue};
@@ -146,7 +146,7 @@ impl Barrier {
     /// }).unwrap();
     /// ```
     pub fn wait(&self) -> BarrierWaitResult {
-        let (generation, place) = {
+        let generation = {
             let mut state = self.state.borrow_mut();
             state.arrived += 1;
             if state.arrived == self.parties {
@@ -159,21 +159,21 @@ impl Barrier {
                 }
                 return BarrierWaitResult { leader: true };
             }
-            (state.generation, state.waiters.push(0, None))
+            state.generation
         };
         // No longer counted, however the wait ends early: a kill unwinds
         // through here.
-        let withdraw = Withdraw { barrier: self, generation, place };
+        let withdraw = Withdraw { barrier: self, generation, place: Cell::new(None) };
         loop {
             let woke = park_local(WAIT, None, |waker| {
                 let mut state = self.state.borrow_mut();
-                match state.waiters.get_mut(place) {
-                    Some(slot) => {
-                        *slot = Some(waker);
-                        false
-                    }
-                    None => true,
-                }
+                let filed = state.waiters.file(
+                    &withdraw.place,
+                    waker,
+                    |waker| (0, Some(waker)),
+                    |slot, waker| *slot = Some(waker),
+                );
+                filed.is_err()
             });
             if self.state.borrow().generation != generation {
                 std::mem::forget(withdraw);
@@ -190,7 +190,8 @@ impl Barrier {
 struct Withdraw<'a> {
     barrier: &'a Barrier,
     generation: u64,
-    place: Place,
+    /// Its place in the queue, once its first park has filed it.
+    place: Cell<Option<Place>>,
 }
 
 impl Drop for Withdraw<'_> {
@@ -198,7 +199,9 @@ impl Drop for Withdraw<'_> {
         let mut state = self.barrier.state.borrow_mut();
         if state.generation == self.generation {
             state.arrived -= 1;
-            state.waiters.remove(self.place);
+            if let Some(place) = self.place.get() {
+                state.waiters.remove(place);
+            }
         }
     }
 }

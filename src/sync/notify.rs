@@ -213,23 +213,25 @@ impl Notify {
         if self.permit.replace(false) {
             return true;
         }
-        let place = self.waiters.borrow_mut().push(0, None);
         // Leaves the queue, or passes on a notification, however the wait
         // ends: a kill unwinds through here.
-        let withdraw = Withdraw { notify: self, place };
+        let withdraw = Withdraw { notify: self, place: Cell::new(None) };
         loop {
             let woke = park_local(WAIT, deadline, |waker| {
-                match self.waiters.borrow_mut().get_mut(place) {
-                    Some(slot) => {
-                        *slot = Some(waker);
-                        false
-                    }
-                    None => true,
-                }
+                let mut waiters = self.waiters.borrow_mut();
+                let filed = waiters.file(
+                    &withdraw.place,
+                    waker,
+                    |waker| (0, Some(waker)),
+                    |slot, waker| *slot = Some(waker),
+                );
+                filed.is_err()
             });
-            if self.take_notified(place).is_some() {
-                std::mem::forget(withdraw);
-                return true;
+            if let Some(place) = withdraw.place.get() {
+                if self.take_notified(place).is_some() {
+                    withdraw.place.set(None);
+                    return true;
+                }
             }
             let timed_out = deadline.is_some_and(|at| os::uptime() >= at);
             if matches!(woke, Woke::Shutdown) || (timed_out && matches!(woke, Woke::Timeout)) {
@@ -249,17 +251,20 @@ impl Notify {
 /// See `Notify::wait_until`.
 struct Withdraw<'a> {
     notify: &'a Notify,
-    place: Place,
+    /// Its place in the queue, once its first park has filed it; cleared
+    /// when it takes its notification.
+    place: Cell<Option<Place>>,
 }
 
 impl Drop for Withdraw<'_> {
     fn drop(&mut self) {
         let notify = self.notify;
-        match notify.take_notified(self.place) {
+        let Some(place) = self.place.get() else { return };
+        match notify.take_notified(place) {
             Some(true) => notify.notify_one(),
             Some(false) => {}
             None => {
-                notify.waiters.borrow_mut().remove(self.place);
+                notify.waiters.borrow_mut().remove(place);
             }
         }
     }
