@@ -772,3 +772,78 @@ fn waits_that_time_out_leave_no_entry_behind() {
         })
         .unwrap();
 }
+
+#[test]
+fn the_hard_interrupt_ends_a_lock_wait_and_the_lock_skips_the_interrupted_waiter() {
+    let mut k = kernel();
+    let m = Rc::new(Mutex::new(Vec::new()));
+    let (m1, m2, m3) = (m.clone(), m.clone(), m.clone());
+    let holder = k.spawn(move || {
+        let mut held = m1.lock();
+        os::sleep(secs(1));
+        held.push("holder");
+    });
+    let patient = k.spawn(move || m2.lock().push("patient"));
+    let interrupted = k.spawn(move || m3.lock().push("interrupted"));
+    assert!(k.hard_interrupt()); // the newest program: `interrupted`
+    while k.advance(secs(1)).alive {}
+    assert_eq!(interrupted.wait(), Err(Error::Interrupted(Value::Nil)));
+    assert!(holder.wait().is_ok() && patient.wait().is_ok());
+    assert_eq!(*m.lock(), ["holder", "patient"]);
+}
+
+#[test]
+fn a_killed_permit_holder_gives_its_permits_back() {
+    let got = kernel()
+        .run(|| {
+            let s = Rc::new(Semaphore::new(2));
+            let s1 = s.clone();
+            let holder = thread::create(move || {
+                let _p = s1.acquire_many(2);
+                os::sleep(secs(100));
+            });
+            let s2 = s.clone();
+            let waiter = thread::create(move || s2.acquire_many(2).permits());
+            os::sleep(secs(1));
+            holder.kill();
+            let got = (waiter.wait().unwrap(), os::uptime(), s.available_permits());
+            got
+        })
+        .unwrap();
+    assert_eq!(got, (2, secs(1), 2));
+}
+
+#[test]
+fn dropping_the_kernel_ends_every_kind_of_wait_and_leaves_the_primitives_usable() {
+    let drops = Drops::new();
+    let m = Rc::new(Mutex::new(0));
+    let s = Rc::new(Semaphore::new(0));
+    let n = Rc::new(Notify::new());
+    let b = Rc::new(Barrier::new(3));
+    let (tx, rx) = sync::channel(0);
+    let mut k = kernel();
+    let (m1, m2) = (m.clone(), m.clone());
+    k.spawn(move || {
+        let _held = m1.lock();
+        os::sleep(secs(100));
+    });
+    k.spawn(move || *m2.lock() += 1);
+    let s1 = s.clone();
+    k.spawn(move || s1.acquire().forget());
+    let n1 = n.clone();
+    k.spawn(move || n1.wait());
+    let b1 = b.clone();
+    k.spawn(move || b1.wait().is_leader());
+    let d = drops.guard();
+    let tx1 = tx.clone();
+    k.spawn(move || tx1.send(d).is_ok());
+    drop(k);
+    assert_eq!(drops.count(), 1, "the parked value was dropped once");
+    assert!(!m.is_locked() && m.try_lock().is_some());
+    assert_eq!((s.waiters(), n.waiters()), (0, 0));
+    s.add_permits(1);
+    assert_eq!(s.available_permits(), 1, "no ghost took the permit");
+    assert_eq!(tx.try_send(drops.guard()).map_err(|e| e.is_full()), Err(true));
+    assert_eq!(drops.count(), 2);
+    drop(rx);
+}

@@ -24,7 +24,10 @@ const LOCK: &str = "sync::Mutex::lock";
 /// A holder that is killed (or interrupted, or unwound by the kernel's
 /// drop) releases the lock as its stack unwinds: the guard's drop unlocks.
 /// A waiter that is killed leaves the queue; one that was handed the lock
-/// but dies before it runs passes it on.
+/// but dies before it runs passes it on. There is no poisoning: a holder
+/// that panics releases the lock the same way, and the value stays as it
+/// left it. A holder that is suspended keeps the lock until it is resumed
+/// and unlocks.
 ///
 /// [`lock`]: Mutex::lock
 ///
