@@ -806,8 +806,7 @@ fn a_killed_permit_holder_gives_its_permits_back() {
             let waiter = thread::create(move || s2.acquire_many(2).permits());
             os::sleep(secs(1));
             holder.kill();
-            let got = (waiter.wait().unwrap(), os::uptime(), s.available_permits());
-            got
+            (waiter.wait().unwrap(), os::uptime(), s.available_permits())
         })
         .unwrap();
     assert_eq!(got, (2, secs(1), 2));
