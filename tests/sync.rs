@@ -846,3 +846,15 @@ fn dropping_the_kernel_ends_every_kind_of_wait_and_leaves_the_primitives_usable(
     assert_eq!(drops.count(), 2);
     drop(rx);
 }
+
+#[test]
+fn a_lock_that_must_wait_outside_a_kernel_panics_and_one_that_need_not_works() {
+    let m = Mutex::new(());
+    let held = m.lock(); // free: no wait, fine anywhere
+    let blocked = catch_unwind(AssertUnwindSafe(|| drop(m.lock()))).unwrap_err();
+    let message = blocked.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("`sync::Mutex::lock` called outside a kernel"), "{message}");
+    drop(held);
+    assert!(!m.is_locked(), "the failed wait left nothing behind");
+    assert!(m.try_lock().is_some());
+}

@@ -306,7 +306,7 @@ impl Semaphore {
     /// assert_eq!(s.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        self.permits.set(self.permits.get() + n);
+        self.permits.set(self.permits.get().saturating_add(n));
         self.serve();
     }
 
