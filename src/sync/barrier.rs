@@ -167,12 +167,7 @@ impl Barrier {
         loop {
             let woke = park_local(WAIT, None, |waker| {
                 let mut state = self.state.borrow_mut();
-                let filed = state.waiters.file(
-                    &withdraw.place,
-                    waker,
-                    |waker| (0, Some(waker)),
-                    |slot, waker| *slot = Some(waker),
-                );
+                let filed = state.waiters.file_waker(&withdraw.place, waker);
                 filed.is_err()
             });
             if self.state.borrow().generation != generation {

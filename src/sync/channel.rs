@@ -581,12 +581,7 @@ impl<T> Receiver<T> {
                 let unfiled = if ready {
                     Err(waker)
                 } else {
-                    state.receiving.file(
-                        &withdraw.place,
-                        waker,
-                        |waker| (0, Some(waker)),
-                        |slot, waker| *slot = Some(waker),
-                    )
+                    state.receiving.file_waker(&withdraw.place, waker)
                 };
                 drop(state);
                 if let Err(waker) = unfiled {

@@ -175,12 +175,7 @@ impl<T: ?Sized> Mutex<T> {
         loop {
             let woke = park_local(LOCK, None, |waker| {
                 let mut waiters = self.waiters.borrow_mut();
-                let filed = waiters.file(
-                    &withdraw.place,
-                    waker,
-                    |waker| (0, Some(waker)),
-                    |slot, waker| *slot = Some(waker),
-                );
+                let filed = waiters.file_waker(&withdraw.place, waker);
                 filed.is_err()
             });
             if withdraw.place.get().is_some() && self.handed.get() == withdraw.place.get() {

@@ -219,12 +219,7 @@ impl Notify {
         loop {
             let woke = park_local(WAIT, deadline, |waker| {
                 let mut waiters = self.waiters.borrow_mut();
-                let filed = waiters.file(
-                    &withdraw.place,
-                    waker,
-                    |waker| (0, Some(waker)),
-                    |slot, waker| *slot = Some(waker),
-                );
+                let filed = waiters.file_waker(&withdraw.place, waker);
                 filed.is_err()
             });
             if let Some(place) = withdraw.place.get() {

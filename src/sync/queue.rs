@@ -48,34 +48,6 @@ impl<E> Queue<E> {
         place
     }
 
-    /// Files the `waker` of a waiter's park: on its first park (`place`
-    /// empty) a new entry made by `new` (with its priority) is queued and
-    /// `place` set; on a later one `update` gives the waker to its entry.
-    /// The waker comes back if the entry has been taken out meanwhile
-    /// (served, or dismissed): the waiter must not sleep.
-    pub(crate) fn file<W>(
-        &mut self,
-        place: &Cell<Option<Place>>,
-        waker: W,
-        new: impl FnOnce(W) -> (i64, E),
-        update: impl FnOnce(&mut E, W),
-    ) -> Result<(), W> {
-        match place.get() {
-            None => {
-                let (priority, entry) = new(waker);
-                place.set(Some(self.push(priority, entry)));
-                Ok(())
-            }
-            Some(at) => match self.get_mut(at) {
-                Some(entry) => {
-                    update(entry, waker);
-                    Ok(())
-                }
-                None => Err(waker),
-            },
-        }
-    }
-
     fn find(&self, place: Place) -> Option<usize> {
         // The common cases first: the newest waiter (it is registering), or
         // the oldest (it is being served).
@@ -132,6 +104,29 @@ impl<E> Queue<E> {
     }
 }
 
+impl<W> Queue<Option<W>> {
+    /// Files the `waker` of a waiter's park, first come first served: on
+    /// its first park (`place` empty) it is queued and `place` set; on a
+    /// later one it replaces the waker of its entry. The waker comes back if
+    /// the entry has been taken out meanwhile (served, or dismissed): the
+    /// waiter must not sleep.
+    pub(crate) fn file_waker(&mut self, place: &Cell<Option<Place>>, waker: W) -> Result<(), W> {
+        match place.get() {
+            None => {
+                place.set(Some(self.push(0, Some(waker))));
+                Ok(())
+            }
+            Some(at) => match self.get_mut(at) {
+                Some(slot) => {
+                    *slot = Some(waker);
+                    Ok(())
+                }
+                None => Err(waker),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +155,16 @@ mod tests {
         assert_eq!(q.pop_front().map(|(_, e)| e), Some(0));
         assert!(!q.contains(places[0]) && q.contains(places[1]));
         assert_eq!(q.len(), 9);
+    }
+
+    #[test]
+    fn a_waiter_files_itself_once_and_learns_when_it_was_taken_out() {
+        let mut q: Queue<Option<&str>> = Queue::default();
+        let place = Cell::new(None);
+        assert_eq!(q.file_waker(&place, "first park"), Ok(()));
+        assert_eq!(q.file_waker(&place, "second park"), Ok(()));
+        assert_eq!(q.len(), 1, "one entry for the whole wait");
+        assert_eq!(q.pop_front().map(|(_, w)| w), Some(Some("second park")));
+        assert_eq!(q.file_waker(&place, "third park"), Err("third park"), "served: no sleep");
     }
 }
