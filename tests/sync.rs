@@ -858,3 +858,43 @@ fn a_lock_that_must_wait_outside_a_kernel_panics_and_one_that_need_not_works() {
     assert!(!m.is_locked(), "the failed wait left nothing behind");
     assert!(m.try_lock().is_some());
 }
+
+#[test]
+fn an_interrupt_with_a_cause_ends_a_wait_that_the_thread_catches_and_its_place_is_given_up() {
+    let out = Out::new();
+    let o = out.clone();
+    kernel()
+        .run(move || {
+            let (tx, rx) = sync::unbounded::<&str>();
+            let m = Rc::new(Mutex::new(()));
+            let held = m.lock();
+            let (rx1, m1, o1) = (rx.clone(), m.clone(), o.clone());
+            let t = thread::create(move || {
+                let first = os::catch_interrupt(|| rx1.recv());
+                o1.print(format!("recv: {first:?}"));
+                let second = os::catch_interrupt(|| drop(m1.lock()));
+                o1.print(format!("lock: {second:?}"));
+                o1.print(format!("then: {:?}", rx1.recv()));
+            });
+            assert!(t.thread().interrupt("reroute"));
+            os::sleep(Duration::ZERO);
+            // The interrupted receiver is out of the queue: this value is
+            // buffered, not handed to it.
+            tx.send("kept").unwrap();
+            assert_eq!(rx.len(), 1);
+            assert!(t.thread().interrupt(7));
+            os::sleep(Duration::ZERO);
+            drop(held);
+            assert!(!m.is_locked(), "the interrupted waiter was not handed the lock");
+            t.join(None).unwrap();
+        })
+        .unwrap();
+    assert_eq!(
+        out.lines(),
+        [
+            "recv: Err(Interrupted(Str(\"reroute\")))",
+            "lock: Err(Interrupted(Int(7)))",
+            "then: Ok(\"kept\")",
+        ]
+    );
+}
