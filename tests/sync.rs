@@ -16,6 +16,15 @@ use cothread::sync::{
 };
 use cothread::{event, os, thread, Error, Kernel, Signal, Status, Value, Waiting};
 
+/// Runs `program` on a virtual-clock kernel with an `Out` to print to;
+/// gives the lines it printed.
+fn printed(program: impl FnOnce(Out) + 'static) -> Vec<String> {
+    let out = Out::new();
+    let o = out.clone();
+    kernel().run(move || program(o)).unwrap();
+    out.lines()
+}
+
 fn waiting(kernel: &Kernel) -> Vec<String> {
     kernel.threads().iter().map(|t| t.waiting.to_string()).collect()
 }
@@ -24,85 +33,73 @@ fn waiting(kernel: &Kernel) -> Vec<String> {
 
 #[test]
 fn values_arrive_in_the_order_they_were_sent_and_waiting_receivers_are_served_in_turn() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::unbounded();
-            let readers: Vec<_> = ["r1", "r2", "r3"]
-                .into_iter()
-                .map(|name| {
-                    let (rx, o) = (rx.clone(), o.clone());
-                    thread::create(move || o.print(format!("{name} got {}", rx.recv().unwrap())))
-                })
-                .collect();
-            for v in 1..=3 {
-                tx.send(v).unwrap();
-            }
-            thread::wait_for_all(&readers, None).unwrap();
-            for v in 4..=6 {
-                tx.send(v).unwrap();
-            }
-            o.print(format!("{:?}", rx.try_iter().collect::<Vec<_>>()));
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["r1 got 1", "r2 got 2", "r3 got 3", "[4, 5, 6]"]);
+    let lines = printed(|o| {
+        let (tx, rx) = sync::unbounded();
+        let readers: Vec<_> = ["r1", "r2", "r3"]
+            .into_iter()
+            .map(|name| {
+                let (rx, o) = (rx.clone(), o.clone());
+                thread::create(move || o.print(format!("{name} got {}", rx.recv().unwrap())))
+            })
+            .collect();
+        for v in 1..=3 {
+            tx.send(v).unwrap();
+        }
+        thread::wait_for_all(&readers, None).unwrap();
+        for v in 4..=6 {
+            tx.send(v).unwrap();
+        }
+        o.print(format!("{:?}", rx.try_iter().collect::<Vec<_>>()));
+    });
+    assert_eq!(lines, ["r1 got 1", "r2 got 2", "r3 got 3", "[4, 5, 6]"]);
 }
 
 #[test]
 fn a_bounded_send_waits_while_the_channel_is_full_and_senders_are_served_in_turn() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::channel(1);
-            tx.send(0).unwrap();
-            let senders: Vec<_> = [1, 2]
-                .into_iter()
-                .map(|v| {
-                    let (tx, o) = (tx.clone(), o.clone());
-                    thread::create(move || {
-                        tx.send(v).unwrap();
-                        o.print(format!("sent {v} at {:?}", os::uptime()));
-                    })
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel(1);
+        tx.send(0).unwrap();
+        let senders: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|v| {
+                let (tx, o) = (tx.clone(), o.clone());
+                thread::create(move || {
+                    tx.send(v).unwrap();
+                    o.print(format!("sent {v} at {:?}", os::uptime()));
                 })
-                .collect();
-            assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)), "no overtaking");
-            for _ in 0..3 {
-                os::sleep(secs(1));
-                o.print(format!("got {}", rx.recv().unwrap()));
-            }
-            thread::wait_for_all(&senders, None).unwrap();
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["got 0", "sent 1 at 1s", "got 1", "sent 2 at 2s", "got 2"]);
+            })
+            .collect();
+        assert_eq!(tx.try_send(9), Err(TrySendError::Full(9)), "no overtaking");
+        for _ in 0..3 {
+            os::sleep(secs(1));
+            o.print(format!("got {}", rx.recv().unwrap()));
+        }
+        thread::wait_for_all(&senders, None).unwrap();
+    });
+    assert_eq!(lines, ["got 0", "sent 1 at 1s", "got 1", "sent 2 at 2s", "got 2"]);
 }
 
 #[test]
 fn a_zero_capacity_channel_is_a_rendezvous() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::channel::<&str>(0);
-            assert_eq!(tx.try_send("x"), Err(TrySendError::Full("x")), "nobody waits");
-            let o2 = o.clone();
-            let sender = thread::create(move || {
-                tx.send("hello").unwrap();
-                o2.print(format!("sent at {:?}", os::uptime()));
-                tx
-            });
-            os::sleep(secs(2));
-            assert!(rx.is_empty(), "nothing is buffered");
-            o.print(format!("got {} at {:?}", rx.recv().unwrap(), os::uptime()));
-            let tx = sender.wait().unwrap();
-            // A waiting receiver makes try_send succeed.
-            let r = thread::create(move || rx.recv().unwrap());
-            assert_eq!(tx.try_send("direct"), Ok(()));
-            o.print(r.wait().unwrap());
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["got hello at 2s", "sent at 2s", "direct"]);
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel::<&str>(0);
+        assert_eq!(tx.try_send("x"), Err(TrySendError::Full("x")), "nobody waits");
+        let o2 = o.clone();
+        let sender = thread::create(move || {
+            tx.send("hello").unwrap();
+            o2.print(format!("sent at {:?}", os::uptime()));
+            tx
+        });
+        os::sleep(secs(2));
+        assert!(rx.is_empty(), "nothing is buffered");
+        o.print(format!("got {} at {:?}", rx.recv().unwrap(), os::uptime()));
+        let tx = sender.wait().unwrap();
+        // A waiting receiver makes try_send succeed.
+        let r = thread::create(move || rx.recv().unwrap());
+        assert_eq!(tx.try_send("direct"), Ok(()));
+        o.print(r.wait().unwrap());
+    });
+    assert_eq!(lines, ["got hello at 2s", "sent at 2s", "direct"]);
 }
 
 #[test]
@@ -124,68 +121,60 @@ fn try_calls_tell_full_and_empty_from_disconnected() {
 
 #[test]
 fn timeouts_hand_the_value_back_and_withdraw_the_wait() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::channel(1);
-            tx.send(1).unwrap();
-            assert_eq!(tx.send_timeout(2, secs(1)), Err(SendTimeoutError::Timeout(2)));
-            o.print(format!("send timed out at {:?}", os::uptime()));
-            assert_eq!(rx.recv(), Ok(1));
-            assert!(rx.is_empty(), "the timed-out value is not in the channel");
-            assert_eq!(rx.recv_timeout(secs(1)), Err(RecvTimeoutError::Timeout));
-            o.print(format!("recv timed out at {:?}", os::uptime()));
-            // A timed-out receiver is out of the queue: the next value goes to
-            // the one waiting now, not to the ghost.
-            let rx2 = rx.clone();
-            let late = thread::create(move || rx2.recv_timeout(secs(10)));
-            tx.send(3).unwrap();
-            o.print(format!("{:?}", late.wait().unwrap()));
-            assert_eq!(tx.send_timeout(4, Duration::ZERO), Ok(()));
-            assert_eq!(rx.recv_timeout(Duration::ZERO), Ok(4));
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["send timed out at 1s", "recv timed out at 2s", "Ok(3)"]);
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel(1);
+        tx.send(1).unwrap();
+        assert_eq!(tx.send_timeout(2, secs(1)), Err(SendTimeoutError::Timeout(2)));
+        o.print(format!("send timed out at {:?}", os::uptime()));
+        assert_eq!(rx.recv(), Ok(1));
+        assert!(rx.is_empty(), "the timed-out value is not in the channel");
+        assert_eq!(rx.recv_timeout(secs(1)), Err(RecvTimeoutError::Timeout));
+        o.print(format!("recv timed out at {:?}", os::uptime()));
+        // A timed-out receiver is out of the queue: the next value goes to
+        // the one waiting now, not to the ghost.
+        let rx2 = rx.clone();
+        let late = thread::create(move || rx2.recv_timeout(secs(10)));
+        tx.send(3).unwrap();
+        o.print(format!("{:?}", late.wait().unwrap()));
+        assert_eq!(tx.send_timeout(4, Duration::ZERO), Ok(()));
+        assert_eq!(rx.recv_timeout(Duration::ZERO), Ok(4));
+    });
+    assert_eq!(lines, ["send timed out at 1s", "recv timed out at 2s", "Ok(3)"]);
 }
 
 #[test]
 fn the_last_sender_or_receiver_going_away_ends_the_waits_on_the_other_side() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            // Receivers: what was sent is received first, then RecvError.
-            let (tx, rx) = sync::unbounded::<u8>();
-            let (rx1, o1) = (rx.clone(), o.clone());
-            let reader = thread::create(move || {
-                let got: Vec<_> = rx1.iter().collect();
-                o1.print(format!("reader got {got:?} then {:?}", rx1.recv()));
-            });
-            tx.send(7).unwrap();
-            os::sleep(secs(1));
-            drop(tx);
-            reader.join(None).unwrap();
-            // Senders: each parked sender gets its value back.
-            let (tx, rx) = sync::channel::<String>(0);
-            let senders: Vec<_> = ["a", "b"]
-                .into_iter()
-                .map(|v| {
-                    let (tx, o) = (tx.clone(), o.clone());
-                    thread::create(move || {
-                        let back = tx.send(v.to_string()).unwrap_err().into_inner();
-                        o.print(format!("{back} came back at {:?}", os::uptime()));
-                    })
+    let lines = printed(|o| {
+        // Receivers: what was sent is received first, then RecvError.
+        let (tx, rx) = sync::unbounded::<u8>();
+        let (rx1, o1) = (rx.clone(), o.clone());
+        let reader = thread::create(move || {
+            let got: Vec<_> = rx1.iter().collect();
+            o1.print(format!("reader got {got:?} then {:?}", rx1.recv()));
+        });
+        tx.send(7).unwrap();
+        os::sleep(secs(1));
+        drop(tx);
+        reader.join(None).unwrap();
+        // Senders: each parked sender gets its value back.
+        let (tx, rx) = sync::channel::<String>(0);
+        let senders: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|v| {
+                let (tx, o) = (tx.clone(), o.clone());
+                thread::create(move || {
+                    let back = tx.send(v.to_string()).unwrap_err().into_inner();
+                    o.print(format!("{back} came back at {:?}", os::uptime()));
                 })
-                .collect();
-            os::sleep(secs(1));
-            drop(rx);
-            thread::wait_for_all(&senders, None).unwrap();
-            assert!(tx.is_disconnected());
-        })
-        .unwrap();
+            })
+            .collect();
+        os::sleep(secs(1));
+        drop(rx);
+        thread::wait_for_all(&senders, None).unwrap();
+        assert!(tx.is_disconnected());
+    });
     assert_eq!(
-        out.lines(),
+        lines,
         ["reader got [7] then Err(RecvError)", "a came back at 2s", "b came back at 2s"]
     );
 }
@@ -220,27 +209,23 @@ fn a_killed_sender_drops_its_parked_value_exactly_once() {
 
 #[test]
 fn a_value_handed_to_a_receiver_that_dies_before_it_runs_goes_to_the_next() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::unbounded::<&str>();
-            let (rx1, o1) = (rx.clone(), o.clone());
-            let first = thread::create(move || o1.print(format!("first {:?}", rx1.recv())));
-            let (rx2, o2) = (rx.clone(), o.clone());
-            let second = thread::create(move || o2.print(format!("second {:?}", rx2.recv())));
-            tx.send("one").unwrap(); // handed to `first`, which has not run yet
-            first.kill();
-            second.join(None).unwrap();
-            // With nobody else waiting, it goes back to the channel.
-            let (rx3, o3) = (rx.clone(), o.clone());
-            let third = thread::create(move || o3.print(format!("third {:?}", rx3.recv())));
-            tx.send("two").unwrap();
-            third.kill();
-            o.print(format!("left {:?}", rx.try_recv()));
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["second Ok(\"one\")", "left Ok(\"two\")"]);
+    let lines = printed(|o| {
+        let (tx, rx) = sync::unbounded::<&str>();
+        let (rx1, o1) = (rx.clone(), o.clone());
+        let first = thread::create(move || o1.print(format!("first {:?}", rx1.recv())));
+        let (rx2, o2) = (rx.clone(), o.clone());
+        let second = thread::create(move || o2.print(format!("second {:?}", rx2.recv())));
+        tx.send("one").unwrap(); // handed to `first`, which has not run yet
+        first.kill();
+        second.join(None).unwrap();
+        // With nobody else waiting, it goes back to the channel.
+        let (rx3, o3) = (rx.clone(), o.clone());
+        let third = thread::create(move || o3.print(format!("third {:?}", rx3.recv())));
+        tx.send("two").unwrap();
+        third.kill();
+        o.print(format!("left {:?}", rx.try_recv()));
+    });
+    assert_eq!(lines, ["second Ok(\"one\")", "left Ok(\"two\")"]);
 }
 
 #[test]
@@ -262,24 +247,19 @@ fn dropping_the_kernel_drops_values_of_parked_senders_once() {
 
 #[test]
 fn a_suspended_receiver_takes_its_value_when_resumed() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::unbounded();
-            let o1 = o.clone();
-            let r = thread::create(move || {
-                o1.print(format!("got {:?} at {:?}", rx.recv(), os::uptime()))
-            });
-            r.suspend().unwrap();
-            tx.send(5).unwrap();
-            os::sleep(secs(1));
-            assert!(o.lines().is_empty());
-            r.resume().unwrap();
-            r.join(None).unwrap();
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["got Ok(5) at 1s"]);
+    let lines = printed(|o| {
+        let (tx, rx) = sync::unbounded();
+        let o1 = o.clone();
+        let r =
+            thread::create(move || o1.print(format!("got {:?} at {:?}", rx.recv(), os::uptime())));
+        r.suspend().unwrap();
+        tx.send(5).unwrap();
+        os::sleep(secs(1));
+        assert!(o.lines().is_empty());
+        r.resume().unwrap();
+        r.join(None).unwrap();
+    });
+    assert_eq!(lines, ["got Ok(5) at 1s"]);
 }
 
 #[test]
@@ -341,31 +321,27 @@ fn threads_show_what_they_wait_on() {
 
 #[test]
 fn blocking_in_a_callback_panics_and_try_calls_work_there() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::unbounded::<u8>();
-            let m = Rc::new(Mutex::new(0));
-            let m2 = m.clone();
-            let _held = m.lock();
-            let o2 = o.clone();
-            event::listen("x", move |_| {
-                o2.print(format!("try_send {:?}", tx.try_send(1)));
-                o2.print(format!("try_recv {:?}", rx.try_recv()));
-                o2.print(format!("try_lock {}", m2.try_lock().is_some()));
-                let blocked = catch_unwind(AssertUnwindSafe(|| rx.recv()));
-                let message = blocked.unwrap_err();
-                let message = message.downcast_ref::<&str>().copied().unwrap_or("");
-                o2.print(message);
-                false
-            });
-            event::push(Signal::new("x"));
-            os::sleep(Duration::ZERO);
-        })
-        .unwrap();
+    let lines = printed(|o| {
+        let (tx, rx) = sync::unbounded::<u8>();
+        let m = Rc::new(Mutex::new(0));
+        let m2 = m.clone();
+        let _held = m.lock();
+        let o2 = o.clone();
+        event::listen("x", move |_| {
+            o2.print(format!("try_send {:?}", tx.try_send(1)));
+            o2.print(format!("try_recv {:?}", rx.try_recv()));
+            o2.print(format!("try_lock {}", m2.try_lock().is_some()));
+            let blocked = catch_unwind(AssertUnwindSafe(|| rx.recv()));
+            let message = blocked.unwrap_err();
+            let message = message.downcast_ref::<&str>().copied().unwrap_or("");
+            o2.print(message);
+            false
+        });
+        event::push(Signal::new("x"));
+        os::sleep(Duration::ZERO);
+    });
     assert_eq!(
-        out.lines(),
+        lines,
         [
             "try_send Ok(())",
             "try_recv Ok(1)",
@@ -475,79 +451,67 @@ fn values_need_not_be_send_within_one_kernel() {
 
 #[test]
 fn an_unlock_hands_the_mutex_to_the_longest_waiter_and_nobody_barges() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let m = Rc::new(Mutex::new(Vec::new()));
-            let held = m.lock();
-            let waiters: Vec<_> = ["a", "b", "c"]
-                .into_iter()
-                .map(|name| {
-                    let m = m.clone();
-                    thread::create(move || m.lock().push(name))
-                })
-                .collect();
-            drop(held);
-            // Handed to "a", which has not run yet: still locked.
-            o.print(format!("locked {} try {}", m.is_locked(), m.try_lock().is_some()));
-            thread::wait_for_all(&waiters, None).unwrap();
-            o.print(format!("{:?} locked {}", *m.lock(), m.is_locked()));
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["locked true try false", "[\"a\", \"b\", \"c\"] locked true"]);
+    let lines = printed(|o| {
+        let m = Rc::new(Mutex::new(Vec::new()));
+        let held = m.lock();
+        let waiters: Vec<_> = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                let m = m.clone();
+                thread::create(move || m.lock().push(name))
+            })
+            .collect();
+        drop(held);
+        // Handed to "a", which has not run yet: still locked.
+        o.print(format!("locked {} try {}", m.is_locked(), m.try_lock().is_some()));
+        thread::wait_for_all(&waiters, None).unwrap();
+        o.print(format!("{:?} locked {}", *m.lock(), m.is_locked()));
+    });
+    assert_eq!(lines, ["locked true try false", "[\"a\", \"b\", \"c\"] locked true"]);
 }
 
 #[test]
 fn a_killed_holder_releases_the_mutex_as_its_stack_unwinds() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let m = Rc::new(Mutex::new(0));
-            let m1 = m.clone();
-            let holder = thread::create(move || {
-                let mut g = m1.lock();
-                *g = 1;
-                os::sleep(secs(100));
-                *g = 2;
-            });
-            let (m2, o2) = (m.clone(), o.clone());
-            let waiter = thread::create(move || {
-                let g = m2.lock();
-                o2.print(format!("waiter saw {} at {:?}", *g, os::uptime()));
-            });
-            os::sleep(secs(1));
-            holder.kill();
-            waiter.join(None).unwrap();
-            assert!(!m.is_locked());
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["waiter saw 1 at 1s"]);
+    let lines = printed(|o| {
+        let m = Rc::new(Mutex::new(0));
+        let m1 = m.clone();
+        let holder = thread::create(move || {
+            let mut g = m1.lock();
+            *g = 1;
+            os::sleep(secs(100));
+            *g = 2;
+        });
+        let (m2, o2) = (m.clone(), o.clone());
+        let waiter = thread::create(move || {
+            let g = m2.lock();
+            o2.print(format!("waiter saw {} at {:?}", *g, os::uptime()));
+        });
+        os::sleep(secs(1));
+        holder.kill();
+        waiter.join(None).unwrap();
+        assert!(!m.is_locked());
+    });
+    assert_eq!(lines, ["waiter saw 1 at 1s"]);
 }
 
 #[test]
 fn a_killed_waiter_leaves_the_queue_and_one_handed_the_lock_passes_it_on() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let m = Rc::new(Mutex::new(Vec::new()));
-            let held = m.lock();
-            let spawn = |name: &'static str| {
-                let m = m.clone();
-                thread::create(move || m.lock().push(name))
-            };
-            let (a, b, c) = (spawn("a"), spawn("b"), spawn("c"));
-            b.kill(); // waiting: leaves the queue
-            drop(held); // handed to a
-            a.kill(); // before it ran: passes it on to c
-            c.join(None).unwrap();
-            o.print(format!("{:?} locked {}", *m.lock(), m.is_locked()));
-            assert!(!m.is_locked());
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["[\"c\"] locked true"]);
+    let lines = printed(|o| {
+        let m = Rc::new(Mutex::new(Vec::new()));
+        let held = m.lock();
+        let spawn = |name: &'static str| {
+            let m = m.clone();
+            thread::create(move || m.lock().push(name))
+        };
+        let (a, b, c) = (spawn("a"), spawn("b"), spawn("c"));
+        b.kill(); // waiting: leaves the queue
+        drop(held); // handed to a
+        a.kill(); // before it ran: passes it on to c
+        c.join(None).unwrap();
+        o.print(format!("{:?} locked {}", *m.lock(), m.is_locked()));
+        assert!(!m.is_locked());
+    });
+    assert_eq!(lines, ["[\"c\"] locked true"]);
 }
 
 #[test]
@@ -565,138 +529,118 @@ fn locking_a_mutex_twice_is_a_deadlock_the_kernel_reports() {
 
 #[test]
 fn permits_go_first_come_first_served_and_try_acquire_never_overtakes() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let s = Rc::new(Semaphore::new(2));
-            let first = s.acquire_many(2);
-            let spawn = |name: &'static str, n: usize| {
-                let (s, o) = (s.clone(), o.clone());
-                thread::create(move || {
-                    let p = s.acquire_many(n);
-                    o.print(format!("{name} got {} at {:?}", p.permits(), os::uptime()));
-                    os::sleep(secs(1));
-                })
-            };
-            let big = spawn("big", 2);
-            let small = spawn("small", 1);
-            drop(first);
-            // Both free permits went to "big"; "small" waits behind it.
-            assert!(s.try_acquire().is_none());
-            thread::wait_for_all(&[big.thread(), small.thread()], None).unwrap();
-            o.print(format!("free {}", s.available_permits()));
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["big got 2 at 0ns", "small got 1 at 1s", "free 2"]);
+    let lines = printed(|o| {
+        let s = Rc::new(Semaphore::new(2));
+        let first = s.acquire_many(2);
+        let spawn = |name: &'static str, n: usize| {
+            let (s, o) = (s.clone(), o.clone());
+            thread::create(move || {
+                let p = s.acquire_many(n);
+                o.print(format!("{name} got {} at {:?}", p.permits(), os::uptime()));
+                os::sleep(secs(1));
+            })
+        };
+        let big = spawn("big", 2);
+        let small = spawn("small", 1);
+        drop(first);
+        // Both free permits went to "big"; "small" waits behind it.
+        assert!(s.try_acquire().is_none());
+        thread::wait_for_all(&[big.thread(), small.thread()], None).unwrap();
+        o.print(format!("free {}", s.available_permits()));
+    });
+    assert_eq!(lines, ["big got 2 at 0ns", "small got 1 at 1s", "free 2"]);
 }
 
 #[test]
 fn a_request_at_the_head_holds_back_the_rest_until_it_times_out() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let s = Rc::new(Semaphore::new(1));
-            let (s1, o1) = (s.clone(), o.clone());
-            let greedy = thread::create(move || {
-                let got = s1.acquire_many_timeout(3, secs(2));
-                o1.print(format!("greedy {:?} at {:?}", got.map(|p| p.permits()), os::uptime()));
-            });
-            let (s2, o2) = (s.clone(), o.clone());
-            let modest = thread::create(move || {
-                let p = s2.acquire();
-                o2.print(format!("modest {} at {:?}", p.permits(), os::uptime()));
-            });
-            thread::wait_for_all(&[greedy.thread(), modest.thread()], None).unwrap();
-            assert_eq!(s.waiters(), 0);
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["greedy None at 2s", "modest 1 at 2s"]);
+    let lines = printed(|o| {
+        let s = Rc::new(Semaphore::new(1));
+        let (s1, o1) = (s.clone(), o.clone());
+        let greedy = thread::create(move || {
+            let got = s1.acquire_many_timeout(3, secs(2));
+            o1.print(format!("greedy {:?} at {:?}", got.map(|p| p.permits()), os::uptime()));
+        });
+        let (s2, o2) = (s.clone(), o.clone());
+        let modest = thread::create(move || {
+            let p = s2.acquire();
+            o2.print(format!("modest {} at {:?}", p.permits(), os::uptime()));
+        });
+        thread::wait_for_all(&[greedy.thread(), modest.thread()], None).unwrap();
+        assert_eq!(s.waiters(), 0);
+    });
+    assert_eq!(lines, ["greedy None at 2s", "modest 1 at 2s"]);
 }
 
 #[test]
 fn priorities_go_first_and_add_permits_serves_as_far_as_they_go() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let s = Rc::new(Semaphore::new(0));
-            let users: Vec<_> = [("p5", 5), ("p0", 0), ("p-1", -1), ("p0b", 0)]
-                .into_iter()
-                .map(|(name, priority)| {
-                    let (s, o) = (s.clone(), o.clone());
-                    thread::create(move || {
-                        let p = s.acquire_priority(priority);
-                        o.print(format!("{name} at {:?}", os::uptime()));
-                        p.forget();
-                    })
+    let lines = printed(|o| {
+        let s = Rc::new(Semaphore::new(0));
+        let users: Vec<_> = [("p5", 5), ("p0", 0), ("p-1", -1), ("p0b", 0)]
+            .into_iter()
+            .map(|(name, priority)| {
+                let (s, o) = (s.clone(), o.clone());
+                thread::create(move || {
+                    let p = s.acquire_priority(priority);
+                    o.print(format!("{name} at {:?}", os::uptime()));
+                    p.forget();
                 })
-                .collect();
-            s.add_permits(2);
-            os::sleep(secs(1));
-            s.add_permits(2);
-            thread::wait_for_all(&users, None).unwrap();
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["p-1 at 0ns", "p0 at 0ns", "p0b at 1s", "p5 at 1s"]);
+            })
+            .collect();
+        s.add_permits(2);
+        os::sleep(secs(1));
+        s.add_permits(2);
+        thread::wait_for_all(&users, None).unwrap();
+    });
+    assert_eq!(lines, ["p-1 at 0ns", "p0 at 0ns", "p0b at 1s", "p5 at 1s"]);
 }
 
 #[test]
 fn a_waiter_granted_permits_that_dies_before_it_runs_gives_them_on() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let s = Rc::new(Semaphore::new(1));
-            let held = s.acquire();
-            let spawn = |name: &'static str| {
-                let (s, o) = (s.clone(), o.clone());
-                thread::create(move || {
-                    let _p = s.acquire();
-                    o.print(name);
-                })
-            };
-            let (a, b, c) = (spawn("a"), spawn("b"), spawn("c"));
-            b.kill();
-            drop(held); // granted to a
-            a.kill();
-            c.join(None).unwrap();
-            o.print(format!("free {} waiters {}", s.available_permits(), s.waiters()));
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["c", "free 1 waiters 0"]);
+    let lines = printed(|o| {
+        let s = Rc::new(Semaphore::new(1));
+        let held = s.acquire();
+        let spawn = |name: &'static str| {
+            let (s, o) = (s.clone(), o.clone());
+            thread::create(move || {
+                let _p = s.acquire();
+                o.print(name);
+            })
+        };
+        let (a, b, c) = (spawn("a"), spawn("b"), spawn("c"));
+        b.kill();
+        drop(held); // granted to a
+        a.kill();
+        c.join(None).unwrap();
+        o.print(format!("free {} waiters {}", s.available_permits(), s.waiters()));
+    });
+    assert_eq!(lines, ["c", "free 1 waiters 0"]);
 }
 
 // ---- Barrier and Notify ----
 
 #[test]
 fn a_barrier_opens_for_n_threads_again_and_again_and_a_killed_waiter_does_not_count() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let b = Rc::new(Barrier::new(2));
-            let b1 = b.clone();
-            let doomed = thread::create(move || b1.wait().is_leader());
-            doomed.kill(); // arrived, then gone: not counted
-            let (b2, o2) = (b.clone(), o.clone());
-            let other = thread::create(move || {
-                for round in 0..2 {
-                    os::sleep(secs(1));
-                    let leader = b2.wait().is_leader();
-                    o2.print(format!("other round {round} leader {leader} at {:?}", os::uptime()));
-                }
-            });
+    let lines = printed(|o| {
+        let b = Rc::new(Barrier::new(2));
+        let b1 = b.clone();
+        let doomed = thread::create(move || b1.wait().is_leader());
+        doomed.kill(); // arrived, then gone: not counted
+        let (b2, o2) = (b.clone(), o.clone());
+        let other = thread::create(move || {
             for round in 0..2 {
-                let leader = b.wait().is_leader();
-                o.print(format!("main round {round} leader {leader} at {:?}", os::uptime()));
+                os::sleep(secs(1));
+                let leader = b2.wait().is_leader();
+                o2.print(format!("other round {round} leader {leader} at {:?}", os::uptime()));
             }
-            other.join(None).unwrap();
-        })
-        .unwrap();
+        });
+        for round in 0..2 {
+            let leader = b.wait().is_leader();
+            o.print(format!("main round {round} leader {leader} at {:?}", os::uptime()));
+        }
+        other.join(None).unwrap();
+    });
     assert_eq!(
-        out.lines(),
+        lines,
         [
             "other round 0 leader true at 1s",
             "main round 0 leader false at 1s",
@@ -708,34 +652,30 @@ fn a_barrier_opens_for_n_threads_again_and_again_and_a_killed_waiter_does_not_co
 
 #[test]
 fn notify_one_stores_a_permit_notify_all_does_not_and_a_dead_notified_thread_passes_it_on() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let n = Rc::new(Notify::new());
-            n.notify_one();
-            n.notify_one(); // one permit, not two
-            assert!(n.wait_timeout(secs(1)));
-            assert!(!n.wait_timeout(secs(1)));
-            n.notify_all(); // nobody waits: nothing stored
-            assert!(!n.wait_timeout(secs(1)));
-            let spawn = |name: &'static str| {
-                let (n, o) = (n.clone(), o.clone());
-                thread::create(move || {
-                    n.wait();
-                    o.print(format!("{name} at {:?}", os::uptime()));
-                })
-            };
-            let (a, b) = (spawn("a"), spawn("b"));
-            n.notify_one(); // a
-            a.kill(); // before it ran: b gets it
-            b.join(None).unwrap();
-            let (c, d) = (spawn("c"), spawn("d"));
-            n.notify_all();
-            thread::wait_for_all(&[c.thread(), d.thread()], None).unwrap();
-        })
-        .unwrap();
-    assert_eq!(out.lines(), ["b at 2s", "c at 2s", "d at 2s"]);
+    let lines = printed(|o| {
+        let n = Rc::new(Notify::new());
+        n.notify_one();
+        n.notify_one(); // one permit, not two
+        assert!(n.wait_timeout(secs(1)));
+        assert!(!n.wait_timeout(secs(1)));
+        n.notify_all(); // nobody waits: nothing stored
+        assert!(!n.wait_timeout(secs(1)));
+        let spawn = |name: &'static str| {
+            let (n, o) = (n.clone(), o.clone());
+            thread::create(move || {
+                n.wait();
+                o.print(format!("{name} at {:?}", os::uptime()));
+            })
+        };
+        let (a, b) = (spawn("a"), spawn("b"));
+        n.notify_one(); // a
+        a.kill(); // before it ran: b gets it
+        b.join(None).unwrap();
+        let (c, d) = (spawn("c"), spawn("d"));
+        n.notify_all();
+        thread::wait_for_all(&[c.thread(), d.thread()], None).unwrap();
+    });
+    assert_eq!(lines, ["b at 2s", "c at 2s", "d at 2s"]);
 }
 
 #[test]
@@ -861,36 +801,32 @@ fn a_lock_that_must_wait_outside_a_kernel_panics_and_one_that_need_not_works() {
 
 #[test]
 fn an_interrupt_with_a_cause_ends_a_wait_that_the_thread_catches_and_its_place_is_given_up() {
-    let out = Out::new();
-    let o = out.clone();
-    kernel()
-        .run(move || {
-            let (tx, rx) = sync::unbounded::<&str>();
-            let m = Rc::new(Mutex::new(()));
-            let held = m.lock();
-            let (rx1, m1, o1) = (rx.clone(), m.clone(), o.clone());
-            let t = thread::create(move || {
-                let first = os::catch_interrupt(|| rx1.recv());
-                o1.print(format!("recv: {first:?}"));
-                let second = os::catch_interrupt(|| drop(m1.lock()));
-                o1.print(format!("lock: {second:?}"));
-                o1.print(format!("then: {:?}", rx1.recv()));
-            });
-            assert!(t.thread().interrupt("reroute"));
-            os::sleep(Duration::ZERO);
-            // The interrupted receiver is out of the queue: this value is
-            // buffered, not handed to it.
-            tx.send("kept").unwrap();
-            assert_eq!(rx.len(), 1);
-            assert!(t.thread().interrupt(7));
-            os::sleep(Duration::ZERO);
-            drop(held);
-            assert!(!m.is_locked(), "the interrupted waiter was not handed the lock");
-            t.join(None).unwrap();
-        })
-        .unwrap();
+    let lines = printed(|o| {
+        let (tx, rx) = sync::unbounded::<&str>();
+        let m = Rc::new(Mutex::new(()));
+        let held = m.lock();
+        let (rx1, m1, o1) = (rx.clone(), m.clone(), o.clone());
+        let t = thread::create(move || {
+            let first = os::catch_interrupt(|| rx1.recv());
+            o1.print(format!("recv: {first:?}"));
+            let second = os::catch_interrupt(|| drop(m1.lock()));
+            o1.print(format!("lock: {second:?}"));
+            o1.print(format!("then: {:?}", rx1.recv()));
+        });
+        assert!(t.thread().interrupt("reroute"));
+        os::sleep(Duration::ZERO);
+        // The interrupted receiver is out of the queue: this value is
+        // buffered, not handed to it.
+        tx.send("kept").unwrap();
+        assert_eq!(rx.len(), 1);
+        assert!(t.thread().interrupt(7));
+        os::sleep(Duration::ZERO);
+        drop(held);
+        assert!(!m.is_locked(), "the interrupted waiter was not handed the lock");
+        t.join(None).unwrap();
+    });
     assert_eq!(
-        out.lines(),
+        lines,
         [
             "recv: Err(Interrupted(Str(\"reroute\")))",
             "lock: Err(Interrupted(Int(7)))",
