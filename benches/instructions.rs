@@ -3,10 +3,11 @@
 //! count for two run lengths gives the instructions of one operation with
 //! setup and teardown taken out. `benches/instructions.sh` runs it.
 //!
-//! usage: instructions <switch|spawn|spawn_nopool|push|push_among_one|
-//!                      push_among_two|broadcast|timers> <ops>
+//! usage: instructions <switch|switch_alone|spawn|spawn_nopool|push|push_among_one|
+//!                      push_among_two|broadcast|timers|channel|notify|mutex|mutex_handoff> <ops>
 //!
-//! `ops` counts operations (turns, spawns, pushes, woken threads, wake-ups);
+//! `ops` counts operations (turns, spawns, pushes, woken threads, wake-ups,
+//! messages, lock+unlock pairs, hand-offs);
 //! for `broadcast` and `timers` (1 000 an iteration) a multiple of 1 000.
 //! Run by `cargo bench` without arguments, it runs each path a little, as a
 //! check that they still work.
@@ -15,6 +16,7 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::time::Duration;
 
+use cothread::sync::{self, Mutex, Notify};
 use cothread::{event, os, thread, Filter, Kernel, Signal};
 
 mod common;
@@ -36,6 +38,16 @@ fn switch(turns: u64) {
     let report = kernel.run_until_idle();
     assert_eq!(report.resumes as u64, turns);
     assert!(!report.alive && first.wait().is_ok() && second.wait().is_ok());
+}
+
+/// One thread alone taking turns: each round resumes one thread, as in a
+/// ping-pong, where `switch`'s rounds resume two.
+fn switch_alone(turns: u64) {
+    let mut kernel = small();
+    let only = kernel.spawn(move || (0..turns).for_each(|_| os::sleep(Duration::ZERO)));
+    let report = kernel.run_until_idle();
+    assert_eq!(report.resumes as u64, turns);
+    assert!(!report.alive && only.wait().is_ok());
 }
 
 fn spawn_run(kernel: &mut Kernel, threads: u64) {
@@ -158,9 +170,95 @@ fn timers(iters: u64) {
     drop(on);
 }
 
+/// Channel ping-pong between two green threads: one operation is one message
+/// (a send, the receiver's resume, its receive), to set beside a turn.
+fn channel(messages: u64) {
+    let mut kernel = small();
+    let rounds = messages / 2;
+    let (ping_tx, ping_rx) = sync::channel::<u64>(1);
+    let (pong_tx, pong_rx) = sync::channel::<u64>(1);
+    let ping = kernel.spawn(move || {
+        for i in 0..rounds {
+            ping_tx.send(i).expect("the ponger lives");
+            black_box(pong_rx.recv().expect("the ponger answers"));
+        }
+    });
+    let pong = kernel.spawn(move || {
+        for reply in &ping_rx {
+            pong_tx.send(reply).expect("the pinger lives");
+        }
+    });
+    let report = kernel.run_until_idle();
+    assert!(report.resumes as u64 >= messages);
+    assert!(!report.alive && ping.wait().is_ok() && pong.wait().is_ok());
+}
+
+/// An uncontended `Mutex` lock and unlock in one green thread.
+fn mutex(pairs: u64) {
+    let mut kernel = small();
+    kernel
+        .run(move || {
+            let m = Mutex::new(0u64);
+            for _ in 0..pairs {
+                *black_box(&m).lock() += 1;
+            }
+            assert_eq!(*m.lock(), pairs);
+        })
+        .expect("the program ends");
+}
+
+/// A contended `Mutex`: two green threads each lock, give the CPU back while
+/// holding it (a turn), and unlock, which hands the lock to the other one
+/// (a second turn). One operation is one hand-off: two turns.
+fn mutex_handoff(handoffs: u64) {
+    let mut kernel = small();
+    let m = Rc::new(Mutex::new(0u64));
+    let (a, b) = (handoffs / 2, handoffs - handoffs / 2);
+    let lockers: Vec<_> = [a, b]
+        .into_iter()
+        .map(|n| {
+            let m = m.clone();
+            kernel.spawn(move || {
+                for _ in 0..n {
+                    let mut held = m.lock();
+                    os::sleep(Duration::ZERO);
+                    *held += 1;
+                }
+            })
+        })
+        .collect();
+    let report = kernel.run_until_idle();
+    assert!(!report.alive && lockers.into_iter().all(|l| l.wait().is_ok()));
+    assert_eq!(*m.lock(), handoffs);
+}
+
+/// `Notify` ping-pong between two green threads: one operation is one
+/// wake-up and the resume it causes. The simplest wait source on park and
+/// wake, so the floor of the others' turns.
+fn notify(wakeups: u64) {
+    let mut kernel = small();
+    let (to_a, to_b) = (Rc::new(Notify::new()), Rc::new(Notify::new()));
+    let (a_in, b_out) = (to_a.clone(), to_b.clone());
+    let a = kernel.spawn(move || {
+        for _ in 0..wakeups / 2 {
+            b_out.notify_one();
+            a_in.wait();
+        }
+    });
+    let b = kernel.spawn(move || {
+        for _ in 0..wakeups / 2 {
+            to_b.wait();
+            to_a.notify_one();
+        }
+    });
+    let report = kernel.run_until_idle();
+    assert!(!report.alive && a.wait().is_ok() && b.wait().is_ok());
+}
+
 fn run(path: &str, ops: u64) {
     match path {
         "switch" => switch(ops),
+        "switch_alone" => switch_alone(ops),
         "spawn" => spawn(ops, true),
         "spawn_nopool" => spawn(ops, false),
         "push" => push(ops),
@@ -168,6 +266,10 @@ fn run(path: &str, ops: u64) {
         "push_among_two" => push_among(ops, 2),
         "broadcast" => broadcast(ops / N as u64),
         "timers" => timers(ops / N as u64),
+        "channel" => channel(ops),
+        "notify" => notify(ops),
+        "mutex" => mutex(ops),
+        "mutex_handoff" => mutex_handoff(ops),
         other => panic!("unknown path {other}"),
     }
 }
@@ -179,6 +281,7 @@ fn main() {
         _ => {
             for path in [
                 "switch",
+                "switch_alone",
                 "spawn",
                 "spawn_nopool",
                 "push",
@@ -186,6 +289,10 @@ fn main() {
                 "push_among_two",
                 "broadcast",
                 "timers",
+                "channel",
+                "notify",
+                "mutex",
+                "mutex_handoff",
             ] {
                 run(path, 2_000);
             }

@@ -176,6 +176,34 @@
 //! }
 //! ```
 //!
+//! # Channels and locks
+//!
+//! The [`sync`] module gives green threads ways to talk that keep what they
+//! are given until it is taken, unlike a signal: channels ([`sync::channel`],
+//! [`sync::unbounded`]; their handles also link kernels on other OS threads),
+//! and kernel-local locks and counters ([`sync::Mutex`], [`sync::Semaphore`],
+//! [`sync::Barrier`], [`sync::Notify`]). Each is a wait source on the
+//! kernel's park and wake: its waits show in [`Kernel::threads`] and end
+//! cleanly when their thread is killed.
+//!
+//! ```
+//! use cothread::{os, sync, thread, Kernel};
+//! use std::time::Duration;
+//!
+//! let mut kernel = Kernel::builder().virtual_time(true).build();
+//! let got = kernel.run(|| {
+//!     let (tx, rx) = sync::channel(1);
+//!     thread::create(move || {
+//!         for word in ["to", "be", "kept"] {
+//!             tx.send(word).unwrap(); // waits while one is unread
+//!         }
+//!     });
+//!     os::sleep(Duration::from_secs(1)); // nothing is lost meanwhile
+//!     rx.iter().collect::<Vec<_>>()
+//! });
+//! assert_eq!(got.unwrap(), ["to", "be", "kept"]);
+//! ```
+//!
 //! # Thread-locals
 //!
 //! Every green thread of a kernel runs on the kernel's OS thread, so std's
@@ -210,6 +238,7 @@
 //! - docs/events.md: `event::pull` and filters, listeners, timers, `on_error`.
 //! - docs/embedding.md: frame loops, fixed-step simulations, blocking hosts, tracing.
 //! - docs/jobs.md: jobs, green and blocking; cancel, retry, dependencies.
+//! - docs/sync.md: channels, `Mutex`, `Semaphore`, `Barrier`, `Notify`; signal or channel.
 //! - docs/reliability.md: what a script cannot break: panics, kills, stack overflows.
 //! - docs/semantics.md: the OpenOS rules the kernel follows, rule by rule.
 //! - docs/performance.md: the benchmarks, the latest figures, how to rerun them.
@@ -234,6 +263,7 @@ mod park;
 mod process;
 mod round;
 mod stack;
+pub mod sync;
 #[cfg(test)]
 mod testing;
 pub mod thread;
@@ -273,6 +303,7 @@ mod guide {
         GuideEvents => "events.md",
         GuideEmbedding => "embedding.md",
         GuideJobs => "jobs.md",
+        GuideSync => "sync.md",
         GuideSemantics => "semantics.md",
         GuideReliability => "reliability.md",
         GuidePerformance => "performance.md",

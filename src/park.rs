@@ -593,6 +593,13 @@ pub(crate) fn park_remote(
     park_on(what, deadline, |r| register(r.remote_waker()))
 }
 
+/// Whether a kernel runs on this OS thread: a layer's blocking call then
+/// parks (and [`park_remote`] panics where nothing can park), while on a
+/// plain OS thread it blocks the OS thread instead.
+pub(crate) fn in_kernel() -> bool {
+    crate::kernel::try_current().is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;

@@ -7,7 +7,7 @@
 //! trap) use only leaves; the kernel core (task table, the one thread-local,
 //! park/wake, rounds, signal delivery, remote wake-ups, introspection) uses
 //! leaves and itself; façades (`thread`, `event`, `os`, the host's `Kernel`)
-//! use anything below them; layers on the runtime (`job`) use public items
+//! use anything below them; layers on the runtime (`job`, `sync`) use public items
 //! and the core's park/wake API.
 
 use std::collections::BTreeSet;
@@ -33,7 +33,9 @@ fn file_layer(file: &str) -> Option<Layer> {
         | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
         | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
-        "job.rs" => Layer::Runtime,
+        "job.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
+        | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"
+        | "sync/semaphore.rs" => Layer::Runtime,
         other => panic!("src/{other} has no layer: give it one in tests/architecture.rs"),
     })
 }
@@ -65,7 +67,7 @@ fn path_layer(module: &str, item: &str) -> Layer {
         }
         "event" if item == "listen" || item == "waiters" => Layer::Core,
         "thread" | "event" | "os" | "host" => Layer::Facade,
-        "job" => Layer::Runtime,
+        "job" | "sync" => Layer::Runtime,
         // `crate::Kernel`, `crate::Error`, ...: the crate's public face.
         _ => Layer::Facade,
     }

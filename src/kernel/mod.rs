@@ -598,7 +598,7 @@ impl Shared {
             if core.has_queued_work() {
                 return Ok(());
             }
-            let senders = core.remote.lock().senders > 0;
+            let senders = core.remote.has_handles();
             (core.next_useful_deadline(), core.clock.is_virtual(), senders, core.remote.clone())
         };
         if remote.pending.load(Ordering::Acquire) {

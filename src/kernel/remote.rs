@@ -2,7 +2,7 @@
 //! [`SignalSender`] (a signal) or a [`RemoteWaker`] (one parked wait).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,13 @@ pub(crate) struct Remote {
     /// Set with each push, so that the kernel takes the lock only when there is
     /// something to take.
     pub(super) pending: AtomicBool,
+    /// Live `SignalSender`s and `RemoteWaker`s: what could still wake a
+    /// kernel that has nothing else to do. Counted without the lock (a wait
+    /// of a channel makes and drops a waker); the one change that can end
+    /// the kernel's wait for them, the count reaching zero on another OS
+    /// thread, takes the lock before it notifies, and the kernel reads the
+    /// count under the lock before it waits, so it cannot miss it.
+    handles: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -26,10 +33,6 @@ pub(super) struct RemoteState {
     /// Parked waits woken from other OS threads ([`RemoteWaker`]).
     pub(super) wakes: Vec<Parker>,
     closed: bool,
-    /// Live `SignalSender`s and `RemoteWaker`s: what could still wake a
-    /// kernel that has nothing else to do. Counted under the lock, so that a
-    /// kernel about to wait for a push cannot miss the last one going away.
-    pub(super) senders: usize,
 }
 
 impl Remote {
@@ -68,7 +71,7 @@ impl Remote {
     pub(super) fn wait(&self, timeout: Option<Duration>) {
         let state = self.lock();
         let queued = !state.signals.is_empty() || !state.wakes.is_empty();
-        if queued || (timeout.is_none() && state.senders == 0) {
+        if queued || (timeout.is_none() && !self.has_handles()) {
             return;
         }
         // Poisoning is harmless here (see `lock`): the guard is dropped at once.
@@ -76,6 +79,35 @@ impl Remote {
             Some(t) => drop(self.wakeup.wait_timeout(state, t)),
             None => drop(self.wakeup.wait(state)),
         }
+    }
+
+    /// Whether a `SignalSender` or a `RemoteWaker` lives.
+    pub(super) fn has_handles(&self) -> bool {
+        self.handles.load(Ordering::SeqCst) > 0
+    }
+
+    fn acquire(&self) {
+        self.handles.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// One handle fewer. The last one going away may leave a waiting kernel
+    /// with nothing that can wake it: it is told, so that it can report that
+    /// instead of sleeping for ever; not from its own OS thread, where it is
+    /// not waiting (it runs the caller).
+    fn release(&self, from_home: bool) {
+        if self.handles.fetch_sub(1, Ordering::SeqCst) == 1 && !from_home {
+            drop(self.lock());
+            self.wakeup.notify_all();
+        }
+    }
+
+    /// The kernel of this `Remote`, if the caller runs in it (in one of its
+    /// green threads, callbacks or host calls) and its state is not
+    /// borrowed.
+    fn home(&self) -> Option<std::cell::RefMut<'static, super::Core>> {
+        let shared = super::current::try_current()?;
+        let core = shared.core.try_borrow_mut().ok()?;
+        std::ptr::eq(Arc::as_ptr(&core.remote), self).then_some(core)
     }
 
     pub(crate) fn close(&self) {
@@ -108,7 +140,7 @@ pub struct SignalSender {
 
 impl SignalSender {
     pub(crate) fn new(remote: &Arc<Remote>) -> SignalSender {
-        remote.lock().senders += 1;
+        remote.acquire();
         SignalSender { remote: remote.clone() }
     }
 }
@@ -123,8 +155,7 @@ impl Clone for SignalSender {
 /// wake it: tell it, so that it can report that instead of sleeping forever.
 impl Drop for SignalSender {
     fn drop(&mut self) {
-        self.remote.lock().senders -= 1;
-        self.remote.wakeup.notify_all();
+        self.remote.release(false);
     }
 }
 
@@ -164,20 +195,28 @@ pub(crate) struct RemoteWaker {
 
 impl RemoteWaker {
     pub(crate) fn new(remote: &Arc<Remote>, parker: Parker) -> RemoteWaker {
-        remote.lock().senders += 1;
+        remote.acquire();
         RemoteWaker { remote: remote.clone(), parker }
     }
 
     /// Wakes the wait: it runs in the kernel's next round, after its
-    /// deadlines (see `Core::wake`).
+    /// deadlines (see `Core::wake`). From the kernel's own green threads it
+    /// goes straight into the kernel's wake-ups, without a lock or a
+    /// system call: a channel between two green threads of one kernel pays
+    /// for no OS thread it does not use.
     pub(crate) fn wake(&self) {
-        self.remote.wake(self.parker);
+        match self.remote.home() {
+            Some(mut core) => {
+                core.wake(self.parker);
+            }
+            None => self.remote.wake(self.parker),
+        }
     }
 }
 
 impl Drop for RemoteWaker {
     fn drop(&mut self) {
-        self.remote.lock().senders -= 1;
-        self.remote.wakeup.notify_all();
+        let from_home = self.remote.home().is_some();
+        self.remote.release(from_home);
     }
 }
