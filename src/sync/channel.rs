@@ -93,6 +93,7 @@ fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             sending: Queue::default(),
             receiving: Queue::default(),
             handed: Vec::new(),
+            watchers: Vec::new(),
         }),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -114,6 +115,9 @@ struct State<T> {
     receiving: Queue<Option<Waker>>,
     /// Values handed to a waiting receiver that has not yet run to take it.
     handed: Vec<(Place, T)>,
+    /// Selects waiting for the channel to change (see [`Watch`]): all woken,
+    /// and dropped, at its next change.
+    watchers: Vec<Waker>,
 }
 
 struct Parked<T> {
@@ -130,6 +134,26 @@ impl<T> Chan<T> {
 }
 
 impl<T> State<T> {
+    /// Something a select may wait for happened (a value came or went, a
+    /// waiter queued, a side disconnected): the selects watching look again.
+    fn changed(&mut self) {
+        for waker in self.watchers.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Whether a receive would not wait: a value is there, or a sender waits
+    /// with one, or every sender is gone.
+    fn can_recv(&self) -> bool {
+        !self.buffer.is_empty() || !self.sending.is_empty() || self.senders == 0
+    }
+
+    /// Whether a send would not wait: there is room, or a receiver waits, or
+    /// every receiver is gone.
+    fn can_send(&self) -> bool {
+        self.has_room() || !self.receiving.is_empty() || self.receivers == 0
+    }
+
     fn has_room(&self) -> bool {
         self.capacity.map_or(true, |c| self.buffer.len() < c)
     }
@@ -144,10 +168,12 @@ impl<T> State<T> {
                     self.buffer.push_back(parked.value);
                 }
             }
+            self.changed();
             return Some(value);
         }
         let (_, parked) = self.sending.pop_front()?;
         wake(&parked.waker);
+        self.changed();
         Some(parked.value)
     }
 
@@ -161,6 +187,7 @@ impl<T> State<T> {
         }
         if self.has_room() {
             self.buffer.push_back(value);
+            self.changed();
             return Ok(());
         }
         Err(value)
@@ -175,6 +202,7 @@ impl<T> State<T> {
             self.handed.push((place, value));
         } else {
             self.buffer.push_front(value);
+            self.changed();
         }
     }
 
@@ -342,7 +370,10 @@ impl<T> Sender<T> {
             if timeout == Some(Duration::ZERO) {
                 return Err(SendTimeoutError::Timeout(value));
             }
-            state.sending.push(0, Parked { value, waker: None })
+            let place = state.sending.push(0, Parked { value, waker: None });
+            // A rendezvous's receive can be made now.
+            state.changed();
+            place
         };
         let deadline = timeout.map(Deadline::after);
         // Takes the entry out, value and all, however the wait ends: a kill
@@ -580,14 +611,14 @@ impl<T> Receiver<T> {
             ended = block::wait(RECV, deadline, |waker| {
                 let mut state = chan.lock();
                 // What came since the look (from another OS thread): no sleep.
-                let ready = withdraw.place.get().is_none()
-                    && (!state.buffer.is_empty()
-                        || !state.sending.is_empty()
-                        || state.senders == 0);
+                let ready = withdraw.place.get().is_none() && state.can_recv();
                 let unfiled = if ready {
                     Err(waker)
                 } else {
-                    state.receiving.file_waker(&withdraw.place, waker)
+                    let filed = state.receiving.file_waker(&withdraw.place, waker);
+                    // A rendezvous's send can be made now.
+                    state.changed();
+                    filed
                 };
                 drop(state);
                 if let Err(waker) = unfiled {
@@ -727,6 +758,7 @@ impl<T> Drop for Sender<T> {
             for (_, waker) in state.receiving.drain() {
                 wake(&waker);
             }
+            state.changed();
         }
     }
 }
@@ -745,6 +777,7 @@ impl<T> Drop for Receiver<T> {
         for parked in state.sending.iter() {
             wake(&parked.waker);
         }
+        state.changed();
         let unread = std::mem::take(&mut state.buffer);
         drop(state);
         drop(unread);
@@ -849,5 +882,51 @@ impl<T> IntoIterator for Receiver<T> {
 
     fn into_iter(self) -> IntoIter<T> {
         IntoIter { receiver: self }
+    }
+}
+
+/// A channel as a select sees it: whether one side's operation would go
+/// through now, and a waker to call at the channel's next change.
+pub(crate) trait Watch {
+    /// Whether a receive (`send == false`) or a send would not wait.
+    fn ready(&self, send: bool) -> bool;
+    /// Wakes `waker` at the channel's next change (at once if `ready`
+    /// already holds).
+    fn watch(&self, send: bool, waker: Waker);
+}
+
+impl<T> Watch for Chan<T> {
+    fn ready(&self, send: bool) -> bool {
+        let state = self.lock();
+        if send {
+            state.can_send()
+        } else {
+            state.can_recv()
+        }
+    }
+
+    fn watch(&self, send: bool, waker: Waker) {
+        let mut state = self.lock();
+        let ready = if send { state.can_send() } else { state.can_recv() };
+        if ready {
+            drop(state);
+            waker.wake();
+        } else {
+            state.watchers.push(waker);
+        }
+    }
+}
+
+impl<T> Sender<T> {
+    /// This channel, for a select's send case.
+    pub(crate) fn watch(&self) -> &dyn Watch {
+        &*self.chan
+    }
+}
+
+impl<T> Receiver<T> {
+    /// This channel, for a select's receive case.
+    pub(crate) fn watch(&self) -> &dyn Watch {
+        &*self.chan
     }
 }
