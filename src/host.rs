@@ -13,6 +13,7 @@ use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::*;
 use crate::process::{Kind, SpawnOptions};
 use crate::round::{Budget, Meter};
+use crate::stack::{Guards, StackPool};
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 ///
@@ -52,6 +53,10 @@ pub struct KernelBuilder {
     stack_size: usize,
     stack_pool: usize,
     workers: usize,
+    expected_threads: usize,
+    /// The guards of this kernel's stacks: `None`, the best the OS offers
+    /// (set otherwise only by tests, to try the fallback).
+    guards: Option<Guards>,
 }
 
 impl KernelBuilder {
@@ -106,6 +111,32 @@ impl KernelBuilder {
         self
     }
 
+    /// How many threads the host expects to have alive at once (default 0:
+    /// no guess). The kernel sizes its task table and its index of the
+    /// threads waiting in [`event::pull`](crate::event::pull) for that many
+    /// up front, so that creating them never stops to grow a table: a hint,
+    /// not a limit (more may be created; each table then grows as it
+    /// would have). It costs about 400 bytes a thread of memory at once,
+    /// most of it untouched until used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::builder().expected_threads(100_000).build();
+    /// assert_eq!(kernel.run(|| 1 + 1).unwrap(), 2);
+    /// ```
+    pub fn expected_threads(mut self, threads: usize) -> Self {
+        self.expected_threads = threads;
+        self
+    }
+
+    /// Gives this kernel's stacks `guards` instead of the best the OS offers.
+    #[cfg(test)]
+    pub(crate) fn guards(mut self, guards: Guards) -> Self {
+        self.guards = Some(guards);
+        self
+    }
+
     /// The number of OS worker threads that run blocking jobs (default
     /// [`DEFAULT_WORKERS`]; at least one). They start with the first blocking
     /// job (one the OS refuses ends that job's run with
@@ -134,8 +165,13 @@ impl KernelBuilder {
         Kernel {
             shared: Shared::new(
                 self.virtual_time,
-                self.stack_size,
-                self.stack_pool,
+                StackPool::new(
+                    self.stack_size,
+                    self.stack_pool,
+                    self.guards.unwrap_or_else(Guards::detect),
+                ),
+                // The root, and the programs beside the threads.
+                self.expected_threads.saturating_add(1),
                 vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
             ),
         }
@@ -149,6 +185,8 @@ impl Default for KernelBuilder {
             stack_size: DEFAULT_STACK_SIZE,
             stack_pool: DEFAULT_STACK_POOL,
             workers: DEFAULT_WORKERS,
+            expected_threads: 0,
+            guards: None,
         }
     }
 }

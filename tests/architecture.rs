@@ -26,7 +26,8 @@ enum Layer {
 fn file_layer(file: &str) -> Option<Layer> {
     Some(match file {
         "lib.rs" => return None,
-        "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "overflow.rs" | "overflow/hijack.rs"
+        "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "stack/chunks.rs" | "overflow.rs"
+        | "overflow/hijack.rs"
         | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs" | "event/name.rs"
         | "event/ids.rs" | "unwind.rs" | "testing.rs" => Layer::Leaf,
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
