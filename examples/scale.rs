@@ -67,9 +67,6 @@ use std::time::{Duration, Instant};
 
 use cothread::{event, thread, Error, Kernel, Signal};
 
-/// Mappings each thread takes: its stack and the guard page below it.
-const MAPPINGS_PER_THREAD: usize = 2;
-
 struct Options {
     threads: usize,
     one_name: bool,
@@ -139,21 +136,31 @@ fn mappings() -> Option<usize> {
     }
 }
 
+/// The memory the process's page tables take, in bytes (`VmPTE` in
+/// `/proc/self/status`).
+fn page_tables() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmPTE:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn max_map_count() -> Option<usize> {
     std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
 }
 
-/// `12345678` as `12 345 678`.
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
+/// The CPU time this process has used, in user and system mode together
+/// (on a shared machine, a steadier measure than the wall clock).
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` writes the `rusage` it is given; zeroes are a
+    // valid value of it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn per_item(total: Duration, n: usize) -> String {
@@ -183,36 +190,12 @@ fn main() {
     );
 
     let maps_before = mappings();
-    match (max_map_count(), maps_before) {
-        (Some(limit), Some(used)) => {
-            // cothread refuses a stack while fewer than 1/64 of the limit (at
-            // least 1 024) mappings would be left for the rest of the process.
-            let reserve = (limit / 64).max(1024);
-            let room = limit.saturating_sub(reserve) / MAPPINGS_PER_THREAD;
-            println!(
-                "vm.max_map_count = {limit}: room for {} threads at {MAPPINGS_PER_THREAD} \
-                 mappings each (a stack and its guard page), {reserve} mappings kept for the \
-                 rest of the process ({used} in use now)",
-                grouped(room)
-            );
-            if n > room {
-                let needed = ((n * MAPPINGS_PER_THREAD + used) * 64 / 63).next_power_of_two();
-                println!(
-                    "  {n} threads need more: expect `Error::StackAlloc` at {}. Raise the \
-                     limit first:\n    sudo sysctl -w vm.max_map_count={needed}\n  (or write the \
-                     number to /proc/sys/vm/max_map_count; to keep it, add \
-                     `vm.max_map_count = {needed}` to a file in /etc/sysctl.d/)",
-                    grouped(room)
-                );
-            }
-        }
-        _ => println!("vm.max_map_count: unknown (not Linux?)"),
-    }
-
-    let mut kernel = Kernel::builder().stack_size(options.stack_kib * 1024).build();
+    let tables_before = page_tables();
+    let mut kernel =
+        Kernel::builder().stack_size(options.stack_kib * 1024).expected_threads(n).build();
     let created = Rc::new(RefCell::new(Created::default()));
     let resident_before = resident_bytes(page);
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_time());
     let report = Rc::clone(&created);
     let one_name = options.one_name;
     let program = kernel.spawn(move || {
@@ -231,19 +214,21 @@ fn main() {
         // Stay alive (a program that returns would join its threads).
         event::pull(None, "quit");
     });
-    let took = start.elapsed();
+    let (took, cpu) = (start.elapsed(), cpu_time() - cpu_start);
     let resident_after = resident_bytes(page);
     let maps_after = mappings();
+    let tables_after = page_tables();
 
     let Created { threads, error } = std::mem::take(&mut *created.borrow_mut());
-    println!("created {threads} threads in {took:.1?} ({} each)", per_item(took, threads));
+    println!(
+        "created {threads} threads in {took:.1?} ({} each; CPU time {cpu:.1?}, {} each)",
+        per_item(took, threads),
+        per_item(cpu, threads)
+    );
     if let Some(error) = error {
         println!("stopped at {threads} threads of {n}: {error}");
         if matches!(error, Error::StackAlloc(_)) {
-            println!(
-                "  out of memory mappings (or memory): raise vm.max_map_count \
-                 (see above) or create fewer threads"
-            );
+            println!("  out of stacks: the error says which limit was reached, and the fix");
         }
     }
     if let (Some(before), Some(after)) = (resident_before, resident_after) {
@@ -254,10 +239,25 @@ fn main() {
             grown as f64 / 1024.0 / threads.max(1) as f64
         );
     }
+    if let (Some(before), Some(after), Some(resident)) =
+        (tables_before, tables_after, resident_after)
+    {
+        let grown = after.saturating_sub(before);
+        let all = resident.saturating_sub(resident_before.unwrap_or(0)) + grown;
+        println!(
+            "page tables: +{:.1} MiB, {:.2} KiB per thread; with resident memory, {:.2} KiB \
+             per thread (/proc/self/status, VmPTE)",
+            grown as f64 / (1024.0 * 1024.0),
+            grown as f64 / 1024.0 / threads.max(1) as f64,
+            all as f64 / 1024.0 / threads.max(1) as f64
+        );
+    }
     if let (Some(before), Some(after)) = (maps_before, maps_after) {
         let grown = after.saturating_sub(before);
+        let limit =
+            max_map_count().map_or_else(String::new, |l| format!(" (vm.max_map_count: {l})"));
         println!(
-            "memory mappings: +{grown}, {:.2} per thread",
+            "memory mappings: +{grown}, {:.2} per thread{limit}",
             grown as f64 / threads.max(1) as f64
         );
     }
@@ -271,8 +271,9 @@ fn main() {
         println!("one push woke {woke} thread(s) in {:.1?}", start.elapsed());
     }
 
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_time());
     drop(program);
     drop(kernel);
-    println!("dropped the kernel (every thread unwound) in {:.1?}", start.elapsed());
+    let (took, cpu) = (start.elapsed(), cpu_time() - cpu_start);
+    println!("dropped the kernel (every thread unwound) in {took:.1?} (CPU time {cpu:.1?})");
 }

@@ -170,8 +170,8 @@ impl KernelBuilder {
                     self.stack_pool,
                     self.guards.unwrap_or_else(Guards::detect),
                 ),
-                // The root, and the programs beside the threads.
-                self.expected_threads.saturating_add(1),
+                // The root, and a few programs beside the threads.
+                self.expected_threads.saturating_add(16),
                 vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
             ),
         }
@@ -1009,6 +1009,57 @@ mod tests {
                 "frames {frames:x?}, body frame {body:#x}"
             );
         }
+    }
+
+    /// With `mprotect` guards (the fallback, forced), threads run, end and
+    /// hand their stacks on through the pool as with guard regions.
+    #[test]
+    fn a_kernel_with_the_fallback_guards_runs_and_reuses_stacks() {
+        let mut kernel = Kernel::builder()
+            .virtual_time(true)
+            .stack_size(32 * 1024)
+            .guards(crate::stack::Guards::Protect)
+            .build();
+        assert_eq!(kernel.shared().core().stacks.guards(), crate::stack::Guards::Protect);
+        let sum = kernel
+            .run(|| {
+                let mut sum = 0;
+                for round in 0..3u64 {
+                    let threads: Vec<_> = (0..50u64)
+                        .map(|i| {
+                            thread::create(move || {
+                                os::sleep(Duration::from_secs(1));
+                                std::hint::black_box([i; 512])[0] + round
+                            })
+                        })
+                        .collect();
+                    sum += threads.into_iter().map(|t| t.wait().unwrap()).sum::<u64>();
+                }
+                sum
+            })
+            .unwrap();
+        assert_eq!(sum, 3 * (0..50).sum::<u64>() + 50 * (1 + 2));
+        assert!(kernel.shared().core().stacks.pooled() >= 50);
+    }
+
+    /// `expected_threads` sizes the task table and the waiter index: that
+    /// many threads blocked on names of their own grow neither.
+    #[test]
+    fn expected_threads_sizes_the_tables_up_front() {
+        let mut kernel = Kernel::builder().virtual_time(true).expected_threads(3000).build();
+        let (tasks, names) = {
+            let core = kernel.shared().core();
+            (core.tasks.capacity(), core.waiters.capacity())
+        };
+        assert!(tasks > 3000 && names >= 3000, "{tasks} {names}");
+        kernel.spawn(|| {
+            for i in 0..3000 {
+                let name = format!("n{i}");
+                thread::create(move || event::pull(None, name.as_str()));
+            }
+        });
+        let core = kernel.shared().core();
+        assert_eq!((core.tasks.capacity(), core.waiters.capacity()), (tasks, names));
     }
 }
 

@@ -382,6 +382,11 @@ impl Tasks {
         self.places.reserve(additional);
     }
 
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.places.capacity()
+    }
+
     /// Adds the task `make` makes, built in its place; returns its key.
     #[inline(always)]
     pub(crate) fn insert(&mut self, make: impl FnOnce() -> Task) -> TaskKey {

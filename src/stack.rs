@@ -7,8 +7,8 @@ use std::io;
 
 pub(crate) mod chunks;
 
-pub(crate) use chunks::{Guards, ThreadStack};
 use chunks::Chunks;
+pub(crate) use chunks::{Guards, ThreadStack};
 
 /// The default size of a green thread's stack (usable bytes; a 64 KiB
 /// emergency zone and a guard page are added below it, see

@@ -90,6 +90,11 @@ impl Waiters {
         self.sweep_at = self.sweep_at.max(names);
     }
 
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.by_name.capacity()
+    }
+
     pub(crate) fn add(&mut self, filter: &Filter, parker: Parker) {
         match &filter.name {
             NameTest::Exact(name) => self.add_under(name, parker),

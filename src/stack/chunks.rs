@@ -48,6 +48,17 @@ pub(crate) const MADV_GUARD_INSTALL: libc::c_int = 102;
 #[cfg(target_os = "linux")]
 pub(crate) const MADV_GUARD_REMOVE: libc::c_int = 103;
 
+/// `process_madvise`'s name for the calling process (Linux 6.15): advice
+/// on many ranges in one system call, with no file descriptor to keep.
+#[cfg(target_os = "linux")]
+const PIDFD_SELF: libc::c_int = -10_000;
+
+/// The most slots whose guards are installed (and whose top pages are made
+/// ready) in one go: the next slots of a chunk, when the one before them is
+/// carved. Batches start at one slot and double, so that a kernel of a few
+/// threads prepares few.
+const BATCH: usize = 64;
+
 /// The environment variable that makes every stack of the process use
 /// [`Guards::Protect`] when set to `mprotect`: to compare the two kinds, or
 /// to go round a kernel whose guard regions misbehave.
@@ -56,8 +67,9 @@ pub(crate) const GUARDS_VAR: &str = "COTHREAD_STACK_GUARDS";
 /// A chunk's address space, about: at 256 KiB stacks, about 200 stacks a chunk.
 const CHUNK_BYTES: usize = 64 << 20;
 
-/// Freed slots of live chunks whose pages stay committed, at most; past it
-/// they are given back to the OS, all at once.
+/// Freed slots of live chunks whose pages stay committed, at most (or two
+/// chunks' worth, if more); past it they are given back to the OS, all at
+/// once.
 pub(crate) const DIRTY_SLOTS: usize = 256;
 
 /// How the guard page and the emergency zone below each stack are made.
@@ -142,10 +154,17 @@ fn map(len: usize, guards: Guards) -> io::Result<usize> {
     // touches no memory the program has.
     let address = unsafe { libc::mmap(ptr::null_mut(), len, prot, flags, -1, 0) };
     if address == libc::MAP_FAILED {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(address as usize)
+        return Err(io::Error::last_os_error());
     }
+    // A stack's first touch must commit one page, not a huge page of 2 MiB
+    // (where transparent huge pages are always on). The whole mapping is
+    // marked, so that it still merges with its neighbours.
+    #[cfg(target_os = "linux")]
+    // SAFETY: advice on a mapping of our own that nothing uses yet.
+    unsafe {
+        libc::madvise(address, len, libc::MADV_NOHUGEPAGE)
+    };
+    Ok(address as usize)
 }
 
 /// Unmaps a chunk's mapping (or a scratch one).
@@ -182,7 +201,11 @@ fn arm(low: usize, slot: usize, guards: Guards, fresh: bool) -> io::Result<()> {
         // zone of an opened one inaccessible again.
         Guards::Protect if fresh => unsafe {
             let stack = low + page + EMERGENCY;
-            libc::mprotect(stack as *mut c_void, slot - (stack - low), libc::PROT_READ | libc::PROT_WRITE)
+            libc::mprotect(
+                stack as *mut c_void,
+                slot - (stack - low),
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
         },
         // SAFETY: as above.
         Guards::Protect => unsafe {
@@ -193,6 +216,42 @@ fn arm(low: usize, slot: usize, guards: Guards, fresh: bool) -> io::Result<()> {
         0 => Ok(()),
         _ => Err(io::Error::last_os_error()),
     }
+}
+
+/// Arms `n` fresh slots from `low` on ([`arm`]), and, with guard regions,
+/// commits each one's top page, which its first thread touches at once: in
+/// two system calls for all of them where the kernel takes advice on many
+/// ranges at once (`process_madvise`, Linux 6.15), else one a slot.
+fn arm_batch(low: usize, n: usize, slot: usize, guards: Guards) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if guards == Guards::Regions && n > 1 {
+        let page = page_size();
+        let ranges = |offset: usize, len: usize| {
+            let mut ranges = [libc::iovec { iov_base: ptr::null_mut(), iov_len: 0 }; BATCH];
+            for (i, range) in ranges.iter_mut().take(n).enumerate() {
+                *range = libc::iovec {
+                    iov_base: (low + i * slot + offset) as *mut c_void,
+                    iov_len: len,
+                };
+            }
+            ranges
+        };
+        let advise = |ranges: &[libc::iovec; BATCH], advice: libc::c_int| {
+            // SAFETY: `process_madvise` reads `n` ranges, each inside a fresh
+            // slot of our own on which no coroutine runs yet: its guard page
+            // and emergency zone, or its top page.
+            unsafe {
+                libc::syscall(libc::SYS_process_madvise, PIDFD_SELF, ranges.as_ptr(), n, advice, 0)
+            }
+        };
+        let guard = page + EMERGENCY;
+        if advise(&ranges(0, guard), MADV_GUARD_INSTALL) == (n * guard) as libc::c_long {
+            // A hint: a page it cannot commit now is committed when touched.
+            advise(&ranges(slot - page, page), libc::MADV_POPULATE_WRITE);
+            return Ok(());
+        }
+    }
+    (0..n).try_for_each(|i| arm(low + i * slot, slot, guards, true))
 }
 
 /// Memory mappings held by stacks in this process, in every kernel on
@@ -303,6 +362,9 @@ struct Chunk {
     slots: usize,
     /// Slots carved so far, from the lowest up.
     carved: usize,
+    /// Slots whose guards are installed, from the lowest up (at least
+    /// `carved`).
+    armed: usize,
     /// Stacks of this chunk that exist (in use, pooled, or kept for ever).
     live: usize,
     /// Carved slots no stack holds, by index, and whether their pages are
@@ -327,6 +389,8 @@ struct Arena {
     open: Vec<usize>,
     /// Free slots whose pages are committed, in all chunks.
     dirty: usize,
+    /// How many slots the next batch arms.
+    batch: usize,
     /// The pool is gone: an empty chunk is unmapped at once, whichever.
     closed: bool,
 }
@@ -368,6 +432,7 @@ impl Chunks {
             current: None,
             open: Vec::new(),
             dirty: 0,
+            batch: 1,
             closed: false,
         };
         Ok(Chunks { arena: Rc::new(RefCell::new(arena)) })
@@ -442,7 +507,12 @@ impl Arena {
         let slot = chunk.carved;
         let low = chunk.low + slot * slot_len;
         chunk._mapped.claim(guards.mappings_per_slot(), guards)?;
-        arm(low, slot_len, guards, true)?;
+        if chunk.armed == slot {
+            let n = self.batch.min(chunk.slots - slot);
+            arm_batch(low, n, slot_len, guards)?;
+            chunk.armed += n;
+            self.batch = (2 * self.batch).min(BATCH);
+        }
         chunk.carved += 1;
         chunk.live += 1;
         Ok((key, slot, low))
@@ -468,6 +538,7 @@ impl Arena {
             low,
             slots: self.slots_per_chunk,
             carved: 0,
+            armed: 0,
             live: 0,
             free: Vec::new(),
             listed: false,
@@ -491,7 +562,10 @@ impl Arena {
             self.open.push(key);
         }
         self.dirty += 1;
-        if self.dirty > DIRTY_SLOTS {
+        // Not while only the chunk being carved and one emptying hold them
+        // (threads ending in the order they started, as when a kernel is
+        // dropped): those go with their chunk.
+        if self.dirty > DIRTY_SLOTS.max(2 * self.slots_per_chunk) {
             self.discard_dirty();
         }
     }
@@ -672,21 +746,25 @@ mod tests {
 
     #[test]
     fn dirty_slots_beyond_the_bound_give_their_pages_back() {
-        let chunks = Chunks::new(16 * 1024, Some(DIRTY_SLOTS + 2), Guards::detect()).unwrap();
-        let stacks: Vec<_> = (0..DIRTY_SLOTS + 2).map(|_| chunks.take().unwrap()).collect();
-        let (low, _) = stacks[0].usable();
+        // Chunks of 8, one stack of each kept: the other 7 of 40 chunks are
+        // dirty slots of live chunks, more than the bound.
+        let chunks = Chunks::new(16 * 1024, Some(8), Guards::detect()).unwrap();
+        let stacks: Vec<_> = (0..8 * 40).map(|_| chunks.take().unwrap()).collect();
+        let (low, _) = stacks[1].usable();
         // SAFETY: the usable part of a stack no coroutine runs on.
         unsafe { ptr::write_bytes(low as *mut u8, 9, 64) };
-        let mut stacks = stacks.into_iter();
-        let keep_chunk = stacks.next_back().unwrap();
-        drop(stacks);
-        assert_eq!(chunks.arena.borrow().dirty, 0, "discarded past the bound");
+        let (kept, freed): (Vec<_>, Vec<_>) =
+            stacks.into_iter().enumerate().partition(|(i, _)| i % 8 == 0);
+        assert!(freed.len() > DIRTY_SLOTS);
+        drop(freed);
+        assert_eq!(chunks.mapped_chunks(), 40);
+        assert!(chunks.arena.borrow().dirty < DIRTY_SLOTS, "discarded past the bound");
         // The slot reads as zeros when reused.
-        let again: Vec<_> = (0..DIRTY_SLOTS + 1).map(|_| chunks.take().unwrap()).collect();
+        let again: Vec<_> = (0..7 * 40).map(|_| chunks.take().unwrap()).collect();
         let reused = again.iter().find(|s| s.usable().0 == low).expect("the slot is reused");
         // SAFETY: as above.
         assert_eq!(unsafe { *(reused.usable().0 as *const u8) }, 0);
-        drop(keep_chunk);
+        drop(kept);
     }
 
     #[test]
