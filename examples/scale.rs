@@ -1,25 +1,25 @@
 //! How many idle threads fit, and what each costs: creates N threads blocked in
-//! `event::pull`, then prints the time to create them, the resident memory per
-//! thread (the growth of `/proc/self/statm` over the creation, divided by N),
-//! and the memory mappings per thread, against the OS's limit on mappings
-//! (`vm.max_map_count`). A run on a 2-core Intel Xeon:
+//! `event::pull`, then prints the time to create them (wall and CPU time), the
+//! resident memory per thread (the growth of `/proc/self/statm` over the
+//! creation, divided by N), the page tables per thread (`VmPTE`), and the
+//! memory mappings per thread. A run on a 2-core VM (AMD EPYC, Linux 6.18):
 //!
 //! ```text
 //! $ cargo run --release --example scale
 //! scale: 10000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
-//! vm.max_map_count = 65530: room for 32 253 threads at 2 mappings each (a stack and its guard page), 1024 mappings kept for the rest of the process (30 in use now)
-//! created 10000 threads in 56.2ms (5.62 µs each)
-//! resident memory: +44.5 MiB, 4.56 KiB per thread (/proc/self/statm)
-//! memory mappings: +20002, 2.00 per thread
-//! one push woke 1 thread(s) in 8.6µs
-//! dropped the kernel (every thread unwound) in 95.6ms
+//! created 10000 threads in 146.7ms (14.67 µs each; CPU time 35.5ms, 3.55 µs each)
+//! resident memory: +45.4 MiB, 4.65 KiB per thread (/proc/self/statm)
+//! page tables: +1.6 MiB, 0.17 KiB per thread; with resident memory, 4.81 KiB per thread (/proc/self/status, VmPTE)
+//! memory mappings: +2, 0.00 per thread (vm.max_map_count: 65530)
+//! one push woke 1 thread(s) in 11.7µs
+//! dropped the kernel (every thread unwound) in 134.4ms (CPU time 101.3ms)
 //! ```
 //!
 //! The figures are a release build's: run it with `--release`. A debug build
 //! (`cargo run --example scale`) runs the same, but its frames are larger and
 //! its code slower, so it shows about twice the resident memory per thread
-//! (8.60 KiB against 4.59 KiB on one machine) and slower creation, pushes
-//! and drops.
+//! and slower creation, pushes and drops. On a shared machine the CPU time
+//! is the steadier figure.
 //!
 //! Its arguments:
 //!
@@ -30,34 +30,35 @@
 //! N defaults to 10 000. Each thread waits for a signal of its own name
 //! (`--one-name`: all wait for the same one). Stacks are K KiB (default 16):
 //! only the pages a thread touches take memory, so what an idle thread costs
-//! is its resident memory, not its stack size. Each stack is two mappings (the
-//! stack and the guard page below it), and cothread keeps 1/64 of Linux's
+//! is its resident memory, not its stack size (but its page tables grow with
+//! the stack's address space, 4 KiB per 2 MiB). The kernel is built with
+//! `KernelBuilder::expected_threads(N)`.
+//!
+//! On Linux 6.13 and later the stacks are carved out of large mappings with
+//! guard regions, and a million threads take a handful of mappings. On older
+//! kernels each stack is two mappings, and cothread keeps 1/64 of Linux's
 //! `vm.max_map_count` (at least 1 024 mappings) for the rest of the process,
-//! so the default limit (65 530) allows 32 253 threads; past it
+//! so the default limit (65 530) allows about 32 000 threads; past it
 //! `thread::Builder::spawn` returns
-//! [`Error::StackAlloc`](cothread::Error::StackAlloc), and the example says
-//! how many it created and how to raise the limit. A run past that limit, on
-//! the same machine:
+//! [`Error::StackAlloc`](cothread::Error::StackAlloc), whose text names the
+//! limit and how to raise it, and the example stops there. Such a kernel's
+//! behaviour can be had on any (`COTHREAD_STACK_GUARDS=mprotect`):
 //!
 //! ```text
-//! $ cargo run --release --example scale -- 40000
+//! $ COTHREAD_STACK_GUARDS=mprotect cargo run --release --example scale -- 40000
 //! scale: 40000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
-//! vm.max_map_count = 65530: room for 32 253 threads at 2 mappings each (a stack and its guard page), 1024 mappings kept for the rest of the process (30 in use now)
-//!   40000 threads need more: expect `Error::StackAlloc` at 32 253. Raise the limit first:
-//!     sudo sysctl -w vm.max_map_count=131072
-//!   (or write the number to /proc/sys/vm/max_map_count; to keep it, add `vm.max_map_count = 131072` to a file in /etc/sysctl.d/)
-//! created 32252 threads in 181.7ms (5.63 µs each)
-//! stopped at 32252 threads of 40000: cannot allocate a thread stack: 16384 bytes: this process holds 32253 stacks, all that vm.max_map_count (65530) leaves room for at 2 mappings each (use smaller stacks, or raise vm.max_map_count)
-//!   out of memory mappings (or memory): raise vm.max_map_count (see above) or create fewer threads
-//! resident memory: +144.6 MiB, 4.59 KiB per thread (/proc/self/statm)
-//! memory mappings: +64506, 2.00 per thread
-//! one push woke 1 thread(s) in 9.4µs
-//! dropped the kernel (every thread unwound) in 284.3ms
+//! created 32231 threads in 322.9ms (10.02 µs each; CPU time 188.2ms, 5.84 µs each)
+//! stopped at 32231 threads of 40000: cannot allocate a thread stack: 16384 bytes: this process's stacks hold 64506 memory mappings, all that vm.max_map_count (65530) leaves room for; without guard regions (Linux 6.13 and later) each stack takes 2: raise vm.max_map_count (docs/performance.md, "Memory mappings"), use fewer threads, or run on Linux 6.13 or later
+//!   out of stacks: the error says which limit was reached, and the fix
+//! resident memory: +146.5 MiB, 4.65 KiB per thread (/proc/self/statm)
+//! page tables: +5.2 MiB, 0.17 KiB per thread; with resident memory, 4.82 KiB per thread (/proc/self/status, VmPTE)
+//! memory mappings: +64473, 2.00 per thread (vm.max_map_count: 65530)
+//! one push woke 1 thread(s) in 13.2µs
+//! dropped the kernel (every thread unwound) in 661.9ms (CPU time 378.0ms)
 //! ```
 //!
-//! (32 252 threads and the program make the 32 253 stacks.)
-//!
-//! `docs/performance.md` has the runs with 100 000 and 1 000 000 threads.
+//! `docs/performance.md` ("Stacks") has the runs with 30 000 and 1 000 000
+//! threads of 256 KiB stacks.
 
 use std::cell::RefCell;
 use std::fs::File;

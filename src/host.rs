@@ -298,7 +298,8 @@ impl Kernel {
     /// - [`Error::NestedRun`] if called while a kernel runs on this OS thread
     ///   (from inside a green thread),
     /// - [`Error::StackAlloc`] if the OS refuses the program's stack, or the
-    ///   process holds as many stacks as `vm.max_map_count` leaves room for.
+    ///   process's stacks hold as much as a limit leaves room for (see
+    ///   [`Error::StackAlloc`]).
     ///
     /// # Examples
     ///

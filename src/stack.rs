@@ -40,10 +40,10 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// holds more than [`POOL_BYTES`].
 pub(crate) const KEEP: usize = 8 * 1024;
 
-/// The most memory the pool's stacks may hold, counting each stack that
-/// ran since the pool last gave pages back as its whole size, and each
-/// other as [`KEEP`]: past it, the pages below every pooled stack's top are
-/// given back.
+/// The most memory the pooled stacks that ran since the pool last gave
+/// pages back may hold, each counted at its whole size: past it, the pages
+/// below every pooled stack's top [`KEEP`] bytes are given back. (The others
+/// hold [`KEEP`] each, at most 8 MiB for the default pool of 1 024.)
 pub(crate) const POOL_BYTES: usize = 16 << 20;
 
 /// What is pooled with each stack: the box its coroutine lives in, made once
@@ -174,6 +174,9 @@ pub(crate) struct StackPool<H> {
     others: Vec<(usize, Chunks)>,
     stack_size: usize,
     max_pooled: usize,
+    /// The most pooled stacks that may have run since the last trim:
+    /// [`POOL_BYTES`] of them at their full size.
+    untrimmed: usize,
     guards: Guards,
 }
 
@@ -187,6 +190,7 @@ impl<H: Home> StackPool<H> {
             others: Vec::new(),
             stack_size,
             max_pooled,
+            untrimmed: POOL_BYTES / stack_size,
             guards,
         }
     }
@@ -243,8 +247,7 @@ impl<H: Home> StackPool<H> {
             return;
         }
         self.free.push((stack, home));
-        let ran = self.free.len() - self.trimmed;
-        if ran.saturating_mul(self.stack_size).saturating_add(self.trimmed * KEEP) > POOL_BYTES {
+        if self.free.len() - self.trimmed > self.untrimmed {
             self.trim();
         }
     }
