@@ -767,6 +767,41 @@ mod tests {
         drop(kept);
     }
 
+    /// Whether every page of `[low, low + len)` can be read: a guard region
+    /// or a `PROT_NONE` page makes the kernel refuse to populate it.
+    #[cfg(target_os = "linux")]
+    fn readable(low: usize, len: usize) -> bool {
+        // SAFETY: populating pages of a stack of our own reads nothing.
+        unsafe { libc::madvise(low as *mut c_void, len, libc::MADV_POPULATE_READ) == 0 }
+    }
+
+    /// The guard page and the zone are inaccessible; a zone opened the way
+    /// the overflow trap opens it is closed again by `rearm`.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_stacks_guards_hold_and_an_opened_zone_is_closed_again() {
+        for guards in both() {
+            let chunks = Chunks::new(16 * 1024, Some(4), guards).unwrap();
+            let _before = chunks.take().unwrap();
+            let stack = chunks.take().unwrap();
+            let (guard, page) = (stack.limit().get(), page_size());
+            let (usable, len) = stack.usable();
+            assert!(readable(usable, len), "{guards:?}");
+            assert!(!readable(guard, page) && !readable(guard + page, EMERGENCY), "{guards:?}");
+            // SAFETY: as the trap does, on the zone of a stack no coroutine runs on.
+            unsafe {
+                libc::madvise((guard + page) as *mut c_void, EMERGENCY, MADV_GUARD_REMOVE);
+                let rw = libc::PROT_READ | libc::PROT_WRITE;
+                assert_eq!(libc::mprotect((guard + page) as *mut c_void, EMERGENCY, rw), 0);
+            }
+            assert!(readable(guard + page, EMERGENCY) && !readable(guard, page), "{guards:?}");
+            let stack = stack.rearm().expect("closed again");
+            assert!(!readable(guard + page, EMERGENCY), "{guards:?}");
+            assert!(readable(usable, len));
+            drop(stack);
+        }
+    }
+
     #[test]
     fn the_mapping_limit_leaves_a_reserve() {
         // Linux's default: 1 024 mappings kept back, 32 253 stacks at two each.
