@@ -508,7 +508,12 @@ impl Arena {
         let low = chunk.low + slot * slot_len;
         chunk._mapped.claim(guards.mappings_per_slot(), guards)?;
         if chunk.armed == slot {
-            let n = self.batch.min(chunk.slots - slot);
+            // `mprotect` guards one slot at a time: each slot's mappings are
+            // counted as it is carved.
+            let n = match guards {
+                Guards::Regions => self.batch.min(chunk.slots - slot),
+                Guards::Protect => 1,
+            };
             arm_batch(low, n, slot_len, guards)?;
             chunk.armed += n;
             self.batch = (2 * self.batch).min(BATCH);
