@@ -24,7 +24,7 @@
 //! Its arguments:
 //!
 //! ```text
-//! cargo run --release --example scale -- [N] [--one-name] [--stack-kib K]
+//! cargo run --release --example scale -- [N] [--one-name] [--stack-kib K] [--no-hint]
 //! ```
 //!
 //! N defaults to 10 000. Each thread waits for a signal of its own name
@@ -32,7 +32,7 @@
 //! only the pages a thread touches take memory, so what an idle thread costs
 //! is its resident memory, not its stack size (but its page tables grow with
 //! the stack's address space, 4 KiB per 2 MiB). The kernel is built with
-//! `KernelBuilder::expected_threads(N)`.
+//! `KernelBuilder::expected_threads(N)` (`--no-hint`: without it).
 //!
 //! On Linux 6.13 and later the stacks are carved out of large mappings with
 //! guard regions, and a million threads take a handful of mappings. On older
@@ -72,14 +72,16 @@ struct Options {
     threads: usize,
     one_name: bool,
     stack_kib: usize,
+    hint: bool,
 }
 
 fn options() -> Options {
-    let mut options = Options { threads: 10_000, one_name: false, stack_kib: 16 };
+    let mut options = Options { threads: 10_000, one_name: false, stack_kib: 16, hint: true };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--one-name" => options.one_name = true,
+            "--no-hint" => options.hint = false,
             "--stack-kib" => {
                 options.stack_kib = args.next().and_then(|k| k.parse().ok()).unwrap_or_else(|| {
                     usage("--stack-kib takes a number of KiB");
@@ -93,7 +95,7 @@ fn options() -> Options {
 
 fn usage(bad: &str) -> ! {
     eprintln!("scale: unexpected argument `{bad}`");
-    eprintln!("usage: cargo run --release --example scale -- [N] [--one-name] [--stack-kib K]");
+    eprintln!("usage: cargo run --release --example scale -- [N] [--one-name] [--stack-kib K] [--no-hint]");
     std::process::exit(2)
 }
 
@@ -192,8 +194,10 @@ fn main() {
 
     let maps_before = mappings();
     let tables_before = page_tables();
-    let mut kernel =
-        Kernel::builder().stack_size(options.stack_kib * 1024).expected_threads(n).build();
+    let kernel = Kernel::builder()
+        .stack_size(options.stack_kib * 1024)
+        .expected_threads(if options.hint { n } else { 0 });
+    let mut kernel = kernel.build();
     let created = Rc::new(RefCell::new(Created::default()));
     let resident_before = resident_bytes(page);
     let (start, cpu_start) = (Instant::now(), cpu_time());
