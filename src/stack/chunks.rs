@@ -18,7 +18,10 @@
 //!   mappings a stack, as many as a stack of its own would take. The count of
 //!   the process's mappings is kept within `vm.max_map_count` ([`Mapped`]).
 //!
-//! A slot is carved (its guard installed) the first time it is used; a stack
+//! A slot is carved the first time it is used. Its guards are installed, a
+//! batch of slots ahead at a time ([`BATCH`]), where the kernel takes advice
+//! on many ranges in one call, with their top pages committed in the same
+//! way: two system calls for up to 64 new stacks. A stack
 //! that ends goes back to its chunk's free slots, its pages still committed
 //! ("dirty"), and is reused before a new slot is carved. Dirty slots beyond
 //! [`DIRTY_SLOTS`] give their pages back (`MADV_DONTNEED`); a chunk whose
