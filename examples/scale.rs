@@ -1,63 +1,64 @@
 //! How many idle threads fit, and what each costs: creates N threads blocked in
-//! `event::pull`, then prints the time to create them, the resident memory per
-//! thread (the growth of `/proc/self/statm` over the creation, divided by N),
-//! and the memory mappings per thread, against the OS's limit on mappings
-//! (`vm.max_map_count`). A run on a 2-core Intel Xeon:
+//! `event::pull`, then prints the time to create them (wall and CPU time), the
+//! resident memory per thread (the growth of `/proc/self/statm` over the
+//! creation, divided by N), the page tables per thread (`VmPTE`), and the
+//! memory mappings per thread. A run on a 2-core VM (AMD EPYC, Linux 6.18):
 //!
 //! ```text
 //! $ cargo run --release --example scale
 //! scale: 10000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
-//! vm.max_map_count = 65530: room for 32 253 threads at 2 mappings each (a stack and its guard page), 1024 mappings kept for the rest of the process (30 in use now)
-//! created 10000 threads in 56.2ms (5.62 µs each)
-//! resident memory: +44.5 MiB, 4.56 KiB per thread (/proc/self/statm)
-//! memory mappings: +20002, 2.00 per thread
-//! one push woke 1 thread(s) in 8.6µs
-//! dropped the kernel (every thread unwound) in 95.6ms
+//! created 10000 threads in 146.7ms (14.67 µs each; CPU time 35.5ms, 3.55 µs each)
+//! resident memory: +45.4 MiB, 4.65 KiB per thread (/proc/self/statm)
+//! page tables: +1.6 MiB, 0.17 KiB per thread; with resident memory, 4.81 KiB per thread (/proc/self/status, VmPTE)
+//! memory mappings: +2, 0.00 per thread (vm.max_map_count: 65530)
+//! one push woke 1 thread(s) in 11.7µs
+//! dropped the kernel (every thread unwound) in 134.4ms (CPU time 101.3ms)
 //! ```
 //!
 //! The figures are a release build's: run it with `--release`. A debug build
 //! (`cargo run --example scale`) runs the same, but its frames are larger and
 //! its code slower, so it shows about twice the resident memory per thread
-//! (8.60 KiB against 4.59 KiB on one machine) and slower creation, pushes
-//! and drops.
+//! and slower creation, pushes and drops. On a shared machine the CPU time
+//! is the steadier figure.
 //!
 //! Its arguments:
 //!
 //! ```text
-//! cargo run --release --example scale -- [N] [--one-name] [--stack-kib K]
+//! cargo run --release --example scale -- [N] [--one-name] [--stack-kib K] [--no-hint]
 //! ```
 //!
 //! N defaults to 10 000. Each thread waits for a signal of its own name
 //! (`--one-name`: all wait for the same one). Stacks are K KiB (default 16):
 //! only the pages a thread touches take memory, so what an idle thread costs
-//! is its resident memory, not its stack size. Each stack is two mappings (the
-//! stack and the guard page below it), and cothread keeps 1/64 of Linux's
+//! is its resident memory, not its stack size (but its page tables grow with
+//! the stack's address space, 4 KiB per 2 MiB). The kernel is built with
+//! `KernelBuilder::expected_threads(N)` (`--no-hint`: without it).
+//!
+//! On Linux 6.13 and later the stacks are carved out of large mappings with
+//! guard regions, and a million threads take a handful of mappings. On older
+//! kernels each stack is two mappings, and cothread keeps 1/64 of Linux's
 //! `vm.max_map_count` (at least 1 024 mappings) for the rest of the process,
-//! so the default limit (65 530) allows 32 253 threads; past it
+//! so the default limit (65 530) allows about 32 000 threads; past it
 //! `thread::Builder::spawn` returns
-//! [`Error::StackAlloc`](cothread::Error::StackAlloc), and the example says
-//! how many it created and how to raise the limit. A run past that limit, on
-//! the same machine:
+//! [`Error::StackAlloc`](cothread::Error::StackAlloc), whose text names the
+//! limit and how to raise it, and the example stops there. Such a kernel's
+//! behaviour can be had on any (`COTHREAD_STACK_GUARDS=mprotect`):
 //!
 //! ```text
-//! $ cargo run --release --example scale -- 40000
+//! $ COTHREAD_STACK_GUARDS=mprotect cargo run --release --example scale -- 40000
 //! scale: 40000 idle threads blocked in event::pull (distinct names), 16 KiB stacks
-//! vm.max_map_count = 65530: room for 32 253 threads at 2 mappings each (a stack and its guard page), 1024 mappings kept for the rest of the process (30 in use now)
-//!   40000 threads need more: expect `Error::StackAlloc` at 32 253. Raise the limit first:
-//!     sudo sysctl -w vm.max_map_count=131072
-//!   (or write the number to /proc/sys/vm/max_map_count; to keep it, add `vm.max_map_count = 131072` to a file in /etc/sysctl.d/)
-//! created 32252 threads in 181.7ms (5.63 µs each)
-//! stopped at 32252 threads of 40000: cannot allocate a thread stack: 16384 bytes: this process holds 32253 stacks, all that vm.max_map_count (65530) leaves room for at 2 mappings each (use smaller stacks, or raise vm.max_map_count)
-//!   out of memory mappings (or memory): raise vm.max_map_count (see above) or create fewer threads
-//! resident memory: +144.6 MiB, 4.59 KiB per thread (/proc/self/statm)
-//! memory mappings: +64506, 2.00 per thread
-//! one push woke 1 thread(s) in 9.4µs
-//! dropped the kernel (every thread unwound) in 284.3ms
+//! created 32231 threads in 322.9ms (10.02 µs each; CPU time 188.2ms, 5.84 µs each)
+//! stopped at 32231 threads of 40000: cannot allocate a thread stack: 16384 bytes: this process's stacks hold 64506 memory mappings, all that vm.max_map_count (65530) leaves room for; without guard regions (Linux 6.13 and later) each stack takes 2: raise vm.max_map_count (docs/performance.md, "Memory mappings"), use fewer threads, or run on Linux 6.13 or later
+//!   out of stacks: the error says which limit was reached, and the fix
+//! resident memory: +146.5 MiB, 4.65 KiB per thread (/proc/self/statm)
+//! page tables: +5.2 MiB, 0.17 KiB per thread; with resident memory, 4.82 KiB per thread (/proc/self/status, VmPTE)
+//! memory mappings: +64473, 2.00 per thread (vm.max_map_count: 65530)
+//! one push woke 1 thread(s) in 13.2µs
+//! dropped the kernel (every thread unwound) in 661.9ms (CPU time 378.0ms)
 //! ```
 //!
-//! (32 252 threads and the program make the 32 253 stacks.)
-//!
-//! `docs/performance.md` has the runs with 100 000 and 1 000 000 threads.
+//! `docs/performance.md` ("Stacks") has the runs with 30 000 and 1 000 000
+//! threads of 256 KiB stacks.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -67,21 +68,20 @@ use std::time::{Duration, Instant};
 
 use cothread::{event, thread, Error, Kernel, Signal};
 
-/// Mappings each thread takes: its stack and the guard page below it.
-const MAPPINGS_PER_THREAD: usize = 2;
-
 struct Options {
     threads: usize,
     one_name: bool,
     stack_kib: usize,
+    hint: bool,
 }
 
 fn options() -> Options {
-    let mut options = Options { threads: 10_000, one_name: false, stack_kib: 16 };
+    let mut options = Options { threads: 10_000, one_name: false, stack_kib: 16, hint: true };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--one-name" => options.one_name = true,
+            "--no-hint" => options.hint = false,
             "--stack-kib" => {
                 options.stack_kib = args.next().and_then(|k| k.parse().ok()).unwrap_or_else(|| {
                     usage("--stack-kib takes a number of KiB");
@@ -95,7 +95,7 @@ fn options() -> Options {
 
 fn usage(bad: &str) -> ! {
     eprintln!("scale: unexpected argument `{bad}`");
-    eprintln!("usage: cargo run --release --example scale -- [N] [--one-name] [--stack-kib K]");
+    eprintln!("usage: cargo run --release --example scale -- [N] [--one-name] [--stack-kib K] [--no-hint]");
     std::process::exit(2)
 }
 
@@ -139,21 +139,31 @@ fn mappings() -> Option<usize> {
     }
 }
 
+/// The memory the process's page tables take, in bytes (`VmPTE` in
+/// `/proc/self/status`).
+fn page_tables() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmPTE:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn max_map_count() -> Option<usize> {
     std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
 }
 
-/// `12345678` as `12 345 678`.
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
+/// The CPU time this process has used, in user and system mode together
+/// (on a shared machine, a steadier measure than the wall clock).
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` writes the `rusage` it is given; zeroes are a
+    // valid value of it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn per_item(total: Duration, n: usize) -> String {
@@ -183,36 +193,14 @@ fn main() {
     );
 
     let maps_before = mappings();
-    match (max_map_count(), maps_before) {
-        (Some(limit), Some(used)) => {
-            // cothread refuses a stack while fewer than 1/64 of the limit (at
-            // least 1 024) mappings would be left for the rest of the process.
-            let reserve = (limit / 64).max(1024);
-            let room = limit.saturating_sub(reserve) / MAPPINGS_PER_THREAD;
-            println!(
-                "vm.max_map_count = {limit}: room for {} threads at {MAPPINGS_PER_THREAD} \
-                 mappings each (a stack and its guard page), {reserve} mappings kept for the \
-                 rest of the process ({used} in use now)",
-                grouped(room)
-            );
-            if n > room {
-                let needed = ((n * MAPPINGS_PER_THREAD + used) * 64 / 63).next_power_of_two();
-                println!(
-                    "  {n} threads need more: expect `Error::StackAlloc` at {}. Raise the \
-                     limit first:\n    sudo sysctl -w vm.max_map_count={needed}\n  (or write the \
-                     number to /proc/sys/vm/max_map_count; to keep it, add \
-                     `vm.max_map_count = {needed}` to a file in /etc/sysctl.d/)",
-                    grouped(room)
-                );
-            }
-        }
-        _ => println!("vm.max_map_count: unknown (not Linux?)"),
-    }
-
-    let mut kernel = Kernel::builder().stack_size(options.stack_kib * 1024).build();
+    let tables_before = page_tables();
+    let kernel = Kernel::builder()
+        .stack_size(options.stack_kib * 1024)
+        .expected_threads(if options.hint { n } else { 0 });
+    let mut kernel = kernel.build();
     let created = Rc::new(RefCell::new(Created::default()));
     let resident_before = resident_bytes(page);
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_time());
     let report = Rc::clone(&created);
     let one_name = options.one_name;
     let program = kernel.spawn(move || {
@@ -231,19 +219,21 @@ fn main() {
         // Stay alive (a program that returns would join its threads).
         event::pull(None, "quit");
     });
-    let took = start.elapsed();
+    let (took, cpu) = (start.elapsed(), cpu_time() - cpu_start);
     let resident_after = resident_bytes(page);
     let maps_after = mappings();
+    let tables_after = page_tables();
 
     let Created { threads, error } = std::mem::take(&mut *created.borrow_mut());
-    println!("created {threads} threads in {took:.1?} ({} each)", per_item(took, threads));
+    println!(
+        "created {threads} threads in {took:.1?} ({} each; CPU time {cpu:.1?}, {} each)",
+        per_item(took, threads),
+        per_item(cpu, threads)
+    );
     if let Some(error) = error {
         println!("stopped at {threads} threads of {n}: {error}");
         if matches!(error, Error::StackAlloc(_)) {
-            println!(
-                "  out of memory mappings (or memory): raise vm.max_map_count \
-                 (see above) or create fewer threads"
-            );
+            println!("  out of stacks: the error says which limit was reached, and the fix");
         }
     }
     if let (Some(before), Some(after)) = (resident_before, resident_after) {
@@ -254,10 +244,25 @@ fn main() {
             grown as f64 / 1024.0 / threads.max(1) as f64
         );
     }
+    if let (Some(before), Some(after), Some(resident)) =
+        (tables_before, tables_after, resident_after)
+    {
+        let grown = after.saturating_sub(before);
+        let all = resident.saturating_sub(resident_before.unwrap_or(0)) + grown;
+        println!(
+            "page tables: +{:.1} MiB, {:.2} KiB per thread; with resident memory, {:.2} KiB \
+             per thread (/proc/self/status, VmPTE)",
+            grown as f64 / (1024.0 * 1024.0),
+            grown as f64 / 1024.0 / threads.max(1) as f64,
+            all as f64 / 1024.0 / threads.max(1) as f64
+        );
+    }
     if let (Some(before), Some(after)) = (maps_before, maps_after) {
         let grown = after.saturating_sub(before);
+        let limit =
+            max_map_count().map_or_else(String::new, |l| format!(" (vm.max_map_count: {l})"));
         println!(
-            "memory mappings: +{grown}, {:.2} per thread",
+            "memory mappings: +{grown}, {:.2} per thread{limit}",
             grown as f64 / threads.max(1) as f64
         );
     }
@@ -271,8 +276,9 @@ fn main() {
         println!("one push woke {woke} thread(s) in {:.1?}", start.elapsed());
     }
 
-    let start = Instant::now();
+    let (start, cpu_start) = (Instant::now(), cpu_time());
     drop(program);
     drop(kernel);
-    println!("dropped the kernel (every thread unwound) in {:.1?}", start.elapsed());
+    let (took, cpu) = (start.elapsed(), cpu_time() - cpu_start);
+    println!("dropped the kernel (every thread unwound) in {took:.1?} (CPU time {cpu:.1?})");
 }

@@ -66,9 +66,11 @@ pub enum Error {
     /// Give deep recursion a larger stack with
     /// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size).
     StackOverflow,
-    /// No stack for a thread: the OS refused one (out of memory), or the
-    /// process holds as many as `vm.max_map_count` leaves room for (cothread
-    /// keeps mappings back for the rest of the process); the text says which.
+    /// No stack for a thread: the OS refused the address space or the memory,
+    /// or the process's stacks hold as much as a limit leaves room for (its
+    /// address-space limit, `RLIMIT_AS`; or, where the kernel has no guard
+    /// regions, `vm.max_map_count`), cothread keeping a reserve back for the
+    /// rest of the process; the text names the limit and the fix.
     StackAlloc(String),
     /// `Kernel::run` was called while a kernel is already running on this OS thread.
     NestedRun,

@@ -13,6 +13,7 @@ use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::*;
 use crate::process::{Kind, SpawnOptions};
 use crate::round::{Budget, Meter};
+use crate::stack::{Guards, StackPool};
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 ///
@@ -52,6 +53,10 @@ pub struct KernelBuilder {
     stack_size: usize,
     stack_pool: usize,
     workers: usize,
+    expected_threads: usize,
+    /// The guards of this kernel's stacks: `None`, the best the OS offers
+    /// (set otherwise only by tests, to try the fallback).
+    guards: Option<Guards>,
 }
 
 impl KernelBuilder {
@@ -106,6 +111,32 @@ impl KernelBuilder {
         self
     }
 
+    /// How many threads the host expects to have alive at once (default 0:
+    /// no guess). The kernel sizes its task table and its index of the
+    /// threads waiting in [`event::pull`](crate::event::pull) for that many
+    /// up front, so that creating them never stops to grow a table: a hint,
+    /// not a limit (more may be created; each table then grows as it
+    /// would have). It costs about 400 bytes a thread of memory at once,
+    /// most of it untouched until used.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut kernel = cothread::Kernel::builder().expected_threads(100_000).build();
+    /// assert_eq!(kernel.run(|| 1 + 1).unwrap(), 2);
+    /// ```
+    pub fn expected_threads(mut self, threads: usize) -> Self {
+        self.expected_threads = threads;
+        self
+    }
+
+    /// Gives this kernel's stacks `guards` instead of the best the OS offers.
+    #[cfg(test)]
+    pub(crate) fn guards(mut self, guards: Guards) -> Self {
+        self.guards = Some(guards);
+        self
+    }
+
     /// The number of OS worker threads that run blocking jobs (default
     /// [`DEFAULT_WORKERS`]; at least one). They start with the first blocking
     /// job (one the OS refuses ends that job's run with
@@ -134,8 +165,13 @@ impl KernelBuilder {
         Kernel {
             shared: Shared::new(
                 self.virtual_time,
-                self.stack_size,
-                self.stack_pool,
+                StackPool::new(
+                    self.stack_size,
+                    self.stack_pool,
+                    self.guards.unwrap_or_else(Guards::detect),
+                ),
+                // The root, and a few programs beside the threads.
+                self.expected_threads.saturating_add(16),
                 vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
             ),
         }
@@ -149,6 +185,8 @@ impl Default for KernelBuilder {
             stack_size: DEFAULT_STACK_SIZE,
             stack_pool: DEFAULT_STACK_POOL,
             workers: DEFAULT_WORKERS,
+            expected_threads: 0,
+            guards: None,
         }
     }
 }
@@ -260,7 +298,8 @@ impl Kernel {
     /// - [`Error::NestedRun`] if called while a kernel runs on this OS thread
     ///   (from inside a green thread),
     /// - [`Error::StackAlloc`] if the OS refuses the program's stack, or the
-    ///   process holds as many stacks as `vm.max_map_count` leaves room for.
+    ///   process's stacks hold as much as a limit leaves room for (see
+    ///   [`Error::StackAlloc`]).
     ///
     /// # Examples
     ///
@@ -1009,6 +1048,57 @@ mod tests {
                 "frames {frames:x?}, body frame {body:#x}"
             );
         }
+    }
+
+    /// With `mprotect` guards (the fallback, forced), threads run, end and
+    /// hand their stacks on through the pool as with guard regions.
+    #[test]
+    fn a_kernel_with_the_fallback_guards_runs_and_reuses_stacks() {
+        let mut kernel = Kernel::builder()
+            .virtual_time(true)
+            .stack_size(32 * 1024)
+            .guards(crate::stack::Guards::Protect)
+            .build();
+        assert_eq!(kernel.shared().core().stacks.guards(), crate::stack::Guards::Protect);
+        let sum = kernel
+            .run(|| {
+                let mut sum = 0;
+                for round in 0..3u64 {
+                    let threads: Vec<_> = (0..50u64)
+                        .map(|i| {
+                            thread::create(move || {
+                                os::sleep(Duration::from_secs(1));
+                                std::hint::black_box([i; 512])[0] + round
+                            })
+                        })
+                        .collect();
+                    sum += threads.into_iter().map(|t| t.wait().unwrap()).sum::<u64>();
+                }
+                sum
+            })
+            .unwrap();
+        assert_eq!(sum, 3 * (0..50).sum::<u64>() + 50 * (1 + 2));
+        assert!(kernel.shared().core().stacks.pooled() >= 50);
+    }
+
+    /// `expected_threads` sizes the task table and the waiter index: that
+    /// many threads blocked on names of their own grow neither.
+    #[test]
+    fn expected_threads_sizes_the_tables_up_front() {
+        let mut kernel = Kernel::builder().virtual_time(true).expected_threads(3000).build();
+        let (tasks, names) = {
+            let core = kernel.shared().core();
+            (core.tasks.capacity(), core.waiters.capacity())
+        };
+        assert!(tasks > 3000 && names >= 3000, "{tasks} {names}");
+        kernel.spawn(|| {
+            for i in 0..3000 {
+                let name = format!("n{i}");
+                thread::create(move || event::pull(None, name.as_str()));
+            }
+        });
+        let core = kernel.shared().core();
+        assert_eq!((core.tasks.capacity(), core.waiters.capacity()), (tasks, names));
     }
 }
 

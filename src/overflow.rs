@@ -1,8 +1,9 @@
 //! Stack overflow in a green thread ends that thread only.
 //!
-//! Every green thread runs on a [`DefaultStack`](corosensei::stack::DefaultStack)
-//! with one `PROT_NONE` guard page below it, so running off the bottom of the
-//! stack faults (`SIGSEGV`, or `SIGBUS` on some kernels) instead of corrupting
+//! Every green thread runs on a stack carved out of a chunk (`stack::chunks`)
+//! with a guard page below it (a guard region, or a `PROT_NONE` page where the
+//! kernel has no guard regions), so running off the bottom of the stack
+//! faults (`SIGSEGV`, or `SIGBUS` on some kernels) instead of corrupting
 //! memory. A fault handler, installed once per process, runs on the OS thread's
 //! alternate signal stack (the faulting stack has no room left). When the fault
 //! is an access to the guard page of the green thread now on the CPU, and the
@@ -80,7 +81,7 @@ fn hooks() -> Option<&'static KernelHooks> {
     HOOKS.get()
 }
 
-pub(crate) use imp::{arm, guard, prepare_thread, take_tripped, tripped};
+pub(crate) use imp::{guard, prepare_thread, take_tripped, tripped};
 
 /// The emergency zone: bytes of stack below every green thread's usable
 /// stack, above its guard page, kept inaccessible until the thread first
@@ -223,22 +224,6 @@ mod imp {
         true
     }
 
-    /// Makes `stack`'s emergency zone (the [`EMERGENCY`](super::EMERGENCY)
-    /// bytes above its guard page) inaccessible, as the fault handler
-    /// expects of every green thread's stack.
-    pub(crate) fn arm(stack: &corosensei::stack::DefaultStack) -> io::Result<()> {
-        use corosensei::stack::Stack;
-        let page = page_size();
-        let zone = stack.limit().get() + page;
-        // SAFETY: the zone lies inside the stack's own mapping (the stack is
-        // larger than the zone: `StackPool` adds the zone to every size), no
-        // coroutine runs on the stack yet, and nothing else refers to it.
-        match unsafe { libc::mprotect(zone as *mut c_void, super::EMERGENCY, libc::PROT_NONE) } {
-            0 => Ok(()),
-            _ => Err(io::Error::last_os_error()),
-        }
-    }
-
     /// The page size, read on first use.
     fn page_size() -> usize {
         match PAGE_SIZE.load(Ordering::Relaxed) {
@@ -331,8 +316,8 @@ mod imp {
         if !in_bounds(fault) || !in_bounds(stack_pointer(context)) {
             return false;
         }
-        // The trap handler's bounds span the whole mapping of a `DefaultStack`,
-        // whose lowest page is its guard page, with the emergency zone above:
+        // The trap handler's bounds span the whole slot of a stack, whose
+        // lowest page is its guard page, with the emergency zone above:
         // the addresses in bounds whose address that much lower is not.
         let within = |len: usize| fault.checked_sub(len).map_or(true, |below| !in_bounds(below));
         // No place left to note an opened zone (never in practice): the
@@ -351,11 +336,26 @@ mod imp {
             }
             let zone = (low + page) as *mut c_void;
             // SAFETY: the zone is part of the running green thread's stack
-            // mapping (checked above: in bounds, above the guard page), made
-            // inaccessible by `arm`; giving it back its access changes no
-            // memory. `mprotect` is a plain system call.
+            // slot (checked above: in bounds, above the guard page), made
+            // inaccessible by the stack allocator, with a guard region or
+            // `PROT_NONE` (the handler does not know which: it undoes both;
+            // each is a no-op on a zone made the other way, and the guard
+            // region's removal fails harmlessly on a kernel without them).
+            // Giving the zone back its access changes no memory. `madvise`
+            // and `mprotect` are plain system calls.
+            // The interrupted code's `errno` is put back: a failed call sets it.
             let opened = unsafe {
-                libc::mprotect(zone, super::EMERGENCY, libc::PROT_READ | libc::PROT_WRITE) == 0
+                let errno = libc::__errno_location();
+                let saved = *errno;
+                let removed =
+                    libc::madvise(zone, super::EMERGENCY, crate::stack::chunks::MADV_GUARD_REMOVE)
+                        == 0
+                        || *errno == libc::EINVAL;
+                let opened = removed
+                    && libc::mprotect(zone, super::EMERGENCY, libc::PROT_READ | libc::PROT_WRITE)
+                        == 0;
+                *errno = saved;
+                opened
             };
             if opened {
                 TRIPPED.with(|t| t[place].set(low));
@@ -604,10 +604,6 @@ mod imp {
 
     pub(crate) fn take_tripped(_low: usize) -> bool {
         false
-    }
-
-    pub(crate) fn arm(_stack: &corosensei::stack::DefaultStack) -> std::io::Result<()> {
-        Ok(())
     }
 
     pub(crate) fn guard<R>(_trap: Trap, resume: impl FnOnce() -> R) -> R {

@@ -30,21 +30,18 @@ pub(crate) enum Wake {
 
 /// A green thread's coroutine. It returns [`Exit::Overflow`] when the fault
 /// handler ended it on a stack overflow (see `overflow`).
-pub(crate) type Co = Coroutine<Wake, (), Exit, corosensei::stack::DefaultStack>;
+pub(crate) type Co = Coroutine<Wake, (), Exit, crate::stack::ThreadStack>;
 
 /// Where a task's coroutine is kept while it is parked, boxed so that parking
 /// and resuming it moves a pointer, not the coroutine. The stack pool keeps a
-/// home (emptied) with its stack, so that a spawn allocates none, and the home
-/// holds the stack's place in the process's count of stacks (see
-/// [`Mapped`](crate::stack::Mapped)): it lives exactly as long as the stack.
+/// home (emptied) with its stack, so that a spawn allocates none.
 pub(crate) struct Home {
     pub(crate) co: Option<Co>,
-    _mapped: crate::stack::Mapped,
 }
 
 impl crate::stack::Home for Home {
-    fn new(mapped: crate::stack::Mapped) -> Box<Home> {
-        Box::new(Home { co: None, _mapped: mapped })
+    fn new() -> Box<Home> {
+        Box::new(Home { co: None })
     }
 
     fn is_empty(&self) -> bool {
@@ -388,6 +385,16 @@ enum Place {
 }
 
 impl Tasks {
+    /// Makes room for `additional` more tasks without growing the table.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.places.reserve(additional);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.places.capacity()
+    }
+
     /// Adds the task `make` makes, built in its place; returns its key.
     #[inline(always)]
     pub(crate) fn insert(&mut self, make: impl FnOnce() -> Task) -> TaskKey {
@@ -621,9 +628,7 @@ impl Shared {
             let (stack, mut home, pooled_stack) =
                 core.stacks.take(options.stack_size).map_err(|err| {
                     let size = options.stack_size.unwrap_or(core.stacks.stack_size());
-                    Error::StackAlloc(format!(
-                        "{size} bytes: {err} (use smaller stacks, or raise vm.max_map_count)"
-                    ))
+                    Error::StackAlloc(format!("{size} bytes: {err}"))
                 })?;
             let result = slot.clone();
             let (stack_end, stack_low) = (stack.base().get(), stack.limit().get());
@@ -928,9 +933,11 @@ impl Shared {
                         std::mem::take(&mut task.woke),
                     )
                 });
-                // An emergency zone it opened stays open: the stack is freed.
-                let tripped = overflow::forget_stack(task.stack_low, task.frames.end);
-                let pooled_stack = task.pooled_stack && !task.tripped && !tripped;
+                // A stack whose emergency zone was opened is not pooled: its
+                // zone is closed again, and it is freed.
+                let tripped =
+                    overflow::forget_stack(task.stack_low, task.frames.end) || task.tripped;
+                let pooled_stack = task.pooled_stack && !tripped;
                 core.tasks.remove(key);
                 let co = coroutine.co.take().expect("checked above");
                 if overflowed {
@@ -940,6 +947,8 @@ impl Shared {
                     core.quarantined += 1;
                 } else if pooled_stack {
                     core.stacks.give(co.into_stack(), coroutine);
+                } else if tripped {
+                    crate::stack::free_tripped(co.into_stack());
                 }
                 (user, graveyard)
             } else {

@@ -1,15 +1,14 @@
 //! The stack pool: coroutine stacks are reused, so creating a thread costs no
-//! `mmap`/`mprotect`/`munmap` once the pool is warm, and no allocation either:
-//! each stack is pooled with the home its coroutine lived in. And the count of
-//! stacks in the process, which keeps them within `vm.max_map_count`.
+//! system call once the pool is warm, and no allocation either: each stack
+//! is pooled with the home its coroutine lived in. Below it, the allocator
+//! that carves stacks out of chunks ([`chunks`]).
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
-use corosensei::stack::DefaultStack;
+pub(crate) mod chunks;
 
-use crate::overflow::EMERGENCY;
+use chunks::Chunks;
+pub(crate) use chunks::{Guards, ThreadStack};
 
 /// The default size of a green thread's stack (usable bytes; a 64 KiB
 /// emergency zone and a guard page are added below it, see
@@ -36,70 +35,24 @@ pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// ```
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
 
+/// What a pooled stack keeps committed: its top, where the next thread's
+/// first frames go. The pages below are given back to the OS when the pool
+/// holds more than [`POOL_BYTES`].
+pub(crate) const KEEP: usize = 8 * 1024;
+
+/// The most memory the pooled stacks that ran since the pool last gave
+/// pages back may hold, each counted at its whole size: past it, the pages
+/// below every pooled stack's top [`KEEP`] bytes are given back. (The others
+/// hold [`KEEP`] each, at most 8 MiB for the default pool of 1 024.)
+pub(crate) const POOL_BYTES: usize = 16 << 20;
+
 /// What is pooled with each stack: the box its coroutine lives in, made once
-/// per stack, holding the stack's place in the process's count ([`Mapped`]).
+/// per stack.
 pub(crate) trait Home: 'static {
     /// A new, empty home for a new stack.
-    fn new(mapped: Mapped) -> Box<Self>;
+    fn new() -> Box<Self>;
     /// Whether no coroutine lives in it (a home is pooled empty).
     fn is_empty(&self) -> bool;
-}
-
-/// Stacks alive in this process, in every kernel on every OS thread.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-/// One stack's place in the count of the process's stacks. Each stack is two
-/// memory mappings (the stack and the guard page below it), and Linux lets a
-/// process hold `vm.max_map_count` mappings in all: past that, not only stacks
-/// but every `mmap` fails, the allocator's included, and a program that is
-/// told it has run out of stacks could not even panic (printing a backtrace
-/// allocates). So a stack is refused while the process still has a reserve of
-/// mappings for everything else: running out of stacks stays an error the
-/// program can handle.
-pub(crate) struct Mapped(());
-
-impl Mapped {
-    /// A place for one more stack, unless the process has as many as the
-    /// limit leaves room for.
-    pub(crate) fn claim() -> io::Result<Mapped> {
-        let live = LIVE.fetch_add(1, Ordering::Relaxed) + 1;
-        match map_limit() {
-            Some(limit) if live > stacks_within(limit) => {
-                LIVE.fetch_sub(1, Ordering::Relaxed);
-                Err(io::Error::new(
-                    io::ErrorKind::OutOfMemory,
-                    format!(
-                        "this process holds {} stacks, all that vm.max_map_count ({limit}) \
-                         leaves room for at 2 mappings each",
-                        live - 1
-                    ),
-                ))
-            }
-            _ => Ok(Mapped(())),
-        }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Linux's `vm.max_map_count`, read once; `None` where there is none to read.
-fn map_limit() -> Option<usize> {
-    static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
-    *LIMIT.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
-    })
-}
-
-/// The most stacks a process may hold under a limit of `max_map_count`
-/// mappings: two each, with 1/64 of the limit (at least 1 024 mappings) left
-/// for the rest of the process. With Linux's default (65 530), 32 253 stacks.
-pub(crate) fn stacks_within(max_map_count: usize) -> usize {
-    let reserve = (max_map_count / 64).max(1024);
-    max_map_count.saturating_sub(reserve) / 2
 }
 
 /// An address just below the caller's frame. Called as a thread blocks, it
@@ -195,76 +148,141 @@ pub(crate) fn quarantine<H: Home>(home: Box<H>) {
 /// The homes of quarantined stacks, as addresses (see [`quarantine`]).
 static QUARANTINE: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
 
-/// Quarantines a finished coroutine's stack (see [`quarantine`]).
-pub(crate) fn quarantine_stack<H: Home>(stack: DefaultStack, home: Box<H>) {
-    std::mem::forget(stack);
+/// Quarantines a finished coroutine's stack (see [`quarantine`]): its
+/// chunk stays mapped for ever.
+pub(crate) fn quarantine_stack<H: Home>(stack: ThreadStack, home: Box<H>) {
+    stack.keep();
     quarantine(home);
 }
 
-/// Stacks of one size, kept for reuse up to a bound; beyond it, stacks go back
-/// to the OS.
+/// Frees a stack whose emergency zone an overflow opened, once the zone is
+/// closed again (a stack whose zone cannot be closed is kept for ever).
+pub(crate) fn free_tripped(stack: ThreadStack) {
+    drop(stack.rearm());
+}
+
+/// Stacks of one size, kept for reuse up to a bound in stacks and in bytes;
+/// beyond it, stacks go back to their chunks.
 pub(crate) struct StackPool<H> {
-    free: Vec<(DefaultStack, Box<H>)>,
+    free: Vec<(ThreadStack, Box<H>)>,
+    /// How many of `free`, from the first, have given back their pages below
+    /// [`KEEP`] since they were last used.
+    trimmed: usize,
+    /// `None` if stacks of this size cannot exist.
+    chunks: Option<Chunks>,
+    /// The allocators of the other sizes threads asked for, by size.
+    others: Vec<(usize, Chunks)>,
     stack_size: usize,
     max_pooled: usize,
+    /// The most pooled stacks that may have run since the last trim:
+    /// [`POOL_BYTES`] of them at their full size.
+    untrimmed: usize,
+    guards: Guards,
 }
 
 impl<H: Home> StackPool<H> {
-    pub(crate) fn new(stack_size: usize, max_pooled: usize) -> StackPool<H> {
-        StackPool { free: Vec::new(), stack_size: stack_size.max(MIN_STACK_SIZE), max_pooled }
+    pub(crate) fn new(stack_size: usize, max_pooled: usize, guards: Guards) -> StackPool<H> {
+        let stack_size = stack_size.max(MIN_STACK_SIZE);
+        StackPool {
+            free: Vec::new(),
+            trimmed: 0,
+            chunks: Chunks::new(stack_size, None, guards).ok(),
+            others: Vec::new(),
+            stack_size,
+            max_pooled,
+            untrimmed: POOL_BYTES / stack_size,
+            guards,
+        }
     }
 
-    /// A stack and an empty home from the pool, or fresh ones (a fresh stack
-    /// has one guard page below it). A size other than the pool's gets a fresh
-    /// stack of its own, which [`give`](StackPool::give) must not be handed:
-    /// say so with `pooled`.
-    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(DefaultStack, Box<H>, bool)> {
+    /// A stack and an empty home from the pool, or fresh ones. A size other
+    /// than the pool's gets a fresh stack (from chunks of that size), which
+    /// [`give`](StackPool::give) must not be handed: say so with `pooled`.
+    pub(crate) fn take(&mut self, size: Option<usize>) -> io::Result<(ThreadStack, Box<H>, bool)> {
         match size.map(|size| size.max(MIN_STACK_SIZE)) {
-            Some(size) if size != self.stack_size => self.fresh(size).map(|(s, h)| (s, h, false)),
+            Some(size) if size != self.stack_size => {
+                let stack = match self.other_size(size)?.take() {
+                    // At the limit, the idle pooled stacks give their places up.
+                    Err(_) if !self.free.is_empty() => {
+                        self.free.clear();
+                        self.trimmed = 0;
+                        self.other_size(size)?.take()?
+                    }
+                    stack => stack?,
+                };
+                Ok((stack, H::new(), false))
+            }
             _ => match self.free.pop() {
-                Some((stack, home)) => Ok((stack, home, true)),
-                None => self.fresh(self.stack_size).map(|(s, h)| (s, h, true)),
+                Some((stack, home)) => {
+                    self.trimmed = self.trimmed.min(self.free.len());
+                    Ok((stack, home, true))
+                }
+                None => {
+                    let chunks = self.chunks.as_ref().ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::OutOfMemory, "larger than the address space")
+                    })?;
+                    Ok((chunks.take()?, H::new(), true))
+                }
             },
         }
     }
 
-    /// A new stack of `size` usable bytes (and the emergency zone and guard
-    /// page below them) and a home counting it.
-    fn fresh(&mut self, size: usize) -> io::Result<(DefaultStack, Box<H>)> {
-        // Beyond this, the address space could not hold it anyway.
-        let total = size
-            .checked_add(EMERGENCY)
-            .filter(|&total| total <= isize::MAX as usize / 2)
-            .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::OutOfMemory, "larger than the address space")
-        })?;
-        let mapped = match Mapped::claim() {
-            Ok(mapped) => mapped,
-            // At the limit, an idle pooled stack (of the pool's size, so not
-            // the one asked for) gives its place up first.
-            Err(_) if self.free.pop().is_some() => Mapped::claim()?,
-            Err(err) => return Err(err),
+    /// The allocator of stacks of `size` usable bytes, not the pool's.
+    #[cold]
+    fn other_size(&mut self, size: usize) -> io::Result<&Chunks> {
+        let at = match self.others.iter().position(|(s, _)| *s == size) {
+            Some(at) => at,
+            None => {
+                self.others.push((size, Chunks::new(size, None, self.guards)?));
+                self.others.len() - 1
+            }
         };
-        let stack = DefaultStack::new(total)?;
-        crate::overflow::arm(&stack)?;
-        Ok((stack, H::new(mapped)))
+        Ok(&self.others[at].1)
     }
 
     /// Returns a stack whose coroutine has finished, and its emptied home.
-    pub(crate) fn give(&mut self, stack: DefaultStack, home: Box<H>) {
+    pub(crate) fn give(&mut self, stack: ThreadStack, home: Box<H>) {
         debug_assert!(home.is_empty(), "a home is pooled empty");
-        if self.free.len() < self.max_pooled {
-            self.free.push((stack, home));
+        if self.free.len() >= self.max_pooled {
+            return;
         }
+        self.free.push((stack, home));
+        if self.free.len() - self.trimmed > self.untrimmed {
+            self.trim();
+        }
+    }
+
+    /// Gives back the pages below the top [`KEEP`] bytes of every pooled
+    /// stack that ran since the last trim.
+    #[cold]
+    fn trim(&mut self) {
+        for (stack, _) in &self.free[self.trimmed..] {
+            let (low, len) = stack.usable();
+            chunks::discard(low, len.saturating_sub(KEEP));
+        }
+        self.trimmed = self.free.len();
     }
 
     pub(crate) fn stack_size(&self) -> usize {
         self.stack_size
     }
 
+    /// The guards of this pool's stacks.
+    #[cfg(test)]
+    pub(crate) fn guards(&self) -> Guards {
+        self.guards
+    }
+
     #[cfg(test)]
     pub(crate) fn pooled(&self) -> usize {
         self.free.len()
+    }
+}
+
+impl<H> Drop for StackPool<H> {
+    /// The pooled stacks first: then their chunks can go with the allocator.
+    fn drop(&mut self) {
+        self.free.clear();
     }
 }
 
@@ -292,13 +310,11 @@ mod tests {
     }
 
     /// A home with nothing in it, as the pool sees every home.
-    struct Empty {
-        _mapped: Mapped,
-    }
+    struct Empty;
 
     impl Home for Empty {
-        fn new(mapped: Mapped) -> Box<Empty> {
-            Box::new(Empty { _mapped: mapped })
+        fn new() -> Box<Empty> {
+            Box::new(Empty)
         }
 
         fn is_empty(&self) -> bool {
@@ -308,31 +324,63 @@ mod tests {
 
     #[test]
     fn a_given_stack_is_taken_again() {
-        let mut pool = StackPool::<Empty>::new(64 * 1024, 4);
-        let (stack, home, _) = pool.take(None).unwrap();
-        let base = stack.base();
-        pool.give(stack, home);
-        assert_eq!(pool.pooled(), 1);
-        assert_eq!(pool.take(None).unwrap().0.base(), base);
-    }
-
-    #[test]
-    fn the_stack_limit_leaves_a_reserve_of_mappings() {
-        // Linux's default: 1 024 mappings kept back, two per stack.
-        assert_eq!(stacks_within(65_530), 32_253);
-        // A raised limit keeps back 1/64 of it.
-        assert_eq!(stacks_within(2_097_152), (2_097_152 - 32_768) / 2);
-        assert_eq!(stacks_within(1_000), 0);
+        for guards in [Guards::Protect, Guards::detect()] {
+            let mut pool = StackPool::<Empty>::new(64 * 1024, 4, guards);
+            let (stack, home, _) = pool.take(None).unwrap();
+            let base = stack.base();
+            pool.give(stack, home);
+            assert_eq!(pool.pooled(), 1);
+            assert_eq!(pool.take(None).unwrap().0.base(), base);
+        }
     }
 
     #[test]
     fn stacks_beyond_the_bound_are_released() {
-        let mut pool = StackPool::<Empty>::new(16 * 1024, 2);
+        let mut pool = StackPool::<Empty>::new(16 * 1024, 2, Guards::detect());
         let stacks: Vec<_> = (0..5).map(|_| pool.take(None).unwrap()).collect();
         for (stack, home, _) in stacks {
             pool.give(stack, home);
         }
         assert_eq!(pool.pooled(), 2);
         assert_eq!(pool.stack_size(), 16 * 1024);
+    }
+
+    /// Pooled stacks that ran, counted at their whole size, past
+    /// `POOL_BYTES`: every one gives back its pages below its top.
+    #[test]
+    fn a_pool_past_its_byte_bound_keeps_only_its_stacks_tops() {
+        let size = 1 << 20;
+        let mut pool = StackPool::<Empty>::new(size, 64, Guards::detect());
+        let over = POOL_BYTES / size + 1;
+        let stacks: Vec<_> = (0..over).map(|_| pool.take(None).unwrap()).collect();
+        for (stack, home, _) in stacks {
+            let (low, len) = stack.usable();
+            // SAFETY: the usable part of a stack no coroutine runs on.
+            unsafe {
+                *(low as *mut u8) = 1;
+                *((low + len - 1) as *mut u8) = 2;
+            }
+            pool.give(stack, home);
+        }
+        assert_eq!(pool.trimmed, over);
+        for (stack, _) in &pool.free {
+            let (low, len) = stack.usable();
+            // SAFETY: as above; pages given back read as zeros.
+            let (bottom, top) = unsafe { (*(low as *const u8), *((low + len - 1) as *const u8)) };
+            assert_eq!((bottom, top), (0, 2));
+        }
+        // One taken and given back counts as having run again.
+        let (stack, home, _) = pool.take(None).unwrap();
+        pool.give(stack, home);
+        assert_eq!(pool.trimmed, over - 1);
+    }
+
+    #[test]
+    fn a_size_of_its_own_gets_a_stack_of_that_size_outside_the_pool() {
+        let mut pool = StackPool::<Empty>::new(16 * 1024, 2, Guards::detect());
+        let (stack, _, pooled) = pool.take(Some(100 * 1024)).unwrap();
+        assert!(!pooled);
+        assert_eq!(stack.usable().1, 100 * 1024);
+        assert!(pool.take(Some(usize::MAX)).is_err());
     }
 }

@@ -602,7 +602,8 @@ impl Builder {
     /// Sets the thread's stack size in bytes (rounded up to whole pages, at
     /// least [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE); an emergency zone and a
     /// guard page are added below). Stacks of the kernel's size are pooled and
-    /// reused; others are allocated for the thread and freed when it ends.
+    /// reused; others are carved for the thread from chunks of their size,
+    /// and their slots reused by threads of the same size once it ends.
     ///
     /// # Examples
     ///
@@ -620,8 +621,9 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// - [`Error::StackAlloc`] if the OS refuses the stack, or the process
-    ///   holds as many stacks as `vm.max_map_count` leaves room for (see
+    /// - [`Error::StackAlloc`] if the OS refuses the stack, or the process's
+    ///   stacks hold as much as its address-space limit or (without guard
+    ///   regions) `vm.max_map_count` leaves room for (see
     ///   docs/performance.md, "Memory mappings");
     /// - [`Error::ProcessEnded`] if the process it would belong to has ended
     ///   (the call comes from a destructor run as it ended, or as the kernel

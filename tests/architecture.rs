@@ -26,9 +26,9 @@ enum Layer {
 fn file_layer(file: &str) -> Option<Layer> {
     Some(match file {
         "lib.rs" => return None,
-        "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "overflow.rs" | "overflow/hijack.rs"
-        | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs" | "event/name.rs"
-        | "event/ids.rs" | "unwind.rs" | "testing.rs" => Layer::Leaf,
+        "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "stack/chunks.rs" | "overflow.rs"
+        | "overflow/hijack.rs" | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs"
+        | "event/name.rs" | "event/ids.rs" | "unwind.rs" | "testing.rs" => Layer::Leaf,
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
         | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
         | "event/waiters.rs" => Layer::Core,

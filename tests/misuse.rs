@@ -870,6 +870,15 @@ fn child_runs_out_of_stacks() {
     if !in_child() {
         return;
     }
+    if std::env::var_os(AS_LIMIT).is_some() {
+        // 1 GiB of address space beyond what the process holds now.
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+        let limit = pages * 4096 + (1 << 30);
+        let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: libc::RLIM_INFINITY };
+        // SAFETY: `setrlimit` reads the `rlimit` it is given.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlimit) }, 0);
+    }
     // The program keeps the default stack (a backtrace needs more than 16 KiB);
     // its threads take small ones of their own (not pooled, but counted).
     let mut k = cothread::Kernel::builder().virtual_time(true).stack_pool(0).build();
@@ -893,9 +902,9 @@ fn child_runs_out_of_stacks() {
         println!("backtrace taken: {}", !trace.is_empty());
         let caught = catch_unwind(|| panic!("a panic after running out of stacks"));
         println!("panic caught: {}", caught.is_err());
-        // A thread that ends gives its stack's place back.
+        // A thread that ends gives its stack's place back, to a stack of its size.
         threads.pop().expect("threads were created").kill();
-        let again = thread::Builder::new().spawn(|| ());
+        let again = thread::Builder::new().stack_size(16 * 1024).spawn(|| ());
         println!("spawned again: {}", again.is_ok());
         for t in threads {
             t.kill();
@@ -905,24 +914,14 @@ fn child_runs_out_of_stacks() {
     println!("child finished");
 }
 
-/// The OS lets a process hold `vm.max_map_count` memory mappings, two per
-/// stack. cothread refuses a stack while a reserve remains for the rest of the
-/// process: `thread::Builder::spawn` returns `Error::StackAlloc` naming the
-/// limit, and the program can still allocate, panic and go on. (Had the last
-/// mapping gone to a stack, the allocator's next `mmap` would fail and the
-/// process abort.) Skipped when the limit is raised far above Linux's default:
-/// it would take a million threads to reach.
-#[test]
-fn running_out_of_stacks_is_an_error_that_leaves_the_process_room() {
-    let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
-    if limit == 0 || limit > 262_144 {
-        eprintln!("skipped: vm.max_map_count is {limit} (unreadable, or raised past 262 144)");
-        return;
-    }
-    let output = run_child("child_runs_out_of_stacks");
+/// Set for `child_runs_out_of_stacks`: the child limits its address space.
+const AS_LIMIT: &str = "COTHREAD_TEST_AS_LIMIT";
+
+/// Runs `child_runs_out_of_stacks` with `env`; checks that it ran out with
+/// an error whose text has `limit` in it, and could still allocate, panic
+/// and go on.
+fn runs_out_of_stacks_and_goes_on(env: &[(&str, &str)], limit: &str) {
+    let output = common::run_child_with("child_runs_out_of_stacks", secs(120), env);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail = |s: &str| {
@@ -931,12 +930,43 @@ fn running_out_of_stacks_is_an_error_that_leaves_the_process_room() {
     let context =
         format!("{:?}\nstdout:\n{}\nstderr:\n{}", output.status, tail(&stdout), tail(&stderr));
     assert!(output.status.success(), "{context}");
-    assert!(stdout.contains("vm.max_map_count"), "the error names the limit: {context}");
+    assert!(stdout.contains("stopped at"), "{context}");
+    assert!(stdout.contains(limit), "the error names the limit: {context}");
     assert!(stdout.contains(&format!("allocated {} bytes", 64 << 20)), "{context}");
     assert!(stdout.contains("backtrace taken: true"), "{context}");
     assert!(stdout.contains("panic caught: true"), "{context}");
     assert!(stdout.contains("spawned again: true"), "{context}");
     assert!(stdout.contains("child finished"), "{context}");
+}
+
+/// Where the kernel has no guard regions (forced here), each stack is two
+/// memory mappings, and the OS lets a process hold `vm.max_map_count` of
+/// them. cothread refuses a stack while a reserve remains for the rest of
+/// the process: `thread::Builder::spawn` returns `Error::StackAlloc` naming
+/// the limit, and the program can still allocate, panic and go on. (Had the
+/// last mapping gone to a stack, the allocator's next `mmap` would fail and
+/// the process abort.) Skipped when the limit is raised far above Linux's
+/// default: it would take a million threads to reach.
+#[test]
+fn running_out_of_mappings_is_an_error_that_leaves_the_process_room() {
+    let limit: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if limit == 0 || limit > 262_144 {
+        eprintln!("skipped: vm.max_map_count is {limit} (unreadable, or raised past 262 144)");
+        return;
+    }
+    runs_out_of_stacks_and_goes_on(&[("COTHREAD_STACK_GUARDS", "mprotect")], "vm.max_map_count");
+}
+
+/// Stacks that cost no mapping each (guard regions) run out of address
+/// space instead, here a limit of 1 GiB more than the process holds
+/// (`RLIMIT_AS`): the same error, naming that limit, with room left for the
+/// program to allocate, panic and go on.
+#[test]
+fn running_out_of_address_space_is_an_error_that_leaves_the_process_room() {
+    runs_out_of_stacks_and_goes_on(&[(AS_LIMIT, "1")], "RLIMIT_AS");
 }
 
 /// A value the kernel drops after its thread has ended (nobody claimed it),

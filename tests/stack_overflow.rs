@@ -205,6 +205,20 @@ fn overflows_repeat_and_nest() {
     child_succeeds("child_overflows_repeat_and_nest");
 }
 
+/// The same where the kernel has no guard regions (forced): the guard pages
+/// and emergency zones are `mprotect`ed, and the trap tells them apart the
+/// same way.
+#[test]
+fn overflows_repeat_and_nest_without_guard_regions() {
+    let output = common::run_child_with(
+        "child_overflows_repeat_and_nest",
+        secs(20),
+        &[("COTHREAD_STACK_GUARDS", "mprotect")],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("child finished"), "{output:?}");
+}
+
 // ---------------------------------------------------------------------------
 // An OS thread with no alternate signal stack gets one when it enters a kernel.
 // ---------------------------------------------------------------------------

@@ -83,6 +83,17 @@ impl Entries {
 }
 
 impl Waiters {
+    /// Makes room for `names` distinct names without rehashing.
+    pub(crate) fn reserve(&mut self, names: usize) {
+        self.by_name.reserve(names);
+        self.sweep_at = self.sweep_at.max(names);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.by_name.capacity()
+    }
+
     pub(crate) fn add(&mut self, filter: &Filter, parker: Parker) {
         match &filter.name {
             NameTest::Exact(name) => self.add_under(name, parker),

@@ -438,12 +438,13 @@ impl Shared {
     }
 
     /// A kernel's state: the root task alone, nothing queued, the clock at
-    /// its start (see `KernelBuilder` for the parameters); `layers` are the
-    /// host's settings for the layers on the runtime, kept opaque.
+    /// its start, the task table and the waiter index sized for
+    /// `expected_threads` (see `KernelBuilder` for the parameters); `layers`
+    /// are the host's settings for the layers on the runtime, kept opaque.
     pub(crate) fn new(
         virtual_time: bool,
-        stack_size: usize,
-        stack_pool: usize,
+        stacks: StackPool<crate::process::Home>,
+        expected_threads: usize,
         layers: Vec<Box<dyn std::any::Any>>,
     ) -> Rc<Shared> {
         crate::overflow::install(crate::overflow::KernelHooks {
@@ -451,6 +452,9 @@ impl Shared {
             kernel_frames: crate::process::kernel_frames,
         });
         let mut tasks = Tasks::default();
+        tasks.reserve(expected_threads);
+        let mut waiters = Waiters::default();
+        waiters.reserve(expected_threads);
         let root = tasks.insert(|| Task::new(ThreadId(0), Kind::Root, None));
         let core = Core {
             tasks,
@@ -458,13 +462,13 @@ impl Shared {
             running: None,
             context: None,
             queue: VecDeque::new(),
-            waiters: Waiters::default(),
+            waiters,
             listeners: Listeners::default(),
             timers: Timers::unlisting(root),
             deadlines: DeadlineQueue::new(),
             wakes: VecDeque::new(),
             clock: Clock::new(virtual_time),
-            stacks: StackPool::new(stack_size, stack_pool),
+            stacks,
             next_token: 0,
             next_serial: 0,
             layers,

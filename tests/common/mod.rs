@@ -102,6 +102,16 @@ pub fn run_child(name: &str) -> std::process::Output {
 /// timing. Its output is read while it runs, so a child that prints a lot
 /// cannot block on a full pipe.
 pub fn run_child_within(name: &str, limit: std::time::Duration) -> std::process::Output {
+    run_child_with(name, limit, &[])
+}
+
+/// As [`run_child_within`], with these variables added to the child's
+/// environment.
+pub fn run_child_with(
+    name: &str,
+    limit: std::time::Duration,
+    env: &[(&str, &str)],
+) -> std::process::Output {
     use std::io::Read;
     use std::process::Stdio;
     use std::time::Instant;
@@ -109,6 +119,7 @@ pub fn run_child_within(name: &str, limit: std::time::Duration) -> std::process:
         .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
