@@ -543,6 +543,36 @@ impl Registration<'_> {
     }
 }
 
+/// A wait that only what it waits for can end (a lock, permits) was asked
+/// for by a thread being unwound (`Woke::Shutdown`): it can neither wait
+/// nor return. In a destructor run by an unwind, a panic would abort the
+/// process, so the thread is parked for ever instead (reported, its death
+/// bookkeeping done, its stack kept), as for `os::exit` there. Anywhere
+/// else (the kernel's own cleanup after an unwind) it panics with a
+/// message naming `what`.
+#[cold]
+pub(crate) fn cannot_wait(what: &str) -> ! {
+    if std::thread::panicking() {
+        if let Some(shared) = crate::kernel::try_current() {
+            let running = {
+                let core = shared.core();
+                core.running
+                    .filter(|&me| core.context == Some(me))
+                    .map(|me| (me, core.tasks[me].dying))
+            };
+            if let Some((me, dying)) = running {
+                let end = if dying {
+                    crate::process::End::Killed
+                } else {
+                    crate::process::End::Panicked(format!("waited for {what} while unwinding"))
+                };
+                shared.park_for_ever(me, end, &format!("waited for {what} while unwinding"));
+            }
+        }
+    }
+    panic!("cothread: a thread being unwound cannot wait for {what}")
+}
+
 /// Parks the running thread for a wait source outside the core: `register`
 /// gets this wait's [`Registration`], to store the wakers it needs wherever
 /// the wake-up will come from (or to wake it at once if what it waits for

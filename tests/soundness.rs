@@ -961,3 +961,61 @@ fn child_kernel_dropped_by_its_own_thread() {
 fn a_kernel_dropped_by_its_own_thread_is_torn_down_when_the_host_call_returns() {
     child_succeeds("child_kernel_dropped_by_its_own_thread");
 }
+
+/// Locks a `sync::Mutex` in its destructor.
+struct LockOnDrop(Rc<cothread::sync::Mutex<u32>>, Out);
+
+impl Drop for LockOnDrop {
+    fn drop(&mut self) {
+        self.1.print("lock");
+        *self.0.lock() += 1;
+        self.1.print("locked");
+    }
+}
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_lock_in_a_destructor_during_a_kill() {
+    if !in_child() {
+        return;
+    }
+    let log = Out::new();
+    let l = log.clone();
+    let (mut k, errors) = reporting(kernel());
+    let result = k.run(move || {
+        let m = Rc::new(cothread::sync::Mutex::new(0));
+        let held = m.lock();
+        let locks = LockOnDrop(m.clone(), l.clone());
+        let t = thread::create(move || {
+            let _locks = locks;
+            event::pull(None, "never");
+        });
+        os::sleep(Duration::ZERO);
+        t.kill();
+        l.print("the killer goes on");
+        drop(held);
+        // Nobody is left to take the lock: the parked destructor holds no
+        // place in its queue.
+        let free = m.try_lock().is_some();
+        (t.status(), t.wait(), free)
+    });
+    assert_eq!(result, Ok((Status::Dead, Err(Error::Killed), true)));
+    assert_eq!(log.lines(), ["lock", "the killer goes on"]);
+    assert_eq!(
+        errors.lines(),
+        ["[thread] waited for a `sync::Mutex` another thread holds while unwinding: \
+             parked for ever, its stack kept"]
+    );
+    assert_eq!(k.quarantined_stacks(), 1);
+    drop(k);
+    println!("child finished");
+}
+
+/// A destructor run by a kill waits for a `sync::Mutex` another thread
+/// holds. It can neither wait (a thread never parks mid-unwind) nor panic
+/// (a second unwind aborts the process: it did): the thread is parked for
+/// ever, reported, and the lock stays free for the others.
+#[test]
+fn lock_in_a_destructor_during_a_kill_parks_the_thread() {
+    child_succeeds("child_lock_in_a_destructor_during_a_kill");
+}

@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 use super::queue::{Place, Queue};
-use crate::park::{park_local, LocalWaker, Woke};
+use crate::park::{cannot_wait, park_local, LocalWaker, Woke};
 
 const LOCK: &str = "sync::Mutex::lock";
 
@@ -131,8 +131,10 @@ impl<T: ?Sized> Mutex<T> {
     /// # Panics
     ///
     /// If it must wait where nothing can wait: outside a green thread, in a
-    /// listener or timer callback, or in a thread being unwound (a
-    /// destructor run by a kill) while another thread holds the lock.
+    /// listener or timer callback. A destructor run by an unwind (a kill's,
+    /// a panic's) that must wait here can neither wait nor panic: its thread
+    /// is parked for ever, reported through `on_error` (see
+    /// docs/reliability.md).
     ///
     /// # Examples
     ///
@@ -187,10 +189,7 @@ impl<T: ?Sized> Mutex<T> {
             }
             if matches!(woke, Woke::Shutdown) {
                 drop(withdraw);
-                panic!(
-                    "cothread: a thread being unwound cannot wait for a `sync::Mutex` another \
-                     thread holds"
-                );
+                cannot_wait("a `sync::Mutex` another thread holds");
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::queue::{Place, Queue};
 use crate::os;
-use crate::park::{park_local, LocalWaker, Woke};
+use crate::park::{cannot_wait, park_local, LocalWaker, Woke};
 
 const ACQUIRE: &str = "sync::Semaphore::acquire";
 
@@ -111,7 +111,8 @@ impl Semaphore {
     /// # Panics
     ///
     /// If it must wait where nothing can wait: outside a green thread, in a
-    /// listener or timer callback, or in a thread being unwound.
+    /// listener or timer callback. A destructor run by an unwind that must
+    /// wait here is parked for ever instead, as for `Mutex::lock`.
     ///
     /// # Examples
     ///
@@ -382,7 +383,7 @@ impl Semaphore {
             }
             if matches!(woke, Woke::Shutdown) {
                 drop(withdraw);
-                panic!("cothread: a thread being unwound cannot wait for a `sync::Semaphore`");
+                cannot_wait("a `sync::Semaphore`'s permits");
             }
         }
     }
