@@ -283,7 +283,11 @@ impl Core {
             Wait::On(what) => Waiting::Other(what.to_string()),
             Wait::Select(filters) => {
                 let pulls: Vec<String> = filters.iter().map(Filter::describe).collect();
-                Waiting::Other(format!("sync::Select (pull {})", pulls.join(", ")))
+                if pulls.is_empty() {
+                    Waiting::Other("sync::Select::wait".to_string())
+                } else {
+                    Waiting::Other(format!("sync::Select::wait (pull {})", pulls.join(", ")))
+                }
             }
         };
         ThreadInfo {

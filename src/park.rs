@@ -662,6 +662,12 @@ pub(crate) fn park_remote(
     park_on(what, deadline, |r| register(r.remote_waker()))
 }
 
+/// Whether `kernel` is the kernel running on this OS thread: only its own
+/// threads' ends can wake a wait ([`Registration::on_end`]).
+pub(crate) fn is_this_kernel(kernel: &Weak<Shared>) -> bool {
+    crate::kernel::try_current().is_some_and(|here| std::ptr::eq(here, kernel.as_ptr()))
+}
+
 /// Whether a kernel runs on this OS thread: a layer's blocking call then
 /// parks (and [`park_remote`] panics where nothing can park), while on a
 /// plain OS thread it blocks the OS thread instead.

@@ -335,7 +335,7 @@ impl Core {
                 }
                 Wait::Coma => "is suspended".to_string(),
                 Wait::On(what) => format!("waits for {what}"),
-                Wait::Select(_) => "waits in a select".to_string(),
+                Wait::Select(_) => "waits for sync::Select::wait".to_string(),
             };
             let frozen = if task.status == Status::Suspended { " (suspended)" } else { "" };
             let mut line = format!("{}{frozen} {what}", task.label());

@@ -94,6 +94,7 @@ fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             receiving: Queue::default(),
             handed: Vec::new(),
             watchers: Vec::new(),
+            next_watcher: 0,
         }),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -115,9 +116,12 @@ struct State<T> {
     receiving: Queue<Option<Waker>>,
     /// Values handed to a waiting receiver that has not yet run to take it.
     handed: Vec<(Place, T)>,
-    /// Selects waiting for the channel to change (see [`Watch`]): all woken,
-    /// and dropped, at its next change.
-    watchers: Vec<Waker>,
+    /// Selects waiting for the channel to change (see [`Watch`]), by
+    /// ticket: all woken, and dropped, at its next change; a select whose
+    /// wait ended otherwise takes its own out.
+    watchers: Vec<(u64, Waker)>,
+    /// The ticket of the next watcher.
+    next_watcher: u64,
 }
 
 struct Parked<T> {
@@ -137,8 +141,10 @@ impl<T> State<T> {
     /// Something a select may wait for happened (a value came or went, a
     /// waiter queued, a side disconnected): the selects watching look again.
     fn changed(&mut self) {
-        for waker in self.watchers.drain(..) {
-            waker.wake();
+        if !self.watchers.is_empty() {
+            for (_, waker) in self.watchers.drain(..) {
+                waker.wake();
+            }
         }
     }
 
@@ -890,9 +896,12 @@ impl<T> IntoIterator for Receiver<T> {
 pub(crate) trait Watch {
     /// Whether a receive (`send == false`) or a send would not wait.
     fn ready(&self, send: bool) -> bool;
-    /// Wakes `waker` at the channel's next change (at once if `ready`
-    /// already holds).
-    fn watch(&self, send: bool, waker: Waker);
+    /// Files `waker` to be woken at the channel's next change and returns
+    /// its ticket; files nothing, and returns `None`, if the side is ready
+    /// already.
+    fn watch(&self, send: bool, waker: Waker) -> Option<u64>;
+    /// Takes out the watcher of `ticket`, if the channel has not woken it.
+    fn unwatch(&self, ticket: u64);
 }
 
 impl<T> Watch for Chan<T> {
@@ -905,14 +914,23 @@ impl<T> Watch for Chan<T> {
         }
     }
 
-    fn watch(&self, send: bool, waker: Waker) {
+    fn watch(&self, send: bool, waker: Waker) -> Option<u64> {
         let mut state = self.lock();
-        let ready = if send { state.can_send() } else { state.can_recv() };
-        if ready {
+        if if send { state.can_send() } else { state.can_recv() } {
+            return None;
+        }
+        let ticket = state.next_watcher;
+        state.next_watcher += 1;
+        state.watchers.push((ticket, waker));
+        Some(ticket)
+    }
+
+    fn unwatch(&self, ticket: u64) {
+        let mut state = self.lock();
+        if let Some(at) = state.watchers.iter().position(|&(t, _)| t == ticket) {
+            let (_, waker) = state.watchers.remove(at);
             drop(state);
-            waker.wake();
-        } else {
-            state.watchers.push(waker);
+            drop(waker);
         }
     }
 }
