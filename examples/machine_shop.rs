@@ -83,6 +83,11 @@ fn minutes(t: f64) -> Duration {
 /// priority (smaller first, first come first served among equals), and a
 /// request more urgent than the holder's preempts it: the holder is
 /// interrupted (SimPy's `Preempted` cause) and must give the permit back.
+///
+/// The holder is noted once its `acquire_priority` returns: a request in
+/// the round between a grant and the grantee's first run finds no holder
+/// and waits (SimPy would preempt the grantee). In this run the only
+/// requests made in such a round are the other jobs', which preempt nothing.
 struct Preemptive {
     slot: Semaphore,
     /// The priority and thread of whoever holds the slot.
