@@ -358,13 +358,12 @@ fn a_suspended_select_keeps_its_wait_and_finds_what_came_meanwhile_at_its_resume
 fn threads_show_a_select_with_its_pull_filters() {
     let mut k = kernel();
     let (_tx, rx) = sync::channel::<u8>(1);
-    let t = k
-        .spawn(move || {
-            let mut sel = Select::new();
-            sel.recv(&rx);
-            sel.pull(&["key_down", "key_up"]);
-            sel.wait();
-        });
+    let t = k.spawn(move || {
+        let mut sel = Select::new();
+        sel.recv(&rx);
+        sel.pull(&["key_down", "key_up"]);
+        sel.wait();
+    });
     k.run_until_idle();
     let info = k.threads();
     let shown: Vec<String> = info.iter().map(|t| t.waiting.to_string()).collect();

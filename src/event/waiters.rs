@@ -160,9 +160,8 @@ impl Waiters {
     ) {
         // A filter that runs user code is left to the caller; the others are
         // plain data, tested here.
-        let matches = |filters: &[Filter]| {
-            filters.iter().any(|f| !f.runs_user_code() && f.matches(signal))
-        };
+        let matches =
+            |filters: &[Filter]| filters.iter().any(|f| !f.runs_user_code() && f.matches(signal));
         if let Some(list) = self.by_name.get_mut(signal.name().as_bytes()) {
             list.entries.retain(|&parker| {
                 let key = parker.key;

@@ -243,10 +243,8 @@ impl Core {
         }
         let wait = std::mem::replace(&mut task.wait, Wait::None);
         match wait {
-            Wait::Signal(filter) => {
-                if !delivered || filter.is_filed_under_several_names() {
-                    self.waiters.forget(&filter, &self.tasks);
-                }
+            Wait::Signal(filter) if !delivered || filter.is_filed_under_several_names() => {
+                self.waiters.forget(&filter, &self.tasks);
             }
             // Filed under each filter: whichever delivered, the others keep
             // an entry.

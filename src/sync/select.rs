@@ -527,7 +527,10 @@ impl<'a> Select<'a> {
 
     /// The wait on a plain OS thread: channels and the timeout only.
     fn wait_on_os(&mut self, deadline: Option<Deadline>) -> Case {
-        if self.sources.iter().any(|s| matches!(s, Source::Pull(_) | Source::Join(_) | Source::Job(_)))
+        if self
+            .sources
+            .iter()
+            .any(|s| matches!(s, Source::Pull(_) | Source::Join(_) | Source::Job(_)))
         {
             panic!(
                 "cothread: a `sync::Select` with a pull, join or job case waits only in a green \
@@ -553,7 +556,9 @@ impl<'a> Select<'a> {
                     Some(Deadline::Os(at)) => {
                         std::thread::park_timeout(at.saturating_duration_since(Instant::now()))
                     }
-                    Some(Deadline::Kernel(_)) => unreachable!("a kernel's deadline on an OS thread"),
+                    Some(Deadline::Kernel(_)) => {
+                        unreachable!("a kernel's deadline on an OS thread")
+                    }
                 }
             }
             for (chan, ticket) in watching {
