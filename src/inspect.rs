@@ -4,7 +4,7 @@
 use std::panic::Location;
 use std::time::Duration;
 
-use crate::event::Signal;
+use crate::event::{Filter, Signal};
 use crate::id::{Status, ThreadId};
 use crate::kernel::{Core, Shared};
 use crate::park::TaskKey;
@@ -281,6 +281,14 @@ impl Core {
             }
             Wait::Coma => Waiting::Suspended,
             Wait::On(what) => Waiting::Other(what.to_string()),
+            Wait::Select(filters) => {
+                let pulls: Vec<String> = filters.iter().map(Filter::describe).collect();
+                if pulls.is_empty() {
+                    Waiting::Other("sync::Select::wait".to_string())
+                } else {
+                    Waiting::Other(format!("sync::Select::wait (pull {})", pulls.join(", ")))
+                }
+            }
         };
         ThreadInfo {
             id: task.id,

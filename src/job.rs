@@ -47,7 +47,7 @@ use crate::error::Error;
 use crate::event::Signal;
 use crate::host::{KernelRef, WorkerSettings};
 use crate::os;
-use crate::park::{park_on, park_remote, LocalWaker, RemoteWaker, WaitQueue, Woke};
+use crate::park::{park_on, park_remote, LocalWaker, Registration, RemoteWaker, WaitQueue, Woke};
 use crate::thread::{JoinHandle, Status, Thread};
 use crate::unwind::{is_kernel_unwind, take_message};
 
@@ -1014,17 +1014,7 @@ impl<T: 'static> Job<T> {
             if deadline.is_some_and(|d| os::uptime() >= d) {
                 return Err(Error::Timeout);
             }
-            let core = &self.core;
-            let woke = park_on("Job::join", deadline, |r| {
-                let mut core = core.borrow_mut();
-                core.joiners.push_local(r.local_waker());
-                if let Some(driver) = &core.driver {
-                    let (kernel, key, id) = driver.thread.task();
-                    if !r.on_end(kernel, key, id) {
-                        r.wake_now();
-                    }
-                }
-            });
+            let woke = park_on("Job::join", deadline, |r| self.wake_at_end(r));
             if let Woke::Shutdown = woke {
                 // The caller is being unwound (a destructor run by a kill,
                 // a panic or an exit), and cannot wait.
@@ -1032,6 +1022,20 @@ impl<T: 'static> Job<T> {
             }
         }
         Ok(())
+    }
+
+    /// Wakes the wait `r` registers when the current run ends: the job's
+    /// state becomes done, or its driver thread dies without reporting (see
+    /// `refresh`).
+    pub(crate) fn wake_at_end(&self, r: &mut Registration<'_>) {
+        let mut core = self.core.borrow_mut();
+        core.joiners.push_local(r.local_waker());
+        if let Some(driver) = &core.driver {
+            let (kernel, key, id) = driver.thread.task();
+            if !r.on_end(kernel, key, id) {
+                r.wake_now();
+            }
+        }
     }
 
     /// Starts a new run: a green thread (owned by the root process, so that it

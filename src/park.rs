@@ -47,6 +47,21 @@ pub(crate) enum Wait {
     Coma,
     /// A wait source outside the core, described for `Kernel::threads`.
     On(&'static str),
+    /// `sync::Select`: one wait over several sources, signals matching any of
+    /// these filters among them.
+    Select(Vec<Filter>),
+}
+
+impl Wait {
+    /// The filters a signal must match to end this wait (none: signals do
+    /// not end it).
+    pub(crate) fn filters(&self) -> &[Filter] {
+        match self {
+            Wait::Signal(filter) => std::slice::from_ref(filter),
+            Wait::Select(filters) => filters,
+            _ => &[],
+        }
+    }
 }
 
 /// Why a blocked task was woken.
@@ -580,6 +595,30 @@ pub(crate) fn park_on(
     })
 }
 
+/// Parks the running thread in a select: as [`park_on`], and a signal that
+/// matches one of `filters` ends the wait too (with `Woke::Signal`; the
+/// waiter index files the wait under each filter).
+///
+/// # Panics
+///
+/// Where nothing can park (see [`Shared::park`]).
+#[track_caller]
+pub(crate) fn park_select(
+    filters: Vec<Filter>,
+    deadline: Option<Duration>,
+    register: impl FnOnce(&mut Registration<'_>),
+) -> Woke {
+    let shared = crate::kernel::current("sync::Select::wait");
+    let kernel = shared.weak();
+    let wait = Wait::Select(filters.clone());
+    shared.park(wait, deadline, |core, parker| {
+        for filter in &filters {
+            core.waiters.add(filter, parker);
+        }
+        register(&mut Registration { core, kernel: &kernel, parker })
+    })
+}
+
 /// Parks the running thread for a wait source outside the core that wakes it
 /// from the kernel's own OS thread: `register` gets this wait's
 /// [`LocalWaker`] (under the kernel's borrow: it must only store it) and
@@ -621,6 +660,12 @@ pub(crate) fn park_remote(
     register: impl FnOnce(RemoteWaker),
 ) -> Woke {
     park_on(what, deadline, |r| register(r.remote_waker()))
+}
+
+/// Whether `kernel` is the kernel running on this OS thread: only its own
+/// threads' ends can wake a wait ([`Registration::on_end`]).
+pub(crate) fn is_this_kernel(kernel: &Weak<Shared>) -> bool {
+    crate::kernel::try_current().is_some_and(|here| std::ptr::eq(here, kernel.as_ptr()))
 }
 
 /// Whether a kernel runs on this OS thread: a layer's blocking call then

@@ -35,7 +35,7 @@ fn file_layer(file: &str) -> Option<Layer> {
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
         "job.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
         | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"
-        | "sync/semaphore.rs" => Layer::Runtime,
+        | "sync/select.rs" | "sync/semaphore.rs" => Layer::Runtime,
         other => panic!("src/{other} has no layer: give it one in tests/architecture.rs"),
     })
 }

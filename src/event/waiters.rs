@@ -7,7 +7,6 @@ use super::filter::{Filter, NameTest};
 use super::name::{FastHash, Name};
 use super::signal::Signal;
 use crate::park::Parker;
-use crate::park::Wait;
 use crate::process::{frozen, Tasks};
 
 /// Threads parked in `event::pull`, in the order they began waiting. A filter
@@ -159,14 +158,21 @@ impl Waiters {
         woken: &mut Vec<Parker>,
         undecided: &mut Vec<(Parker, Filter)>,
     ) {
+        // A filter that runs user code is left to the caller; the others are
+        // plain data, tested here.
+        let matches =
+            |filters: &[Filter]| filters.iter().any(|f| !f.runs_user_code() && f.matches(signal));
         if let Some(list) = self.by_name.get_mut(signal.name().as_bytes()) {
             list.entries.retain(|&parker| {
                 let key = parker.key;
                 let Some(task) = tasks.get(key).filter(|t| t.token == parker.token) else {
                     return false;
                 };
-                let Wait::Signal(filter) = &task.wait else { return false };
-                if frozen(tasks, key) || !filter.matches(signal) {
+                let filters = task.wait.filters();
+                if filters.is_empty() {
+                    return false;
+                }
+                if frozen(tasks, key) || !matches(filters) {
                     return true;
                 }
                 woken.push(parker);
@@ -180,24 +186,28 @@ impl Waiters {
             let Some(task) = tasks.get(key).filter(|t| t.token == parker.token) else {
                 return false;
             };
-            let Wait::Signal(filter) = &task.wait else { return false };
+            let filters = task.wait.filters();
+            if filters.is_empty() {
+                return false;
+            }
             if frozen(tasks, key) {
                 return true;
             }
-            if filter.runs_user_code() {
+            if matches(filters) {
+                woken.push(parker);
+                return false;
+            }
+            for filter in filters.iter().filter(|f| f.runs_user_code()) {
                 undecided.push((parker, filter.clone()));
-                return true;
             }
-            if !filter.matches(signal) {
-                return true;
-            }
-            woken.push(parker);
-            false
+            true
         });
         self.other.stale = 0;
-        // Both lists are in wait order; merge them.
+        // Both lists are in wait order; merge them. A select filed under
+        // both (or under several predicates) is woken once.
         if first_other > 0 && woken.len() > first_other {
             woken.sort_unstable();
+            woken.dedup();
         }
     }
 }

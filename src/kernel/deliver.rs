@@ -46,7 +46,9 @@ impl Shared {
                     }
                 }
             }
+            // A select with several predicates may have been accepted twice.
             woken.sort_unstable();
+            woken.dedup();
         }
         log::trace!("deliver {signal} to {} waiting threads", woken.len());
         self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });

@@ -242,10 +242,18 @@ impl Core {
             return;
         }
         let wait = std::mem::replace(&mut task.wait, Wait::None);
-        if let Wait::Signal(filter) = wait {
-            if !delivered || filter.is_filed_under_several_names() {
+        match wait {
+            Wait::Signal(filter) if !delivered || filter.is_filed_under_several_names() => {
                 self.waiters.forget(&filter, &self.tasks);
             }
+            // Filed under each filter: whichever delivered, the others keep
+            // an entry.
+            Wait::Select(filters) => {
+                for filter in &filters {
+                    self.waiters.forget(filter, &self.tasks);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -325,6 +333,7 @@ impl Core {
                 }
                 Wait::Coma => "is suspended".to_string(),
                 Wait::On(what) => format!("waits for {what}"),
+                Wait::Select(_) => "waits for sync::Select::wait".to_string(),
             };
             let frozen = if task.status == Status::Suspended { " (suspended)" } else { "" };
             let mut line = format!("{}{frozen} {what}", task.label());

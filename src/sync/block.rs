@@ -47,7 +47,7 @@ impl Deadline {
         }
     }
 
-    fn passed(self) -> bool {
+    pub(crate) fn passed(self) -> bool {
         match self {
             Deadline::Kernel(at) => os::uptime() >= at,
             Deadline::Os(at) => Instant::now() >= at,

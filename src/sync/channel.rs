@@ -93,6 +93,8 @@ fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             sending: Queue::default(),
             receiving: Queue::default(),
             handed: Vec::new(),
+            watchers: Vec::new(),
+            next_watcher: 0,
         }),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -114,6 +116,12 @@ struct State<T> {
     receiving: Queue<Option<Waker>>,
     /// Values handed to a waiting receiver that has not yet run to take it.
     handed: Vec<(Place, T)>,
+    /// Selects waiting for the channel to change (see [`Watch`]), by
+    /// ticket: all woken, and dropped, at its next change; a select whose
+    /// wait ended otherwise takes its own out.
+    watchers: Vec<(u64, Waker)>,
+    /// The ticket of the next watcher.
+    next_watcher: u64,
 }
 
 struct Parked<T> {
@@ -130,6 +138,28 @@ impl<T> Chan<T> {
 }
 
 impl<T> State<T> {
+    /// Something a select may wait for happened (a value came or went, a
+    /// waiter queued, a side disconnected): the selects watching look again.
+    fn changed(&mut self) {
+        if !self.watchers.is_empty() {
+            for (_, waker) in self.watchers.drain(..) {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Whether a receive would not wait: a value is there, or a sender waits
+    /// with one, or every sender is gone.
+    fn can_recv(&self) -> bool {
+        !self.buffer.is_empty() || !self.sending.is_empty() || self.senders == 0
+    }
+
+    /// Whether a send would not wait: there is room, or a receiver waits, or
+    /// every receiver is gone.
+    fn can_send(&self) -> bool {
+        self.has_room() || !self.receiving.is_empty() || self.receivers == 0
+    }
+
     fn has_room(&self) -> bool {
         self.capacity.map_or(true, |c| self.buffer.len() < c)
     }
@@ -144,10 +174,12 @@ impl<T> State<T> {
                     self.buffer.push_back(parked.value);
                 }
             }
+            self.changed();
             return Some(value);
         }
         let (_, parked) = self.sending.pop_front()?;
         wake(&parked.waker);
+        self.changed();
         Some(parked.value)
     }
 
@@ -161,6 +193,7 @@ impl<T> State<T> {
         }
         if self.has_room() {
             self.buffer.push_back(value);
+            self.changed();
             return Ok(());
         }
         Err(value)
@@ -175,6 +208,7 @@ impl<T> State<T> {
             self.handed.push((place, value));
         } else {
             self.buffer.push_front(value);
+            self.changed();
         }
     }
 
@@ -342,7 +376,10 @@ impl<T> Sender<T> {
             if timeout == Some(Duration::ZERO) {
                 return Err(SendTimeoutError::Timeout(value));
             }
-            state.sending.push(0, Parked { value, waker: None })
+            let place = state.sending.push(0, Parked { value, waker: None });
+            // A rendezvous's receive can be made now.
+            state.changed();
+            place
         };
         let deadline = timeout.map(Deadline::after);
         // Takes the entry out, value and all, however the wait ends: a kill
@@ -580,14 +617,14 @@ impl<T> Receiver<T> {
             ended = block::wait(RECV, deadline, |waker| {
                 let mut state = chan.lock();
                 // What came since the look (from another OS thread): no sleep.
-                let ready = withdraw.place.get().is_none()
-                    && (!state.buffer.is_empty()
-                        || !state.sending.is_empty()
-                        || state.senders == 0);
+                let ready = withdraw.place.get().is_none() && state.can_recv();
                 let unfiled = if ready {
                     Err(waker)
                 } else {
-                    state.receiving.file_waker(&withdraw.place, waker)
+                    let filed = state.receiving.file_waker(&withdraw.place, waker);
+                    // A rendezvous's send can be made now.
+                    state.changed();
+                    filed
                 };
                 drop(state);
                 if let Err(waker) = unfiled {
@@ -727,6 +764,7 @@ impl<T> Drop for Sender<T> {
             for (_, waker) in state.receiving.drain() {
                 wake(&waker);
             }
+            state.changed();
         }
     }
 }
@@ -745,6 +783,7 @@ impl<T> Drop for Receiver<T> {
         for parked in state.sending.iter() {
             wake(&parked.waker);
         }
+        state.changed();
         let unread = std::mem::take(&mut state.buffer);
         drop(state);
         drop(unread);
@@ -849,5 +888,63 @@ impl<T> IntoIterator for Receiver<T> {
 
     fn into_iter(self) -> IntoIter<T> {
         IntoIter { receiver: self }
+    }
+}
+
+/// A channel as a select sees it: whether one side's operation would go
+/// through now, and a waker to call at the channel's next change.
+pub(crate) trait Watch {
+    /// Whether a receive (`send == false`) or a send would not wait.
+    fn ready(&self, send: bool) -> bool;
+    /// Files `waker` to be woken at the channel's next change and returns
+    /// its ticket; files nothing, and returns `None`, if the side is ready
+    /// already.
+    fn watch(&self, send: bool, waker: Waker) -> Option<u64>;
+    /// Takes out the watcher of `ticket`, if the channel has not woken it.
+    fn unwatch(&self, ticket: u64);
+}
+
+impl<T> Watch for Chan<T> {
+    fn ready(&self, send: bool) -> bool {
+        let state = self.lock();
+        if send {
+            state.can_send()
+        } else {
+            state.can_recv()
+        }
+    }
+
+    fn watch(&self, send: bool, waker: Waker) -> Option<u64> {
+        let mut state = self.lock();
+        if if send { state.can_send() } else { state.can_recv() } {
+            return None;
+        }
+        let ticket = state.next_watcher;
+        state.next_watcher += 1;
+        state.watchers.push((ticket, waker));
+        Some(ticket)
+    }
+
+    fn unwatch(&self, ticket: u64) {
+        let mut state = self.lock();
+        if let Some(at) = state.watchers.iter().position(|&(t, _)| t == ticket) {
+            let (_, waker) = state.watchers.remove(at);
+            drop(state);
+            drop(waker);
+        }
+    }
+}
+
+impl<T> Sender<T> {
+    /// This channel, for a select's send case.
+    pub(crate) fn watch(&self) -> &dyn Watch {
+        &*self.chan
+    }
+}
+
+impl<T> Receiver<T> {
+    /// This channel, for a select's receive case.
+    pub(crate) fn watch(&self) -> &dyn Watch {
+        &*self.chan
     }
 }

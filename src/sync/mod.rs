@@ -61,6 +61,7 @@ mod error;
 mod mutex;
 mod notify;
 mod queue;
+mod select;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWaitResult};
@@ -70,4 +71,5 @@ pub use error::{
 };
 pub use mutex::{Mutex, MutexGuard};
 pub use notify::Notify;
+pub use select::{Case, Select};
 pub use semaphore::{Permit, Semaphore};
