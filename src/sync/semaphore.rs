@@ -208,6 +208,87 @@ impl Semaphore {
             .expect("a wait without a deadline ends with the permits")
     }
 
+    /// Acquires `n` permits by priority, as
+    /// [`acquire_priority`](Semaphore::acquire_priority) does one: a
+    /// request of a smaller `priority` is served first, FIFO among equals.
+    ///
+    /// # Panics
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::sync::Semaphore;
+    /// use cothread::{thread, Kernel};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// let order = kernel.run(|| {
+    ///     let s = Rc::new(Semaphore::new(3));
+    ///     let order = Rc::new(RefCell::new(Vec::new()));
+    ///     let held = s.acquire_many(3);
+    ///     let users: Vec<_> = [("two, low", 2, 5), ("three, high", 3, 1)]
+    ///         .into_iter()
+    ///         .map(|(name, n, priority)| {
+    ///             let (s, order) = (s.clone(), order.clone());
+    ///             thread::create(move || {
+    ///                 let _p = s.acquire_many_priority(n, priority);
+    ///                 order.borrow_mut().push(name);
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     drop(held);
+    ///     thread::wait_for_all(&users, None).unwrap();
+    ///     let order = order.borrow().clone();
+    ///     order
+    /// });
+    /// assert_eq!(order.unwrap(), ["three, high", "two, low"]);
+    /// ```
+    #[track_caller]
+    pub fn acquire_many_priority(&self, n: usize, priority: i32) -> Permit<'_> {
+        self.acquire_by(i64::from(priority), n, None)
+            .expect("a wait without a deadline ends with the permits")
+    }
+
+    /// Acquires one permit by priority, waiting at most `timeout` on the
+    /// kernel's clock; `None` if it passed, and then the request is
+    /// withdrawn (SimPy's `PriorityResource` request raced against a
+    /// timeout).
+    ///
+    /// # Panics
+    ///
+    /// As [`acquire`](Semaphore::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::sync::Semaphore;
+    /// use cothread::{os, thread, Kernel};
+    /// use std::{rc::Rc, time::Duration};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.run(|| {
+    ///     let s = Rc::new(Semaphore::new(1));
+    ///     let held = s.acquire();
+    ///     let s2 = s.clone();
+    ///     let late = thread::create(move || s2.acquire_priority_timeout(1, Duration::from_secs(1)).is_some());
+    ///     let s3 = s.clone();
+    ///     let patient = thread::create(move || s3.acquire_priority_timeout(2, Duration::from_secs(9)).is_some());
+    ///     os::sleep(Duration::from_secs(3));
+    ///     drop(held);
+    ///     assert_eq!(late.wait(), Ok(false)); // gave up at 1 s
+    ///     assert_eq!(patient.wait(), Ok(true)); // served at 3 s
+    /// }).unwrap();
+    /// ```
+    #[track_caller]
+    pub fn acquire_priority_timeout(&self, priority: i32, timeout: Duration) -> Option<Permit<'_>> {
+        if timeout == Duration::ZERO {
+            return self.try_acquire();
+        }
+        self.acquire_by(i64::from(priority), 1, Some(os::uptime().saturating_add(timeout)))
+    }
+
     /// Acquires one permit, waiting at most `timeout` on the kernel's clock;
     /// `None` if it passed, and then the request is withdrawn (the waiters
     /// it held back are served).
