@@ -238,7 +238,7 @@ impl Core {
         task.deadline = None;
         // A sleep, the most common wait by far, has nothing to undo or drop.
         if let Wait::Sleep = task.wait {
-            task.wait = Wait::None;
+            std::mem::replace(&mut task.wait, Wait::None).drop_cheaply();
             return;
         }
         let wait = std::mem::replace(&mut task.wait, Wait::None);
