@@ -643,7 +643,10 @@ impl fmt::Debug for Select<'_> {
 /// end. The patterns must be irrefutable; a body is a block, or an
 /// expression followed by a comma. The macro is an expression whose value
 /// is that of the body that ran. A receive or send that a thread of another
-/// kernel got to first makes it wait again.
+/// kernel got to first makes it wait again. Each use builds a new
+/// [`Select`]: a signal pushed in the same round as an earlier listed arm
+/// became ready is not kept for the next use, as a `Select` kept across
+/// waits keeps it (use one in a loop where that matters).
 ///
 /// # Examples
 ///
