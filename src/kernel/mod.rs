@@ -241,8 +241,7 @@ impl Core {
             std::mem::replace(&mut task.wait, Wait::None).drop_cheaply();
             return;
         }
-        let wait = std::mem::replace(&mut task.wait, Wait::None);
-        match wait {
+        match std::mem::replace(&mut task.wait, Wait::None) {
             Wait::Signal(filter) if !delivered || filter.is_filed_under_several_names() => {
                 self.waiters.forget(&filter, &self.tasks);
             }
@@ -253,7 +252,7 @@ impl Core {
                     self.waiters.forget(filter, &self.tasks);
                 }
             }
-            _ => {}
+            other => other.drop_cheaply(),
         }
     }
 

@@ -140,11 +140,17 @@ impl<T> Chan<T> {
 impl<T> State<T> {
     /// Something a select may wait for happened (a value came or went, a
     /// waiter queued, a side disconnected): the selects watching look again.
+    #[inline]
     fn changed(&mut self) {
         if !self.watchers.is_empty() {
-            for (_, waker) in self.watchers.drain(..) {
-                waker.wake();
-            }
+            self.wake_watchers();
+        }
+    }
+
+    #[cold]
+    fn wake_watchers(&mut self) {
+        for (_, waker) in self.watchers.drain(..) {
+            waker.wake();
         }
     }
 
