@@ -916,3 +916,29 @@ fn a_sync_wait_is_placed_at_the_scripts_call() {
     assert_eq!(lines, [top + 11, top + 6, top + 8, top + 10]);
     assert!(k.threads().iter().all(|t| t.waiting_at.unwrap().file() == file!()));
 }
+
+/// docs/reliability.md, "Known gaps": threads that all wait on channels are
+/// not a deadlock the kernel can prove (another OS thread may hold a
+/// sender), so `run` would wait in the OS for ever; a host that drives the
+/// kernel itself gets control back with the threads shown waiting.
+#[test]
+fn threads_all_waiting_on_channels_leave_a_stepping_host_in_control() {
+    let mut k = kernel();
+    let (tx, rx) = sync::channel::<u8>(0);
+    let (tx2, rx2) = sync::channel::<u8>(0);
+    let a = k.spawn(move || {
+        let _keep = tx2;
+        rx.recv().ok()
+    });
+    let b = k.spawn(move || {
+        let _keep = tx;
+        rx2.recv().ok()
+    });
+    let report = k.run_until_idle();
+    assert!(report.alive && report.next_deadline.is_none());
+    assert_eq!(waiting(&k), ["sync::Receiver::recv", "sync::Receiver::recv"]);
+    assert!(k.dump().contains("sync::Receiver::recv"), "{}", k.dump());
+    a.kill();
+    b.kill();
+    assert!(!k.run_until_idle().alive);
+}
