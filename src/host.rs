@@ -12,6 +12,7 @@ use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::*;
 use crate::process::{Kind, SpawnOptions};
+use crate::report::ErrorReport;
 use crate::round::{Budget, Meter};
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
@@ -871,8 +872,9 @@ impl Kernel {
         self.shared.core().now()
     }
 
-    /// Replaces the kernel's error reporter (default: `log::error!`). Thread
-    /// panics arrive as `"[thread] <message>"` and `"[program] <message>"`,
+    /// Replaces the kernel's error reporter that gets OpenOS's text (without
+    /// it, and without [`on_error_report`](Kernel::on_error_report), reports
+    /// go to `log::error!`). Thread panics arrive as `"[thread] <message>"` and `"[program] <message>"`,
     /// stack overflows as `"[thread] stack overflow"` and `"[program] stack overflow"`;
     /// listener, timer and pull-predicate panics as `"[listener] ..."`,
     /// `"[timer] ..."` and `"[filter] ..."`; a panicking trace hook as `"[trace] ..."`.
@@ -892,6 +894,43 @@ impl Kernel {
     /// ```
     pub fn on_error(&mut self, handler: impl FnMut(&str) + 'static) {
         self.shared.set_error_hook(Box::new(handler));
+    }
+
+    /// Installs a reporter that gets each error as an [`ErrorReport`]: the
+    /// thread it was raised for (id, name, where it was spawned, where it
+    /// waits or last waited) and the message, replacing any previous one.
+    /// It works beside [`on_error`](Kernel::on_error): each error goes to
+    /// this reporter first, then OpenOS's text to that one. While neither is
+    /// installed, the kernel logs each report's `Display`
+    /// (`[thread npc42 spawned at src/npc.rs:40] boom, waiting at
+    /// src/npc.rs:88`) at `log::error!`. A reporter that panics is kept, and
+    /// the report is logged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, thread, Kernel};
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    ///
+    /// let lines = Rc::new(RefCell::new(Vec::new()));
+    /// let sink = lines.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.on_error_report(move |report| sink.borrow_mut().push(report.to_string()));
+    /// kernel.run(|| {
+    ///     thread::Builder::new()
+    ///         .name("npc42")
+    ///         .spawn(|| -> () {
+    ///             os::sleep(Duration::from_secs(1));
+    ///             panic!("boom")
+    ///         })
+    ///         .unwrap();
+    /// }).unwrap();
+    /// let line = &lines.borrow()[0];
+    /// assert!(line.starts_with("[thread npc42 spawned at src/"), "{line}");
+    /// assert!(line.contains("] boom, waiting at src/"), "{line}");
+    /// ```
+    pub fn on_error_report(&mut self, handler: impl FnMut(&ErrorReport) + 'static) {
+        self.shared.set_report_hook(Box::new(handler));
     }
 }
 

@@ -323,7 +323,10 @@ impl Shared {
                 drop(hook);
                 self.tracing.set(self.core().on_trace.is_some());
                 let msg = crate::unwind::take_message(payload);
-                self.report(&format!("[trace] {msg} (the trace hook is removed)"));
+                self.report(
+                    crate::report::ErrorOrigin::Trace,
+                    &format!("{msg} (the trace hook is removed)"),
+                );
             }
         }
     }

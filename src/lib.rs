@@ -261,6 +261,7 @@ pub mod os;
 mod overflow;
 mod park;
 mod process;
+mod report;
 mod round;
 mod stack;
 pub mod sync;
@@ -276,6 +277,7 @@ pub use host::{Kernel, KernelBuilder, DEFAULT_STACK_POOL, DEFAULT_WORKERS};
 pub use id::{Status, ThreadId};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{SignalSender, StepReport, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use report::{ErrorOrigin, ErrorReport};
 pub use round::Budget;
 
 /// The README's example, compiled and run as a doc test.

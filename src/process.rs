@@ -17,6 +17,7 @@ use crate::event::Value;
 use crate::id::{Site, Status};
 use crate::overflow::{self, Exit, OverflowUnwind};
 use crate::park::{Parker, TaskKey, Wait, WaitQueue, WaitToken, Woke};
+use crate::report::ErrorOrigin;
 use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind};
 
 /// What a green thread is resumed with.
@@ -614,7 +615,7 @@ impl Shared {
             // Nothing would ever end it: its parent has killed its children for
             // the last time (or is gone), or the kernel is being dropped.
             drop(core);
-            self.drop_user(parent, "thread", body);
+            self.drop_user(parent, ErrorOrigin::Thread, body);
             return Err(Error::ProcessEnded);
         }
         let key = {
@@ -641,7 +642,7 @@ impl Shared {
                     if wake == Wake::Kill {
                         // Killed before its first stretch (its spawn was cut
                         // short): its body never runs.
-                        shared.drop_user(me, "thread", body);
+                        shared.drop_user(me, ErrorOrigin::Thread, body);
                         shared.finish(me, End::Killed);
                     } else {
                         below_a_cushion(|| shared.task_main(me, body, &result));
@@ -649,7 +650,7 @@ impl Shared {
                     // Nobody may hold the value any more: then it is dropped here,
                     // on the task's stack, and a panic in its destructor must not
                     // unwind out of the coroutine.
-                    shared.drop_user(me, "thread", result);
+                    shared.drop_user(me, ErrorOrigin::Thread, result);
                     Exit::Normal
                 });
             let id = core.next_id();
@@ -695,14 +696,14 @@ impl Shared {
                 // is dead all the same.
                 Ok(false) => {
                     self.unwound(me);
-                    self.drop_user(me, "thread", value);
+                    self.drop_user(me, ErrorOrigin::Thread, value);
                     self.core().tasks[me].caught_end()
                 }
                 Err(payload) => {
                     // Killed or interrupted while joining its children: the
                     // value is not published, and its destructor is user code.
                     self.unwound(me);
-                    self.drop_user(me, "thread", value);
+                    self.drop_user(me, ErrorOrigin::Thread, value);
                     End::from_panic(payload)
                 }
             },
@@ -741,10 +742,11 @@ impl Shared {
             // Its blocking calls from here on (in the error reporter, say)
             // return at once.
             task.unwound = true;
-            let kind = if task.kind == Kind::Thread { "thread" } else { "program" };
+            let kind =
+                if task.kind == Kind::Thread { ErrorOrigin::Thread } else { ErrorOrigin::Program };
             (task.yielder, kind)
         };
-        self.report_for(me, &format!("[{kind}] {why}: parked for ever, its stack kept"));
+        self.report_for(me, kind, &format!("{why}: parked for ever, its stack kept"));
         self.finish(me, end);
         loop {
             self.assert_unborrowed("a switch back to the kernel");
@@ -795,10 +797,13 @@ impl Shared {
             _ => None,
         };
         if let Some((how, msg)) = reported {
-            let kind =
-                if self.core().tasks[me].kind == Kind::Thread { "thread" } else { "program" };
+            let kind = if self.core().tasks[me].kind == Kind::Thread {
+                ErrorOrigin::Thread
+            } else {
+                ErrorOrigin::Program
+            };
             log::debug!("{} {how}: {msg}", label());
-            self.report_for(me, &format!("[{kind}] {msg}"));
+            self.report_for(me, kind, msg);
         }
         self.kill_children(me);
         let outcome = {
@@ -948,7 +953,7 @@ impl Shared {
             }
         };
         if let Some(user) = user {
-            self.drop_user(key, "thread", user);
+            self.drop_user(key, ErrorOrigin::Thread, user);
         }
         if !graveyard.is_empty() {
             self.bury(key, graveyard);
@@ -966,10 +971,10 @@ impl Shared {
     /// Drops a user value the kernel let go of (a removed callback, a value
     /// nobody claimed), containing a panic in its destructor: it is reported
     /// for `owner` as `"[what] <message>"` and the kernel goes on.
-    pub(crate) fn drop_user<T>(&self, owner: TaskKey, what: &str, value: T) {
+    pub(crate) fn drop_user<T>(&self, owner: TaskKey, what: ErrorOrigin, value: T) {
         self.assert_unborrowed("a user value's drop");
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-            self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
+            self.report_for(owner, what, &take_message(payload));
         }
     }
 

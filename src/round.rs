@@ -22,6 +22,7 @@ use crate::kernel::{Core, Due, Queued, Shared, StepReport};
 use crate::park::Woke;
 use crate::park::{Parker, TaskKey};
 use crate::process::{frozen, Parked, Wake};
+use crate::report::ErrorOrigin;
 use crate::time::Cutoff;
 
 /// How much a budgeted step may do before it returns.
@@ -302,7 +303,7 @@ impl Shared {
                 // The last copy, if no receiver took one: its payloads'
                 // destructors are user code.
                 let root = self.core().root;
-                self.drop_user(root, "signal", signal);
+                self.drop_user(root, ErrorOrigin::Signal, signal);
             }
             Unit::Start(queued) => {
                 report.signals += 1;

@@ -28,7 +28,7 @@ fn file_layer(file: &str) -> Option<Layer> {
         "lib.rs" => return None,
         "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "overflow.rs" | "overflow/hijack.rs"
         | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs" | "event/name.rs"
-        | "event/ids.rs" | "unwind.rs" | "testing.rs" => Layer::Leaf,
+        | "event/ids.rs" | "unwind.rs" | "testing.rs" | "report.rs" => Layer::Leaf,
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
         | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
         | "event/waiters.rs" => Layer::Core,
@@ -60,7 +60,9 @@ const EVENT_LEAVES: &[&str] = &[
 /// the next one (for `crate::event::X`).
 fn path_layer(module: &str, item: &str) -> Layer {
     match module {
-        "id" | "error" | "time" | "stack" | "overflow" | "unwind" | "testing" => Layer::Leaf,
+        "id" | "error" | "time" | "stack" | "overflow" | "unwind" | "testing" | "report" => {
+            Layer::Leaf
+        }
         "kernel" | "park" | "round" | "join" | "inspect" | "process" => Layer::Core,
         "event" if EVENT_LEAVES.contains(&item) || item == "pattern" || item == "name" => {
             Layer::Leaf

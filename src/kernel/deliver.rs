@@ -14,6 +14,7 @@ use crate::event::Signal;
 use crate::inspect::Trace;
 use crate::park::{Parker, TaskKey};
 use crate::process::frozen;
+use crate::report::ErrorOrigin;
 use crate::unwind::take_message;
 
 impl Shared {
@@ -41,8 +42,8 @@ impl Shared {
                     Ok(true) => woken.push(parker),
                     Ok(false) => {}
                     Err(payload) => {
-                        let message = format!("[filter] {}", take_message(payload));
-                        self.report_for(parker.key, &message);
+                        let message = take_message(payload);
+                        self.report_for(parker.key, ErrorOrigin::Filter, &message);
                     }
                 }
             }
@@ -102,9 +103,9 @@ impl Shared {
                     None => Some((callback, None)),
                 }
             };
-            self.drop_user(owner, "listener", dropped);
+            self.drop_user(owner, ErrorOrigin::Listener, dropped);
             if let Err(msg) = outcome {
-                self.report_for(owner, &format!("[listener] {msg}"));
+                self.report_for(owner, ErrorOrigin::Listener, &msg);
             }
         }
         ran
@@ -156,9 +157,9 @@ impl Shared {
                 (None, _) => Some((callback, None)),
             }
         };
-        self.drop_user(owner, "timer", dropped);
+        self.drop_user(owner, ErrorOrigin::Timer, dropped);
         if let Err(msg) = outcome {
-            self.report_for(owner, &format!("[timer] {msg}"));
+            self.report_for(owner, ErrorOrigin::Timer, &msg);
         }
         true
     }
@@ -187,7 +188,7 @@ impl Shared {
             "cothread: event::timer with a zero interval must not repeat (it would fire forever at one instant)"
         );
         if self.core().has_ended(owner) {
-            self.drop_user(owner, "timer", callback);
+            self.drop_user(owner, ErrorOrigin::Timer, callback);
             return TimerId { key: usize::MAX, serial: 0 };
         }
         let mut core = self.core();
@@ -210,7 +211,7 @@ impl Shared {
             }
         };
         let cancelled = removed.is_some();
-        self.drop_user(owner, "timer", removed);
+        self.drop_user(owner, ErrorOrigin::Timer, removed);
         cancelled
     }
 
@@ -222,7 +223,7 @@ impl Shared {
         mut callback: impl FnMut(&Signal) -> R + 'static,
     ) -> ListenerId {
         if self.core().has_ended(owner) {
-            self.drop_user(owner, "listener", callback);
+            self.drop_user(owner, ErrorOrigin::Listener, callback);
             return ListenerId { key: usize::MAX, serial: 0 };
         }
         let (key, serial) = self.core().listeners.add(
@@ -243,7 +244,7 @@ impl Shared {
             }
         };
         let ignored = removed.is_some();
-        self.drop_user(owner, "listener", removed);
+        self.drop_user(owner, ErrorOrigin::Listener, removed);
         ignored
     }
 
