@@ -30,8 +30,8 @@ fn file_layer(file: &str) -> Option<Layer> {
         | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs" | "event/name.rs"
         | "event/ids.rs" | "unwind.rs" | "testing.rs" | "report.rs" => Layer::Leaf,
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
-        | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
-        | "event/waiters.rs" => Layer::Core,
+        | "kernel/panic.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs"
+        | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
         "job.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
         | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"

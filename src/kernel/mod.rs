@@ -23,6 +23,7 @@ use crate::time::{Clock, DeadlineQueue};
 
 mod current;
 mod deliver;
+mod panic;
 mod remote;
 
 pub(crate) use current::*;
@@ -361,6 +362,10 @@ pub(crate) struct Shared {
     /// The `Kernel` was dropped inside one of its own host calls: the
     /// teardown runs when that call returns to the host.
     pub(crate) orphaned: Cell<bool>,
+    /// While the kernel is entered: the kernel that was current on this OS
+    /// thread before (null: none, the host's), for the panic hook to look
+    /// further out when this one runs no task.
+    outer: Outer,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
 }
@@ -442,6 +447,7 @@ impl Shared {
         stack_pool: usize,
         layers: Vec<Box<dyn std::any::Any>>,
     ) -> Rc<Shared> {
+        panic::install_hook();
         crate::overflow::install(crate::overflow::KernelHooks {
             state_borrowed,
             kernel_frames: crate::process::kernel_frames,
@@ -480,6 +486,7 @@ impl Shared {
             tracing: Cell::new(false),
             host_panicking: Cell::new(false),
             orphaned: Cell::new(false),
+            outer: Outer::default(),
             me: me.clone(),
         })
     }
