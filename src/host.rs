@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::event::{Signal, Value};
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
+use crate::kernel::Options;
 use crate::kernel::*;
 use crate::process::{Kind, SpawnOptions};
 use crate::report::ErrorReport;
@@ -53,6 +54,7 @@ pub struct KernelBuilder {
     stack_size: usize,
     stack_pool: usize,
     workers: usize,
+    backtraces: bool,
 }
 
 impl KernelBuilder {
@@ -123,6 +125,30 @@ impl KernelBuilder {
         self
     }
 
+    /// With `true`, every blocking call (`event::pull`, `os::sleep`, a join,
+    /// a channel's `recv`, ...) captures a backtrace of the thread as it
+    /// blocks ([`std::backtrace::Backtrace::force_capture`], whatever
+    /// `RUST_BACKTRACE` says), and [`Kernel::dump`] prints it under the
+    /// thread's line; [`ThreadInfo::backtrace`] holds it. A capture walks
+    /// the stack and costs microseconds a blocking call: for finding a stuck
+    /// script, not for production. Off by default, when it costs the
+    /// blocking call one test.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).backtraces(true).build();
+    /// kernel.spawn(|| event::pull(None, "quit"));
+    /// assert!(kernel.threads()[0].backtrace.is_some());
+    /// assert!(kernel.dump().lines().count() > 2, "the line, then the backtrace's");
+    /// ```
+    pub fn backtraces(mut self, on: bool) -> Self {
+        self.backtraces = on;
+        self
+    }
+
     /// Builds the kernel.
     ///
     /// # Examples
@@ -134,9 +160,12 @@ impl KernelBuilder {
     pub fn build(self) -> Kernel {
         Kernel {
             shared: Shared::new(
-                self.virtual_time,
-                self.stack_size,
-                self.stack_pool,
+                Options {
+                    virtual_time: self.virtual_time,
+                    stack_size: self.stack_size,
+                    stack_pool: self.stack_pool,
+                    backtraces: self.backtraces,
+                },
                 vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
             ),
         }
@@ -150,6 +179,7 @@ impl Default for KernelBuilder {
             stack_size: DEFAULT_STACK_SIZE,
             stack_pool: DEFAULT_STACK_POOL,
             workers: DEFAULT_WORKERS,
+            backtraces: false,
         }
     }
 }
@@ -775,7 +805,9 @@ impl Kernel {
     /// show it: `init`, then each program and thread indented under the one
     /// it is attached to, oldest first, one line each ([`ThreadInfo`]'s
     /// `Display`): its name, status, where it was spawned, what it waits on
-    /// and where, its deadline and its counters.
+    /// and where, its deadline and its counters. With
+    /// [`KernelBuilder::backtraces`] on, each blocked thread's line is
+    /// followed by the backtrace of its blocking call, indented under it.
     ///
     /// # Examples
     ///

@@ -369,6 +369,10 @@ impl Shared {
             }
             task.deadline = deadline;
             task.waiting_at = Some(std::panic::Location::caller());
+            if core.backtraces {
+                capture_backtrace(&mut core.tasks[me]);
+            }
+            let task = &mut core.tasks[me];
             task.frames.low = stack::below_here();
             (me, task.yielder)
         };
@@ -467,6 +471,13 @@ impl Shared {
             self.park(Wait::Coma, None, |_, _| {});
         }
     }
+}
+
+/// Records where `task` blocks as a backtrace (`KernelBuilder::backtraces`).
+#[cold]
+#[inline(never)]
+fn capture_backtrace(task: &mut crate::process::Task) {
+    task.backtrace = Some(std::sync::Arc::new(std::backtrace::Backtrace::force_capture()));
 }
 
 /// The panic of a blocking call made where nothing can block: in a listener

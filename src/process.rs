@@ -190,6 +190,9 @@ pub(crate) struct Task {
     /// call, while it waits), for reports.
     pub(crate) spawned_at: Option<Site>,
     pub(crate) waiting_at: Option<Site>,
+    /// The backtrace of its last blocking call, captured only with
+    /// `KernelBuilder::backtraces`.
+    pub(crate) backtrace: Option<Arc<std::backtrace::Backtrace>>,
     pub(crate) resumes: u64,
     /// Signals it has received from pulls.
     pub(crate) signals: u64,
@@ -321,6 +324,7 @@ impl Task {
             deadline: None,
             spawned_at: None,
             waiting_at: None,
+            backtrace: None,
             resumes: 0,
             signals: 0,
             pooled_stack: true,

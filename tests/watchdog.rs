@@ -143,3 +143,36 @@ fn the_error_report_of_a_thread_panic_reads_exactly() {
 fn bound() -> Instant {
     Instant::now() + Duration::from_secs(20)
 }
+
+/// With backtraces on, the dump prints under each blocked thread the
+/// backtrace of its blocking call, which passes through the function that
+/// blocked; with them off, one line a thread.
+#[test]
+fn the_dump_shows_each_blocked_threads_backtrace_when_enabled() {
+    #[inline(never)]
+    fn waits_for_orders() {
+        event::pull(None, "orders");
+    }
+    for on in [true, false] {
+        let mut kernel = Kernel::builder().virtual_time(true).backtraces(on).build();
+        kernel.spawn(|| {
+            thread::Builder::new().name("courier").spawn(waits_for_orders).unwrap();
+            event::pull(None, "quit");
+        });
+        let dump = kernel.dump();
+        let lines: Vec<&str> = dump.lines().collect();
+        let courier = lines.iter().position(|l| l.contains("(courier)")).expect("listed");
+        if on {
+            let below: Vec<&&str> =
+                lines[courier + 1..].iter().take_while(|l| l.starts_with("        ")).collect();
+            assert!(
+                below.iter().any(|l| l.contains("waits_for_orders")),
+                "no frame of the blocking function under the thread:\n{dump}"
+            );
+            assert!(kernel.threads()[1].backtrace.is_some());
+        } else {
+            assert_eq!(lines.len(), 3, "{dump}");
+            assert!(kernel.threads()[1].backtrace.is_none());
+        }
+    }
+}

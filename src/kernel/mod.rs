@@ -112,6 +112,8 @@ pub(crate) struct Core {
     pub(crate) prefetch_from: usize,
     /// Tasks parked for ever (see `Task::zombie`): dead, but in the table.
     pub(crate) zombies: usize,
+    /// Whether each park captures a backtrace (`KernelBuilder::backtraces`).
+    pub(crate) backtraces: bool,
     /// Stacks this kernel will never free or reuse: frames on them were
     /// discarded (a stack overflow) or abandoned (a zombie), and memory they
     /// held may still be referred to from elsewhere.
@@ -346,6 +348,14 @@ impl Core {
     }
 }
 
+/// What the host set with `KernelBuilder` that the core keeps.
+pub(crate) struct Options {
+    pub(crate) virtual_time: bool,
+    pub(crate) stack_size: usize,
+    pub(crate) stack_pool: usize,
+    pub(crate) backtraces: bool,
+}
+
 /// The kernel's state and the pointer green threads use to reach it.
 pub(crate) struct Shared {
     core: RefCell<Core>,
@@ -441,12 +451,8 @@ impl Shared {
     /// A kernel's state: the root task alone, nothing queued, the clock at
     /// its start (see `KernelBuilder` for the parameters); `layers` are the
     /// host's settings for the layers on the runtime, kept opaque.
-    pub(crate) fn new(
-        virtual_time: bool,
-        stack_size: usize,
-        stack_pool: usize,
-        layers: Vec<Box<dyn std::any::Any>>,
-    ) -> Rc<Shared> {
+    pub(crate) fn new(options: Options, layers: Vec<Box<dyn std::any::Any>>) -> Rc<Shared> {
+        let Options { virtual_time, stack_size, stack_pool, backtraces } = options;
         panic::install_hook();
         crate::overflow::install(crate::overflow::KernelHooks {
             state_borrowed,
@@ -479,6 +485,7 @@ impl Shared {
             prefetch_from: PREFETCH_FROM,
             zombies: 0,
             quarantined: 0,
+            backtraces,
         };
         Rc::new_cyclic(|me| Shared {
             core: RefCell::new(core),
