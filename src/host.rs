@@ -15,6 +15,7 @@ use crate::kernel::*;
 use crate::process::{Kind, SpawnOptions};
 use crate::report::ErrorReport;
 use crate::round::{Budget, Meter};
+use crate::watchdog::WatchdogSettings;
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 ///
@@ -55,6 +56,7 @@ pub struct KernelBuilder {
     stack_pool: usize,
     workers: usize,
     backtraces: bool,
+    watchdog: WatchdogSettings,
 }
 
 impl KernelBuilder {
@@ -149,6 +151,92 @@ impl KernelBuilder {
         self
     }
 
+    /// Starts a watchdog with the kernel: a monitor OS thread that notices
+    /// a program or thread that has run longer than `limit` since it was
+    /// resumed, without yielding. While it still runs, the watchdog reports
+    /// it (its id, name, spawn site, and the blocking call it came back
+    /// from) as a [`WatchdogReport`](crate::WatchdogReport), on the monitor
+    /// thread, to the hook of [`on_watchdog`](KernelBuilder::on_watchdog)
+    /// (default: `log::warn!`), and marks it: it is ended at its next
+    /// [`os::checkpoint`](crate::os::checkpoint) or blocking call, its stack
+    /// unwound, with [`Error::TooLongWithoutYielding`], as CC:Tweaked and
+    /// OpenComputers end such a script. Nothing is done to code that never
+    /// calls into the kernel again: Rust code cannot be stopped safely from
+    /// outside.
+    ///
+    /// Half the limit is a thread's slice: past it, `os::checkpoint`
+    /// yields, so a long computation that calls it now and then runs on
+    /// without being ended. The watchdog uses the wall clock, also with
+    /// [`virtual_time`](KernelBuilder::virtual_time), and samples every
+    /// eighth of the limit: a report comes between `limit` and `limit` and
+    /// a quarter after the resume. It does not time listener and timer
+    /// callbacks. A resume costs the kernel two stores while it is on,
+    /// nothing while it is off. The monitor is stopped and joined as the
+    /// kernel drops; if the OS refuses its thread, the kernel runs
+    /// unwatched (logged at `log::error!`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Error, Kernel};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let mut kernel = Kernel::builder().watchdog(Duration::from_millis(20)).build();
+    /// kernel.on_error(|_| {});
+    /// let out = kernel.run(|| {
+    ///     let start = Instant::now();
+    ///     loop {
+    ///         // A busy loop that checks in only now and then: ended there.
+    ///         while start.elapsed() < Duration::from_millis(100) {}
+    ///         os::checkpoint();
+    ///         if start.elapsed() > Duration::from_secs(10) { break }
+    ///     }
+    /// });
+    /// assert_eq!(out, Err(Error::TooLongWithoutYielding));
+    /// ```
+    pub fn watchdog(mut self, limit: Duration) -> Self {
+        self.watchdog.limit = Some(limit);
+        self
+    }
+
+    /// The watchdog's hook (see [`watchdog`](KernelBuilder::watchdog)): it
+    /// runs on the monitor OS thread, while the thread it reports on still
+    /// runs, so it is `Send + Sync` and cannot reach the kernel; send the
+    /// report where the host wants it (a channel, a log). Without
+    /// `watchdog`, it is kept for a later call and never runs. A hook that
+    /// panics is logged and kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Error, Kernel};
+    /// use std::sync::mpsc;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let mut kernel = Kernel::builder()
+    ///     .watchdog(Duration::from_millis(20))
+    ///     .on_watchdog(move |report| { let _ = tx.send(report.to_string()); })
+    ///     .build();
+    /// kernel.on_error(|_| {});
+    /// let out = kernel.run(|| {
+    ///     let start = Instant::now();
+    ///     while start.elapsed() < Duration::from_millis(200) {}
+    ///     os::checkpoint(); // ended here
+    /// });
+    /// assert_eq!(out, Err(Error::TooLongWithoutYielding));
+    /// let line = rx.recv().unwrap();
+    /// assert!(line.starts_with("program #1, spawned at src/"), "{line}");
+    /// assert!(line.contains(" without yielding (limit 20 ms)"), "{line}");
+    /// ```
+    pub fn on_watchdog(
+        mut self,
+        hook: impl Fn(&crate::WatchdogReport) + Send + Sync + 'static,
+    ) -> Self {
+        self.watchdog.hook = Some(std::sync::Arc::new(hook));
+        self
+    }
+
     /// Builds the kernel.
     ///
     /// # Examples
@@ -165,6 +253,7 @@ impl KernelBuilder {
                     stack_size: self.stack_size,
                     stack_pool: self.stack_pool,
                     backtraces: self.backtraces,
+                    watchdog: self.watchdog,
                 },
                 vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
             ),
@@ -180,6 +269,7 @@ impl Default for KernelBuilder {
             stack_pool: DEFAULT_STACK_POOL,
             workers: DEFAULT_WORKERS,
             backtraces: false,
+            watchdog: WatchdogSettings::default(),
         }
     }
 }
@@ -856,7 +946,7 @@ impl Kernel {
     /// ```
     pub fn on_trace(&mut self, hook: impl FnMut(Duration, &Trace) + 'static) {
         let old = self.shared.core().on_trace.replace(Box::new(hook));
-        self.shared.tracing.set(true);
+        self.shared.set_tracing(true);
         drop(old);
     }
 

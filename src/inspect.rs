@@ -342,9 +342,15 @@ impl Core {
 }
 
 impl Shared {
+    /// Records whether a trace hook is installed.
+    pub(crate) fn set_tracing(&self, on: bool) {
+        let others = self.hooks.get() & !crate::kernel::TRACE;
+        self.hooks.set(if on { others | crate::kernel::TRACE } else { others });
+    }
+
     /// Reports `event` (built only if someone listens) to the trace hook.
     pub(crate) fn trace(&self, event: impl FnOnce(&Core) -> Trace) {
-        if !self.tracing.get() {
+        if self.hooks.get() & crate::kernel::TRACE == 0 {
             return;
         }
         let (mut hook, at, event) = {
@@ -364,7 +370,8 @@ impl Shared {
             }
             Err(payload) => {
                 drop(hook);
-                self.tracing.set(self.core().on_trace.is_some());
+                let on = self.core().on_trace.is_some();
+                self.set_tracing(on);
                 let msg = crate::unwind::take_message(payload);
                 self.report(
                     crate::report::ErrorOrigin::Trace,

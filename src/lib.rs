@@ -270,6 +270,7 @@ mod testing;
 pub mod thread;
 mod time;
 mod unwind;
+mod watchdog;
 
 pub use error::Error;
 pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
@@ -277,7 +278,7 @@ pub use host::{Kernel, KernelBuilder, DEFAULT_STACK_POOL, DEFAULT_WORKERS};
 pub use id::{Status, ThreadId};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{SignalSender, StepReport, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
-pub use report::{ErrorOrigin, ErrorReport};
+pub use report::{ErrorOrigin, ErrorReport, WatchdogReport};
 pub use round::Budget;
 
 /// The README's example, compiled and run as a doc test.

@@ -18,7 +18,7 @@ use crate::id::{Site, Status};
 use crate::overflow::{self, Exit, OverflowUnwind};
 use crate::park::{Parker, TaskKey, Wait, WaitQueue, WaitToken, Woke};
 use crate::report::ErrorOrigin;
-use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind};
+use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind, OverrunUnwind};
 
 /// What a green thread is resumed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,8 @@ pub(crate) enum End {
     /// Ran off the end of its stack: unwound at its next kernel call, or, if
     /// it ran through the emergency zone first, its frames discarded.
     Overflowed,
+    /// Ended by the watchdog: too long without yielding.
+    Overrun,
 }
 
 impl End {
@@ -86,6 +88,8 @@ impl End {
             End::Interrupted(cause.clone())
         } else if payload.is::<OverflowUnwind>() {
             End::Overflowed
+        } else if payload.is::<OverrunUnwind>() {
+            End::Overrun
         } else {
             End::Panicked(take_message(payload))
         }
@@ -99,6 +103,7 @@ impl End {
             End::Exited => Some(Error::Exited),
             End::Interrupted(cause) => Some(Error::Interrupted(cause.clone())),
             End::Overflowed => Some(Error::StackOverflow),
+            End::Overrun => Some(Error::TooLongWithoutYielding),
         }
     }
 }
@@ -205,6 +210,9 @@ pub(crate) struct Task {
     /// It ran into its stack's emergency zone: it is unwound at its next
     /// kernel call, and its stack is not reused.
     pub(crate) tripped: bool,
+    /// The watchdog found it running too long without yielding: it is
+    /// ended at its next checkpoint or blocking call.
+    pub(crate) overrun: bool,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -249,6 +257,19 @@ impl crate::kernel::Core {
     pub(crate) fn unpark(&mut self, key: TaskKey) -> Parked {
         let task = &mut self.tasks[key];
         task.resumes += 1;
+        let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
+        let running = self.running.replace(key);
+        let context = self.context.replace(key);
+        Parked { coroutine, running, context }
+    }
+
+    /// [`unpark`](crate::kernel::Core::unpark), publishing the resume to the
+    /// watchdog.
+    #[inline(always)]
+    pub(crate) fn unpark_watched(&mut self, key: TaskKey, watch: &Watch) -> Parked {
+        let task = &mut self.tasks[key];
+        task.resumes += 1;
+        watch.resumed(key, task);
         let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
         let running = self.running.replace(key);
         let context = self.context.replace(key);
@@ -331,6 +352,7 @@ impl Task {
             frames: crate::stack::Frames::default(),
             stack_low: 0,
             tripped: false,
+            overrun: false,
         }
     }
 
@@ -339,6 +361,8 @@ impl Task {
     pub(crate) fn caught_end(&self) -> End {
         if self.tripped {
             End::Overflowed
+        } else if self.overrun {
+            End::Overrun
         } else {
             End::Killed
         }
@@ -601,7 +625,8 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::id::ThreadId;
 use crate::inspect::Trace;
-use crate::kernel::{Due, Queued, Shared};
+use crate::kernel::{Due, Queued, Shared, TRACE};
+use crate::watchdog::Watch;
 
 impl Shared {
     /// Creates a task under `parent` and runs it at once, up to its first blocking
@@ -675,6 +700,9 @@ impl Shared {
         };
         let id = core.tasks[key].id;
         drop(core);
+        if self.watching() {
+            self.watch_spawned(&self.watch, key);
+        }
         if log::log_enabled!(log::Level::Debug) {
             let core = self.core();
             let parent = core.tasks.get(parent).map_or_else(String::new, Task::label);
@@ -798,6 +826,7 @@ impl Shared {
         let reported = match &end {
             End::Panicked(msg) => Some(("panicked", msg.as_str())),
             End::Overflowed => Some(("ended", "stack overflow")),
+            End::Overrun => Some(("ended", "too long without yielding")),
             _ => None,
         };
         if let Some((how, msg)) = reported {
@@ -871,15 +900,41 @@ impl Shared {
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
     pub(crate) fn switch_to(&self, key: TaskKey, wake: Wake) {
         if self.traced() {
-            self.trace_resume(key);
+            return self.switch_traced(key, wake);
         }
         let parked = self.core().unpark(key);
         self.resume_parked(key, parked, wake);
     }
 
-    /// Whether a resume is traced (a trace hook, or logging at trace level).
+    /// [`switch_to`](Shared::switch_to) of a traced or watched resume: the
+    /// hooks first, then the switch; back on a green thread's stack (one
+    /// that spawned or killed), the watchdog times that thread's resume
+    /// again, which it never left for the kernel.
+    #[cold]
+    #[inline(never)]
+    fn switch_traced(&self, key: TaskKey, wake: Wake) {
+        self.trace_resume(key);
+        let parked = self.core().unpark(key);
+        self.resume_parked(key, parked, wake);
+        if self.watching() {
+            let core = self.core();
+            match core.running.and_then(|k| Some((k, core.tasks.get(k)?))) {
+                Some((k, task)) => self.watch.resumed(k, task),
+                None => self.watch.paused(),
+            }
+        }
+    }
+
+    /// Whether a resume does more than switch: it is traced (a trace hook,
+    /// logging at trace level) or watched (the watchdog).
     pub(crate) fn traced(&self) -> bool {
-        self.tracing.get() || log::log_enabled!(log::Level::Trace)
+        self.hooks.get() != 0 || log::log_enabled!(log::Level::Trace)
+    }
+
+    /// Whether the kernel's events are traced (a trace hook, or logging at
+    /// trace level).
+    pub(crate) fn trace_on(&self) -> bool {
+        self.hooks.get() & TRACE != 0 || log::log_enabled!(log::Level::Trace)
     }
 
     /// The second half of [`switch_to`](Shared::switch_to), for a caller that
@@ -906,10 +961,19 @@ impl Shared {
         core.tasks[key].coroutine = Some(coroutine);
     }
 
+    /// A traced or watched resume's hooks, before the switch.
     #[cold]
     fn trace_resume(&self, key: TaskKey) {
         log::trace!("switch to {}", self.core().tasks[key].label());
         self.trace(|core| Trace::Resume { thread: core.tasks[key].id });
+        if self.watching() {
+            // The count of resumes about to count this one.
+            let mut core = self.core();
+            let task = &mut core.tasks[key];
+            task.resumes += 1;
+            self.watch.resumed(key, task);
+            task.resumes -= 1;
+        }
     }
 
     /// The rare end of a switch: `key` finished (its slot is freed and its stack
@@ -941,6 +1005,9 @@ impl Shared {
                 let tripped = overflow::forget_stack(task.stack_low, task.frames.end);
                 let pooled_stack = task.pooled_stack && !task.tripped && !tripped;
                 core.tasks.remove(key);
+                if self.watching() {
+                    self.watch.forget(key);
+                }
                 let co = coroutine.co.take().expect("checked above");
                 if overflowed {
                     // Its frames were discarded, not unwound: what they lent

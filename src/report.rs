@@ -186,6 +186,76 @@ impl fmt::Display for ErrorReport {
     }
 }
 
+/// What the watchdog ([`KernelBuilder::watchdog`](crate::KernelBuilder::watchdog))
+/// reports, from its own OS thread, about a program or thread that has run
+/// longer than the limit since it was last resumed, while it still runs.
+///
+/// Its `Display`: `thread #3 (npc42), spawned at src/npc.rs:40, has run 61
+/// ms without yielding (limit 50 ms), since its wait at src/npc.rs:88`; the
+/// spawn site and the wait are left out where unknown (a thread's first
+/// stretch follows no wait).
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{Kernel, WatchdogReport};
+/// use std::sync::mpsc;
+/// use std::time::{Duration, Instant};
+///
+/// let (tx, rx) = mpsc::channel::<WatchdogReport>();
+/// let mut kernel = Kernel::builder()
+///     .watchdog(Duration::from_millis(20))
+///     .on_watchdog(move |report| { let _ = tx.send(report.clone()); })
+///     .build();
+/// kernel.run(move || {
+///     let start = Instant::now();
+///     // Spins without yielding until the watchdog has said so.
+///     while rx.try_recv().is_err() && start.elapsed() < Duration::from_secs(10) {}
+/// }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WatchdogReport {
+    /// The program or thread that runs.
+    pub thread: ThreadId,
+    /// Its name, if it was given one.
+    pub name: Option<String>,
+    /// `true` for a program, `false` for a thread.
+    pub program: bool,
+    /// Where it was spawned.
+    pub spawned_at: Option<&'static Location<'static>>,
+    /// The blocking call it was resumed from: where its run without a
+    /// yield began. `None` for its first stretch.
+    pub waiting_at: Option<&'static Location<'static>>,
+    /// How long it has run since it was resumed, at least.
+    pub running_for: std::time::Duration,
+    /// The watchdog's limit.
+    pub limit: std::time::Duration,
+}
+
+impl fmt::Display for WatchdogReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.program { "program" } else { "thread" };
+        write!(f, "{kind} {}", self.thread)?;
+        if let Some(name) = &self.name {
+            write!(f, " ({name})")?;
+        }
+        if let Some(at) = self.spawned_at {
+            write!(f, ", spawned at {}:{},", at.file(), at.line())?;
+        }
+        write!(
+            f,
+            " has run {} ms without yielding (limit {} ms)",
+            self.running_for.as_millis(),
+            self.limit.as_millis()
+        )?;
+        if let Some(at) = self.waiting_at {
+            write!(f, ", since its wait at {}:{}", at.file(), at.line())?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +282,31 @@ mod tests {
             )
         );
         assert_eq!(report.openos_text(), "[thread] boom");
+    }
+
+    #[test]
+    fn the_watchdog_report_names_the_thread_and_its_sites() {
+        let at = Location::caller();
+        let mut report = WatchdogReport {
+            thread: ThreadId(3),
+            name: None,
+            program: false,
+            spawned_at: None,
+            waiting_at: None,
+            running_for: std::time::Duration::from_millis(61),
+            limit: std::time::Duration::from_millis(50),
+        };
+        assert_eq!(report.to_string(), "thread #3 has run 61 ms without yielding (limit 50 ms)");
+        report.name = Some("npc42".into());
+        report.spawned_at = Some(at);
+        report.waiting_at = Some(at);
+        let line = at.line();
+        assert_eq!(
+            report.to_string(),
+            format!(
+                "thread #3 (npc42), spawned at src/report.rs:{line}, has run 61 ms without \
+                 yielding (limit 50 ms), since its wait at src/report.rs:{line}"
+            )
+        );
     }
 }

@@ -232,7 +232,7 @@ impl Shared {
                         if core.ready(parker, Woke::Timeout) {
                             core.prefetch_next_due();
                             let key = parker.key;
-                            Unit::Resume(key, (!self.traced()).then(|| core.unpark(key)))
+                            Unit::Resume(key, self.take_out(&mut core, key))
                         } else {
                             Unit::Stale
                         }
@@ -307,7 +307,7 @@ impl Shared {
             }
             Unit::Start(queued) => {
                 report.signals += 1;
-                let signal = self.core().unqueue(queued, self.traced());
+                let signal = self.core().unqueue(queued, self.trace_on());
                 // `None`: a "thread_exit" that nothing can receive.
                 if let Some(signal) = signal {
                     let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
@@ -337,7 +337,7 @@ impl Shared {
             if !core.ready(parker, woke) {
                 return;
             }
-            (!self.traced()).then(|| core.unpark(parker.key))
+            self.take_out(&mut core, parker.key)
         };
         self.run_ready(parker.key, parked, report);
     }

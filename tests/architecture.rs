@@ -30,8 +30,8 @@ fn file_layer(file: &str) -> Option<Layer> {
         | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs" | "event/name.rs"
         | "event/ids.rs" | "unwind.rs" | "testing.rs" | "report.rs" => Layer::Leaf,
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
-        | "kernel/panic.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs"
-        | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
+        | "kernel/panic.rs" | "watchdog.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs"
+        | "process.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
         "job.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
         | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"
@@ -63,7 +63,7 @@ fn path_layer(module: &str, item: &str) -> Layer {
         "id" | "error" | "time" | "stack" | "overflow" | "unwind" | "testing" | "report" => {
             Layer::Leaf
         }
-        "kernel" | "park" | "round" | "join" | "inspect" | "process" => Layer::Core,
+        "kernel" | "park" | "round" | "join" | "inspect" | "process" | "watchdog" => Layer::Core,
         "event" if EVENT_LEAVES.contains(&item) || item == "pattern" || item == "name" => {
             Layer::Leaf
         }

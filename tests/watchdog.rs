@@ -6,9 +6,10 @@ use std::cell::RefCell;
 use std::panic::Location;
 use std::process::Command;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cothread::{event, os, thread, ErrorOrigin, ErrorReport, Kernel};
+use cothread::{event, os, thread, ErrorOrigin, ErrorReport, Kernel, WatchdogReport};
 
 /// Runs this test binary again, for the one test `name`, with
 /// `COTHREAD_CHILD` set (the child does its work only then), and returns
@@ -175,4 +176,155 @@ fn the_dump_shows_each_blocked_threads_backtrace_when_enabled() {
             assert!(kernel.threads()[1].backtrace.is_none());
         }
     }
+}
+
+/// What the watchdog's hook saw: the report and the instant it came.
+type Seen = Arc<Mutex<Vec<(WatchdogReport, Instant)>>>;
+
+fn watched(limit: Duration) -> (Kernel, Seen) {
+    let seen: Seen = Arc::default();
+    let sink = seen.clone();
+    let mut kernel = Kernel::builder()
+        .watchdog(limit)
+        .on_watchdog(move |report| sink.lock().unwrap().push((report.clone(), Instant::now())))
+        .build();
+    kernel.on_error(|_| {});
+    (kernel, seen)
+}
+
+/// A thread that spins without yielding is reported by the watchdog within
+/// twice its limit, while it still runs, with its id, name, spawn site and
+/// the wait it came back from; it is ended at its next checkpoint, which
+/// does not return.
+#[test]
+fn the_watchdog_reports_a_spinning_thread_and_ends_it_at_its_checkpoint() {
+    const LIMIT: Duration = Duration::from_millis(100);
+    let (mut kernel, seen) = watched(LIMIT);
+    let spin = seen.clone();
+    let after: Rc<RefCell<bool>> = Rc::default();
+    let a = after.clone();
+    let out = kernel.run(move || {
+        let t = thread::Builder::new()
+            .name("npc42")
+            .spawn(move || {
+                os::sleep(Duration::from_millis(1));
+                let start = Instant::now();
+                let end = bound();
+                while spin.lock().unwrap().is_empty() && Instant::now() < end {}
+                let reported_after = spin.lock().unwrap().first().map(|(_, at)| *at - start);
+                os::checkpoint();
+                *a.borrow_mut() = true;
+                reported_after
+            })
+            .unwrap();
+        (t.id(), t.wait())
+    });
+    let (id, outcome) = out.unwrap();
+    assert_eq!(outcome, Err(cothread::Error::TooLongWithoutYielding));
+    assert!(!*after.borrow(), "the checkpoint returned");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "one report: {seen:?}");
+    let report = &seen[0].0;
+    assert_eq!(report.thread, id);
+    assert_eq!(report.name.as_deref(), Some("npc42"));
+    assert!(!report.program);
+    assert_eq!(report.spawned_at.map(|at| at.file()), Some("tests/watchdog.rs"));
+    assert_eq!(report.waiting_at.map(|at| at.file()), Some("tests/watchdog.rs"));
+    assert_eq!(
+        report.waiting_at.unwrap().line(),
+        report.spawned_at.unwrap().line() + 1,
+        "the wait it came back from is the sleep"
+    );
+    assert!(report.running_for >= LIMIT && report.limit == LIMIT, "{report:?}");
+}
+
+/// The report comes within twice the limit of the resume it times.
+#[test]
+fn the_watchdog_reports_within_twice_its_limit() {
+    const LIMIT: Duration = Duration::from_millis(100);
+    let (mut kernel, seen) = watched(LIMIT);
+    let spin = seen.clone();
+    let out = kernel.run(move || {
+        let start = Instant::now();
+        let end = bound();
+        while spin.lock().unwrap().is_empty() && Instant::now() < end {}
+        let at = spin.lock().unwrap().first().map(|(_, at)| *at - start);
+        os::checkpoint();
+        at
+    });
+    assert_eq!(out, Err(cothread::Error::TooLongWithoutYielding));
+    let seen = seen.lock().unwrap();
+    let (report, _) = &seen[0];
+    assert!(report.program && report.waiting_at.is_none(), "a first stretch: {report:?}");
+    assert!(report.running_for < 2 * LIMIT, "reported after {:?}", report.running_for);
+}
+
+/// A marked thread that blocks instead of checking in is ended at that
+/// blocking call: the call never returns.
+#[test]
+fn a_marked_thread_is_ended_at_its_next_blocking_call() {
+    let (mut kernel, seen) = watched(Duration::from_millis(50));
+    let spin = seen.clone();
+    let out = kernel.run(move || {
+        let t = thread::create(move || {
+            let end = bound();
+            while spin.lock().unwrap().is_empty() && Instant::now() < end {}
+            os::sleep(Duration::from_millis(1));
+            "returned from the sleep"
+        });
+        t.wait()
+    });
+    assert_eq!(out, Ok(Err(cothread::Error::TooLongWithoutYielding)));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+/// A computation that checks in runs on past the limit: each checkpoint
+/// past the slice yields, so no resume reaches the limit, nothing is
+/// reported and nothing ended; short of the slice, checkpoints do not
+/// yield at all (the cheap path).
+#[test]
+fn checkpoints_yield_past_the_slice_and_not_before() {
+    // The thread must see its slice's end and yield within half the limit:
+    // a margin for a loaded machine.
+    const LIMIT: Duration = Duration::from_millis(200);
+    let (mut kernel, seen) = watched(LIMIT);
+    let out = kernel.run(|| {
+        let me = thread::create(|| {
+            let start = Instant::now();
+            let mut checks = 0u64;
+            while start.elapsed() < 4 * LIMIT {
+                os::checkpoint();
+                checks += 1;
+            }
+            checks
+        });
+        me.wait()
+    });
+    let checks = out.unwrap();
+    assert!(checks.as_ref().is_ok_and(|&n| n > 0), "{checks:?}: {:?}", seen.lock().unwrap());
+    assert!(seen.lock().unwrap().is_empty(), "{:?}", seen.lock().unwrap());
+    // Short of the slice: 100 000 checkpoints, no yield (one resume, the
+    // thread's first stretch, which ends at its pull).
+    let (mut calm, _) = watched(Duration::from_secs(3600));
+    calm.spawn(|| {
+        for _ in 0..100_000 {
+            os::checkpoint();
+        }
+        event::pull(None, "never");
+    });
+    let ps = calm.threads();
+    assert_eq!(ps[0].resumes, 1, "{}", calm.dump());
+}
+
+/// Dropping a kernel stops its watchdog's thread and joins it (no hang, no
+/// leak): the thread has let go of the hook by the time the drop returns.
+#[test]
+fn the_watchdog_thread_ends_with_its_kernel() {
+    let start = Instant::now();
+    let (mut kernel, seen) = watched(Duration::from_millis(10));
+    kernel.spawn(|| event::pull(None, "never"));
+    assert_eq!(Arc::strong_count(&seen), 2, "the hook is held by the monitor");
+    drop(kernel);
+    assert_eq!(Arc::strong_count(&seen), 1, "the monitor has ended");
+    assert!(start.elapsed() < Duration::from_secs(5));
 }

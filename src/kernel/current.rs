@@ -87,6 +87,11 @@ impl Drop for Enter {
         self._keep.outer.set(self.prev_outer);
         CURRENT.with(|c| c.set(self.prev));
         let leaving = !std::ptr::eq(self.prev, Rc::as_ptr(&self._keep));
+        if leaving {
+            // Back in the host (or another kernel): none of this kernel's
+            // green threads runs.
+            self._keep.unwatched();
+        }
         if leaving && self._keep.orphaned.replace(false) {
             // Dropped during this call: torn down now that it is over.
             self._keep.shut_down();

@@ -252,6 +252,8 @@ impl Shared {
     /// and threads it makes belong to `owner`. A panic becomes its message.
     fn in_context<R>(&self, owner: TaskKey, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
+        // User code, but no green thread's: the watchdog does not time it.
+        self.unwatched();
         self.assert_unborrowed("a listener or timer callback");
         let outcome = catch_unwind(AssertUnwindSafe(f));
         self.core().context = previous;

@@ -20,6 +20,7 @@ use crate::report::{ErrorOrigin, ErrorReport};
 use crate::round::{Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::time::{Clock, DeadlineQueue};
+use crate::watchdog::{Monitor, Watch, WatchdogSettings};
 
 mod current;
 mod deliver;
@@ -112,8 +113,6 @@ pub(crate) struct Core {
     pub(crate) prefetch_from: usize,
     /// Tasks parked for ever (see `Task::zombie`): dead, but in the table.
     pub(crate) zombies: usize,
-    /// Whether each park captures a backtrace (`KernelBuilder::backtraces`).
-    pub(crate) backtraces: bool,
     /// Stacks this kernel will never free or reuse: frames on them were
     /// discarded (a stack overflow) or abandoned (a zombie), and memory they
     /// held may still be referred to from elsewhere.
@@ -312,6 +311,9 @@ impl Core {
             for parker in shared.wakes.drain(..) {
                 self.wake(parker);
             }
+            for (key, id) in shared.overruns.drain(..) {
+                self.overrun(key, id);
+            }
         }
     }
 
@@ -354,7 +356,13 @@ pub(crate) struct Options {
     pub(crate) stack_size: usize,
     pub(crate) stack_pool: usize,
     pub(crate) backtraces: bool,
+    pub(crate) watchdog: WatchdogSettings,
 }
+
+/// [`Shared::hooks`]: a trace hook is installed.
+pub(crate) const TRACE: u8 = 1;
+/// [`Shared::hooks`]: the watchdog is on.
+pub(crate) const WATCH: u8 = 2;
 
 /// The kernel's state and the pointer green threads use to reach it.
 pub(crate) struct Shared {
@@ -362,9 +370,18 @@ pub(crate) struct Shared {
     /// The round under way, kept apart from `core` because it is held while
     /// user code runs (filters, listeners) and only the host drives it.
     pub(crate) round: RefCell<Round>,
-    /// Whether a trace hook is installed, read without borrowing `core` on
-    /// every switch.
-    pub(crate) tracing: Cell<bool>,
+    /// What a resume must do besides switching: [`TRACE`] (a trace hook is
+    /// installed), [`WATCH`] (the watchdog is on). Read without borrowing
+    /// `core`, in the one test a switch makes for both
+    /// ([`Shared::traced`](crate::kernel::Shared::traced)).
+    pub(crate) hooks: Cell<u8>,
+    /// The watchdog's side of the kernel (with the watchdog off, never
+    /// published to: its resume word stays 0).
+    pub(crate) watch: Arc<Watch>,
+    /// Its monitor thread, stopped as the kernel goes.
+    monitor: RefCell<Option<Monitor>>,
+    /// Whether each park captures a backtrace (`KernelBuilder::backtraces`).
+    pub(crate) backtraces: bool,
     /// Whether whoever entered the kernel from outside (the host, or a green
     /// thread of another kernel) was unwinding: then the OS thread's panic
     /// count is not the green threads' own (see [`Shared::unwinding`]).
@@ -399,6 +416,10 @@ impl Shared {
     pub(crate) fn shut_down(self: &Rc<Shared>) {
         let remote = self.core().remote.clone();
         remote.close();
+        // The monitor first: it reads nothing of what the teardown frees,
+        // but it must not report the teardown's own long runs.
+        let monitor = self.monitor.borrow_mut().take();
+        drop(monitor);
         let _enter = enter(self);
         // Unwind every program and detached thread, newest first; each takes its
         // own children with it.
@@ -452,7 +473,13 @@ impl Shared {
     /// its start (see `KernelBuilder` for the parameters); `layers` are the
     /// host's settings for the layers on the runtime, kept opaque.
     pub(crate) fn new(options: Options, layers: Vec<Box<dyn std::any::Any>>) -> Rc<Shared> {
-        let Options { virtual_time, stack_size, stack_pool, backtraces } = options;
+        let Options { virtual_time, stack_size, stack_pool, backtraces, watchdog } = options;
+        let remote = Arc::new(Remote::default());
+        let (watch, monitor) = match Monitor::start(watchdog, remote.clone()) {
+            Some((watch, monitor)) => (watch, Some(monitor)),
+            None => (Arc::new(Watch::default()), None),
+        };
+        let hooks = if monitor.is_some() { WATCH } else { 0 };
         panic::install_hook();
         crate::overflow::install(crate::overflow::KernelHooks {
             state_borrowed,
@@ -481,16 +508,18 @@ impl Shared {
             on_trace: None,
             scratch: Vec::new(),
             graveyard: Vec::new(),
-            remote: Arc::new(Remote::default()),
+            remote,
             prefetch_from: PREFETCH_FROM,
             zombies: 0,
             quarantined: 0,
-            backtraces,
         };
         Rc::new_cyclic(|me| Shared {
             core: RefCell::new(core),
             round: RefCell::default(),
-            tracing: Cell::new(false),
+            hooks: Cell::new(hooks),
+            watch,
+            monitor: RefCell::new(monitor),
+            backtraces,
             host_panicking: Cell::new(false),
             orphaned: Cell::new(false),
             outer: Outer::default(),
@@ -679,12 +708,14 @@ impl Shared {
             Some(at) => {
                 if block {
                     let now = self.core().now();
+                    self.unwatched();
                     remote.wait(Some(at.saturating_sub(now)));
                 }
                 Ok(())
             }
             None if senders => {
                 if block {
+                    self.unwatched();
                     remote.wait(None);
                 }
                 Ok(())
