@@ -213,6 +213,10 @@ pub(crate) struct Task {
     /// The watchdog found it running too long without yielding: it is
     /// ended at its next checkpoint or blocking call.
     pub(crate) overrun: bool,
+    /// The span it runs in (the `tracing` feature): entered for each of its
+    /// resumes.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -353,6 +357,8 @@ impl Task {
             stack_low: 0,
             tripped: false,
             overrun: false,
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
         }
     }
 
@@ -708,6 +714,26 @@ impl Shared {
             let parent = core.tasks.get(parent).map_or_else(String::new, Task::label);
             log::debug!("{} started by {parent}", core.tasks[key].label());
         }
+        #[cfg(feature = "tracing")]
+        {
+            let mut core = self.core();
+            let parent = core.thread_id(parent).map(ThreadId::as_u64);
+            let task = &mut core.tasks[key];
+            task.span = tracing::info_span!(
+                target: "cothread",
+                "green_thread",
+                id = id.as_u64(),
+                name = task.name.as_deref(),
+                program = task.kind == Kind::Program,
+            );
+            tracing::debug!(
+                target: "cothread",
+                thread = id.as_u64(),
+                name = task.name.as_deref(),
+                parent,
+                "spawn"
+            );
+        }
         self.trace(|core| Trace::Spawn { thread: id, parent: core.thread_id(parent) });
         self.switch_to(key, Wake::Run);
         Ok((key, id, slot))
@@ -850,6 +876,13 @@ impl Shared {
         if log::log_enabled!(log::Level::Trace) {
             log::trace!("{} ended: {end:?}", label());
         }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            target: "cothread",
+            thread = self.core().tasks[me].id.as_u64(),
+            end = ?end,
+            "end"
+        );
         self.trace(|core| Trace::End { thread: core.tasks[me].id });
     }
 
@@ -945,8 +978,14 @@ impl Shared {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
+        #[cfg(feature = "tracing")]
+        let span = self.core().tasks[key].span.clone();
+        #[cfg(feature = "tracing")]
+        let entered = span.enter();
         self.assert_unborrowed("a switch to a green thread");
         let exit = overflow::guard(co.trap_handler(), || co.resume(wake));
+        #[cfg(feature = "tracing")]
+        drop(entered);
         let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
         if overflowed {
             self.overflowed(key);
@@ -1102,6 +1141,8 @@ impl Shared {
                 Some(task) => {
                     task.dying = true;
                     log::debug!("{} killed", task.label());
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(target: "cothread", thread = task.id.as_u64(), "kill");
                     let own_frames = task.runs_here();
                     let how = if core.running == Some(key) && own_frames {
                         How::SelfUnwind

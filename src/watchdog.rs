@@ -267,6 +267,14 @@ fn watch_over(watch: &Watch, remote: &Remote, limit: Duration, hook: Option<Watc
             watch.overrun.store(word, Ordering::Release);
             if let Some(report) = watch.report(word, ran, limit) {
                 let id = report.thread;
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    target: "cothread",
+                    thread = id.as_u64(),
+                    name = report.name.as_deref(),
+                    running_for_ms = report.running_for.as_millis() as u64,
+                    "{report}"
+                );
                 match &hook {
                     Some(hook) => {
                         let outcome =

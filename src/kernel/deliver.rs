@@ -50,6 +50,13 @@ impl Shared {
             woken.sort_unstable();
         }
         log::trace!("deliver {signal} to {} waiting threads", woken.len());
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            target: "cothread",
+            signal = signal.name(),
+            receivers = woken.len(),
+            "deliver"
+        );
         self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });
         receivers.extend(woken.drain(..));
         let mut core = self.core();
@@ -140,6 +147,12 @@ impl Shared {
         };
         let Some((mut callback, owner)) = taken else { return false };
         self.trace(|core| Trace::Timer { owner: core.thread_id(owner) });
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            target: "cothread",
+            owner = self.core().thread_id(owner).map(crate::ThreadId::as_u64),
+            "timer"
+        );
         let outcome = self.in_context(owner, &mut callback);
         let dropped = {
             let mut core = self.core();
