@@ -631,7 +631,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::id::ThreadId;
 use crate::inspect::Trace;
-use crate::kernel::{Due, Queued, Shared, TRACE};
+use crate::kernel::{Due, Queued, Shared, LOG, TRACE};
 use crate::watchdog::Watch;
 
 impl Shared {
@@ -959,15 +959,26 @@ impl Shared {
     }
 
     /// Whether a resume does more than switch: it is traced (a trace hook,
-    /// logging at trace level) or watched (the watchdog).
+    /// logging at trace level as last sampled) or watched (the watchdog).
+    #[inline]
     pub(crate) fn traced(&self) -> bool {
-        self.hooks.get() != 0 || log::log_enabled!(log::Level::Trace)
+        self.hooks.get() != 0
     }
 
     /// Whether the kernel's events are traced (a trace hook, or logging at
     /// trace level).
     pub(crate) fn trace_on(&self) -> bool {
-        self.hooks.get() & TRACE != 0 || log::log_enabled!(log::Level::Trace)
+        self.hooks.get() & (TRACE | LOG) != 0
+    }
+
+    /// Reads whether `log` records at trace level, into [`LOG`]: at every
+    /// entry into the kernel and every round's start, so that a switch
+    /// tests one byte for all its hooks.
+    #[inline]
+    pub(crate) fn sample_log(&self) {
+        let hooks = self.hooks.get() & !LOG;
+        let log = if log::log_enabled!(log::Level::Trace) { LOG } else { 0 };
+        self.hooks.set(hooks | log);
     }
 
     /// The second half of [`switch_to`](Shared::switch_to), for a caller that

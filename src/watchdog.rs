@@ -389,8 +389,7 @@ impl Shared {
     /// a watched one that is not traced takes the fast path.
     #[inline(always)]
     fn take_out_hooked(&self, core: &mut Core, key: TaskKey) -> Option<Parked> {
-        let watched_only = self.hooks.get() == WATCH && !log::log_enabled!(log::Level::Trace);
-        watched_only.then(|| core.unpark_watched(key, &self.watch))
+        (self.hooks.get() == WATCH).then(|| core.unpark_watched(key, &self.watch))
     }
 }
 

@@ -328,3 +328,27 @@ fn the_watchdog_thread_ends_with_its_kernel() {
     assert_eq!(Arc::strong_count(&seen), 1, "the monitor has ended");
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+/// A program that starts a thread (which runs its first stretch on the
+/// program's stack and yields back to it) and then spins is reported as the
+/// program, not as the thread that ran last: the resume the watchdog times
+/// is the program's, which never left for the kernel; the thread lives on.
+#[test]
+fn a_spin_after_a_spawn_is_the_spawners() {
+    let (mut kernel, seen) = watched(Duration::from_millis(50));
+    let spin = seen.clone();
+    let out = kernel.run(move || {
+        let helper = thread::create(|| event::pull(None, "never"));
+        let end = bound();
+        while spin.lock().unwrap().is_empty() && Instant::now() < end {}
+        let alive = helper.status();
+        helper.kill();
+        os::checkpoint();
+        alive
+    });
+    assert_eq!(out, Err(cothread::Error::TooLongWithoutYielding));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].0.program, "{:?}", seen[0].0);
+    assert_eq!(seen[0].0.thread.as_u64(), 1);
+}

@@ -150,7 +150,7 @@ impl Shared {
         #[cfg(feature = "tracing")]
         tracing::trace!(
             target: "cothread",
-            owner = self.core().thread_id(owner).map(crate::ThreadId::as_u64),
+            owner = self.core().thread_id(owner).map(crate::id::ThreadId::as_u64),
             "timer"
         );
         let outcome = self.in_context(owner, &mut callback);

@@ -363,6 +363,9 @@ pub(crate) struct Options {
 pub(crate) const TRACE: u8 = 1;
 /// [`Shared::hooks`]: the watchdog is on.
 pub(crate) const WATCH: u8 = 2;
+/// [`Shared::hooks`]: `log` records at trace level (sampled as the kernel is
+/// entered and as each round starts, see `Shared::sample_log`).
+pub(crate) const LOG: u8 = 4;
 
 /// The kernel's state and the pointer green threads use to reach it.
 pub(crate) struct Shared {
@@ -371,7 +374,8 @@ pub(crate) struct Shared {
     /// user code runs (filters, listeners) and only the host drives it.
     pub(crate) round: RefCell<Round>,
     /// What a resume must do besides switching: [`TRACE`] (a trace hook is
-    /// installed), [`WATCH`] (the watchdog is on). Read without borrowing
+    /// installed), [`WATCH`] (the watchdog is on), [`LOG`] (switches are
+    /// logged). Read without borrowing
     /// `core`, in the one test a switch makes for both
     /// ([`Shared::traced`](crate::kernel::Shared::traced)).
     pub(crate) hooks: Cell<u8>,
