@@ -971,9 +971,10 @@ impl Shared {
         self.hooks.get() & (TRACE | LOG) != 0
     }
 
-    /// Reads whether `log` records at trace level, into [`LOG`]: at every
-    /// entry into the kernel and every round's start, so that a switch
-    /// tests one byte for all its hooks.
+    /// Reads whether `log` records at trace level, into [`LOG`]: as the
+    /// kernel is built and as each round starts (a change of `log`'s level
+    /// shows from the next round), so that a switch tests one byte for all
+    /// its hooks.
     #[inline]
     pub(crate) fn sample_log(&self) {
         let hooks = self.hooks.get() & !LOG;

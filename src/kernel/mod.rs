@@ -364,7 +364,7 @@ pub(crate) const TRACE: u8 = 1;
 /// [`Shared::hooks`]: the watchdog is on.
 pub(crate) const WATCH: u8 = 2;
 /// [`Shared::hooks`]: `log` records at trace level (sampled as the kernel is
-/// entered and as each round starts, see `Shared::sample_log`).
+/// built and as each round starts, see `Shared::sample_log`).
 pub(crate) const LOG: u8 = 4;
 
 /// The kernel's state and the pointer green threads use to reach it.
@@ -517,7 +517,7 @@ impl Shared {
             zombies: 0,
             quarantined: 0,
         };
-        Rc::new_cyclic(|me| Shared {
+        let shared = Rc::new_cyclic(|me| Shared {
             core: RefCell::new(core),
             round: RefCell::default(),
             hooks: Cell::new(hooks),
@@ -528,7 +528,9 @@ impl Shared {
             orphaned: Cell::new(false),
             outer: Outer::default(),
             me: me.clone(),
-        })
+        });
+        shared.sample_log();
+        shared
     }
 }
 
