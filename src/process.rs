@@ -972,9 +972,9 @@ impl Shared {
     }
 
     /// Reads whether `log` records at trace level, into [`LOG`]: as the
-    /// kernel is built and as each round starts (a change of `log`'s level
-    /// shows from the next round), so that a switch tests one byte for all
-    /// its hooks.
+    /// kernel is entered from the host and as it wakes from an idle wait (a
+    /// change of `log`'s level shows from then on), so that a switch tests
+    /// one byte for all its hooks.
     #[inline]
     pub(crate) fn sample_log(&self) {
         let hooks = self.hooks.get() & !LOG;

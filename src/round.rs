@@ -150,7 +150,6 @@ impl Shared {
     pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> Progress {
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
-            self.sample_log();
             let mut core = self.core();
             core.drain_remote();
             let mut round = self.round.borrow_mut();

@@ -77,6 +77,7 @@ pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
     let prev = CURRENT.with(|c| c.replace(Rc::as_ptr(shared)));
     let prev_outer = shared.outer.replace(prev);
     let prev_host_panicking = shared.host_panicking.replace(std::thread::panicking());
+    shared.sample_log();
     Enter { _keep: shared.clone(), prev, prev_outer, prev_host_panicking }
 }
 

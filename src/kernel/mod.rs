@@ -364,7 +364,7 @@ pub(crate) const TRACE: u8 = 1;
 /// [`Shared::hooks`]: the watchdog is on.
 pub(crate) const WATCH: u8 = 2;
 /// [`Shared::hooks`]: `log` records at trace level (sampled as the kernel is
-/// built and as each round starts, see `Shared::sample_log`).
+/// entered and as it wakes from an idle wait, see `Shared::sample_log`).
 pub(crate) const LOG: u8 = 4;
 
 /// The kernel's state and the pointer green threads use to reach it.
@@ -517,7 +517,7 @@ impl Shared {
             zombies: 0,
             quarantined: 0,
         };
-        let shared = Rc::new_cyclic(|me| Shared {
+        Rc::new_cyclic(|me| Shared {
             core: RefCell::new(core),
             round: RefCell::default(),
             hooks: Cell::new(hooks),
@@ -528,9 +528,7 @@ impl Shared {
             orphaned: Cell::new(false),
             outer: Outer::default(),
             me: me.clone(),
-        });
-        shared.sample_log();
-        shared
+        })
     }
 }
 
@@ -716,6 +714,7 @@ impl Shared {
                     let now = self.core().now();
                     self.unwatched();
                     remote.wait(Some(at.saturating_sub(now)));
+                    self.sample_log();
                 }
                 Ok(())
             }
@@ -723,6 +722,7 @@ impl Shared {
                 if block {
                     self.unwatched();
                     remote.wait(None);
+                    self.sample_log();
                 }
                 Ok(())
             }
