@@ -352,3 +352,37 @@ fn a_spin_after_a_spawn_is_the_spawners() {
     assert!(seen[0].0.program, "{:?}", seen[0].0);
     assert_eq!(seen[0].0.thread.as_u64(), 1);
 }
+
+/// A listener's panic is reported for the thread that owns it (origin
+/// `listener`, its name and sites); a kernel-wide listener's names no thread
+/// and reads as OpenOS's text.
+#[test]
+fn a_listeners_report_names_its_owner() {
+    let reports: Rc<RefCell<Vec<ErrorReport>>> = Rc::default();
+    let r = reports.clone();
+    let mut kernel = Kernel::builder().virtual_time(true).build();
+    kernel.on_error_report(move |report| r.borrow_mut().push(report.clone()));
+    kernel.listen("hear", |_: &cothread::Signal| -> () { panic!("kernel-wide") });
+    kernel
+        .run(|| {
+            let ears = thread::Builder::new()
+                .name("ears")
+                .spawn(|| {
+                    event::listen("hear", |_: &cothread::Signal| -> () { panic!("deaf") });
+                    event::pull(None, "never");
+                })
+                .unwrap();
+            event::push(cothread::Signal::new("hear"));
+            os::sleep(Duration::ZERO);
+            ears.kill();
+        })
+        .unwrap();
+    let reports = reports.borrow();
+    let texts: Vec<String> = reports.iter().map(ErrorReport::openos_text).collect();
+    assert_eq!(texts, ["[listener] kernel-wide", "[listener] deaf"]);
+    assert_eq!(reports[0].to_string(), "[listener] kernel-wide");
+    assert_eq!(reports[1].origin, ErrorOrigin::Listener);
+    let line = reports[1].to_string();
+    assert!(line.starts_with("[listener ears spawned at tests/watchdog.rs:"), "{line}");
+    assert!(line.contains("] deaf, waiting at tests/watchdog.rs:"), "{line}");
+}
