@@ -66,6 +66,34 @@ fn panic_child() {
             listener.kill();
         })
         .unwrap();
+    // A kernel entered from a thread of another: its thread is named; a
+    // panic in its host code (`enter`, no thread of its own running) names
+    // the outer kernel's thread it runs on.
+    let mut outer = Kernel::builder().virtual_time(true).build();
+    outer.on_error(|_| {});
+    outer
+        .run(|| {
+            let host = thread::Builder::new()
+                .name("host-of-inner")
+                .spawn(|| {
+                    let mut inner = Kernel::builder().virtual_time(true).build();
+                    inner.on_error(|_| {});
+                    // Its first stretch runs at once, on this thread's stack.
+                    inner.enter(|| {
+                        thread::Builder::new()
+                            .name("inner")
+                            .spawn(|| -> () { panic!("nested") })
+                            .unwrap();
+                    });
+                    let entered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        inner.enter(|| -> () { panic!("in enter") })
+                    }));
+                    assert!(entered.is_err());
+                })
+                .unwrap();
+            let _ = host.join(None);
+        })
+        .unwrap();
     let host = std::panic::catch_unwind(|| -> () { panic!("on the host") });
     assert!(host.is_err());
 }
@@ -92,6 +120,16 @@ fn a_panic_message_names_the_green_thread() {
     );
     assert!(
         stderr.contains("cothread: in thread #3 (ears)'s callback, spawned at tests/watchdog.rs:"),
+        "{stderr}"
+    );
+    let nested = lines.iter().position(|l| *l == "host hook: nested").expect("nested panic");
+    assert!(
+        lines[nested - 1].starts_with("cothread: in thread #1 (inner), spawned at "),
+        "{stderr}"
+    );
+    let entered = lines.iter().position(|l| *l == "host hook: in enter").expect("enter panic");
+    assert!(
+        lines[entered - 1].starts_with("cothread: in thread #2 (host-of-inner), spawned at "),
         "{stderr}"
     );
     let host = lines.iter().position(|l| *l == "host hook: on the host").expect("host panic");
