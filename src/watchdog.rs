@@ -231,6 +231,15 @@ impl Drop for Monitor {
 /// The monitor's loop: samples the resume word every eighth of the limit
 /// (at least every millisecond) until told to stop.
 fn watch_over(watch: &Watch, remote: &Remote, limit: Duration, hook: Option<WatchdogHook>) {
+    /// Tells `Monitor::stop` that the loop is over, however it ends.
+    struct Exited<'a>(&'a Watch);
+    impl Drop for Exited<'_> {
+        fn drop(&mut self) {
+            self.0.control().exited = true;
+            self.0.signal.notify_all();
+        }
+    }
+    let _exited = Exited(watch);
     let tick = (limit / 8).max(Duration::from_millis(1));
     let slice = limit / 2;
     let (mut seen, mut since) = (0u64, Instant::now());
@@ -292,9 +301,6 @@ fn watch_over(watch: &Watch, remote: &Remote, limit: Duration, hook: Option<Watc
             }
         }
     }
-    let mut control = watch.control();
-    control.exited = true;
-    watch.signal.notify_all();
 }
 
 impl Shared {
