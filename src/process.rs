@@ -273,7 +273,7 @@ impl crate::kernel::Core {
     pub(crate) fn unpark_watched(&mut self, key: TaskKey, watch: &Watch) -> Parked {
         let task = &mut self.tasks[key];
         task.resumes += 1;
-        watch.resumed(key, task);
+        watch.resumed(task);
         let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
         let running = self.running.replace(key);
         let context = self.context.replace(key);
@@ -952,7 +952,7 @@ impl Shared {
         if self.watching() {
             let core = self.core();
             match core.running.and_then(|k| Some((k, core.tasks.get(k)?))) {
-                Some((k, task)) => self.watch.resumed(k, task),
+                Some((_, task)) => self.watch.resumed(task),
                 None => self.watch.paused(),
             }
         }
@@ -1022,7 +1022,7 @@ impl Shared {
             let mut core = self.core();
             let task = &mut core.tasks[key];
             task.resumes += 1;
-            self.watch.resumed(key, task);
+            self.watch.resumed(task);
             task.resumes -= 1;
         }
     }
@@ -1055,9 +1055,10 @@ impl Shared {
                 // An emergency zone it opened stays open: the stack is freed.
                 let tripped = overflow::forget_stack(task.stack_low, task.frames.end);
                 let pooled_stack = task.pooled_stack && !task.tripped && !tripped;
+                let id = task.id;
                 core.tasks.remove(key);
                 if self.watching() {
-                    self.watch.forget(key);
+                    self.watch.forget(id);
                 }
                 let co = coroutine.co.take().expect("checked above");
                 if overflowed {

@@ -4,7 +4,7 @@
 //!
 //! Nothing is done to the running code (Rust code cannot be preempted
 //! safely). The kernel publishes each resume in a [`Watch`] it shares with
-//! the monitor: one word naming the resume (the task's key and its count of
+//! the monitor: one word naming the resume (the task's id and its count of
 //! resumes, so that two resumes never look alike) and the wait site it was
 //! resumed from, two plain stores; it clears the word when it leaves its
 //! green threads for a while (an idle wait, a return to the host, a
@@ -55,6 +55,7 @@ impl std::fmt::Debug for WatchdogSettings {
 /// Who a task is, filed at its spawn for the monitor's reports.
 #[derive(Clone)]
 struct Entry {
+    key: TaskKey,
     id: ThreadId,
     name: Option<String>,
     program: bool,
@@ -72,8 +73,8 @@ pub(crate) struct Watch {
     slice_over: AtomicU64,
     /// The resume the monitor found over the limit.
     overrun: AtomicU64,
-    /// Who each task is, by key.
-    registry: Mutex<HashMap<usize, Entry>>,
+    /// Who each task is, by the low 32 bits of its id (as words carry it).
+    registry: Mutex<HashMap<u64, Entry>>,
     /// The monitor's stop: set as the kernel goes, with `exited` for the
     /// monitor's answer.
     control: Mutex<Control>,
@@ -86,17 +87,18 @@ struct Control {
     exited: bool,
 }
 
-/// The word that names a resume of the task at `key` that is its
-/// `resumes`-th: never the same for two resumes in a row (of the same task,
-/// the count differs; of two, the key), never 0.
+/// The word that names a resume of the task `id` that is its
+/// `resumes`-th: never the same for two resumes in a row (of one task, the
+/// count differs; of two, the id, which the kernel never reuses, where a
+/// task's key in the table is), never 0 (the root, id 0, never runs).
 #[inline(always)]
-fn resume_word(key: TaskKey, resumes: u64) -> u64 {
-    (resumes << 32) | (key.0 as u64 + 1)
+fn resume_word(id: ThreadId, resumes: u64) -> u64 {
+    (id.0 << 32) | (resumes & 0xffff_ffff)
 }
 
-/// The task key a [`resume_word`] names.
-fn key_of(word: u64) -> TaskKey {
-    TaskKey((word & 0xffff_ffff) as usize - 1)
+/// The id (its low 32 bits) a [`resume_word`] names.
+fn id_bits(word: u64) -> u64 {
+    word >> 32
 }
 
 impl Default for Watch {
@@ -114,7 +116,7 @@ impl Default for Watch {
 }
 
 impl Watch {
-    fn registry(&self) -> MutexGuard<'_, HashMap<usize, Entry>> {
+    fn registry(&self) -> MutexGuard<'_, HashMap<u64, Entry>> {
         // A report is read and written whole under the lock: poisoning
         // (a panic between two of its statements) cannot leave it torn.
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
@@ -124,18 +126,18 @@ impl Watch {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Forgets the task at `key`, gone from the table.
-    pub(crate) fn forget(&self, key: TaskKey) {
-        self.registry().remove(&key.0);
+    /// Forgets the task `id`, gone from the table.
+    pub(crate) fn forget(&self, id: ThreadId) {
+        self.registry().remove(&id_bits(resume_word(id, 0)));
     }
 
-    /// Publishes the resume of `task` (at `key`), whose count of resumes
-    /// already counts it: the switch's whole cost, two stores.
+    /// Publishes the resume of `task`, whose count of resumes already
+    /// counts it: the switch's whole cost, two stores.
     #[inline(always)]
-    pub(crate) fn resumed(&self, key: TaskKey, task: &Task) {
+    pub(crate) fn resumed(&self, task: &Task) {
         let site = task.waiting_at.map_or(std::ptr::null_mut(), |at| at as *const _ as *mut _);
         self.site.store(site, Ordering::Relaxed);
-        self.running.store(resume_word(key, task.resumes), Ordering::Release);
+        self.running.store(resume_word(task.id, task.resumes), Ordering::Release);
     }
 
     /// No resume is under way: the kernel is idle, back in the host, or in
@@ -145,10 +147,16 @@ impl Watch {
         self.running.store(0, Ordering::Release);
     }
 
-    /// The report of the resume `word`, if it still runs.
-    fn report(&self, word: u64, running_for: Duration, limit: Duration) -> Option<WatchdogReport> {
+    /// The report of the resume `word`, if it still runs, and the key of
+    /// its task.
+    fn report(
+        &self,
+        word: u64,
+        running_for: Duration,
+        limit: Duration,
+    ) -> Option<(WatchdogReport, TaskKey)> {
         let site = self.site.load(Ordering::Acquire);
-        let entry = self.registry().get(&key_of(word).0).cloned()?;
+        let entry = self.registry().get(&id_bits(word)).cloned()?;
         // The site read belongs to `word` only if no resume began since.
         if self.running.load(Ordering::Acquire) != word {
             return None;
@@ -156,7 +164,7 @@ impl Watch {
         // SAFETY: `site` is null or was stored from a `&'static
         // Location<'static>` (see `Watch::site`), which lives for ever.
         let waiting_at = unsafe { site.as_ref() };
-        Some(WatchdogReport {
+        let report = WatchdogReport {
             thread: entry.id,
             name: entry.name,
             program: entry.program,
@@ -164,7 +172,8 @@ impl Watch {
             waiting_at,
             running_for,
             limit,
-        })
+        };
+        Some((report, entry.key))
     }
 }
 
@@ -274,7 +283,7 @@ fn watch_over(watch: &Watch, remote: &Remote, limit: Duration, hook: Option<Watc
             reported = true;
             watch.slice_over.store(word, Ordering::Release);
             watch.overrun.store(word, Ordering::Release);
-            if let Some(report) = watch.report(word, ran, limit) {
+            if let Some((report, key)) = watch.report(word, ran, limit) {
                 let id = report.thread;
                 #[cfg(feature = "tracing")]
                 tracing::warn!(
@@ -297,7 +306,7 @@ fn watch_over(watch: &Watch, remote: &Remote, limit: Duration, hook: Option<Watc
                     }
                     None => log::warn!("cothread watchdog: {report}"),
                 }
-                remote.end_overrun(key_of(word), id);
+                remote.end_overrun(key, id);
             }
         }
     }
@@ -310,13 +319,14 @@ impl Shared {
             let core = self.core();
             let task = &core.tasks[key];
             Entry {
+                key,
                 id: task.id,
                 name: task.name.as_deref().map(str::to_owned),
                 program: task.kind == Kind::Program,
                 spawned_at: task.spawned_at,
             }
         };
-        watch.registry().insert(key.0, entry);
+        watch.registry().insert(id_bits(resume_word(entry.id, 0)), entry);
     }
 
     /// `os::checkpoint`: yields if the running thread's slice is over, ends
@@ -337,7 +347,12 @@ impl Shared {
         let me = {
             let core = self.core();
             match (core.running, core.context) {
-                (Some(me), Some(context)) if me == context && key_of(word) == me => me,
+                (Some(me), Some(context))
+                    if me == context
+                        && resume_word(core.tasks[me].id, 0) >> 32 == id_bits(word) =>
+                {
+                    me
+                }
                 _ => return,
             }
         };
