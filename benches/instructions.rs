@@ -3,7 +3,7 @@
 //! count for two run lengths gives the instructions of one operation with
 //! setup and teardown taken out. `benches/instructions.sh` runs it.
 //!
-//! usage: instructions <switch|switch_alone|spawn|spawn_nopool|push|push_among_one|
+//! usage: instructions <switch|switch_alone|switch_watched|spawn|spawn_nopool|push|push_among_one|
 //!                      push_among_two|broadcast|timers|channel|notify|mutex|mutex_handoff> <ops>
 //!
 //! `ops` counts operations (turns, spawns, pushes, woken threads, wake-ups,
@@ -31,7 +31,21 @@ fn small() -> Kernel {
 }
 
 fn switch(turns: u64) {
-    let mut kernel = small();
+    switch_on(small(), turns);
+}
+
+/// `switch` with the watchdog on (its limit never reached): what a switch
+/// pays for being watched.
+fn switch_watched(turns: u64) {
+    let kernel = Kernel::builder()
+        .virtual_time(true)
+        .stack_size(SMALL_STACK)
+        .watchdog(Duration::from_secs(3600))
+        .build();
+    switch_on(kernel, turns);
+}
+
+fn switch_on(mut kernel: Kernel, turns: u64) {
     let (a, b) = (turns / 2, turns - turns / 2);
     let first = kernel.spawn(move || (0..a).for_each(|_| os::sleep(Duration::ZERO)));
     let second = kernel.spawn(move || (0..b).for_each(|_| os::sleep(Duration::ZERO)));
@@ -259,6 +273,7 @@ fn run(path: &str, ops: u64) {
     match path {
         "switch" => switch(ops),
         "switch_alone" => switch_alone(ops),
+        "switch_watched" => switch_watched(ops),
         "spawn" => spawn(ops, true),
         "spawn_nopool" => spawn(ops, false),
         "push" => push(ops),
@@ -282,6 +297,7 @@ fn main() {
             for path in [
                 "switch",
                 "switch_alone",
+                "switch_watched",
                 "spawn",
                 "spawn_nopool",
                 "push",

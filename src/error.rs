@@ -66,6 +66,13 @@ pub enum Error {
     /// Give deep recursion a larger stack with
     /// [`thread::Builder::stack_size`](crate::thread::Builder::stack_size).
     StackOverflow,
+    /// The watchdog ([`KernelBuilder::watchdog`](crate::KernelBuilder::watchdog))
+    /// found the thread (or program) running longer than its limit without
+    /// yielding, and it was ended at its next
+    /// [`os::checkpoint`](crate::os::checkpoint) or blocking call, its stack
+    /// unwound and its threads killed, as CC:Tweaked and OpenComputers end
+    /// such a script.
+    TooLongWithoutYielding,
     /// No stack for a thread: the OS refused the address space or the memory,
     /// or the process's stacks hold as much as a limit leaves room for (its
     /// address-space limit, `RLIMIT_AS`; or, where the kernel has no guard
@@ -123,6 +130,7 @@ impl fmt::Display for Error {
                 f.write_str(&waiting.join("; "))
             }
             Error::StackOverflow => f.write_str("stack overflow"),
+            Error::TooLongWithoutYielding => f.write_str("too long without yielding"),
             Error::StackAlloc(why) => write!(f, "cannot allocate a thread stack: {why}"),
             Error::NestedRun => f.write_str("kernel run re-entered from inside a running kernel"),
             Error::KernelGone => f.write_str("the kernel has been dropped"),

@@ -10,10 +10,13 @@ use crate::error::Error;
 use crate::event::{Signal, Value};
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
+use crate::kernel::Options;
 use crate::kernel::*;
 use crate::process::{Kind, SpawnOptions};
+use crate::report::ErrorReport;
 use crate::round::{Budget, Meter};
 use crate::stack::{Guards, StackPool};
+use crate::watchdog::WatchdogSettings;
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.
 ///
@@ -57,6 +60,8 @@ pub struct KernelBuilder {
     /// The guards of this kernel's stacks: `None`, the best the OS offers
     /// (set otherwise only by tests, to try the fallback).
     guards: Option<Guards>,
+    backtraces: bool,
+    watchdog: WatchdogSettings,
 }
 
 impl KernelBuilder {
@@ -153,6 +158,116 @@ impl KernelBuilder {
         self
     }
 
+    /// With `true`, every blocking call (`event::pull`, `os::sleep`, a join,
+    /// a channel's `recv`, ...) captures a backtrace of the thread as it
+    /// blocks ([`std::backtrace::Backtrace::force_capture`], whatever
+    /// `RUST_BACKTRACE` says), and [`Kernel::dump`] prints it under the
+    /// thread's line; [`ThreadInfo::backtrace`] holds it. A capture walks
+    /// the stack and costs microseconds a blocking call: for finding a stuck
+    /// script, not for production. Off by default, when it costs the
+    /// blocking call one test.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{event, Kernel};
+    ///
+    /// let mut kernel = Kernel::builder().virtual_time(true).backtraces(true).build();
+    /// kernel.spawn(|| event::pull(None, "quit"));
+    /// assert!(kernel.threads()[0].backtrace.is_some());
+    /// assert!(kernel.dump().lines().count() > 2, "the line, then the backtrace's");
+    /// ```
+    pub fn backtraces(mut self, on: bool) -> Self {
+        self.backtraces = on;
+        self
+    }
+
+    /// Starts a watchdog with the kernel: a monitor OS thread that notices
+    /// a program or thread that has run longer than `limit` since it was
+    /// resumed, without yielding. While it still runs, the watchdog reports
+    /// it (its id, name, spawn site, and the blocking call it came back
+    /// from) as a [`WatchdogReport`](crate::WatchdogReport), on the monitor
+    /// thread, to the hook of [`on_watchdog`](KernelBuilder::on_watchdog)
+    /// (default: `log::warn!`), and marks it: it is ended at its next
+    /// [`os::checkpoint`](crate::os::checkpoint) or blocking call, its stack
+    /// unwound, with [`Error::TooLongWithoutYielding`], as CC:Tweaked and
+    /// OpenComputers end such a script. Nothing is done to code that never
+    /// calls into the kernel again: Rust code cannot be stopped safely from
+    /// outside.
+    ///
+    /// Half the limit is a thread's slice: past it, `os::checkpoint`
+    /// yields, so a long computation that calls it now and then runs on
+    /// without being ended. The watchdog uses the wall clock, also with
+    /// [`virtual_time`](KernelBuilder::virtual_time), and samples every
+    /// eighth of the limit: a report comes between `limit` and `limit` and
+    /// a quarter after the resume. It does not time listener and timer
+    /// callbacks. A resume costs the kernel two stores while it is on,
+    /// nothing while it is off. The monitor is stopped and joined as the
+    /// kernel drops; if the OS refuses its thread, the kernel runs
+    /// unwatched (logged at `log::error!`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Error, Kernel};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let mut kernel = Kernel::builder().watchdog(Duration::from_millis(20)).build();
+    /// kernel.on_error(|_| {});
+    /// let out = kernel.run(|| {
+    ///     let start = Instant::now();
+    ///     loop {
+    ///         // A busy loop that checks in only now and then: ended there.
+    ///         while start.elapsed() < Duration::from_millis(100) {}
+    ///         os::checkpoint();
+    ///         if start.elapsed() > Duration::from_secs(10) { break }
+    ///     }
+    /// });
+    /// assert_eq!(out, Err(Error::TooLongWithoutYielding));
+    /// ```
+    pub fn watchdog(mut self, limit: Duration) -> Self {
+        self.watchdog.limit = Some(limit);
+        self
+    }
+
+    /// The watchdog's hook (see [`watchdog`](KernelBuilder::watchdog)): it
+    /// runs on the monitor OS thread, while the thread it reports on still
+    /// runs, so it is `Send + Sync` and cannot reach the kernel; send the
+    /// report where the host wants it (a channel, a log). Without
+    /// `watchdog`, it is kept for a later call and never runs. A hook that
+    /// panics is logged and kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, Error, Kernel};
+    /// use std::sync::mpsc;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let mut kernel = Kernel::builder()
+    ///     .watchdog(Duration::from_millis(20))
+    ///     .on_watchdog(move |report| { let _ = tx.send(report.to_string()); })
+    ///     .build();
+    /// kernel.on_error(|_| {});
+    /// let out = kernel.run(|| {
+    ///     let start = Instant::now();
+    ///     while start.elapsed() < Duration::from_millis(200) {}
+    ///     os::checkpoint(); // ended here
+    /// });
+    /// assert_eq!(out, Err(Error::TooLongWithoutYielding));
+    /// let line = rx.recv().unwrap();
+    /// assert!(line.starts_with("program #1, spawned at src/"), "{line}");
+    /// assert!(line.contains(" without yielding (limit 20 ms)"), "{line}");
+    /// ```
+    pub fn on_watchdog(
+        mut self,
+        hook: impl Fn(&crate::WatchdogReport) + Send + Sync + 'static,
+    ) -> Self {
+        self.watchdog.hook = Some(std::sync::Arc::new(hook));
+        self
+    }
+
     /// Builds the kernel.
     ///
     /// # Examples
@@ -164,14 +279,18 @@ impl KernelBuilder {
     pub fn build(self) -> Kernel {
         Kernel {
             shared: Shared::new(
-                self.virtual_time,
-                StackPool::new(
-                    self.stack_size,
-                    self.stack_pool,
-                    self.guards.unwrap_or_else(Guards::detect),
-                ),
-                // The root, and a few programs beside the threads.
-                self.expected_threads.saturating_add(16),
+                Options {
+                    virtual_time: self.virtual_time,
+                    stacks: StackPool::new(
+                        self.stack_size,
+                        self.stack_pool,
+                        self.guards.unwrap_or_else(Guards::detect),
+                    ),
+                    // The root, and a few programs beside the threads.
+                    expected_threads: self.expected_threads.saturating_add(16),
+                    backtraces: self.backtraces,
+                    watchdog: self.watchdog,
+                },
                 vec![Box::new(WorkerSettings { workers: self.workers, stack_size: None })],
             ),
         }
@@ -187,6 +306,8 @@ impl Default for KernelBuilder {
             workers: DEFAULT_WORKERS,
             expected_threads: 0,
             guards: None,
+            backtraces: false,
+            watchdog: WatchdogSettings::default(),
         }
     }
 }
@@ -813,7 +934,9 @@ impl Kernel {
     /// show it: `init`, then each program and thread indented under the one
     /// it is attached to, oldest first, one line each ([`ThreadInfo`]'s
     /// `Display`): its name, status, where it was spawned, what it waits on
-    /// and where, its deadline and its counters.
+    /// and where, its deadline and its counters. With
+    /// [`KernelBuilder::backtraces`] on, each blocked thread's line is
+    /// followed by the backtrace of its blocking call, indented under it.
     ///
     /// # Examples
     ///
@@ -862,7 +985,7 @@ impl Kernel {
     /// ```
     pub fn on_trace(&mut self, hook: impl FnMut(Duration, &Trace) + 'static) {
         let old = self.shared.core().on_trace.replace(Box::new(hook));
-        self.shared.tracing.set(true);
+        self.shared.set_tracing(true);
         drop(old);
     }
 
@@ -910,8 +1033,9 @@ impl Kernel {
         self.shared.core().now()
     }
 
-    /// Replaces the kernel's error reporter (default: `log::error!`). Thread
-    /// panics arrive as `"[thread] <message>"` and `"[program] <message>"`,
+    /// Replaces the kernel's error reporter that gets OpenOS's text (without
+    /// it, and without [`on_error_report`](Kernel::on_error_report), reports
+    /// go to `log::error!`). Thread panics arrive as `"[thread] <message>"` and `"[program] <message>"`,
     /// stack overflows as `"[thread] stack overflow"` and `"[program] stack overflow"`;
     /// listener, timer and pull-predicate panics as `"[listener] ..."`,
     /// `"[timer] ..."` and `"[filter] ..."`; a panicking trace hook as `"[trace] ..."`.
@@ -931,6 +1055,43 @@ impl Kernel {
     /// ```
     pub fn on_error(&mut self, handler: impl FnMut(&str) + 'static) {
         self.shared.set_error_hook(Box::new(handler));
+    }
+
+    /// Installs a reporter that gets each error as an [`ErrorReport`]: the
+    /// thread it was raised for (id, name, where it was spawned, where it
+    /// waits or last waited) and the message, replacing any previous one.
+    /// It works beside [`on_error`](Kernel::on_error): each error goes to
+    /// this reporter first, then OpenOS's text to that one. While neither is
+    /// installed, the kernel logs each report's `Display`
+    /// (`[thread npc42 spawned at src/npc.rs:40] boom, waiting at
+    /// src/npc.rs:88`) at `log::error!`. A reporter that panics is kept, and
+    /// the report is logged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cothread::{os, thread, Kernel};
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    ///
+    /// let lines = Rc::new(RefCell::new(Vec::new()));
+    /// let sink = lines.clone();
+    /// let mut kernel = Kernel::builder().virtual_time(true).build();
+    /// kernel.on_error_report(move |report| sink.borrow_mut().push(report.to_string()));
+    /// kernel.run(|| {
+    ///     thread::Builder::new()
+    ///         .name("npc42")
+    ///         .spawn(|| -> () {
+    ///             os::sleep(Duration::from_secs(1));
+    ///             panic!("boom")
+    ///         })
+    ///         .unwrap();
+    /// }).unwrap();
+    /// let line = &lines.borrow()[0];
+    /// assert!(line.starts_with("[thread npc42 spawned at src/"), "{line}");
+    /// assert!(line.contains("] boom, waiting at src/"), "{line}");
+    /// ```
+    pub fn on_error_report(&mut self, handler: impl FnMut(&ErrorReport) + 'static) {
+        self.shared.set_report_hook(Box::new(handler));
     }
 }
 

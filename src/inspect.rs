@@ -1,7 +1,9 @@
 //! Looking into a kernel from the host: the thread table (OpenOS's `ps`) and
 //! the trace of what the kernel does.
 
+use std::backtrace::Backtrace;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::event::{Filter, Signal};
@@ -31,7 +33,7 @@ use crate::process::{children, Kind, Task};
 /// assert_eq!(reader.parent, Some(table[0].id));
 /// assert_eq!(reader.waiting, Waiting::Signal("\"key_down\"".into()));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ThreadInfo {
     /// Its id.
@@ -62,7 +64,37 @@ pub struct ThreadInfo {
     /// kernel makes for it (a program's close, which joins its threads) is
     /// placed in the kernel's own source.
     pub waiting_at: Option<&'static Location<'static>>,
+    /// The backtrace of the blocking call it is in, with
+    /// [`KernelBuilder::backtraces`](crate::KernelBuilder::backtraces) on;
+    /// `None` while it is not blocked, or with the option off.
+    pub backtrace: Option<Arc<Backtrace>>,
 }
+
+/// Two rows are equal when every field is; backtraces are equal when they
+/// are the same capture.
+impl PartialEq for ThreadInfo {
+    fn eq(&self, other: &ThreadInfo) -> bool {
+        let same_backtrace = match (&self.backtrace, &other.backtrace) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        self.id == other.id
+            && self.name == other.name
+            && self.program == other.program
+            && self.status == other.status
+            && self.parent == other.parent
+            && self.waiting == other.waiting
+            && self.deadline == other.deadline
+            && self.resumes == other.resumes
+            && self.signals == other.signals
+            && self.spawned_at == other.spawned_at
+            && self.waiting_at == other.waiting_at
+            && same_backtrace
+    }
+}
+
+impl Eq for ThreadInfo {}
 
 /// One line of [`Kernel::dump`](crate::Kernel::dump): the thread, its status
 /// if it is not running, where it was spawned, what it waits on and where,
@@ -261,9 +293,19 @@ impl Core {
             if task.kind == Kind::Root {
                 out.push_str("init\n");
             } else if !task.zombie {
-                out.push_str(&"  ".repeat(depth));
-                out.push_str(&self.info(task).to_string());
+                let indent = "  ".repeat(depth);
+                let info = self.info(task);
+                out.push_str(&indent);
+                out.push_str(&info.to_string());
                 out.push('\n');
+                if let Some(backtrace) = &info.backtrace {
+                    for line in backtrace.to_string().lines() {
+                        out.push_str(&indent);
+                        out.push_str("    ");
+                        out.push_str(line);
+                        out.push('\n');
+                    }
+                }
             }
             let children: Vec<TaskKey> = children(&self.tasks, key).collect();
             stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
@@ -302,14 +344,21 @@ impl Core {
             signals: task.signals,
             spawned_at: task.spawned_at,
             waiting_at: task.waiting_at.filter(|_| !matches!(task.wait, Wait::None)),
+            backtrace: task.backtrace.clone().filter(|_| !matches!(task.wait, Wait::None)),
         }
     }
 }
 
 impl Shared {
+    /// Records whether a trace hook is installed.
+    pub(crate) fn set_tracing(&self, on: bool) {
+        let others = self.hooks.get() & !crate::kernel::TRACE;
+        self.hooks.set(if on { others | crate::kernel::TRACE } else { others });
+    }
+
     /// Reports `event` (built only if someone listens) to the trace hook.
     pub(crate) fn trace(&self, event: impl FnOnce(&Core) -> Trace) {
-        if !self.tracing.get() {
+        if self.hooks.get() & crate::kernel::TRACE == 0 {
             return;
         }
         let (mut hook, at, event) = {
@@ -329,9 +378,13 @@ impl Shared {
             }
             Err(payload) => {
                 drop(hook);
-                self.tracing.set(self.core().on_trace.is_some());
+                let on = self.core().on_trace.is_some();
+                self.set_tracing(on);
                 let msg = crate::unwind::take_message(payload);
-                self.report(&format!("[trace] {msg} (the trace hook is removed)"));
+                self.report(
+                    crate::report::ErrorOrigin::Trace,
+                    &format!("{msg} (the trace hook is removed)"),
+                );
             }
         }
     }

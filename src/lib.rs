@@ -143,6 +143,33 @@
 //! }
 //! ```
 //!
+//! # Seeing what scripts do, and stopping runaways
+//!
+//! [`Kernel::dump`] prints the process tree with where each thread was
+//! spawned and where it waits (with [`KernelBuilder::backtraces`], the
+//! backtrace of each wait). Errors reach the host as [`ErrorReport`]s
+//! ([`Kernel::on_error_report`]) that name the thread, beside OpenOS's
+//! `"[thread] <message>"` ([`Kernel::on_error`]); std's panic message is
+//! preceded by a line naming the green thread that panicked. The kernel is
+//! cooperative, so a script that never blocks holds it: the watchdog
+//! ([`KernelBuilder::watchdog`]) reports such a script from another OS
+//! thread while it runs ([`WatchdogReport`]) and has it ended at its next
+//! [`os::checkpoint`] or blocking call ([`Error::TooLongWithoutYielding`]).
+//!
+//! ```
+//! use cothread::{os, Error, Kernel};
+//! use std::time::{Duration, Instant};
+//!
+//! let mut kernel = Kernel::builder().watchdog(Duration::from_millis(20)).build();
+//! kernel.on_error(|_| {});
+//! let spinner = kernel.spawn(|| {
+//!     let start = Instant::now();
+//!     while start.elapsed() < Duration::from_millis(100) {} // never yields
+//!     os::checkpoint(); // marked by now: ended here
+//! });
+//! assert_eq!(spinner.wait(), Err(Error::TooLongWithoutYielding));
+//! ```
+//!
 //! # Jobs
 //!
 //! The [`job`] module is Solara's `use_thread` on the kernel: a [`job::Job`]
@@ -236,7 +263,8 @@
 //! - docs/processes.md: programs and the host, closing, `os::exit`, attach and detach.
 //! - docs/signals.md: `Signal` and `Value`, pushing, the delivery rules, interrupts.
 //! - docs/events.md: `event::pull` and filters, listeners, timers, `on_error`.
-//! - docs/embedding.md: frame loops, fixed-step simulations, blocking hosts, tracing.
+//! - docs/embedding.md: frame loops, fixed-step simulations, blocking hosts, tracing,
+//!   finding stuck and runaway scripts (dumps, backtraces, the watchdog).
 //! - docs/jobs.md: jobs, green and blocking; cancel, retry, dependencies.
 //! - docs/sync.md: channels, `Mutex`, `Semaphore`, `Barrier`, `Notify`; signal or channel.
 //! - docs/reliability.md: what a script cannot break: panics, kills, stack overflows.
@@ -261,6 +289,7 @@ pub mod os;
 mod overflow;
 mod park;
 mod process;
+mod report;
 mod round;
 mod stack;
 pub mod sync;
@@ -269,6 +298,7 @@ mod testing;
 pub mod thread;
 mod time;
 mod unwind;
+mod watchdog;
 
 pub use error::Error;
 pub use event::{Filter, Signal, Value, MAX_PATTERN_LEN, MAX_PATTERN_STEPS};
@@ -276,6 +306,7 @@ pub use host::{Kernel, KernelBuilder, DEFAULT_STACK_POOL, DEFAULT_WORKERS};
 pub use id::{Status, ThreadId};
 pub use inspect::{ThreadInfo, Trace, Waiting};
 pub use kernel::{SignalSender, StepReport, DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use report::{ErrorOrigin, ErrorReport, WatchdogReport};
 pub use round::Budget;
 
 /// The README's example, compiled and run as a doc test.

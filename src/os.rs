@@ -1,5 +1,6 @@
-//! OpenOS's `os` calls that concern threads: `sleep`, `uptime`, `exit`, and
-//! `catch_interrupt`, the `pcall` that catches a hard interrupt.
+//! OpenOS's `os` calls that concern threads: `sleep`, `uptime`, `exit`,
+//! `catch_interrupt`, the `pcall` that catches a hard interrupt, and
+//! `checkpoint`, where a long computation lets the kernel in.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -44,6 +45,44 @@ pub fn sleep(duration: Duration) {
         if duration.is_zero() || shared.core().now() >= deadline {
             return;
         }
+    }
+}
+
+/// A place where a long computation lets the kernel in, cheaply: with the
+/// watchdog on ([`KernelBuilder::watchdog`](crate::KernelBuilder::watchdog)),
+/// it yields (as `sleep(Duration::ZERO)` does) once the thread has run half
+/// the watchdog's limit since it was resumed (its slice), and a thread the
+/// watchdog found over the limit is ended here with
+/// [`Error::TooLongWithoutYielding`]. Otherwise it returns at once, after
+/// three loads: call it in the inner loop of a computation that may run
+/// long. Outside a program or thread (on the host, in a listener or timer
+/// callback, outside any kernel), and with the watchdog off, it does
+/// nothing.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{os, Kernel};
+/// use std::time::Duration;
+///
+/// let mut kernel = Kernel::builder().watchdog(Duration::from_secs(5)).build();
+/// let sum = kernel.run(|| {
+///     let mut sum = 0u64;
+///     for i in 0..1_000_000u64 {
+///         sum += i;
+///         os::checkpoint(); // yields only past 2.5 s
+///     }
+///     sum
+/// });
+/// assert_eq!(sum.unwrap(), 499_999_500_000);
+/// os::checkpoint(); // on the host: nothing
+/// ```
+#[track_caller]
+#[inline]
+pub fn checkpoint() {
+    if let Some(shared) = kernel::try_current() {
+        shared.check_stack();
+        shared.checkpoint();
     }
 }
 

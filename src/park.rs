@@ -386,12 +386,16 @@ impl Shared {
                     core.deadlines.push(at, Due::Task(parker));
                 }
             }
+            let backtraces = self.backtraces;
             let task = &mut core.tasks[me];
             // The last wait's `end_wait` left `Wait::None`, which has nothing
             // to drop: a test here, not a call to the drop glue.
             std::mem::replace(&mut task.wait, wait).drop_cheaply();
             task.deadline = deadline;
             task.waiting_at = Some(std::panic::Location::caller());
+            if backtraces {
+                capture_backtrace(task);
+            }
             task.frames.low = stack::below_here();
             (me, task.yielder)
         };
@@ -446,6 +450,11 @@ impl Shared {
                     // thread). An interrupt waits for its next wait.
                     return Woke::Shutdown;
                 }
+                if task.overrun {
+                    // The watchdog's mark, which came in as an interrupt.
+                    drop(core);
+                    self.end_overrun(me);
+                }
                 // An interrupt made before this wait began (by the thread
                 // itself, or while it ran): the wait ends with it at once.
                 let cause = task.interrupt.take().unwrap_or_default();
@@ -471,17 +480,21 @@ impl Shared {
     /// meanwhile: the kill or the interrupt unwinds it, the suspension parks it.
     #[cold]
     fn interrupted(&self, me: TaskKey) {
-        let (interrupt, kill, suspended) = {
+        let (interrupt, kill, suspended, overrun) = {
             let mut core = self.core();
             let task = &mut core.tasks[me];
             (
                 std::mem::take(&mut task.interrupt),
                 std::mem::take(&mut task.kill_pending),
                 task.status == Status::Suspended,
+                task.overrun,
             )
         };
         if kill {
             self.raise(me, Box::new(KillUnwind));
+        }
+        if overrun {
+            self.end_overrun(me);
         }
         if let Some(cause) = interrupt {
             self.raise(me, Box::new(InterruptUnwind(cause)));
@@ -490,6 +503,13 @@ impl Shared {
             self.park(Wait::Coma, None, |_, _| {});
         }
     }
+}
+
+/// Records where `task` blocks as a backtrace (`KernelBuilder::backtraces`).
+#[cold]
+#[inline(never)]
+fn capture_backtrace(task: &mut crate::process::Task) {
+    task.backtrace = Some(std::sync::Arc::new(std::backtrace::Backtrace::force_capture()));
 }
 
 /// The panic of a blocking call made where nothing can block: in a listener

@@ -17,7 +17,8 @@ use crate::event::Value;
 use crate::id::{Site, Status};
 use crate::overflow::{self, Exit, OverflowUnwind};
 use crate::park::{Parker, TaskKey, Wait, WaitQueue, WaitToken, Woke};
-use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind};
+use crate::report::ErrorOrigin;
+use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind, OverrunUnwind};
 
 /// What a green thread is resumed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub(crate) enum End {
     /// Ran off the end of its stack: unwound at its next kernel call, or, if
     /// it ran through the emergency zone first, its frames discarded.
     Overflowed,
+    /// Ended by the watchdog: too long without yielding.
+    Overrun,
 }
 
 impl End {
@@ -82,6 +85,8 @@ impl End {
             End::Interrupted(cause.clone())
         } else if payload.is::<OverflowUnwind>() {
             End::Overflowed
+        } else if payload.is::<OverrunUnwind>() {
+            End::Overrun
         } else {
             End::Panicked(take_message(payload))
         }
@@ -95,6 +100,7 @@ impl End {
             End::Exited => Some(Error::Exited),
             End::Interrupted(cause) => Some(Error::Interrupted(cause.clone())),
             End::Overflowed => Some(Error::StackOverflow),
+            End::Overrun => Some(Error::TooLongWithoutYielding),
         }
     }
 }
@@ -186,6 +192,9 @@ pub(crate) struct Task {
     /// call, while it waits), for reports.
     pub(crate) spawned_at: Option<Site>,
     pub(crate) waiting_at: Option<Site>,
+    /// The backtrace of its last blocking call, captured only with
+    /// `KernelBuilder::backtraces`.
+    pub(crate) backtrace: Option<Arc<std::backtrace::Backtrace>>,
     pub(crate) resumes: u64,
     /// Signals it has received from pulls.
     pub(crate) signals: u64,
@@ -198,6 +207,13 @@ pub(crate) struct Task {
     /// It ran into its stack's emergency zone: it is unwound at its next
     /// kernel call, and its stack is not reused.
     pub(crate) tripped: bool,
+    /// The watchdog found it running too long without yielding: it is
+    /// ended at its next checkpoint or blocking call.
+    pub(crate) overrun: bool,
+    /// The span it runs in (the `tracing` feature): entered for each of its
+    /// resumes.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -242,6 +258,19 @@ impl crate::kernel::Core {
     pub(crate) fn unpark(&mut self, key: TaskKey) -> Parked {
         let task = &mut self.tasks[key];
         task.resumes += 1;
+        let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
+        let running = self.running.replace(key);
+        let context = self.context.replace(key);
+        Parked { coroutine, running, context }
+    }
+
+    /// [`unpark`](crate::kernel::Core::unpark), publishing the resume to the
+    /// watchdog.
+    #[inline(always)]
+    pub(crate) fn unpark_watched(&mut self, key: TaskKey, watch: &Watch) -> Parked {
+        let task = &mut self.tasks[key];
+        task.resumes += 1;
+        watch.resumed(task);
         let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
         let running = self.running.replace(key);
         let context = self.context.replace(key);
@@ -317,12 +346,16 @@ impl Task {
             deadline: None,
             spawned_at: None,
             waiting_at: None,
+            backtrace: None,
             resumes: 0,
             signals: 0,
             pooled_stack: true,
             frames: crate::stack::Frames::default(),
             stack_low: 0,
             tripped: false,
+            overrun: false,
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
         }
     }
 
@@ -331,6 +364,8 @@ impl Task {
     pub(crate) fn caught_end(&self) -> End {
         if self.tripped {
             End::Overflowed
+        } else if self.overrun {
+            End::Overrun
         } else {
             End::Killed
         }
@@ -603,7 +638,8 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use crate::id::ThreadId;
 use crate::inspect::Trace;
-use crate::kernel::{Due, Queued, Shared};
+use crate::kernel::{Due, Queued, Shared, LOG, TRACE};
+use crate::watchdog::Watch;
 
 impl Shared {
     /// Creates a task under `parent` and runs it at once, up to its first blocking
@@ -621,7 +657,7 @@ impl Shared {
             // Nothing would ever end it: its parent has killed its children for
             // the last time (or is gone), or the kernel is being dropped.
             drop(core);
-            self.drop_user(parent, "thread", body);
+            self.drop_user(parent, ErrorOrigin::Thread, body);
             return Err(Error::ProcessEnded);
         }
         let key = {
@@ -646,7 +682,7 @@ impl Shared {
                     if wake == Wake::Kill {
                         // Killed before its first stretch (its spawn was cut
                         // short): its body never runs.
-                        shared.drop_user(me, "thread", body);
+                        shared.drop_user(me, ErrorOrigin::Thread, body);
                         shared.finish(me, End::Killed);
                     } else {
                         below_a_cushion(|| shared.task_main(me, body, &result));
@@ -654,7 +690,7 @@ impl Shared {
                     // Nobody may hold the value any more: then it is dropped here,
                     // on the task's stack, and a panic in its destructor must not
                     // unwind out of the coroutine.
-                    shared.drop_user(me, "thread", result);
+                    shared.drop_user(me, ErrorOrigin::Thread, result);
                     Exit::Normal
                 });
             let id = core.next_id();
@@ -675,10 +711,33 @@ impl Shared {
         };
         let id = core.tasks[key].id;
         drop(core);
+        if self.watching() {
+            self.watch_spawned(&self.watch, key);
+        }
         if log::log_enabled!(log::Level::Debug) {
             let core = self.core();
             let parent = core.tasks.get(parent).map_or_else(String::new, Task::label);
             log::debug!("{} started by {parent}", core.tasks[key].label());
+        }
+        #[cfg(feature = "tracing")]
+        {
+            let mut core = self.core();
+            let parent = core.thread_id(parent).map(ThreadId::as_u64);
+            let task = &mut core.tasks[key];
+            task.span = tracing::info_span!(
+                target: "cothread",
+                "green_thread",
+                id = id.as_u64(),
+                name = task.name.as_deref(),
+                program = task.kind == Kind::Program,
+            );
+            tracing::debug!(
+                target: "cothread",
+                thread = id.as_u64(),
+                name = task.name.as_deref(),
+                parent,
+                "spawn"
+            );
         }
         self.trace(|core| Trace::Spawn { thread: id, parent: core.thread_id(parent) });
         self.switch_to(key, Wake::Run);
@@ -700,14 +759,14 @@ impl Shared {
                 // is dead all the same.
                 Ok(false) => {
                     self.unwound(me);
-                    self.drop_user(me, "thread", value);
+                    self.drop_user(me, ErrorOrigin::Thread, value);
                     self.core().tasks[me].caught_end()
                 }
                 Err(payload) => {
                     // Killed or interrupted while joining its children: the
                     // value is not published, and its destructor is user code.
                     self.unwound(me);
-                    self.drop_user(me, "thread", value);
+                    self.drop_user(me, ErrorOrigin::Thread, value);
                     End::from_panic(payload)
                 }
             },
@@ -746,10 +805,11 @@ impl Shared {
             // Its blocking calls from here on (in the error reporter, say)
             // return at once.
             task.unwound = true;
-            let kind = if task.kind == Kind::Thread { "thread" } else { "program" };
+            let kind =
+                if task.kind == Kind::Thread { ErrorOrigin::Thread } else { ErrorOrigin::Program };
             (task.yielder, kind)
         };
-        self.report_for(me, &format!("[{kind}] {why}: parked for ever, its stack kept"));
+        self.report_for(me, kind, &format!("{why}: parked for ever, its stack kept"));
         self.finish(me, end);
         loop {
             self.assert_unborrowed("a switch back to the kernel");
@@ -797,13 +857,17 @@ impl Shared {
         let reported = match &end {
             End::Panicked(msg) => Some(("panicked", msg.as_str())),
             End::Overflowed => Some(("ended", "stack overflow")),
+            End::Overrun => Some(("ended", "too long without yielding")),
             _ => None,
         };
         if let Some((how, msg)) = reported {
-            let kind =
-                if self.core().tasks[me].kind == Kind::Thread { "thread" } else { "program" };
+            let kind = if self.core().tasks[me].kind == Kind::Thread {
+                ErrorOrigin::Thread
+            } else {
+                ErrorOrigin::Program
+            };
             log::debug!("{} {how}: {msg}", label());
-            self.report_for(me, &format!("[{kind}] {msg}"));
+            self.report_for(me, kind, msg);
         }
         self.kill_children(me);
         let outcome = {
@@ -817,6 +881,13 @@ impl Shared {
         if log::log_enabled!(log::Level::Trace) {
             log::trace!("{} ended: {end:?}", label());
         }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            target: "cothread",
+            thread = self.core().tasks[me].id.as_u64(),
+            end = ?end,
+            "end"
+        );
         self.trace(|core| Trace::End { thread: core.tasks[me].id });
     }
 
@@ -867,15 +938,53 @@ impl Shared {
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
     pub(crate) fn switch_to(&self, key: TaskKey, wake: Wake) {
         if self.traced() {
-            self.trace_resume(key);
+            return self.switch_traced(key, wake);
         }
         let parked = self.core().unpark(key);
         self.resume_parked(key, parked, wake);
     }
 
-    /// Whether a resume is traced (a trace hook, or logging at trace level).
+    /// [`switch_to`](Shared::switch_to) of a traced or watched resume: the
+    /// hooks first, then the switch; back on a green thread's stack (one
+    /// that spawned or killed), the watchdog times that thread's resume
+    /// again, which it never left for the kernel.
+    #[cold]
+    #[inline(never)]
+    fn switch_traced(&self, key: TaskKey, wake: Wake) {
+        self.trace_resume(key);
+        let parked = self.core().unpark(key);
+        self.resume_parked(key, parked, wake);
+        if self.watching() {
+            let core = self.core();
+            match core.running.and_then(|k| Some((k, core.tasks.get(k)?))) {
+                Some((_, task)) => self.watch.resumed(task),
+                None => self.watch.paused(),
+            }
+        }
+    }
+
+    /// Whether a resume does more than switch: it is traced (a trace hook,
+    /// logging at trace level as last sampled) or watched (the watchdog).
+    #[inline]
     pub(crate) fn traced(&self) -> bool {
-        self.tracing.get() || log::log_enabled!(log::Level::Trace)
+        self.hooks.get() != 0
+    }
+
+    /// Whether the kernel's events are traced (a trace hook, or logging at
+    /// trace level).
+    pub(crate) fn trace_on(&self) -> bool {
+        self.hooks.get() & (TRACE | LOG) != 0
+    }
+
+    /// Reads whether `log` records at trace level, into [`LOG`]: as the
+    /// kernel is entered from the host and as it wakes from an idle wait (a
+    /// change of `log`'s level shows from then on), so that a switch tests
+    /// one byte for all its hooks.
+    #[inline]
+    pub(crate) fn sample_log(&self) {
+        let hooks = self.hooks.get() & !LOG;
+        let log = if log::log_enabled!(log::Level::Trace) { LOG } else { 0 };
+        self.hooks.set(hooks | log);
     }
 
     /// The second half of [`switch_to`](Shared::switch_to), for a caller that
@@ -886,8 +995,14 @@ impl Shared {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
         let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
+        #[cfg(feature = "tracing")]
+        let span = self.core().tasks[key].span.clone();
+        #[cfg(feature = "tracing")]
+        let entered = span.enter();
         self.assert_unborrowed("a switch to a green thread");
         let exit = overflow::guard(co.trap_handler(), || co.resume(wake));
+        #[cfg(feature = "tracing")]
+        drop(entered);
         let overflowed = matches!(exit, CoroutineResult::Return(Exit::Overflow));
         if overflowed {
             self.overflowed(key);
@@ -902,10 +1017,19 @@ impl Shared {
         core.tasks[key].coroutine = Some(coroutine);
     }
 
+    /// A traced or watched resume's hooks, before the switch.
     #[cold]
     fn trace_resume(&self, key: TaskKey) {
         log::trace!("switch to {}", self.core().tasks[key].label());
         self.trace(|core| Trace::Resume { thread: core.tasks[key].id });
+        if self.watching() {
+            // The count of resumes about to count this one.
+            let mut core = self.core();
+            let task = &mut core.tasks[key];
+            task.resumes += 1;
+            self.watch.resumed(task);
+            task.resumes -= 1;
+        }
     }
 
     /// The rare end of a switch: `key` finished (its slot is freed and its stack
@@ -938,7 +1062,11 @@ impl Shared {
                 let tripped =
                     overflow::forget_stack(task.stack_low, task.frames.end) || task.tripped;
                 let pooled_stack = task.pooled_stack && !tripped;
+                let id = task.id;
                 core.tasks.remove(key);
+                if self.watching() {
+                    self.watch.forget(id);
+                }
                 let co = coroutine.co.take().expect("checked above");
                 if overflowed {
                     // Its frames were discarded, not unwound: what they lent
@@ -957,7 +1085,7 @@ impl Shared {
             }
         };
         if let Some(user) = user {
-            self.drop_user(key, "thread", user);
+            self.drop_user(key, ErrorOrigin::Thread, user);
         }
         if !graveyard.is_empty() {
             self.bury(key, graveyard);
@@ -975,10 +1103,10 @@ impl Shared {
     /// Drops a user value the kernel let go of (a removed callback, a value
     /// nobody claimed), containing a panic in its destructor: it is reported
     /// for `owner` as `"[what] <message>"` and the kernel goes on.
-    pub(crate) fn drop_user<T>(&self, owner: TaskKey, what: &str, value: T) {
+    pub(crate) fn drop_user<T>(&self, owner: TaskKey, what: ErrorOrigin, value: T) {
         self.assert_unborrowed("a user value's drop");
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-            self.report_for(owner, &format!("[{what}] {}", take_message(payload)));
+            self.report_for(owner, what, &take_message(payload));
         }
     }
 
@@ -1035,6 +1163,8 @@ impl Shared {
                 Some(task) => {
                     task.dying = true;
                     log::debug!("{} killed", task.label());
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(target: "cothread", thread = task.id.as_u64(), "kill");
                     let own_frames = task.runs_here();
                     let how = if core.running == Some(key) && own_frames {
                         How::SelfUnwind

@@ -22,6 +22,7 @@ use crate::kernel::{Core, Due, Queued, Shared, StepReport};
 use crate::park::Woke;
 use crate::park::{Parker, TaskKey};
 use crate::process::{frozen, Parked, Wake};
+use crate::report::ErrorOrigin;
 use crate::time::Cutoff;
 
 /// How much a budgeted step may do before it returns.
@@ -231,7 +232,7 @@ impl Shared {
                         if core.ready(parker, Woke::Timeout) {
                             core.prefetch_next_due();
                             let key = parker.key;
-                            Unit::Resume(key, (!self.traced()).then(|| core.unpark(key)))
+                            Unit::Resume(key, self.take_out(&mut core, key))
                         } else {
                             Unit::Stale
                         }
@@ -302,11 +303,11 @@ impl Shared {
                 // The last copy, if no receiver took one: its payloads'
                 // destructors are user code.
                 let root = self.core().root;
-                self.drop_user(root, "signal", signal);
+                self.drop_user(root, ErrorOrigin::Signal, signal);
             }
             Unit::Start(queued) => {
                 report.signals += 1;
-                let signal = self.core().unqueue(queued, self.traced());
+                let signal = self.core().unqueue(queued, self.trace_on());
                 // `None`: a "thread_exit" that nothing can receive.
                 if let Some(signal) = signal {
                     let mut receivers = std::mem::take(&mut self.round.borrow_mut().receivers);
@@ -336,7 +337,7 @@ impl Shared {
             if !core.ready(parker, woke) {
                 return;
             }
-            (!self.traced()).then(|| core.unpark(parker.key))
+            self.take_out(&mut core, parker.key)
         };
         self.run_ready(parker.key, parked, report);
     }

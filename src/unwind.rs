@@ -20,10 +20,17 @@ pub(crate) struct ExitUnwind;
 /// catches.
 pub(crate) struct InterruptUnwind(pub(crate) Value);
 
+/// The panic payload that ends a thread the watchdog found running too long
+/// without yielding, at its next checkpoint or blocking call.
+pub(crate) struct OverrunUnwind;
+
 /// Whether `payload` is one of the kernel's own unwinds (kill, exit, hard
-/// interrupt).
+/// interrupt, the watchdog's end).
 pub(crate) fn is_kernel_unwind(payload: &(dyn Any + Send)) -> bool {
-    payload.is::<KillUnwind>() || payload.is::<ExitUnwind>() || payload.is::<InterruptUnwind>()
+    payload.is::<KillUnwind>()
+        || payload.is::<ExitUnwind>()
+        || payload.is::<InterruptUnwind>()
+        || payload.is::<OverrunUnwind>()
 }
 
 /// The message of the panic whose payload is `payload`, which is dropped here
@@ -54,6 +61,8 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         "an interrupt".to_string()
     } else if payload.is::<OverflowUnwind>() {
         "a stack overflow".to_string()
+    } else if payload.is::<OverrunUnwind>() {
+        "too long without yielding".to_string()
     } else if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -28,10 +28,12 @@ fn file_layer(file: &str) -> Option<Layer> {
         "lib.rs" => return None,
         "id.rs" | "error.rs" | "time.rs" | "stack.rs" | "stack/chunks.rs" | "overflow.rs"
         | "overflow/hijack.rs" | "event/signal.rs" | "event/filter.rs" | "event/pattern.rs"
-        | "event/name.rs" | "event/ids.rs" | "unwind.rs" | "testing.rs" => Layer::Leaf,
+        | "event/name.rs" | "event/ids.rs" | "unwind.rs" | "testing.rs" | "report.rs" => {
+            Layer::Leaf
+        }
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
-        | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
-        | "event/waiters.rs" => Layer::Core,
+        | "kernel/panic.rs" | "watchdog.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs"
+        | "process.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
         "job.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
         | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"
@@ -60,8 +62,10 @@ const EVENT_LEAVES: &[&str] = &[
 /// the next one (for `crate::event::X`).
 fn path_layer(module: &str, item: &str) -> Layer {
     match module {
-        "id" | "error" | "time" | "stack" | "overflow" | "unwind" | "testing" => Layer::Leaf,
-        "kernel" | "park" | "round" | "join" | "inspect" | "process" => Layer::Core,
+        "id" | "error" | "time" | "stack" | "overflow" | "unwind" | "testing" | "report" => {
+            Layer::Leaf
+        }
+        "kernel" | "park" | "round" | "join" | "inspect" | "process" | "watchdog" => Layer::Core,
         "event" if EVENT_LEAVES.contains(&item) || item == "pattern" || item == "name" => {
             Layer::Leaf
         }

@@ -1140,7 +1140,10 @@ fn log_reports_a_filter_panic_with_the_threads_name() {
         .filter(|(level, _)| *level == log::Level::Error)
         .collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].1.contains("(log-probe-5e8): [filter] log-probe-filter"), "{errors:?}");
+    // The report's Display: the origin, the thread's name and spawn site,
+    // the message, and where the thread waits.
+    assert!(errors[0].1.starts_with("[filter log-probe-5e8 spawned at tests/"), "{errors:?}");
+    assert!(errors[0].1.contains("] log-probe-filter, waiting at tests/"), "{errors:?}");
 }
 
 /// `advance_for` with a budget large enough is `advance`; with a thread that

@@ -2,6 +2,7 @@
 //! program) and die with it.
 
 use crate::park::TaskKey;
+use crate::report::ErrorOrigin;
 use std::any::Any;
 use std::borrow::Borrow;
 use std::collections::hash_map::Entry;
@@ -241,15 +242,16 @@ impl Listeners {
             let listener = self.table.try_remove(key).expect("an owner's group holds live keys");
             next = listener.same_owner.next;
             self.by_name.unlink(&mut self.table, &*listener.name, listener.same_name);
-            graveyard
-                .extend(listener.callback.map(|cb| ("listener", Box::new(cb) as Box<dyn Any>)));
+            graveyard.extend(
+                listener.callback.map(|cb| (ErrorOrigin::Listener, Box::new(cb) as Box<dyn Any>)),
+            );
         }
     }
 }
 
 /// Callbacks let go of, labelled with their kind, to be dropped with nothing
 /// borrowed.
-pub(crate) type Graveyard = Vec<(&'static str, Box<dyn Any>)>;
+pub(crate) type Graveyard = Vec<(ErrorOrigin, Box<dyn Any>)>;
 
 pub(crate) struct Timer {
     pub(crate) owner: TaskKey,
@@ -354,7 +356,9 @@ impl Timers {
                 self.table.iter().filter(|(_, t)| t.owner == owner).map(|(key, _)| key).collect();
             for key in keys {
                 let timer = self.table.remove(key);
-                graveyard.extend(timer.callback.map(|cb| ("timer", Box::new(cb) as Box<dyn Any>)));
+                graveyard.extend(
+                    timer.callback.map(|cb| (ErrorOrigin::Timer, Box::new(cb) as Box<dyn Any>)),
+                );
             }
             return;
         }
@@ -362,7 +366,9 @@ impl Timers {
         while let Some(key) = next {
             let timer = self.table.try_remove(key).expect("an owner's group holds live keys");
             next = timer.same_owner.next;
-            graveyard.extend(timer.callback.map(|cb| ("timer", Box::new(cb) as Box<dyn Any>)));
+            graveyard.extend(
+                timer.callback.map(|cb| (ErrorOrigin::Timer, Box::new(cb) as Box<dyn Any>)),
+            );
         }
     }
 
@@ -599,7 +605,7 @@ mod tests {
         let mut graveyard = Graveyard::new();
         listeners.drop_owner(TaskKey(1), &mut graveyard);
         timers.drop_owner(TaskKey(1), &mut graveyard);
-        let kinds: Vec<&str> = graveyard.iter().map(|&(kind, _)| kind).collect();
+        let kinds: Vec<&str> = graveyard.iter().map(|&(kind, _)| kind.as_str()).collect();
         assert_eq!(kinds, ["listener", "listener", "listener", "timer", "timer", "timer"]);
         drop(graveyard);
         assert_eq!(dropped.take(), ["1", "3", "5", "1", "3", "5"]);

@@ -298,6 +298,33 @@ pub fn on_error(handler: impl FnMut(&str) + 'static) {
     kernel::current("event::on_error").set_error_hook(Box::new(handler));
 }
 
+/// Installs the kernel's structured error reporter from inside: as
+/// [`Kernel::on_error_report`](crate::Kernel::on_error_report), which says
+/// how it works beside [`on_error`].
+///
+/// # Panics
+///
+/// Outside a kernel.
+///
+/// # Examples
+///
+/// ```
+/// use cothread::{event, thread, Kernel};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let names = Rc::new(RefCell::new(Vec::new()));
+/// let sink = names.clone();
+/// let mut kernel = Kernel::builder().virtual_time(true).build();
+/// kernel.run(move || {
+///     event::on_error_report(move |report| sink.borrow_mut().push(report.name.clone()));
+///     thread::Builder::new().name("reader").spawn(|| -> () { panic!("eof") }).unwrap();
+/// }).unwrap();
+/// assert_eq!(*names.borrow(), [Some("reader".to_string())]);
+/// ```
+pub fn on_error_report(handler: impl FnMut(&crate::ErrorReport) + 'static) {
+    kernel::current("event::on_error_report").set_report_hook(Box::new(handler));
+}
+
 impl crate::Kernel {
     /// Registers a kernel-wide listener for signals named `name` (a `&str` or
     /// a `String`): it belongs to no thread and lives as long as the kernel

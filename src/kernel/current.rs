@@ -37,10 +37,36 @@ pub(crate) fn add_stuck_unwind() {
     STUCK_UNWINDS.with(|c| c.set(c.get() + 1));
 }
 
+/// A kernel's link to the kernel that was current on this OS thread when it
+/// was entered (null: none), kept by `Enter` for the span of the entry, so
+/// that the panic hook can look out through nested kernels.
+pub(crate) struct Outer(Cell<*const Shared>);
+
+impl Default for Outer {
+    fn default() -> Outer {
+        Outer(Cell::new(std::ptr::null()))
+    }
+}
+
+impl Outer {
+    pub(crate) fn get(&self) -> *const Shared {
+        self.0.get()
+    }
+
+    fn replace(&self, outer: *const Shared) -> *const Shared {
+        self.0.replace(outer)
+    }
+
+    fn set(&self, outer: *const Shared) {
+        self.0.set(outer)
+    }
+}
+
 /// Makes `shared` the current kernel until dropped, then restores the previous one.
 pub(crate) struct Enter {
     _keep: Rc<Shared>,
     prev: *const Shared,
+    prev_outer: *const Shared,
     prev_host_panicking: bool,
 }
 
@@ -49,16 +75,24 @@ pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
     // find the fault handler and an alternate signal stack.
     crate::overflow::prepare_thread();
     let prev = CURRENT.with(|c| c.replace(Rc::as_ptr(shared)));
+    let prev_outer = shared.outer.replace(prev);
     let prev_host_panicking = shared.host_panicking.replace(std::thread::panicking());
-    Enter { _keep: shared.clone(), prev, prev_host_panicking }
+    shared.sample_log();
+    Enter { _keep: shared.clone(), prev, prev_outer, prev_host_panicking }
 }
 
 impl Drop for Enter {
     #[inline]
     fn drop(&mut self) {
         self._keep.host_panicking.set(self.prev_host_panicking);
+        self._keep.outer.set(self.prev_outer);
         CURRENT.with(|c| c.set(self.prev));
         let leaving = !std::ptr::eq(self.prev, Rc::as_ptr(&self._keep));
+        if leaving {
+            // Back in the host (or another kernel): none of this kernel's
+            // green threads runs.
+            self._keep.unwatched();
+        }
         if leaving && self._keep.orphaned.replace(false) {
             // Dropped during this call: torn down now that it is over.
             self._keep.shut_down();
@@ -94,6 +128,12 @@ pub(crate) fn try_current() -> Option<&'static Shared> {
 
 pub(crate) fn current_ptr() -> *const Shared {
     CURRENT.with(|c| c.get())
+}
+
+/// [`current_ptr`], or null once this OS thread's thread-locals are being
+/// destroyed (for the panic hook, which may run then).
+pub(crate) fn current_ptr_checked() -> *const Shared {
+    CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null())
 }
 
 /// The current kernel.

@@ -14,6 +14,7 @@ use crate::event::Signal;
 use crate::inspect::Trace;
 use crate::park::{Parker, TaskKey};
 use crate::process::frozen;
+use crate::report::ErrorOrigin;
 use crate::unwind::take_message;
 
 impl Shared {
@@ -41,8 +42,8 @@ impl Shared {
                     Ok(true) => woken.push(parker),
                     Ok(false) => {}
                     Err(payload) => {
-                        let message = format!("[filter] {}", take_message(payload));
-                        self.report_for(parker.key, &message);
+                        let message = take_message(payload);
+                        self.report_for(parker.key, ErrorOrigin::Filter, &message);
                     }
                 }
             }
@@ -51,6 +52,13 @@ impl Shared {
             woken.dedup();
         }
         log::trace!("deliver {signal} to {} waiting threads", woken.len());
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            target: "cothread",
+            signal = signal.name(),
+            receivers = woken.len(),
+            "deliver"
+        );
         self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });
         receivers.extend(woken.drain(..));
         let mut core = self.core();
@@ -104,9 +112,9 @@ impl Shared {
                     None => Some((callback, None)),
                 }
             };
-            self.drop_user(owner, "listener", dropped);
+            self.drop_user(owner, ErrorOrigin::Listener, dropped);
             if let Err(msg) = outcome {
-                self.report_for(owner, &format!("[listener] {msg}"));
+                self.report_for(owner, ErrorOrigin::Listener, &msg);
             }
         }
         ran
@@ -141,6 +149,12 @@ impl Shared {
         };
         let Some((mut callback, owner)) = taken else { return false };
         self.trace(|core| Trace::Timer { owner: core.thread_id(owner) });
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            target: "cothread",
+            owner = self.core().thread_id(owner).map(crate::id::ThreadId::as_u64),
+            "timer"
+        );
         let outcome = self.in_context(owner, &mut callback);
         let dropped = {
             let mut core = self.core();
@@ -158,9 +172,9 @@ impl Shared {
                 (None, _) => Some((callback, None)),
             }
         };
-        self.drop_user(owner, "timer", dropped);
+        self.drop_user(owner, ErrorOrigin::Timer, dropped);
         if let Err(msg) = outcome {
-            self.report_for(owner, &format!("[timer] {msg}"));
+            self.report_for(owner, ErrorOrigin::Timer, &msg);
         }
         true
     }
@@ -189,7 +203,7 @@ impl Shared {
             "cothread: event::timer with a zero interval must not repeat (it would fire forever at one instant)"
         );
         if self.core().has_ended(owner) {
-            self.drop_user(owner, "timer", callback);
+            self.drop_user(owner, ErrorOrigin::Timer, callback);
             return TimerId { key: usize::MAX, serial: 0 };
         }
         let mut core = self.core();
@@ -212,7 +226,7 @@ impl Shared {
             }
         };
         let cancelled = removed.is_some();
-        self.drop_user(owner, "timer", removed);
+        self.drop_user(owner, ErrorOrigin::Timer, removed);
         cancelled
     }
 
@@ -224,7 +238,7 @@ impl Shared {
         mut callback: impl FnMut(&Signal) -> R + 'static,
     ) -> ListenerId {
         if self.core().has_ended(owner) {
-            self.drop_user(owner, "listener", callback);
+            self.drop_user(owner, ErrorOrigin::Listener, callback);
             return ListenerId { key: usize::MAX, serial: 0 };
         }
         let (key, serial) = self.core().listeners.add(
@@ -245,7 +259,7 @@ impl Shared {
             }
         };
         let ignored = removed.is_some();
-        self.drop_user(owner, "listener", removed);
+        self.drop_user(owner, ErrorOrigin::Listener, removed);
         ignored
     }
 
@@ -253,6 +267,8 @@ impl Shared {
     /// and threads it makes belong to `owner`. A panic becomes its message.
     fn in_context<R>(&self, owner: TaskKey, f: impl FnOnce() -> R) -> Result<R, String> {
         let previous = self.core().context.replace(owner);
+        // User code, but no green thread's: the watchdog does not time it.
+        self.unwatched();
         self.assert_unborrowed("a listener or timer callback");
         let outcome = catch_unwind(AssertUnwindSafe(f));
         self.core().context = previous;

@@ -16,12 +16,15 @@ use crate::inspect::TraceHook;
 use crate::park::Wait;
 use crate::park::{Parker, TaskKey, WaitToken};
 use crate::process::{Kind, Task, Tasks};
+use crate::report::{ErrorOrigin, ErrorReport};
 use crate::round::{Meter, Progress, Round};
 use crate::stack::StackPool;
 use crate::time::{Clock, DeadlineQueue};
+use crate::watchdog::{Monitor, Watch, WatchdogSettings};
 
 mod current;
 mod deliver;
+mod panic;
 mod remote;
 
 pub(crate) use current::*;
@@ -64,8 +67,11 @@ pub(crate) enum Queued {
     ThreadExit(ThreadId),
 }
 
-/// The host's handler for errors raised inside the kernel.
+/// The host's handler for errors raised inside the kernel, OpenOS's text.
 pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
+
+/// The host's handler for errors raised inside the kernel, the whole report.
+pub(crate) type ReportHook = Box<dyn FnMut(&ErrorReport)>;
 
 /// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
 /// held across a context switch or a call into user code.
@@ -95,6 +101,7 @@ pub(crate) struct Core {
     /// never looks inside.
     pub(crate) layers: Vec<Box<dyn std::any::Any>>,
     pub(crate) on_error: Option<ErrorHook>,
+    pub(crate) on_error_report: Option<ReportHook>,
     pub(crate) on_trace: Option<TraceHook>,
     /// Reused between deliveries so that a push allocates nothing.
     pub(crate) scratch: Vec<Parker>,
@@ -311,6 +318,9 @@ impl Core {
             for parker in shared.wakes.drain(..) {
                 self.wake(parker);
             }
+            for (key, id) in shared.overruns.drain(..) {
+                self.overrun(key, id);
+            }
         }
     }
 
@@ -348,15 +358,43 @@ impl Core {
     }
 }
 
+/// What the host set with `KernelBuilder` that the core keeps.
+pub(crate) struct Options {
+    pub(crate) virtual_time: bool,
+    pub(crate) stacks: StackPool<crate::process::Home>,
+    /// The task table and the waiter index are sized for this many.
+    pub(crate) expected_threads: usize,
+    pub(crate) backtraces: bool,
+    pub(crate) watchdog: WatchdogSettings,
+}
+
+/// [`Shared::hooks`]: a trace hook is installed.
+pub(crate) const TRACE: u8 = 1;
+/// [`Shared::hooks`]: the watchdog is on.
+pub(crate) const WATCH: u8 = 2;
+/// [`Shared::hooks`]: `log` records at trace level (sampled as the kernel is
+/// entered and as it wakes from an idle wait, see `Shared::sample_log`).
+pub(crate) const LOG: u8 = 4;
+
 /// The kernel's state and the pointer green threads use to reach it.
 pub(crate) struct Shared {
     core: RefCell<Core>,
     /// The round under way, kept apart from `core` because it is held while
     /// user code runs (filters, listeners) and only the host drives it.
     pub(crate) round: RefCell<Round>,
-    /// Whether a trace hook is installed, read without borrowing `core` on
-    /// every switch.
-    pub(crate) tracing: Cell<bool>,
+    /// What a resume must do besides switching: [`TRACE`] (a trace hook is
+    /// installed), [`WATCH`] (the watchdog is on), [`LOG`] (switches are
+    /// logged). Read without borrowing
+    /// `core`, in the one test a switch makes for both
+    /// ([`Shared::traced`](crate::kernel::Shared::traced)).
+    pub(crate) hooks: Cell<u8>,
+    /// The watchdog's side of the kernel (with the watchdog off, never
+    /// published to: its resume word stays 0).
+    pub(crate) watch: Arc<Watch>,
+    /// Its monitor thread, stopped as the kernel goes.
+    monitor: RefCell<Option<Monitor>>,
+    /// Whether each park captures a backtrace (`KernelBuilder::backtraces`).
+    pub(crate) backtraces: bool,
     /// Whether whoever entered the kernel from outside (the host, or a green
     /// thread of another kernel) was unwinding: then the OS thread's panic
     /// count is not the green threads' own (see [`Shared::unwinding`]).
@@ -364,6 +402,10 @@ pub(crate) struct Shared {
     /// The `Kernel` was dropped inside one of its own host calls: the
     /// teardown runs when that call returns to the host.
     pub(crate) orphaned: Cell<bool>,
+    /// While the kernel is entered: the kernel that was current on this OS
+    /// thread before (null: none, the host's), for the panic hook to look
+    /// further out when this one runs no task.
+    outer: Outer,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
 }
@@ -387,6 +429,10 @@ impl Shared {
     pub(crate) fn shut_down(self: &Rc<Shared>) {
         let remote = self.core().remote.clone();
         remote.close();
+        // The monitor first: it reads nothing of what the teardown frees,
+        // but it must not report the teardown's own long runs.
+        let monitor = self.monitor.borrow_mut().take();
+        drop(monitor);
         let _enter = enter(self);
         // Unwind every program and detached thread, newest first; each takes its
         // own children with it.
@@ -416,18 +462,20 @@ impl Shared {
             unsent
         };
         for signal in unsent {
-            self.drop_user(root, "signal", signal);
+            self.drop_user(root, ErrorOrigin::Signal, signal);
         }
         // The hooks last, the error reporter after the trace hook: it reports
         // what the drops before it raise.
         let trace = self.core().on_trace.take();
-        self.drop_user(root, "hook", trace);
+        self.drop_user(root, ErrorOrigin::Hook, trace);
         let report = self.core().on_error.take();
-        self.drop_user(root, "hook", report);
+        self.drop_user(root, ErrorOrigin::Hook, report);
+        let report = self.core().on_error_report.take();
+        self.drop_user(root, ErrorOrigin::Hook, report);
         // Every job's driver has been unwound, which set its cancel token; the
         // workers finish what they run and are joined here.
         let layers = std::mem::take(&mut self.core().layers);
-        self.drop_user(root, "layer", layers);
+        self.drop_user(root, ErrorOrigin::Layer, layers);
         // What is left are zombies: their frames must never run again (a
         // forced unwind would resume code that caught its kill) and never be
         // freed (they may be referred to from elsewhere).
@@ -438,12 +486,15 @@ impl Shared {
     /// its start, the task table and the waiter index sized for
     /// `expected_threads` (see `KernelBuilder` for the parameters); `layers`
     /// are the host's settings for the layers on the runtime, kept opaque.
-    pub(crate) fn new(
-        virtual_time: bool,
-        stacks: StackPool<crate::process::Home>,
-        expected_threads: usize,
-        layers: Vec<Box<dyn std::any::Any>>,
-    ) -> Rc<Shared> {
+    pub(crate) fn new(options: Options, layers: Vec<Box<dyn std::any::Any>>) -> Rc<Shared> {
+        let Options { virtual_time, stacks, expected_threads, backtraces, watchdog } = options;
+        let remote = Arc::new(Remote::default());
+        let (watch, monitor) = match Monitor::start(watchdog, remote.clone()) {
+            Some((watch, monitor)) => (watch, Some(monitor)),
+            None => (Arc::new(Watch::default()), None),
+        };
+        let hooks = if monitor.is_some() { WATCH } else { 0 };
+        panic::install_hook();
         crate::overflow::install(crate::overflow::KernelHooks {
             state_borrowed,
             kernel_frames: crate::process::kernel_frames,
@@ -470,10 +521,11 @@ impl Shared {
             next_serial: 0,
             layers,
             on_error: None,
+            on_error_report: None,
             on_trace: None,
             scratch: Vec::new(),
             graveyard: Vec::new(),
-            remote: Arc::new(Remote::default()),
+            remote,
             prefetch_from: PREFETCH_FROM,
             zombies: 0,
             quarantined: 0,
@@ -481,9 +533,13 @@ impl Shared {
         Rc::new_cyclic(|me| Shared {
             core: RefCell::new(core),
             round: RefCell::default(),
-            tracing: Cell::new(false),
+            hooks: Cell::new(hooks),
+            watch,
+            monitor: RefCell::new(monitor),
+            backtraces,
             host_panicking: Cell::new(false),
             orphaned: Cell::new(false),
+            outer: Outer::default(),
             me: me.clone(),
         })
     }
@@ -537,46 +593,91 @@ impl Shared {
         self.core.try_borrow_mut().ok()
     }
 
-    /// Reports an error through the kernel's reporter (default: `log::error!`).
-    pub(crate) fn report(&self, message: &str) {
-        self.report_as(None, message);
+    /// Reports an error of the kernel itself (no thread's) through the
+    /// kernel's reporters (default: `log::error!`).
+    pub(crate) fn report(&self, origin: ErrorOrigin, message: &str) {
+        self.deliver_report(ErrorReport::new(origin, message));
     }
 
     /// Reports an error raised in task `key` (or one of its callbacks): the
-    /// handler gets `message` (OpenOS's text); the default log line also names
-    /// the task.
-    pub(crate) fn report_for(&self, key: TaskKey, message: &str) {
-        let who = self.core().tasks.get(key).filter(|t| t.kind != Kind::Root).map(Task::label);
-        self.report_as(who, message);
+    /// report names the task, where it was spawned and where it waits (or
+    /// last waited); the root's errors name no thread.
+    pub(crate) fn report_for(&self, key: TaskKey, origin: ErrorOrigin, message: &str) {
+        let mut report = ErrorReport::new(origin, message);
+        if let Some(task) = self.core().tasks.get(key).filter(|t| t.kind != Kind::Root) {
+            report.thread = Some(task.id);
+            report.name = task.name.as_deref().map(str::to_owned);
+            report.spawned_at = task.spawned_at;
+            report.waiting_at = task.waiting_at;
+        }
+        self.deliver_report(report);
     }
 
-    /// Installs the error reporter; the one it replaces (user code) is
-    /// dropped with the kernel's state no longer borrowed.
+    /// Installs the error reporter that gets OpenOS's text; the one it
+    /// replaces (user code) is dropped with the kernel's state no longer
+    /// borrowed.
     pub(crate) fn set_error_hook(&self, hook: ErrorHook) {
         let old = self.core().on_error.replace(hook);
         let root = self.core().root;
-        self.drop_user(root, "hook", old);
+        self.drop_user(root, ErrorOrigin::Hook, old);
     }
 
-    fn report_as(&self, who: Option<String>, message: &str) {
-        let who = who.map(|w| format!("{w}: ")).unwrap_or_default();
-        let handler = self.core().on_error.take();
-        match handler {
-            Some(mut handler) => {
-                self.assert_unborrowed("the error reporter");
-                let outcome =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(message)));
-                let mut core = self.core();
-                if core.on_error.is_none() {
-                    core.on_error = Some(handler);
-                }
-                drop(core);
-                if let Err(payload) = outcome {
-                    crate::unwind::drop_payload(payload);
-                    log::error!("{who}{message} (and the on_error handler panicked)");
-                }
+    /// Installs the error reporter that gets the whole [`ErrorReport`].
+    pub(crate) fn set_report_hook(&self, hook: ReportHook) {
+        let old = self.core().on_error_report.replace(hook);
+        let root = self.core().root;
+        self.drop_user(root, ErrorOrigin::Hook, old);
+    }
+
+    /// Hands `report` to the structured reporter, then OpenOS's text to the
+    /// plain one; with neither installed, logs it at `log::error!`. A
+    /// reporter that panics is kept; the report is then logged.
+    fn deliver_report(&self, report: ErrorReport) {
+        #[cfg(feature = "tracing")]
+        tracing::error!(
+            target: "cothread",
+            origin = report.origin.as_str(),
+            thread = report.thread.map(ThreadId::as_u64),
+            name = report.name.as_deref(),
+            "{report}"
+        );
+        let (structured, plain) = {
+            let mut core = self.core();
+            (core.on_error_report.take(), core.on_error.take())
+        };
+        if structured.is_none() && plain.is_none() {
+            log::error!("{report}");
+            return;
+        }
+        self.assert_unborrowed("the error reporter");
+        let mut panicked = false;
+        if let Some(mut hook) = structured {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+            let mut core = self.core();
+            if core.on_error_report.is_none() {
+                core.on_error_report = Some(hook);
             }
-            None => log::error!("{who}{message}"),
+            drop(core);
+            if let Err(payload) = outcome {
+                crate::unwind::drop_payload(payload);
+                panicked = true;
+            }
+        }
+        if let Some(mut hook) = plain {
+            let text = report.openos_text();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&text)));
+            let mut core = self.core();
+            if core.on_error.is_none() {
+                core.on_error = Some(hook);
+            }
+            drop(core);
+            if let Err(payload) = outcome {
+                crate::unwind::drop_payload(payload);
+                panicked = true;
+            }
+        }
+        if panicked {
+            log::error!("{report} (and the on_error handler panicked)");
         }
     }
 
@@ -624,13 +725,17 @@ impl Shared {
             Some(at) => {
                 if block {
                     let now = self.core().now();
+                    self.unwatched();
                     remote.wait(Some(at.saturating_sub(now)));
+                    self.sample_log();
                 }
                 Ok(())
             }
             None if senders => {
                 if block {
+                    self.unwatched();
                     remote.wait(None);
+                    self.sample_log();
                 }
                 Ok(())
             }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::event::Signal;
-use crate::park::Parker;
+use crate::id::ThreadId;
+use crate::park::{Parker, TaskKey};
 
 /// The part of the kernel that other OS threads reach through a `SignalSender`.
 #[derive(Debug, Default)]
@@ -32,6 +33,8 @@ pub(super) struct RemoteState {
     pub(super) signals: VecDeque<Signal>,
     /// Parked waits woken from other OS threads ([`RemoteWaker`]).
     pub(super) wakes: Vec<Parker>,
+    /// Tasks the watchdog asks to end, from its thread.
+    pub(super) overruns: Vec<(TaskKey, ThreadId)>,
     closed: bool,
 }
 
@@ -66,11 +69,25 @@ impl Remote {
         self.wakeup.notify_one();
     }
 
+    /// Asks for the end of the task `key` (serial `id`), which the watchdog
+    /// found running too long, at the kernel's next round.
+    pub(crate) fn end_overrun(&self, key: TaskKey, id: ThreadId) {
+        let mut state = self.lock();
+        if state.closed {
+            return;
+        }
+        state.overruns.push((key, id));
+        self.pending.store(true, Ordering::Release);
+        drop(state);
+        self.wakeup.notify_one();
+    }
+
     /// Blocks the kernel's OS thread until a push or a wake-up, or until
     /// `timeout` passes.
     pub(super) fn wait(&self, timeout: Option<Duration>) {
         let state = self.lock();
-        let queued = !state.signals.is_empty() || !state.wakes.is_empty();
+        let queued =
+            !state.signals.is_empty() || !state.wakes.is_empty() || !state.overruns.is_empty();
         if queued || (timeout.is_none() && !self.has_handles()) {
             return;
         }
