@@ -1,12 +1,43 @@
 //! Model-based tests: random programs of thread operations (create, nested
 //! create, sleep, pull, push, listen, timer, suspend, resume, kill, join with a
-//! timeout, attach, detach, exit, panic) run on the virtual clock, on the
-//! runtime and on a small reference model of docs/semantics.md and the crate's
-//! documented choices (`model/reference.rs`), which must agree on every
-//! logged line and its uptime, on what `run` and `run_forever` return, on every
-//! thread's final status and `wait()`, and on the drop counters (each script
-//! holds one; all are dropped once the kernel is). No panic may escape the
-//! runtime.
+//! timeout, attach, detach, exit, panic) and of operations on a fixed set of
+//! shared sync objects the program makes up front (see below) run on the
+//! virtual clock, on the runtime and on a small reference model of
+//! docs/semantics.md, docs/sync.md and the crate's documented choices
+//! (`model/reference.rs`), which must agree on every logged line and its
+//! uptime, on what `run` and `run_forever` return, on every thread's final
+//! status and `wait()`, and on the drop counters (each script holds one; all
+//! are dropped once the kernel is; each channel value holds one too). No
+//! panic may escape the runtime.
+//!
+//! The sync objects and their operations:
+//!
+//! - two channels, `c1` (`sync::channel(1)`) and `cu` (`sync::unbounded()`):
+//!   `send` with an optional timeout (`send_timeout`; a timeout of 0 fails at
+//!   once if it does not fit), `try_send`, `recv` with an optional timeout,
+//!   `try_recv`. Each value sent is named by the step that sent it and
+//!   counts its drops: the model says how many were dropped after
+//!   `run_forever` (received, refused, or a killed sender's), after the
+//!   kernel's drop (which unwinds the parked senders) and after the
+//!   channels' (all, once each).
+//! - a `sync::Mutex`: `lock n` locks it, holds it through a sleep of n ticks
+//!   and unlocks it (a kill during the sleep unlocks it as the stack
+//!   unwinds).
+//! - a `sync::Semaphore` of 2 permits: `acquire` with an optional timeout
+//!   (0: `try_acquire`) keeps the permit in the script's frame; `release`
+//!   drops the newest one; a kill, panic, exit or the body's end gives back
+//!   the rest.
+//! - `select c want t`: `select!` over a receive on channel c, a pull of
+//!   `want`, and a timeout if t is given, in that order (the first listed
+//!   ready case wins).
+//!
+//! The model follows src/park.rs's and src/sync/'s rules to the round:
+//! hand-offs first come first served, wake-ups run in the next round's wake
+//! phase (after its signals and deadlines), a woken waiter re-checks and
+//! parks again with a new wait. A thread left waiting on a channel with
+//! nothing else to happen makes the kernel wait in the OS for ever (another
+//! OS thread could send): the model says so, and such a program is skipped
+//! (counted, and bounded like the endless ones).
 //!
 //! The operation language and its interpreter (`model/ops.rs`) are shared with
 //! the fuzzer (`fuzz/fuzz_targets/programs.rs`).
@@ -35,7 +66,7 @@ use proptest::prelude::*;
 use proptest::strategy::Union;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use ops::{Checked, Mode, Name, Op, Program, Want, MAX_OPS, SCRIPTS};
+use ops::{Chan, Checked, Mode, Name, Op, Program, Want, MAX_OPS, SCRIPTS};
 
 /// The cases run when `PROPTEST_CASES` does not say.
 const DEFAULT_CASES: u32 = 2000;
@@ -54,6 +85,16 @@ fn timeout() -> impl Strategy<Value = Option<u8>> {
 
 fn target() -> impl Strategy<Value = usize> {
     1..SCRIPTS
+}
+
+fn chan() -> impl Strategy<Value = Chan> {
+    prop_oneof![Just(Chan::One), Just(Chan::Unbounded)]
+}
+
+/// A channel or lock wait's timeout: mostly given, so that fewer programs
+/// leave a thread waiting on a channel for ever (see `WaitsForever`).
+fn sync_timeout() -> impl Strategy<Value = Option<u8>> {
+    prop_oneof![1 => Just(None), 4 => ticks().prop_map(Some)]
 }
 
 /// One operation of script `script`. The program creates threads more often
@@ -76,6 +117,19 @@ fn op(script: usize) -> BoxedStrategy<Op> {
         (1, target().prop_map(Op::Status).boxed()),
         (1, Just(Op::Exit).boxed()),
         (1, Just(Op::Panic).boxed()),
+        (4, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Send(c, t)).boxed()),
+        (2, chan().prop_map(Op::TrySend).boxed()),
+        (4, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Recv(c, t)).boxed()),
+        (2, chan().prop_map(Op::TryRecv).boxed()),
+        (3, ticks().prop_map(Op::Lock).boxed()),
+        (2, sync_timeout().prop_map(Op::Acquire).boxed()),
+        (2, Just(Op::Release).boxed()),
+        (
+            3,
+            (chan(), prop_oneof![3 => name().prop_map(Want::Name), 1 => Just(Want::Any)], sync_timeout())
+                .prop_map(|(c, w, t)| Op::Select(c, w, t))
+                .boxed(),
+        ),
     ];
     if script + 1 < SCRIPTS {
         let weight = if script == 0 { 12 } else { 4 };
@@ -164,6 +218,7 @@ fn random_programs_agree_with_the_model() {
     let cases = config.cases;
     let started = Instant::now();
     let endless = std::cell::Cell::new(0u32);
+    let waits = std::cell::Cell::new(0u32);
     let mut runner = TestRunner::new(config);
     let outcome = runner.run(&program(), |p| match watchdog.watch(&p, || ops::check(&p)) {
         Ok(Checked::Agreed) => Ok(()),
@@ -171,18 +226,24 @@ fn random_programs_agree_with_the_model() {
             endless.set(endless.get() + 1);
             Ok(())
         }
+        Ok(Checked::WaitsForever) => {
+            waits.set(waits.get() + 1);
+            Ok(())
+        }
         Err(diff) => Err(TestCaseError::fail(format!("\n{p:?}\n{diff}"))),
     });
     if let Err(e) = outcome {
         panic!("{e}");
     }
-    let endless = endless.get();
+    let (endless, waits) = (endless.get(), waits.get());
     eprintln!(
-        "model: {} programs agreed, {endless} skipped as endless, in {:.1?}",
-        cases - endless,
+        "model: {} programs agreed, {endless} skipped as endless, {waits} as waiting for ever \
+         on a channel, in {:.1?}",
+        cases - endless - waits,
         started.elapsed()
     );
     assert!(endless * 20 < cases, "too many endless programs: {endless} of {cases}");
+    assert!(waits * 4 < cases, "too many programs waiting for ever: {waits} of {cases}");
 }
 
 /// The fuzzer's way into the language: byte strings decoded into programs.
@@ -255,6 +316,9 @@ fn hand_written_corner_cases_agree_with_the_model() {
         match ops::check(&program) {
             Ok(Checked::Agreed) => {}
             Ok(Checked::Endless) => panic!("hand-written program {i} is endless:\n{program:?}"),
+            Ok(Checked::WaitsForever) => {
+                panic!("hand-written program {i} waits for ever:\n{program:?}")
+            }
             Err(diff) => panic!("hand-written program {i}:\n{program:?}\n{diff}"),
         }
     }
@@ -273,9 +337,16 @@ fn generator_coverage() {
     let mut count = |key: String| *counts.entry(key).or_default() += 1;
     for _ in 0..2000 {
         let p = program().new_tree(&mut runner).expect("a program").current();
-        let Some(seen) = reference::run_model(&p) else {
-            count("endless".to_string());
-            continue;
+        let seen = match reference::run_model(&p) {
+            reference::Outcome::Ends(seen) => seen,
+            reference::Outcome::Endless => {
+                count("endless".to_string());
+                continue;
+            }
+            reference::Outcome::WaitsForever => {
+                count("waits for ever".to_string());
+                continue;
+            }
         };
         count(format!("run: {}", seen.run));
         count(format!("run_forever: {}", seen.run_forever));
