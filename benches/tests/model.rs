@@ -98,8 +98,10 @@ fn sync_timeout() -> impl Strategy<Value = Option<u8>> {
 }
 
 /// One operation of script `script`. The program creates threads more often
-/// than threads do, so that most programs have a few.
-fn op(script: usize) -> BoxedStrategy<Op> {
+/// than threads do, so that most programs have a few. `sync`: mostly
+/// channel, lock and select operations, with fewer process-tree ones.
+fn op(script: usize, sync: bool) -> BoxedStrategy<Op> {
+    let (s, p) = if sync { (2, 0) } else { (1, 1) };
     let want = prop_oneof![3 => name().prop_map(Want::Name), 1 => Just(Want::Any)];
     let mode = prop_oneof![3 => Just(Mode::Keep), 1 => Just(Mode::Once), 1 => Just(Mode::Panic)];
     let mut arms: Vec<(u32, BoxedStrategy<Op>)> = vec![
@@ -112,21 +114,25 @@ fn op(script: usize) -> BoxedStrategy<Op> {
         (5, target().prop_map(Op::Resume).boxed()),
         (2, target().prop_map(Op::Kill).boxed()),
         (3, (target(), timeout()).prop_map(|(j, t)| Op::Join(j, t)).boxed()),
-        (2, (target(), 0u8..3).prop_map(|(j, l)| Op::Attach(j, l)).boxed()),
-        (1, target().prop_map(Op::Detach).boxed()),
-        (1, target().prop_map(Op::Status).boxed()),
+        (2 * p, (target(), 0u8..3).prop_map(|(j, l)| Op::Attach(j, l)).boxed()),
+        (p, target().prop_map(Op::Detach).boxed()),
+        (p, target().prop_map(Op::Status).boxed()),
         (1, Just(Op::Exit).boxed()),
         (1, Just(Op::Panic).boxed()),
-        (4, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Send(c, t)).boxed()),
-        (2, chan().prop_map(Op::TrySend).boxed()),
-        (4, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Recv(c, t)).boxed()),
-        (2, chan().prop_map(Op::TryRecv).boxed()),
-        (3, ticks().prop_map(Op::Lock).boxed()),
-        (2, sync_timeout().prop_map(Op::Acquire).boxed()),
-        (2, Just(Op::Release).boxed()),
+        (4 * s, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Send(c, t)).boxed()),
+        (2 * s, chan().prop_map(Op::TrySend).boxed()),
+        (4 * s, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Recv(c, t)).boxed()),
+        (2 * s, chan().prop_map(Op::TryRecv).boxed()),
+        (3 * s, ticks().prop_map(Op::Lock).boxed()),
+        (2 * s, sync_timeout().prop_map(Op::Acquire).boxed()),
+        (2 * s, Just(Op::Release).boxed()),
         (
-            3,
-            (chan(), prop_oneof![3 => name().prop_map(Want::Name), 1 => Just(Want::Any)], sync_timeout())
+            3 * s,
+            (
+                chan(),
+                prop_oneof![3 => name().prop_map(Want::Name), 1 => Just(Want::Any)],
+                sync_timeout(),
+            )
                 .prop_map(|(c, w, t)| Op::Select(c, w, t))
                 .boxed(),
         ),
@@ -135,22 +141,23 @@ fn op(script: usize) -> BoxedStrategy<Op> {
         let weight = if script == 0 { 12 } else { 4 };
         arms.push((weight, (script + 1..SCRIPTS).prop_map(Op::Create).boxed()));
     }
+    arms.retain(|(weight, _)| *weight > 0);
     Union::new_weighted(arms).boxed()
 }
 
 /// A program. Most start with a few creates, so that most have threads to
-/// act on; threads' scripts are never empty.
-fn program() -> impl Strategy<Value = Program> {
+/// act on; threads' scripts are never empty. `sync`: see [`op`].
+fn program(sync: bool) -> impl Strategy<Value = Program> {
     let creates = proptest::collection::vec((1..SCRIPTS).prop_map(Op::Create), 1..=3);
     let main = prop_oneof![
-        1 => proptest::collection::vec(op(0), 0..=MAX_OPS),
-        4 => (creates, proptest::collection::vec(op(0), 0..=MAX_OPS - 3)).prop_map(|(mut c, rest)| {
+        1 => proptest::collection::vec(op(0, sync), 0..=MAX_OPS),
+        4 => (creates, proptest::collection::vec(op(0, sync), 0..=MAX_OPS - 3)).prop_map(|(mut c, rest)| {
             c.extend(rest);
             c
         }),
     ];
     let threads: Vec<_> =
-        (1..SCRIPTS).map(|i| proptest::collection::vec(op(i), 1..=MAX_OPS)).collect();
+        (1..SCRIPTS).map(|i| proptest::collection::vec(op(i, sync), 1..=MAX_OPS)).collect();
     (main, threads).prop_map(|(main, threads)| {
         let mut scripts = vec![main];
         scripts.extend(threads);
@@ -212,6 +219,18 @@ impl Drop for Watchdog {
 
 #[test]
 fn random_programs_agree_with_the_model() {
+    agree_with_the_model(false);
+}
+
+/// The same with programs made mostly of channel, lock and select
+/// operations: the hand-offs, re-parks and wake-up orders that only several
+/// waiters on one object show.
+#[test]
+fn sync_heavy_programs_agree_with_the_model() {
+    agree_with_the_model(true);
+}
+
+fn agree_with_the_model(sync: bool) {
     ops::quiet_script_panics();
     let watchdog = Watchdog::start();
     let config = config();
@@ -220,7 +239,7 @@ fn random_programs_agree_with_the_model() {
     let endless = std::cell::Cell::new(0u32);
     let waits = std::cell::Cell::new(0u32);
     let mut runner = TestRunner::new(config);
-    let outcome = runner.run(&program(), |p| match watchdog.watch(&p, || ops::check(&p)) {
+    let outcome = runner.run(&program(sync), |p| match watchdog.watch(&p, || ops::check(&p)) {
         Ok(Checked::Agreed) => Ok(()),
         Ok(Checked::Endless) => {
             endless.set(endless.get() + 1);
@@ -237,8 +256,9 @@ fn random_programs_agree_with_the_model() {
     }
     let (endless, waits) = (endless.get(), waits.get());
     eprintln!(
-        "model: {} programs agreed, {endless} skipped as endless, {waits} as waiting for ever \
+        "model{}: {} programs agreed, {endless} skipped as endless, {waits} as waiting for ever \
          on a channel, in {:.1?}",
+        if sync { " (sync-heavy)" } else { "" },
         cases - endless - waits,
         started.elapsed()
     );
@@ -275,6 +295,7 @@ fn hand_written_corner_cases_agree_with_the_model() {
     use Op::*;
     ops::quiet_script_panics();
     let a = Want::Name(Name::A);
+    let (c1, cu) = (Chan::One, Chan::Unbounded);
     let programs: Vec<Vec<Vec<Op>>> = vec![
         // A thread kills its creator during its first stretch, while the
         // creator's stack is busy under it.
@@ -308,6 +329,52 @@ fn hand_written_corner_cases_agree_with_the_model() {
         vec![vec![Create(1), Join(1, Some(1)), Suspend(1), Join(1, None)], vec![Sleep(3)]],
         // Deadlock: the program waits for a signal nobody pushes.
         vec![vec![Create(1), Pull(a, None)], vec![Pull(Want::Name(Name::B), None)]],
+        // A value handed to a receiver killed before it ran goes back to the
+        // front of the channel, ahead of one sent after it.
+        vec![
+            vec![Create(1), Send(cu, None), Send(cu, None), Kill(1), TryRecv(cu), TryRecv(cu)],
+            vec![Recv(cu, None)],
+        ],
+        // A receiver's registration wakes the select watching its channel
+        // through the remote path: that wake-up runs after the round's
+        // others (T2's hand-off), and the select then finds the second value.
+        vec![
+            vec![Create(1), Create(2), Send(cu, None), Send(cu, None)],
+            vec![Select(cu, a, None)],
+            vec![Recv(cu, None)],
+        ],
+        // Woken for nothing, the select parks again as a new wait: behind
+        // T2's pull for the next signal.
+        vec![
+            vec![Create(1), Create(2), Create(3), Sleep(0), Push(Name::A)],
+            vec![Select(cu, a, Some(3))],
+            vec![Pull(a, None)],
+            vec![Recv(cu, Some(2))],
+        ],
+        // Lock hand-offs in the order asked; a killed holder's lock goes on
+        // as its stack unwinds; a killed waiter leaves the queue.
+        vec![
+            vec![Create(1), Create(2), Create(3), Kill(1), Kill(2), Lock(1)],
+            vec![Lock(3)],
+            vec![Lock(1)],
+            vec![Lock(1)],
+        ],
+        // Permits kept in the frame, given back by a kill, a panic and the
+        // body's end; a timed-out request leaves the queue.
+        vec![
+            vec![Create(1), Create(2), Create(3), Acquire(Some(1)), Kill(1), Acquire(None)],
+            vec![Acquire(None), Acquire(None), Sleep(3)],
+            vec![Acquire(None), Panic],
+            vec![Acquire(Some(2)), Release, Release],
+        ],
+        // A sender parked on the full channel, killed: its value is dropped
+        // once; another parked sender's value moves into the buffer.
+        vec![
+            vec![Create(1), Create(2), Create(3), Kill(2), Recv(c1, None), Recv(c1, Some(1))],
+            vec![Send(c1, None), Send(c1, None)],
+            vec![Send(c1, None)],
+            vec![Send(c1, Some(2)), TrySend(c1)],
+        ],
     ];
     for (i, scripts) in programs.into_iter().enumerate() {
         let mut scripts = scripts;
@@ -336,7 +403,7 @@ fn generator_coverage() {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut count = |key: String| *counts.entry(key).or_default() += 1;
     for _ in 0..2000 {
-        let p = program().new_tree(&mut runner).expect("a program").current();
+        let p = program(false).new_tree(&mut runner).expect("a program").current();
         let seen = match reference::run_model(&p) {
             reference::Outcome::Ends(seen) => seen,
             reference::Outcome::Endless => {

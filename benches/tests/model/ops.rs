@@ -475,8 +475,7 @@ pub fn run_real(program: &Program) -> Observed {
     counts(&mut observed.drops_after_kernel);
     let after_kernel = world.values_dropped.get();
     drop(world.chans.borrow_mut().take());
-    observed.values =
-        [world.values.get(), forever, after_kernel, world.values_dropped.get()];
+    observed.values = [world.values.get(), forever, after_kernel, world.values_dropped.get()];
     observed.log = world.log.borrow().clone();
     observed
 }

@@ -79,7 +79,9 @@
 
 use std::collections::VecDeque;
 
-use crate::ops::{push_id, who, Chan, Mode, Observed, Op, Program, Want, PERMITS, SCRIPTS, TICK_MS};
+use crate::ops::{
+    push_id, who, Chan, Mode, Observed, Op, Program, Want, PERMITS, SCRIPTS, TICK_MS,
+};
 
 type Key = usize;
 
@@ -1497,8 +1499,7 @@ impl Model {
     /// After a round with nothing to do: what can still happen. The clock
     /// moves to the nearest deadline that can still wake something.
     fn idle(&mut self) -> Idle {
-        if !self.queue.is_empty() || !self.join_wakes.is_empty() || !self.remote_wakes.is_empty()
-        {
+        if !self.queue.is_empty() || !self.join_wakes.is_empty() || !self.remote_wakes.is_empty() {
             return Idle::Goes;
         }
         self.deadlines.retain(|&(_, _, due)| match due {
