@@ -372,13 +372,16 @@ struct World {
     created: RefCell<Vec<bool>>,
     drops: Vec<Rc<Cell<u32>>>,
     /// The two channels (`Chan::index`), dropped after the kernel.
-    chans: RefCell<Option<Vec<(sync::Sender<Val>, sync::Receiver<Val>)>>>,
+    chans: RefCell<Option<Vec<Ends>>>,
     mutex: sync::Mutex<()>,
     semaphore: sync::Semaphore,
     /// Values made, and values dropped.
     values: Cell<u32>,
     values_dropped: Rc<Cell<u32>>,
 }
+
+/// A channel's two handles.
+type Ends = (sync::Sender<Val>, sync::Receiver<Val>);
 
 /// A value sent over a channel: the id of the step that sent it, and the
 /// count of drops all values share.

@@ -574,9 +574,8 @@ impl Model {
         if task.removed || task.token != token {
             return;
         }
-        match (&woke, &task.wait) {
-            (_, Wait::None) => return,
-            _ => {}
+        if matches!(task.wait, Wait::None) {
+            return;
         }
         if self.frozen(k) {
             self.tasks[k].missed = true;
@@ -798,7 +797,7 @@ impl Model {
 
     fn has_room(&self, c: usize) -> bool {
         let chan = &self.chans[c];
-        chan.capacity.map_or(true, |cap| chan.buffer.len() < cap)
+        chan.capacity.is_none_or(|cap| chan.buffer.len() < cap)
     }
 
     fn can_recv(&self, c: usize) -> bool {
