@@ -11,9 +11,10 @@
 //! - **Creating** runs the new thread until its first blocking call, then the
 //!   creator goes on (docs/semantics.md "Scheduling"). The new thread is a
 //!   child of its creator.
-//! - **Blocking** (pull, sleep, join, self-suspend) parks the task with a wait
-//!   token taken from one kernel-wide counter: the order of tokens is the order
-//!   in which waits began.
+//! - **Blocking** (pull, sleep, join, self-suspend, and the sync objects'
+//!   waits: a send, a receive, a lock, an acquire, a select) parks the task
+//!   with a wait token taken from one kernel-wide counter: the order of
+//!   tokens is the order in which waits began.
 //! - **A round** (docs/semantics.md "Scheduling", the **cothread** round;
 //!   rustdoc of the crate root and docs/threads.md "When threads run"): the
 //!   signals queued when it starts, in push order, each first to the live,
