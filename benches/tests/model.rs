@@ -124,7 +124,8 @@ fn op(script: usize, sync: bool) -> BoxedStrategy<Op> {
         (4 * s, (chan(), sync_timeout()).prop_map(|(c, t)| Op::Recv(c, t)).boxed()),
         (2 * s, chan().prop_map(Op::TryRecv).boxed()),
         (3 * s, ticks().prop_map(Op::Lock).boxed()),
-        (2 * s, sync_timeout().prop_map(Op::Acquire).boxed()),
+        // Three in a program are needed for a wait on the two permits.
+        (2 * s * s, sync_timeout().prop_map(Op::Acquire).boxed()),
         (2 * s, Just(Op::Release).boxed()),
         (
             3 * s,
@@ -393,17 +394,19 @@ fn hand_written_corner_cases_agree_with_the_model() {
 
 /// Prints how often each kind of log line, outcome and thread count comes up
 /// in 2 000 generated programs (on the model only), to tune the generator:
-/// `cargo test --test model generator_coverage -- --ignored --nocapture`.
+/// `cargo test --test model generator_coverage -- --ignored --nocapture`
+/// (with `MODEL_SYNC_HEAVY=1`, of the sync-heavy generator).
 #[test]
 #[ignore]
 fn generator_coverage() {
     use proptest::strategy::ValueTree;
     use std::collections::BTreeMap;
+    let sync = std::env::var_os("MODEL_SYNC_HEAVY").is_some();
     let mut runner = TestRunner::deterministic();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut count = |key: String| *counts.entry(key).or_default() += 1;
     for _ in 0..2000 {
-        let p = program(false).new_tree(&mut runner).expect("a program").current();
+        let p = program(sync).new_tree(&mut runner).expect("a program").current();
         let seen = match reference::run_model(&p) {
             reference::Outcome::Ends(seen) => seen,
             reference::Outcome::Endless => {
