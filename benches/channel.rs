@@ -29,6 +29,7 @@
 //! - `channel_cross/may_2_workers`: `may::sync::mpsc` (unbounded: may has no
 //!   bounded mpsc) between two coroutines on may's scheduler with two
 //!   workers; may places the coroutines itself, so they may share a worker.
+//!   A batch's time runs from spawning the two coroutines to joining both.
 //!   may's worker count is fixed when its scheduler starts, once a process:
 //!   it is 2 only when the run selects this group alone (`cargo bench
 //!   --bench channel -- channel_cross`); in a run of every group the
