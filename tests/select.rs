@@ -523,3 +523,38 @@ fn a_select_on_a_value_keeps_working_across_many_waits_without_growing() {
     });
     assert_eq!(lines, ["100 values, 100 ticks, 99 timeouts"]);
 }
+
+/// A select killed in its wait takes its channel watchers out as it
+/// unwinds: a watcher left behind holds a wake-up handle, and a kernel with
+/// nothing else to do waits in the OS for such a handle for ever instead of
+/// reporting a deadlock. Here the channel outlives the run (as one kept by
+/// the host does), and the program, left waiting for a signal nobody can
+/// push, must be reported as deadlocked. On a helper OS
+/// thread, so that a hang fails the test instead of stalling it.
+#[test]
+fn a_killed_select_leaves_no_watcher_behind() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (tx, rx) = sync::channel::<u8>(1);
+        let rx = Rc::new(rx);
+        let r2 = rx.clone();
+        let out = kernel().run(move || {
+            let t = thread::create(move || {
+                let mut sel = Select::new();
+                sel.recv(&r2);
+                sel.wait();
+            });
+            t.kill();
+            event::pull(None, "never");
+        });
+        let out = if matches!(out, Err(Error::Deadlock(_))) {
+            "deadlock".into()
+        } else {
+            format!("{out:?}")
+        };
+        let _ = done.send(out);
+        drop((tx, rx));
+    });
+    let out = finished.recv_timeout(Duration::from_secs(10));
+    assert_eq!(out.as_deref(), Ok("deadlock"), "the kernel hung");
+}

@@ -483,7 +483,10 @@ impl<'a> Select<'a> {
                 Some(Deadline::Kernel(at)) => Some(at),
                 _ => None,
             };
-            let mut watching = Vec::new();
+            // Taken out however the wait ends: a kill or an interrupt unwinds
+            // through here, and a watcher left in a channel would keep its
+            // wake-up handle (which a kernel with nothing to do waits for).
+            let mut watching = Unwatch(Vec::new());
             let sources = &self.sources;
             let woke = park_select(filters, at, |r| {
                 for source in sources {
@@ -491,7 +494,7 @@ impl<'a> Select<'a> {
                         Source::Recv(chan) | Source::Send(chan) => {
                             let send = matches!(source, Source::Send(_));
                             match chan.watch(send, Waker::Green(r.remote_waker())) {
-                                Some(ticket) => watching.push((chan, ticket)),
+                                Some(ticket) => watching.0.push((chan, ticket)),
                                 None => r.wake_now(),
                             }
                         }
@@ -506,9 +509,7 @@ impl<'a> Select<'a> {
                     }
                 }
             });
-            for (chan, ticket) in watching {
-                chan.unwatch(ticket);
-            }
+            drop(watching);
             match woke {
                 Woke::Signal(signal) => {
                     let case = self.pull_case_for(&signal);
@@ -598,6 +599,17 @@ impl<'a> Select<'a> {
         let first = pulls.clone().next().map(|(i, _)| i);
         let matching = pulls.find(|(_, filter)| filter.matches(signal)).map(|(i, _)| i);
         Case(matching.or(first).expect("a signal ends only a select with a pull case"))
+    }
+}
+
+/// The channel watchers of one wait of a select, taken out when it ends.
+struct Unwatch<'a>(Vec<(&'a dyn Watch, u64)>);
+
+impl Drop for Unwatch<'_> {
+    fn drop(&mut self) {
+        for (chan, ticket) in self.0.drain(..) {
+            chan.unwatch(ticket);
+        }
     }
 }
 

@@ -14,6 +14,14 @@
 //! final statuses and `wait()` results, and the drop counters. [`check`]
 //! compares them.
 //!
+//! Besides threads and signals, a program has a fixed set of shared sync
+//! objects, made before it starts and kept until after the kernel is gone:
+//! two channels of [`Val`]s (`c1`, bounded with capacity 1, and `cu`,
+//! unbounded), a [`sync::Mutex`] and a [`sync::Semaphore`] of
+//! [`PERMITS`] permits. A permit a script acquires is kept in its body's
+//! frame until it releases it, or until the frame unwinds (a kill, a panic,
+//! an exit) or its body returns.
+//!
 //! This file is shared by `benches/tests/model.rs` and `fuzz/fuzz_targets/programs.rs`
 //! (through `#[path]`), so it uses nothing but `cothread` and `std`.
 
@@ -23,7 +31,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::Duration;
 
-use cothread::{event, os, thread, Error, Filter, Kernel, Signal, Status};
+use cothread::sync::{self, Permit, RecvTimeoutError, SendTimeoutError, TrySendError};
+use cothread::{event, os, select, thread, Error, Filter, Kernel, Signal, Status};
 
 /// The number of scripts: the program (0) and the threads (1..SCRIPTS).
 pub const SCRIPTS: usize = 5;
@@ -72,6 +81,42 @@ impl Want {
     }
 }
 
+/// One of the program's two channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chan {
+    /// `c1`: `sync::channel(1)`.
+    One,
+    /// `cu`: `sync::unbounded()`.
+    Unbounded,
+}
+
+impl Chan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Chan::One => "c1",
+            Chan::Unbounded => "cu",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Chan::One => 0,
+            Chan::Unbounded => 1,
+        }
+    }
+
+    /// The channel's capacity (`None`: unbounded).
+    pub fn capacity(self) -> Option<usize> {
+        match self {
+            Chan::One => Some(1),
+            Chan::Unbounded => None,
+        }
+    }
+}
+
+/// The permits of the program's semaphore.
+pub const PERMITS: usize = 2;
+
 /// What a listener callback does besides logging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -115,6 +160,27 @@ pub enum Op {
     Exit,
     /// `panic!`.
     Panic,
+    /// `send` (no timeout) or `send_timeout` of a value whose id names the
+    /// step; logs `ok` or `timeout`.
+    Send(Chan, Option<u8>),
+    /// `try_send`; logs `ok` or `full`.
+    TrySend(Chan),
+    /// `recv` (no timeout) or `recv_timeout`; logs the value's id or
+    /// `timeout`.
+    Recv(Chan, Option<u8>),
+    /// `try_recv`; logs the value's id or `empty`.
+    TryRecv(Chan),
+    /// Locks the mutex (logs `locked`), holds it through an `os::sleep` of
+    /// this many ticks, unlocks it (logs `unlocked`).
+    Lock(u8),
+    /// `acquire` (no timeout) or `acquire_timeout` of one permit, kept in
+    /// the script's frame.
+    Acquire(Option<u8>),
+    /// Drops the newest permit the script holds (`-` if none).
+    Release,
+    /// `select!` over a receive on the channel, a pull and (if given) a
+    /// timeout, in that order.
+    Select(Chan, Want, Option<u8>),
 }
 
 /// A program: `scripts[0]` is the main body, `scripts[j]` thread `j`'s.
@@ -162,6 +228,17 @@ impl fmt::Display for Op {
             Op::Status(j) => write!(f, "status T{j}"),
             Op::Exit => f.write_str("exit"),
             Op::Panic => f.write_str("panic"),
+            Op::Send(c, t) => write!(f, "send {} {}", c.as_str(), timeout(t)),
+            Op::TrySend(c) => write!(f, "try_send {}", c.as_str()),
+            Op::Recv(c, t) => write!(f, "recv {} {}", c.as_str(), timeout(t)),
+            Op::TryRecv(c) => write!(f, "try_recv {}", c.as_str()),
+            Op::Lock(n) => write!(f, "lock {n}"),
+            Op::Acquire(t) => write!(f, "acquire {}", timeout(t)),
+            Op::Release => f.write_str("release"),
+            Op::Select(c, Want::Name(n), t) => {
+                write!(f, "select {} {} {}", c.as_str(), n.as_str(), timeout(t))
+            }
+            Op::Select(c, Want::Any, t) => write!(f, "select {} * {}", c.as_str(), timeout(t)),
         }
     }
 }
@@ -199,7 +276,8 @@ fn decode_op(script: usize, kind: u8, param: u8) -> Option<Op> {
     let small = param % 4;
     let timeout = |p: u8| if p & 0x80 != 0 { None } else { Some(p % 4) };
     let name = |p: u8| if p & 0x40 != 0 { Name::B } else { Name::A };
-    Some(match kind % 15 {
+    let chan = |p: u8| if p & 0x10 != 0 { Chan::Unbounded } else { Chan::One };
+    Some(match kind % 23 {
         0 => {
             let above = SCRIPTS - 1 - script;
             if above == 0 {
@@ -230,7 +308,18 @@ fn decode_op(script: usize, kind: u8, param: u8) -> Option<Op> {
         11 => Op::Detach(target),
         12 => Op::Status(target),
         13 => Op::Exit,
-        _ => Op::Panic,
+        14 => Op::Panic,
+        15 => Op::Send(chan(param), timeout(param)),
+        16 => Op::TrySend(chan(param)),
+        17 => Op::Recv(chan(param), timeout(param)),
+        18 => Op::TryRecv(chan(param)),
+        19 => Op::Lock(small),
+        20 => Op::Acquire(timeout(param)),
+        21 => Op::Release,
+        _ => {
+            let want = if param & 0x20 != 0 { Want::Any } else { Want::Name(name(param)) };
+            Op::Select(chan(param), want, timeout(param))
+        }
     })
 }
 
@@ -257,6 +346,10 @@ pub struct Observed {
     pub drops_after_kernel: Vec<(usize, u32)>,
     /// The virtual clock after `run_forever`, in ms.
     pub uptime_ms: u64,
+    /// The channel values: how many were made, and how many had been
+    /// dropped after `run_forever`, after the kernel's drop, and after the
+    /// channels' drop (all of them, each once).
+    pub values: [u32; 4],
 }
 
 /// An error as the log shows it.
@@ -278,6 +371,29 @@ struct World {
     joins: RefCell<Vec<Option<thread::JoinHandle<()>>>>,
     created: RefCell<Vec<bool>>,
     drops: Vec<Rc<Cell<u32>>>,
+    /// The two channels (`Chan::index`), dropped after the kernel.
+    chans: RefCell<Option<Vec<Ends>>>,
+    mutex: sync::Mutex<()>,
+    semaphore: sync::Semaphore,
+    /// Values made, and values dropped.
+    values: Cell<u32>,
+    values_dropped: Rc<Cell<u32>>,
+}
+
+/// A channel's two handles.
+type Ends = (sync::Sender<Val>, sync::Receiver<Val>);
+
+/// A value sent over a channel: the id of the step that sent it, and the
+/// count of drops all values share.
+pub struct Val {
+    id: i64,
+    dropped: Rc<Cell<u32>>,
+}
+
+impl Drop for Val {
+    fn drop(&mut self) {
+        self.dropped.set(self.dropped.get() + 1);
+    }
 }
 
 /// Counts its drop.
@@ -298,6 +414,19 @@ impl World {
     fn handle(&self, j: usize) -> Option<thread::Thread> {
         self.handles.borrow()[j].clone()
     }
+
+    fn sender(&self, c: Chan) -> sync::Sender<Val> {
+        self.chans.borrow().as_ref().expect("the channels live")[c.index()].0.clone()
+    }
+
+    fn receiver(&self, c: Chan) -> sync::Receiver<Val> {
+        self.chans.borrow().as_ref().expect("the channels live")[c.index()].1.clone()
+    }
+
+    fn value(&self, id: i64) -> Val {
+        self.values.set(self.values.get() + 1);
+        Val { id, dropped: self.values_dropped.clone() }
+    }
 }
 
 /// Runs `program` on the real runtime, on the virtual clock.
@@ -309,6 +438,11 @@ pub fn run_real(program: &Program) -> Observed {
         joins: RefCell::new((0..SCRIPTS).map(|_| None).collect()),
         created: RefCell::new(vec![false; SCRIPTS]),
         drops: (0..SCRIPTS).map(|_| Rc::new(Cell::new(0))).collect(),
+        chans: RefCell::new(Some(vec![sync::channel(1), sync::unbounded()])),
+        mutex: sync::Mutex::new(()),
+        semaphore: sync::Semaphore::new(PERMITS),
+        values: Cell::new(0),
+        values_dropped: Rc::new(Cell::new(0)),
     });
     world.created.borrow_mut()[0] = true;
     let mut kernel = Kernel::builder().virtual_time(true).stack_size(128 * 1024).build();
@@ -339,8 +473,12 @@ pub fn run_real(program: &Program) -> Observed {
         }
     };
     counts(&mut observed.drops);
+    let forever = world.values_dropped.get();
     drop(kernel);
     counts(&mut observed.drops_after_kernel);
+    let after_kernel = world.values_dropped.get();
+    drop(world.chans.borrow_mut().take());
+    observed.values = [world.values.get(), forever, after_kernel, world.values_dropped.get()];
     observed.log = world.log.borrow().clone();
     observed
 }
@@ -348,18 +486,28 @@ pub fn run_real(program: &Program) -> Observed {
 /// A script's body: a counted guard, then its steps.
 fn body(world: &Rc<World>, me: usize) {
     let _guard = Guard(world.drops[me].clone());
+    // The permits the script holds, oldest first: given back as this frame
+    // is left, after the body's last line, or as it unwinds.
+    let held = RefCell::new(Vec::new());
     if me > 0 {
         world.handles.borrow_mut()[me] = thread::current();
     }
     let name = who(me);
     world.log(&name, "start");
     for pc in 0..world.scripts[me].len() {
-        step(world, me, &name, pc, world.scripts[me][pc]);
+        step(world, me, &name, pc, world.scripts[me][pc], &held);
     }
     world.log(&name, "end");
 }
 
-fn step(world: &Rc<World>, me: usize, name: &str, pc: usize, op: Op) {
+fn step<'w>(
+    world: &'w Rc<World>,
+    me: usize,
+    name: &str,
+    pc: usize,
+    op: Op,
+    held: &RefCell<Vec<Permit<'w>>>,
+) {
     match op {
         Op::Create(j) => {
             if j <= me || world.created.borrow()[j] {
@@ -424,6 +572,102 @@ fn step(world: &Rc<World>, me: usize, name: &str, pc: usize, op: Op) {
         Op::Status(j) => on_target(world, name, "status", j, |t| t.status().to_string()),
         Op::Exit => os::exit(),
         Op::Panic => panic!("{SCRIPT_PANIC}{name}"),
+        Op::Send(c, timeout) => {
+            let id = push_id(me, pc);
+            let tx = world.sender(c);
+            let value = world.value(id);
+            let outcome = match timeout {
+                None => match tx.send(value) {
+                    Ok(()) => "ok",
+                    Err(_) => "disconnected",
+                },
+                Some(t) => match tx.send_timeout(value, ticks(t)) {
+                    Ok(()) => "ok",
+                    Err(SendTimeoutError::Timeout(_)) => "timeout",
+                    Err(SendTimeoutError::Disconnected(_)) => "disconnected",
+                },
+            };
+            world.log(name, format!("send {} {id}: {outcome}", c.as_str()));
+        }
+        Op::TrySend(c) => {
+            let id = push_id(me, pc);
+            let outcome = match world.sender(c).try_send(world.value(id)) {
+                Ok(()) => "ok",
+                Err(TrySendError::Full(_)) => "full",
+                Err(TrySendError::Disconnected(_)) => "disconnected",
+            };
+            world.log(name, format!("try_send {} {id}: {outcome}", c.as_str()));
+        }
+        Op::Recv(c, timeout) => {
+            let rx = world.receiver(c);
+            let got = match timeout {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(t) => rx.recv_timeout(ticks(t)),
+            };
+            let outcome = match got {
+                Ok(value) => value.id.to_string(),
+                Err(RecvTimeoutError::Timeout) => "timeout".to_string(),
+                Err(RecvTimeoutError::Disconnected) => "disconnected".to_string(),
+            };
+            world.log(name, format!("recv {}: {outcome}", c.as_str()));
+        }
+        Op::TryRecv(c) => {
+            let outcome = match world.receiver(c).try_recv() {
+                Ok(value) => value.id.to_string(),
+                Err(sync::TryRecvError::Empty) => "empty".to_string(),
+                Err(sync::TryRecvError::Disconnected) => "disconnected".to_string(),
+            };
+            world.log(name, format!("try_recv {}: {outcome}", c.as_str()));
+        }
+        Op::Lock(n) => {
+            let guard = world.mutex.lock();
+            world.log(name, "locked");
+            os::sleep(ticks(n));
+            drop(guard);
+            world.log(name, "unlocked");
+        }
+        Op::Acquire(timeout) => {
+            let permit = match timeout {
+                None => Some(world.semaphore.acquire()),
+                Some(t) => world.semaphore.acquire_timeout(ticks(t)),
+            };
+            match permit {
+                Some(permit) => {
+                    held.borrow_mut().push(permit);
+                    world.log(name, "acquired");
+                }
+                None => world.log(name, "acquire: timeout"),
+            }
+        }
+        Op::Release => {
+            let permit = held.borrow_mut().pop();
+            let outcome = if permit.is_some() { "released" } else { "release: -" };
+            drop(permit);
+            world.log(name, outcome);
+        }
+        Op::Select(c, want, timeout) => {
+            let rx = world.receiver(c);
+            let filter = match want {
+                Want::Name(n) => Filter::name(n.as_str()),
+                Want::Any => Filter::any(),
+            };
+            let recv = |got: Result<Val, sync::RecvError>| match got {
+                Ok(value) => format!("recv {}", value.id),
+                Err(_) => "disconnected".to_string(),
+            };
+            let outcome = match timeout {
+                Some(t) => select! {
+                    recv(rx) -> got => recv(got),
+                    pull(filter) -> s => format!("got {}", show(&s)),
+                    timeout(ticks(t)) => "timeout".to_string(),
+                },
+                None => select! {
+                    recv(rx) -> got => recv(got),
+                    pull(filter) -> s => format!("got {}", show(&s)),
+                },
+            };
+            world.log(name, format!("select {}: {outcome}", c.as_str()));
+        }
     }
 }
 
@@ -460,14 +704,20 @@ pub enum Checked {
     /// The model says the program never ends (a frozen timer keeps the clock
     /// moving, see `reference::Idle::Spins`), so it was not run.
     Endless,
+    /// The model says the runtime would wait in the OS for ever: nothing can
+    /// happen, but a thread waits on a channel, which another OS thread
+    /// could end (docs/sync.md, "Channels"). Not run.
+    WaitsForever,
 }
 
 /// Runs `program` on the model and then on the runtime; `Err` describes where
 /// they disagree. A panic that escapes the runtime (out of `run`,
 /// `run_forever`, a handle call or the kernel's drop) is a disagreement too.
 pub fn check(program: &Program) -> Result<Checked, String> {
-    let Some(model) = crate::reference::run_model(program) else {
-        return Ok(Checked::Endless);
+    let model = match crate::reference::run_model(program) {
+        crate::reference::Outcome::Ends(model) => model,
+        crate::reference::Outcome::Endless => return Ok(Checked::Endless),
+        crate::reference::Outcome::WaitsForever => return Ok(Checked::WaitsForever),
     };
     let real = catch_unwind(AssertUnwindSafe(|| run_real(program)))
         .map_err(|p| format!("a panic escaped the runtime: {}", panic_text(&*p)))?;
@@ -485,7 +735,7 @@ pub fn check(program: &Program) -> Result<Checked, String> {
         out += &format!("    runtime: {:?}\n", real.log.get(i));
         out += &format!("    model:   {:?}\n", model.log.get(i));
     }
-    let fields: [(&str, String, String); 7] = [
+    let fields: [(&str, String, String); 8] = [
         ("run", real.run.clone(), model.run.clone()),
         ("run_forever", real.run_forever.clone(), model.run_forever.clone()),
         ("statuses", format!("{:?}", real.statuses), format!("{:?}", model.statuses)),
@@ -497,6 +747,7 @@ pub fn check(program: &Program) -> Result<Checked, String> {
             format!("{:?}", model.drops_after_kernel),
         ),
         ("uptime", real.uptime_ms.to_string(), model.uptime_ms.to_string()),
+        ("values", format!("{:?}", real.values), format!("{:?}", model.values)),
     ];
     for (what, r, m) in fields {
         if r != m {

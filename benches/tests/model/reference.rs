@@ -11,9 +11,10 @@
 //! - **Creating** runs the new thread until its first blocking call, then the
 //!   creator goes on (docs/semantics.md "Scheduling"). The new thread is a
 //!   child of its creator.
-//! - **Blocking** (pull, sleep, join, self-suspend) parks the task with a wait
-//!   token taken from one kernel-wide counter: the order of tokens is the order
-//!   in which waits began.
+//! - **Blocking** (pull, sleep, join, self-suspend, and the sync objects'
+//!   waits: a send, a receive, a lock, an acquire, a select) parks the task
+//!   with a wait token taken from one kernel-wide counter: the order of
+//!   tokens is the order in which waits began.
 //! - **A round** (docs/semantics.md "Scheduling", the **cothread** round;
 //!   rustdoc of the crate root and docs/threads.md "When threads run"): the
 //!   signals queued when it starts, in push order, each first to the live,
@@ -48,9 +49,40 @@
 //! - **The host** (rustdoc of `Kernel::run` and `Kernel::run_forever`): `run`
 //!   runs rounds until the program is gone; when nothing can ever happen
 //!   again while it lives, it kills it and returns `Deadlock`. `run_forever`
-//!   then runs rounds until nothing can happen.
+//!   then runs rounds until nothing can happen. While a thread waits on a
+//!   channel (docs/sync.md, "Channels"), "nothing can happen" is not known:
+//!   another OS thread could send, and the kernel waits in the OS for ever
+//!   ([`Outcome::WaitsForever`]).
+//! - **Wake-ups** (src/park.rs, `Core::wake`): a wait source's wake-up runs
+//!   the woken task in the next round's wake phase, after that round's
+//!   signals and deadlines, in the order the wake-ups came; a wake-up given
+//!   while the kernel's state is borrowed (a channel's watchers woken as a
+//!   receiver registers its wait) goes through the remote path, and joins
+//!   the next round's wake-ups after the others. A woken task re-checks its
+//!   condition and parks again (a new wait: a new token, a new deadline
+//!   entry) if it does not hold.
+//! - **Channels** (src/sync/channel.rs): a send hands its value to the first
+//!   waiting receiver, else puts it in the buffer if there is room, else
+//!   waits in the senders' queue with it; a receive takes the buffer's first
+//!   value (the first waiting sender's value takes its place) or a waiting
+//!   sender's. Waiters are served first come first served; a kill takes a
+//!   waiter out (a parked sender's value is dropped, a value handed to a
+//!   receiver goes on to the next receiver or back to the front).
+//! - **Mutex and semaphore** (src/sync/mutex.rs, semaphore.rs): an unlock
+//!   hands the lock to the longest waiter; a release grants the first
+//!   waiter's request if it fits; a kill gives back a lock or permits held
+//!   or handed to the task as its stack unwinds (innermost frame first: the
+//!   wait, the held lock, then the permits in its body's frame).
+//! - **Select** (src/sync/select.rs): the first listed ready case wins (a
+//!   value in the channel, then a signal the wait received, then the
+//!   timeout); a wait watches the channel (woken at its next change) and
+//!   takes the watch out as it ends.
 
-use crate::ops::{push_id, who, Mode, Observed, Op, Program, Want, SCRIPTS, TICK_MS};
+use std::collections::VecDeque;
+
+use crate::ops::{
+    push_id, who, Chan, Mode, Observed, Op, Program, Want, PERMITS, SCRIPTS, TICK_MS,
+};
 
 type Key = usize;
 
@@ -100,6 +132,8 @@ enum Wait {
     Sleep,
     Join,
     Coma,
+    /// A sync object's wait (a channel, the mutex, the semaphore).
+    Sync,
 }
 
 /// Why a blocked task was woken.
@@ -144,6 +178,37 @@ enum Site {
         then: After,
     },
     Close,
+    /// A parked sender: its place in the channel's senders' queue.
+    Send {
+        c: usize,
+        place: u64,
+        deadline: Option<u64>,
+    },
+    /// A parked receiver: its place in the receivers' queue.
+    Recv {
+        c: usize,
+        place: u64,
+        deadline: Option<u64>,
+    },
+    /// Waiting for the mutex.
+    Lock {
+        place: u64,
+    },
+    /// Holding the mutex through a sleep.
+    Hold {
+        deadline: u64,
+    },
+    /// Waiting for a permit.
+    Acquire {
+        place: u64,
+        deadline: Option<u64>,
+    },
+    /// A select's wait.
+    Select {
+        c: usize,
+        want: Want,
+        deadline: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +262,8 @@ struct Task {
     joiners: Vec<(Key, u64)>,
     body_ended: bool,
     outcome: Option<String>,
+    /// Permits it holds in its body's frame.
+    permits: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -219,6 +286,38 @@ struct Timer {
     alive: bool,
 }
 
+/// A wait's waker: the task and the token of its wait.
+type Waker = (Key, u64);
+
+/// A channel's state, as src/sync/channel.rs keeps it.
+#[derive(Default)]
+struct Channel {
+    capacity: Option<usize>,
+    buffer: VecDeque<i64>,
+    /// Parked senders: (place, value, waker).
+    sending: VecDeque<(u64, i64, Option<Waker>)>,
+    /// Parked receivers: (place, waker).
+    receiving: VecDeque<(u64, Option<Waker>)>,
+    /// Values handed to a receiver that has not run yet: (place, value).
+    handed: Vec<(u64, i64)>,
+    /// Selects woken at the channel's next change.
+    watchers: Vec<Waker>,
+}
+
+#[derive(Default)]
+struct Lock {
+    locked: bool,
+    handed: Option<u64>,
+    waiters: VecDeque<(u64, Option<Waker>)>,
+}
+
+#[derive(Default)]
+struct Permits {
+    free: usize,
+    waiters: VecDeque<(u64, Option<Waker>)>,
+    granted: Vec<u64>,
+}
+
 struct Model {
     scripts: Vec<Vec<Op>>,
     tasks: Vec<Task>,
@@ -226,7 +325,20 @@ struct Model {
     running: Option<Key>,
     now: u64,
     queue: Vec<Sig>,
+    /// The wake-ups for the next round's wake phase (`Core::wake`): joins
+    /// nudged, sync waits woken.
     join_wakes: Vec<(Key, u64)>,
+    /// Wake-ups through the remote path, drained into `join_wakes` as the
+    /// next round begins.
+    remote_wakes: Vec<(Key, u64)>,
+    chans: Vec<Channel>,
+    lock: Lock,
+    semaphore: Permits,
+    /// Places in the sync objects' queues.
+    next_place: u64,
+    /// Channel values made, and dropped.
+    values: u32,
+    values_dropped: u32,
     /// (at, order added, what).
     deadlines: Vec<(u64, u64, Due)>,
     next_seq: u64,
@@ -243,10 +355,20 @@ struct Model {
     fuel: u64,
 }
 
-/// Runs `program` on the model. `None`: the program never ends, because a
-/// timer whose owner is frozen for good keeps the clock moving (see
-/// [`Model::idle`]); the runtime would spin there too.
-pub fn run_model(program: &Program) -> Option<Observed> {
+/// What the model says a program does.
+pub enum Outcome {
+    Ends(Observed),
+    /// It never ends, because a timer whose owner is frozen for good keeps
+    /// the clock moving (see [`Model::idle`]); the runtime would spin there
+    /// too.
+    Endless,
+    /// Nothing can happen, but a thread waits on a channel: the runtime
+    /// waits in the OS for ever for another OS thread's send.
+    WaitsForever,
+}
+
+/// Runs `program` on the model.
+pub fn run_model(program: &Program) -> Outcome {
     let mut m = Model::new(program);
     let program_key = m.spawn(ROOT, 0);
     // Kernel::run: rounds until the program is gone; a deadlock kills it.
@@ -262,7 +384,8 @@ pub fn run_model(program: &Program) -> Option<Observed> {
                     m.kill(program_key);
                     break "deadlock".to_string();
                 }
-                Idle::Spins => return None,
+                Idle::Spins => return Outcome::Endless,
+                Idle::Waits => return Outcome::WaitsForever,
             }
         }
     };
@@ -273,7 +396,8 @@ pub fn run_model(program: &Program) -> Option<Observed> {
             match m.idle() {
                 Idle::Goes => {}
                 Idle::Stuck => break,
-                Idle::Spins => return None,
+                Idle::Spins => return Outcome::Endless,
+                Idle::Waits => return Outcome::WaitsForever,
             }
         }
     }
@@ -299,8 +423,13 @@ pub fn run_model(program: &Program) -> Option<Observed> {
             observed.drops_after_kernel.push((j, 1));
         }
     }
+    // The kernel's drop unwinds the parked senders (their values go with
+    // them); the values in the channels go with the channels.
+    let parked: usize = m.chans.iter().map(|c| c.sending.len()).sum();
+    let dropped = m.values_dropped;
+    observed.values = [m.values, dropped, dropped + parked as u32, m.values];
     observed.log = m.log;
-    Some(observed)
+    Outcome::Ends(observed)
 }
 
 /// What the kernel does after a round with nothing to do.
@@ -312,6 +441,9 @@ enum Idle {
     /// Nothing can ever run again, but a timer of a frozen owner keeps
     /// skipping its firings, one interval at a time, for ever.
     Spins,
+    /// Nothing can happen, but a channel's waiter keeps a handle another OS
+    /// thread could wake it with: the kernel waits for it for ever.
+    Waits,
 }
 
 impl Model {
@@ -324,6 +456,16 @@ impl Model {
             now: 0,
             queue: Vec::new(),
             join_wakes: Vec::new(),
+            remote_wakes: Vec::new(),
+            chans: [Chan::One, Chan::Unbounded]
+                .iter()
+                .map(|c| Channel { capacity: c.capacity(), ..Channel::default() })
+                .collect(),
+            lock: Lock::default(),
+            semaphore: Permits { free: PERMITS, ..Permits::default() },
+            next_place: 0,
+            values: 0,
+            values_dropped: 0,
             deadlines: Vec::new(),
             next_seq: 0,
             next_token: 0,
@@ -433,10 +575,8 @@ impl Model {
         if task.removed || task.token != token {
             return;
         }
-        match (&woke, &task.wait) {
-            (_, Wait::None) => return,
-            (Woke::Nudge, w) if !matches!(w, Wait::Join) => return,
-            _ => {}
+        if matches!(task.wait, Wait::None) {
+            return;
         }
         if self.frozen(k) {
             self.tasks[k].missed = true;
@@ -526,6 +666,7 @@ impl Model {
                     Some(op) => self.exec(t, op),
                     None => {
                         self.log(script, "end");
+                        self.release_permits(t);
                         self.tasks[t].body_ended = true;
                         self.tasks[t].site = Site::Close;
                         Flow::Next
@@ -559,6 +700,329 @@ impl Model {
                 self.join(t, target, deadline, done, then)
             }
             Site::Coma { then } => self.after(t, then),
+            Site::Send { c, place, deadline } => {
+                let line = self.send_line(t, c);
+                if !self.chans[c].sending.iter().any(|e| e.0 == place) {
+                    return self.next_step(t, format!("{line}ok"));
+                }
+                if deadline.is_some_and(|d| self.now >= d) {
+                    self.chans[c].sending.retain(|e| e.0 != place);
+                    self.values_dropped += 1;
+                    return self.next_step(t, format!("{line}timeout"));
+                }
+                self.park_send(t, c, place, deadline)
+            }
+            Site::Recv { c, place, deadline } => {
+                let name = chan_name(c);
+                if let Some(at) = self.chans[c].handed.iter().position(|h| h.0 == place) {
+                    let (_, value) = self.chans[c].handed.swap_remove(at);
+                    self.values_dropped += 1;
+                    return self.next_step(t, format!("recv {name}: {value}"));
+                }
+                assert!(
+                    self.chans[c].receiving.iter().any(|r| r.0 == place),
+                    "model: a receiver neither served nor queued"
+                );
+                if deadline.is_some_and(|d| self.now >= d) {
+                    self.chans[c].receiving.retain(|r| r.0 != place);
+                    return self.next_step(t, format!("recv {name}: timeout"));
+                }
+                self.park_recv(t, c, Some(place), deadline)
+            }
+            Site::Lock { place } => {
+                if self.lock.handed == Some(place) {
+                    self.lock.handed = None;
+                    return self.hold(t);
+                }
+                self.park_lock(t, place)
+            }
+            Site::Hold { deadline } => {
+                if self.now >= deadline {
+                    self.unlock();
+                    self.next_step(t, "unlocked")
+                } else {
+                    self.block(t, Wait::Sleep, Some(deadline), Site::Hold { deadline })
+                }
+            }
+            Site::Acquire { place, deadline } => {
+                if self.take_grant(place) {
+                    self.tasks[t].permits += 1;
+                    return self.next_step(t, "acquired");
+                }
+                let timed_out = deadline.is_some_and(|d| self.now >= d);
+                if timed_out && matches!(woke, Woke::Timeout) {
+                    self.withdraw_request(place);
+                    return self.next_step(t, "acquire: timeout");
+                }
+                self.park_acquire(t, place, deadline)
+            }
+            Site::Select { c, want, deadline } => {
+                self.chans[c].watchers.retain(|w| w.0 != t);
+                let pending = match woke {
+                    Woke::Signal(s) => Some(s),
+                    _ => None,
+                };
+                self.select(t, c, want, deadline, pending)
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // The sync objects
+    // -----------------------------------------------------------------------
+
+    fn place(&mut self) -> u64 {
+        self.next_place += 1;
+        self.next_place
+    }
+
+    /// A wake-up from a wait source: through the remote path if given
+    /// under the kernel's borrow (`remote`).
+    fn wake_later(&mut self, waker: Option<Waker>, remote: bool) {
+        if let Some(w) = waker {
+            if remote {
+                self.remote_wakes.push(w);
+            } else {
+                self.join_wakes.push(w);
+            }
+        }
+    }
+
+    /// The channel changed: its watchers are woken, and dropped.
+    fn changed(&mut self, c: usize, remote: bool) {
+        let watchers = std::mem::take(&mut self.chans[c].watchers);
+        for w in watchers {
+            self.wake_later(Some(w), remote);
+        }
+    }
+
+    fn has_room(&self, c: usize) -> bool {
+        let chan = &self.chans[c];
+        chan.capacity.is_none_or(|cap| chan.buffer.len() < cap)
+    }
+
+    fn can_recv(&self, c: usize) -> bool {
+        !self.chans[c].buffer.is_empty() || !self.chans[c].sending.is_empty()
+    }
+
+    /// `State::take`.
+    fn take(&mut self, c: usize) -> Option<i64> {
+        if let Some(value) = self.chans[c].buffer.pop_front() {
+            if self.has_room(c) {
+                if let Some((_, v, waker)) = self.chans[c].sending.pop_front() {
+                    self.wake_later(waker, false);
+                    self.chans[c].buffer.push_back(v);
+                }
+            }
+            self.changed(c, false);
+            return Some(value);
+        }
+        let (_, v, waker) = self.chans[c].sending.pop_front()?;
+        self.wake_later(waker, false);
+        self.changed(c, false);
+        Some(v)
+    }
+
+    /// `State::put`.
+    fn put(&mut self, c: usize, value: i64) -> bool {
+        if let Some((place, waker)) = self.chans[c].receiving.pop_front() {
+            self.wake_later(waker, false);
+            self.chans[c].handed.push((place, value));
+            return true;
+        }
+        if self.has_room(c) {
+            self.chans[c].buffer.push_back(value);
+            self.changed(c, false);
+            return true;
+        }
+        false
+    }
+
+    /// `State::give_back`.
+    fn give_back(&mut self, c: usize, value: i64) {
+        if let Some((place, waker)) = self.chans[c].receiving.pop_front() {
+            self.wake_later(waker, false);
+            self.chans[c].handed.push((place, value));
+        } else {
+            self.chans[c].buffer.push_front(value);
+            self.changed(c, false);
+        }
+    }
+
+    /// The line of the send that `t` is at, up to its outcome.
+    fn send_line(&self, t: Key, c: usize) -> String {
+        let task = &self.tasks[t];
+        format!("send {} {}: ", chan_name(c), push_id(task.script, task.pc))
+    }
+
+    fn park_send(&mut self, t: Key, c: usize, place: u64, deadline: Option<u64>) -> Flow {
+        let flow = self.block(t, Wait::Sync, deadline, Site::Send { c, place, deadline });
+        let waker = (t, self.tasks[t].token);
+        let entry = self.chans[c].sending.iter_mut().find(|e| e.0 == place);
+        entry.expect("model: a parked sender's entry").2 = Some(waker);
+        flow
+    }
+
+    /// Parks a receiver; its registration files it (first park) or
+    /// renews its waker, and wakes the channel's watchers under the
+    /// kernel's borrow.
+    fn park_recv(&mut self, t: Key, c: usize, place: Option<u64>, deadline: Option<u64>) -> Flow {
+        let place = place.unwrap_or_else(|| {
+            let place = self.place();
+            self.chans[c].receiving.push_back((place, None));
+            place
+        });
+        let flow = self.block(t, Wait::Sync, deadline, Site::Recv { c, place, deadline });
+        let waker = (t, self.tasks[t].token);
+        let entry = self.chans[c].receiving.iter_mut().find(|e| e.0 == place);
+        entry.expect("model: a parked receiver's entry").1 = Some(waker);
+        self.changed(c, true);
+        flow
+    }
+
+    /// A select's wait, from its look at the cases.
+    fn select(
+        &mut self,
+        t: Key,
+        c: usize,
+        want: Want,
+        deadline: Option<u64>,
+        pending: Option<Sig>,
+    ) -> Flow {
+        let name = chan_name(c);
+        if self.can_recv(c) {
+            let value = self.take(c).expect("a ready channel has a value");
+            self.values_dropped += 1;
+            return self.next_step(t, format!("select {name}: recv {value}"));
+        }
+        if let Some(sig) = pending {
+            return self.next_step(t, format!("select {name}: got {}", sig.show()));
+        }
+        if deadline.is_some_and(|d| self.now >= d) {
+            return self.next_step(t, format!("select {name}: timeout"));
+        }
+        let wait = Wait::Signal { want, indexed: true };
+        let flow = self.block(t, wait, deadline, Site::Select { c, want, deadline });
+        let waker = (t, self.tasks[t].token);
+        self.chans[c].watchers.push(waker);
+        flow
+    }
+
+    /// Has `t` hold the mutex through its sleep.
+    fn hold(&mut self, t: Key) -> Flow {
+        let script = self.tasks[t].script;
+        self.log(script, "locked");
+        let n = match self.scripts[script][self.tasks[t].pc] {
+            Op::Lock(n) => n,
+            op => unreachable!("model: locking at {op}"),
+        };
+        let deadline = self.now + u64::from(n) * TICK_MS;
+        self.block(t, Wait::Sleep, Some(deadline), Site::Hold { deadline })
+    }
+
+    fn park_lock(&mut self, t: Key, place: u64) -> Flow {
+        let flow = self.block(t, Wait::Sync, None, Site::Lock { place });
+        let waker = (t, self.tasks[t].token);
+        let entry = self.lock.waiters.iter_mut().find(|e| e.0 == place);
+        entry.expect("model: a lock waiter's entry").1 = Some(waker);
+        flow
+    }
+
+    fn unlock(&mut self) {
+        match self.lock.waiters.pop_front() {
+            None => self.lock.locked = false,
+            Some((place, waker)) => {
+                self.lock.handed = Some(place);
+                self.wake_later(waker, false);
+            }
+        }
+    }
+
+    fn park_acquire(&mut self, t: Key, place: u64, deadline: Option<u64>) -> Flow {
+        let flow = self.block(t, Wait::Sync, deadline, Site::Acquire { place, deadline });
+        let waker = (t, self.tasks[t].token);
+        match self.semaphore.waiters.iter_mut().find(|e| e.0 == place) {
+            Some(entry) => entry.1 = Some(waker),
+            // Granted meanwhile: `park_local`'s registration wakes it now.
+            None => self.wake_later(Some(waker), false),
+        }
+        flow
+    }
+
+    fn take_grant(&mut self, place: u64) -> bool {
+        match self.semaphore.granted.iter().position(|&p| p == place) {
+            Some(at) => {
+                self.semaphore.granted.swap_remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `Semaphore::serve`: grants the first requests that fit.
+    fn serve(&mut self) {
+        while !self.semaphore.waiters.is_empty() && self.semaphore.free >= 1 {
+            let (place, waker) = self.semaphore.waiters.pop_front().expect("a waiter");
+            self.semaphore.free -= 1;
+            self.semaphore.granted.push(place);
+            self.wake_later(waker, false);
+        }
+    }
+
+    fn add_permit(&mut self) {
+        self.semaphore.free += 1;
+        self.serve();
+    }
+
+    /// A request's wait ended without the permit: its `Withdraw`.
+    fn withdraw_request(&mut self, place: u64) {
+        if self.take_grant(place) {
+            self.add_permit();
+        } else {
+            self.semaphore.waiters.retain(|e| e.0 != place);
+            self.serve();
+        }
+    }
+
+    /// What `t`'s frames give back as its stack unwinds, innermost first:
+    /// the wait it is parked in, the lock it holds, the permits in its
+    /// body's frame.
+    fn unwind_frames(&mut self, t: Key) {
+        match std::mem::replace(&mut self.tasks[t].site, Site::Steps) {
+            Site::Send { c, place, .. } => {
+                let before = self.chans[c].sending.len();
+                self.chans[c].sending.retain(|e| e.0 != place);
+                if self.chans[c].sending.len() < before {
+                    self.values_dropped += 1;
+                }
+            }
+            Site::Recv { c, place, .. } => {
+                self.chans[c].receiving.retain(|e| e.0 != place);
+                if let Some(at) = self.chans[c].handed.iter().position(|h| h.0 == place) {
+                    let (_, value) = self.chans[c].handed.swap_remove(at);
+                    self.give_back(c, value);
+                }
+            }
+            Site::Lock { place } => {
+                if self.lock.handed == Some(place) {
+                    self.lock.handed = None;
+                    self.unlock();
+                } else {
+                    self.lock.waiters.retain(|e| e.0 != place);
+                }
+            }
+            Site::Hold { .. } => self.unlock(),
+            Site::Acquire { place, .. } => self.withdraw_request(place),
+            Site::Select { c, .. } => self.chans[c].watchers.retain(|w| w.0 != t),
+            _ => {}
+        }
+        self.release_permits(t);
+    }
+
+    /// The permits in `t`'s body's frame go back, oldest first.
+    fn release_permits(&mut self, t: Key) {
+        for _ in 0..std::mem::take(&mut self.tasks[t].permits) {
+            self.add_permit();
         }
     }
 
@@ -782,6 +1246,98 @@ impl Model {
             }
             Op::Exit => Flow::End(End::Exited),
             Op::Panic => Flow::End(End::Panicked(format!("boom {}", who(me)))),
+            Op::Send(ch, timeout) => {
+                let c = ch.index();
+                let value = push_id(me, pc);
+                self.values += 1;
+                let line = self.send_line(t, c);
+                if self.put(c, value) {
+                    return self.next_step(t, format!("{line}ok"));
+                }
+                if timeout == Some(0) {
+                    self.values_dropped += 1;
+                    return self.next_step(t, format!("{line}timeout"));
+                }
+                let place = self.place();
+                self.chans[c].sending.push_back((place, value, None));
+                self.changed(c, false);
+                let deadline = timeout.map(|n| self.now + ms(n));
+                self.park_send(t, c, place, deadline)
+            }
+            Op::TrySend(ch) => {
+                let c = ch.index();
+                let value = push_id(me, pc);
+                self.values += 1;
+                let outcome = if self.put(c, value) {
+                    "ok"
+                } else {
+                    self.values_dropped += 1;
+                    "full"
+                };
+                self.next_step(t, format!("try_send {} {value}: {outcome}", ch.as_str()))
+            }
+            Op::Recv(ch, timeout) => {
+                let c = ch.index();
+                if let Some(value) = self.take(c) {
+                    self.values_dropped += 1;
+                    return self.next_step(t, format!("recv {}: {value}", ch.as_str()));
+                }
+                if timeout == Some(0) {
+                    return self.next_step(t, format!("recv {}: timeout", ch.as_str()));
+                }
+                let deadline = timeout.map(|n| self.now + ms(n));
+                self.park_recv(t, c, None, deadline)
+            }
+            Op::TryRecv(ch) => {
+                let outcome = match self.take(ch.index()) {
+                    Some(value) => {
+                        self.values_dropped += 1;
+                        value.to_string()
+                    }
+                    None => "empty".to_string(),
+                };
+                self.next_step(t, format!("try_recv {}: {outcome}", ch.as_str()))
+            }
+            Op::Lock(_) => {
+                if !self.lock.locked {
+                    self.lock.locked = true;
+                    return self.hold(t);
+                }
+                let place = self.place();
+                self.lock.waiters.push_back((place, None));
+                self.park_lock(t, place)
+            }
+            Op::Acquire(timeout) => {
+                if self.semaphore.free >= 1 && self.semaphore.waiters.is_empty() {
+                    self.semaphore.free -= 1;
+                    self.tasks[t].permits += 1;
+                    return self.next_step(t, "acquired");
+                }
+                if timeout == Some(0) {
+                    return self.next_step(t, "acquire: timeout");
+                }
+                let place = self.place();
+                self.semaphore.waiters.push_back((place, None));
+                self.serve();
+                if self.take_grant(place) {
+                    self.tasks[t].permits += 1;
+                    return self.next_step(t, "acquired");
+                }
+                let deadline = timeout.map(|n| self.now + ms(n));
+                self.park_acquire(t, place, deadline)
+            }
+            Op::Release => {
+                if self.tasks[t].permits == 0 {
+                    return self.next_step(t, "release: -");
+                }
+                self.tasks[t].permits -= 1;
+                self.add_permit();
+                self.next_step(t, "released")
+            }
+            Op::Select(ch, want, timeout) => {
+                let deadline = timeout.map(|n| self.now + ms(n));
+                self.select(t, ch.index(), want, deadline, None)
+            }
         }
     }
 
@@ -836,6 +1392,7 @@ impl Model {
     /// The end of the running task `t`'s body, however it came: reports a
     /// panic, kills the children left, and does the death bookkeeping.
     fn finish(&mut self, t: Key, end: End) {
+        self.unwind_frames(t);
         self.tasks[t].dying = true;
         self.tasks[t].body_ended = true;
         if let End::Panicked(msg) = &end {
@@ -894,6 +1451,8 @@ impl Model {
     /// One round; returns whether it had anything to do.
     fn round(&mut self) -> bool {
         let signals = std::mem::take(&mut self.queue);
+        let remote = std::mem::take(&mut self.remote_wakes);
+        self.join_wakes.extend(remote);
         let joins = std::mem::take(&mut self.join_wakes);
         let cutoff = (self.now, self.next_seq);
         let mut busy = false;
@@ -940,7 +1499,7 @@ impl Model {
     /// After a round with nothing to do: what can still happen. The clock
     /// moves to the nearest deadline that can still wake something.
     fn idle(&mut self) -> Idle {
-        if !self.queue.is_empty() || !self.join_wakes.is_empty() {
+        if !self.queue.is_empty() || !self.join_wakes.is_empty() || !self.remote_wakes.is_empty() {
             return Idle::Goes;
         }
         self.deadlines.retain(|&(_, _, due)| match due {
@@ -964,6 +1523,12 @@ impl Model {
             Some((at, _)) => {
                 self.now = self.now.max(at);
                 Idle::Goes
+            }
+            None if self.chans.iter().any(|c| {
+                !c.sending.is_empty() || !c.receiving.is_empty() || !c.watchers.is_empty()
+            }) =>
+            {
+                Idle::Waits
             }
             None => Idle::Stuck,
         }
@@ -1017,6 +1582,10 @@ impl Model {
     }
 }
 
+fn chan_name(c: usize) -> &'static str {
+    [Chan::One, Chan::Unbounded][c].as_str()
+}
+
 impl Task {
     fn new(script: usize, serial: u64, is_thread: bool, parent: Option<Key>) -> Task {
         Task {
@@ -1041,6 +1610,7 @@ impl Task {
             joiners: Vec::new(),
             body_ended: false,
             outcome: None,
+            permits: 0,
         }
     }
 }
