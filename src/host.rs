@@ -252,8 +252,11 @@ impl KernelBuilder {
     /// kernel.on_error(|_| {});
     /// let out = kernel.run(|| {
     ///     let start = Instant::now();
-    ///     while start.elapsed() < Duration::from_millis(200) {}
-    ///     os::checkpoint(); // ended here
+    ///     while start.elapsed() < Duration::from_secs(10) {
+    ///         let stretch = Instant::now();
+    ///         while stretch.elapsed() < Duration::from_millis(50) {}
+    ///         os::checkpoint(); // ended here once reported
+    ///     }
     /// });
     /// assert_eq!(out, Err(Error::TooLongWithoutYielding));
     /// let line = rx.recv().unwrap();

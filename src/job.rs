@@ -1029,7 +1029,7 @@ impl<T: 'static> Job<T> {
     /// `refresh`).
     pub(crate) fn wake_at_end(&self, r: &mut Registration<'_>) {
         let mut core = self.core.borrow_mut();
-        core.joiners.push_local(r.local_waker());
+        r.queue_local(&mut core.joiners);
         if let Some(driver) = &core.driver {
             let (kernel, key, id) = driver.thread.task();
             if !r.on_end(kernel, key, id) {
@@ -1344,6 +1344,37 @@ mod tests {
 
     use super::{JobContext, JobState, KernelRef, WorkerSettings};
     use crate::Kernel;
+
+    /// Joins that time out leave no entry behind for long: the joiners'
+    /// queue, pushed to only under the kernel's borrow, is swept with the
+    /// kernel's own task table (it grew by one entry a join before).
+    #[test]
+    fn timed_out_joins_and_selects_leave_the_joiners_queue_bounded() {
+        let mut kernel = Kernel::builder().virtual_time(true).build();
+        let most = kernel
+            .run(|| {
+                let j = super::spawn(|_: &JobContext<u8>| {
+                    crate::event::pull(None, "never");
+                    Ok::<_, String>(1)
+                });
+                let mut most = 0;
+                for i in 0..2_000 {
+                    if i % 2 == 0 {
+                        let _ = j.join(std::time::Duration::from_millis(1));
+                    } else {
+                        let mut sel = crate::sync::Select::new();
+                        sel.job(&j);
+                        sel.timeout(std::time::Duration::from_millis(1));
+                        sel.wait();
+                    }
+                    most = most.max(j.core.borrow().joiners.len());
+                }
+                j.cancel();
+                most
+            })
+            .unwrap();
+        assert!(most <= 16, "the joiners' queue held {most} entries");
+    }
 
     /// A worker pool the OS refuses to start ends the run that needed it in
     /// `Error`, with the OS's text, and its work unrun; a retry, once the OS

@@ -164,8 +164,11 @@
 //! kernel.on_error(|_| {});
 //! let spinner = kernel.spawn(|| {
 //!     let start = Instant::now();
-//!     while start.elapsed() < Duration::from_millis(100) {} // never yields
-//!     os::checkpoint(); // marked by now: ended here
+//!     while start.elapsed() < Duration::from_secs(10) {
+//!         let stretch = Instant::now();
+//!         while stretch.elapsed() < Duration::from_millis(100) {} // no yield
+//!         os::checkpoint(); // ended here once marked
+//!     }
 //! });
 //! assert_eq!(spinner.wait(), Err(Error::TooLongWithoutYielding));
 //! ```

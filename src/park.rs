@@ -153,6 +153,12 @@ impl<W> Default for WaitQueue<W> {
 }
 
 impl<W> WaitQueue<W> {
+    /// The entries held, ended waits included.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.parked.len()
+    }
+
     /// Queues `waiter` behind those of a `priority` as high or higher, and
     /// ahead of the lower ones; `live` tells a wait still on.
     fn insert(&mut self, priority: i32, waiter: W, live: impl Fn(&W) -> bool) {
@@ -356,6 +362,10 @@ impl Shared {
             let core = &mut *guard;
             let me = match (core.running, core.context) {
                 (Some(me), Some(ctx)) if me == ctx => me,
+                // A destructor run by an unwind there (of a closure the
+                // kernel drops, say): a panic would abort the process, so
+                // the call returns at once, as in a thread being unwound.
+                _ if panicking => return Woke::Shutdown,
                 (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
             let token = core.token();
@@ -542,6 +552,23 @@ impl Registration<'_> {
         LocalWaker { kernel: self.kernel.clone(), parker: self.parker }
     }
 
+    /// Queues this wait's [`LocalWaker`] in `queue`, as
+    /// [`push_local`](WaitQueue::push_local) does, but sweeping the queue's
+    /// ended waits with the kernel's own task table: under the kernel's
+    /// borrow `push_local` cannot tell them, and a queue only ever pushed to
+    /// here (a job's joiners, waited on with timeouts) would grow without
+    /// bound.
+    pub(crate) fn queue_local(&self, queue: &mut WaitQueue<LocalWaker>) {
+        let (tasks, kernel) = (&self.core.tasks, self.kernel);
+        queue.insert(0, self.local_waker(), |waker| {
+            if Weak::ptr_eq(&waker.kernel, kernel) {
+                waker.parker.is_parked(tasks)
+            } else {
+                waker.may_be_parked()
+            }
+        });
+    }
+
     /// A handle that wakes this wait from any OS thread.
     pub(crate) fn remote_waker(&self) -> RemoteWaker {
         self.core.remote_waker(self.parker)
@@ -583,16 +610,18 @@ pub(crate) fn cannot_wait(what: &str) -> ! {
     if std::thread::panicking() {
         if let Some(shared) = crate::kernel::try_current() {
             let running = {
-                let core = shared.core();
-                core.running
-                    .filter(|&me| core.context == Some(me))
-                    .map(|me| (me, core.tasks[me].dying))
+                let mut core = shared.core();
+                let me = core.running.filter(|&me| core.context == Some(me));
+                me.map(|me| (me, core.tasks[me].dying, core.tasks[me].raised.take()))
             };
-            if let Some((me, dying)) = running {
-                let end = if dying {
-                    crate::process::End::Killed
-                } else {
-                    crate::process::End::Panicked(format!("waited for {what} while unwinding"))
+            if let Some((me, dying, raised)) = running {
+                // As the unwind under way would have ended it.
+                let end = match raised {
+                    _ if dying => crate::process::End::Killed,
+                    Some(cause) => crate::process::End::Interrupted(cause),
+                    None => {
+                        crate::process::End::Panicked(format!("waited for {what} while unwinding"))
+                    }
                 };
                 shared.park_for_ever(me, end, &format!("waited for {what} while unwinding"));
             }

@@ -165,6 +165,9 @@ pub(crate) struct Task {
     /// An interrupt, with its cause, to raise in the task as it returns from
     /// its current blocking call or enters its next one.
     pub(crate) interrupt: Option<Value>,
+    /// The cause of the interrupt raised in the task, while it unwinds: how
+    /// it ends if a destructor of that unwind is parked for ever.
+    pub(crate) raised: Option<Value>,
     /// Being unwound or cleaning up: blocking calls return at once.
     pub(crate) dying: bool,
     /// Death bookkeeping (detach, `thread_exit`, joiners) is done.
@@ -334,6 +337,7 @@ impl Task {
             missed: false,
             kill_pending: false,
             interrupt: None,
+            raised: None,
             dying: false,
             ended: false,
             sealed: false,
@@ -1197,6 +1201,13 @@ impl Shared {
     /// stack are put back first: the unwinder must find the real ones.
     #[cold]
     pub(crate) fn raise(&self, me: TaskKey, payload: Box<dyn Any + Send>) -> ! {
+        if let Some(InterruptUnwind(cause)) = payload.downcast_ref() {
+            if let Some(mut core) = self.try_core() {
+                if let Some(task) = core.tasks.get_mut(me) {
+                    task.raised = Some(cause.clone());
+                }
+            }
+        }
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         if overflow::hijack::any() {
             let range = self

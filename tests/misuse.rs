@@ -1036,3 +1036,47 @@ fn a_kernel_dropped_by_a_panicking_host_unwinds_a_thread_whose_destructor_blocks
     assert_eq!(drops.count(), 1, "the thread was unwound through its destructor");
     assert!(!std::thread::panicking());
 }
+
+/// Sleeps in its destructor, and says how it went.
+struct SleepsOnDrop(Out, &'static str);
+
+impl Drop for SleepsOnDrop {
+    fn drop(&mut self) {
+        let panicking = std::thread::panicking();
+        os::sleep(secs(1));
+        self.0.print(format!("{} slept (during an unwind: {panicking})", self.1));
+    }
+}
+
+/// A listener's closure holding two values whose destructors block, dropped
+/// by the kernel on the host's stack: the first one's sleep panics there
+/// (nothing can block on the host's stack), the kernel catches and reports
+/// it, and the second one, run by that panic's unwind, returns at once
+/// instead of panicking again, which aborted the process.
+#[test]
+fn blocking_destructors_of_a_closure_the_kernel_drops_do_not_abort() {
+    let out = Out::new();
+    let o = out.clone();
+    let mut k = kernel();
+    let errors = Out::new();
+    let e = errors.clone();
+    k.on_error(move |m| e.print(m));
+    let result = k.run(move || {
+        let pair = (SleepsOnDrop(o.clone(), "first"), SleepsOnDrop(o.clone(), "second"));
+        event::listen("go", move |_: &Signal| {
+            let _keep = &pair;
+            false // dropped by the kernel after this call
+        });
+        event::push(Signal::new("go"));
+        os::sleep(secs(2));
+        o.print("the program goes on");
+    });
+    assert_eq!(result, Ok(()));
+    assert_eq!(out.lines(), ["second slept (during an unwind: true)", "the program goes on"]);
+    let errors = errors.lines();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("only a program or thread running in a kernel can block"),
+        "{errors:?}"
+    );
+}

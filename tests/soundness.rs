@@ -1019,3 +1019,46 @@ fn child_lock_in_a_destructor_during_a_kill() {
 fn lock_in_a_destructor_during_a_kill_parks_the_thread() {
     child_succeeds("child_lock_in_a_destructor_during_a_kill");
 }
+
+#[test]
+#[ignore = "run in a child process"]
+fn child_lock_in_a_destructor_during_an_interrupt() {
+    if !in_child() {
+        return;
+    }
+    let log = Out::new();
+    let l = log.clone();
+    let (mut k, errors) = reporting(kernel());
+    let result = k.run(move || {
+        let m = Rc::new(cothread::sync::Mutex::new(0));
+        let held = m.lock();
+        let locks = LockOnDrop(m.clone(), l.clone());
+        let t = thread::create(move || {
+            let _locks = locks;
+            event::pull(None, "never");
+        });
+        os::sleep(Duration::ZERO);
+        assert!(t.interrupt("stop"));
+        os::sleep(secs(1));
+        drop(held);
+        t.wait()
+    });
+    // Ends as its uncaught interrupt would have ended it, reported once.
+    assert_eq!(result, Ok(Err(Error::Interrupted(Value::from("stop")))));
+    assert_eq!(log.lines(), ["lock"]);
+    assert_eq!(
+        errors.lines(),
+        ["[thread] waited for a `sync::Mutex` another thread holds while unwinding: \
+             parked for ever, its stack kept"]
+    );
+    drop(k);
+    println!("child finished");
+}
+
+/// As above, for a destructor run by an uncaught interrupt: the thread is
+/// parked for ever and ends `Interrupted` with the cause, as the interrupt
+/// would have ended it (it ended `Panicked`, reported twice).
+#[test]
+fn lock_in_a_destructor_during_an_interrupt_ends_the_thread_interrupted() {
+    child_succeeds("child_lock_in_a_destructor_during_an_interrupt");
+}

@@ -942,3 +942,68 @@ fn threads_all_waiting_on_channels_leave_a_stepping_host_in_control() {
     b.kill();
     assert!(!k.run_until_idle().alive);
 }
+
+#[test]
+fn permits_in_existence_never_pass_usize_max_and_none_is_lost() {
+    let s = Semaphore::new(3);
+    let all = s.try_acquire_many(3).unwrap();
+    let overflow = catch_unwind(AssertUnwindSafe(|| s.add_permits(usize::MAX)));
+    assert!(overflow.is_err(), "adding past usize::MAX panics");
+    assert_eq!(s.available_permits(), 0, "nothing was added");
+    s.add_permits(usize::MAX - 3);
+    drop(all);
+    assert_eq!(s.available_permits(), usize::MAX);
+    let one = s.try_acquire().unwrap();
+    one.forget(); // one fewer in existence: room for one more
+    s.add_permits(1);
+    assert_eq!(s.available_permits(), usize::MAX);
+}
+
+/// Gives up on permits in its destructor, with a timeout.
+struct AcquiresOnDrop(Rc<Semaphore>, Out);
+
+impl Drop for AcquiresOnDrop {
+    fn drop(&mut self) {
+        let got = self.0.acquire_timeout(secs(1)).is_some();
+        let by_priority = self.0.acquire_priority_timeout(1, secs(1)).is_some();
+        self.1.print(format!("acquired: {got}, {by_priority} at {:?}", os::uptime()));
+    }
+}
+
+#[test]
+fn an_acquire_with_a_timeout_in_a_destructor_run_by_a_kill_gives_up_at_once() {
+    let lines = printed(|o| {
+        let s = Rc::new(Semaphore::new(0));
+        let on_drop = AcquiresOnDrop(s.clone(), o.clone());
+        let t = thread::create(move || {
+            let _d = on_drop;
+            event::pull(None, "never");
+        });
+        os::sleep(secs(1));
+        t.kill();
+        o.print(format!("{:?}", t.wait()));
+    });
+    assert_eq!(lines, ["acquired: false, false at 1s", "Err(Killed)"]);
+}
+
+/// A value whose `Debug` reaches its own mutex.
+struct Node {
+    me: std::rc::Weak<Mutex<Node>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.me.upgrade().expect("the mutex lives");
+        let inner = m.try_lock().is_some();
+        write!(f, "Node (lock free inside: {inner})")
+    }
+}
+
+#[test]
+fn a_mutex_printed_by_a_value_that_reaches_it_again_stays_usable() {
+    let m = Rc::new_cyclic(|me| Mutex::new(Node { me: me.clone() }));
+    let printed = format!("{m:?}");
+    assert_eq!(printed, "Mutex { value: Node (lock free inside: false), waiters: 0 }");
+    assert!(!m.is_locked());
+    assert!(m.try_lock().is_some());
+}

@@ -164,8 +164,10 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         if !self.locked.get() {
+            // Locked once the guard exists: a panic on the way leaves it free.
+            let guard = self.guard();
             self.locked.set(true);
-            return self.guard();
+            return guard;
         }
         self.lock_slow()
     }
@@ -216,8 +218,9 @@ impl<T: ?Sized> Mutex<T> {
         if self.locked.get() {
             return None;
         }
+        let guard = self.guard();
         self.locked.set(true);
-        Some(self.guard())
+        Some(guard)
     }
 
     /// Whether a thread holds the lock (or it was handed to a waiter that has
@@ -324,9 +327,11 @@ impl<T> From<T> for Mutex<T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Mutex");
-        match self.value.try_borrow() {
-            Ok(value) if !self.locked.get() => d.field("value", &&*value),
-            _ => d.field("value", &format_args!("<locked>")),
+        // Locked while it is read: a value whose `Debug` reaches the mutex
+        // again finds it locked.
+        match self.try_lock() {
+            Some(value) => d.field("value", &&*value),
+            None => d.field("value", &format_args!("<locked>")),
         };
         d.field("waiters", &self.waiters.borrow().len()).finish()
     }

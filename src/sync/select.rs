@@ -270,7 +270,10 @@ impl<'a> Select<'a> {
     /// the select waits; [`signal`](Select::signal) gives it. The filter is
     /// one [`event::pull`](crate::event::pull) takes; a wait on names is
     /// filed under each of them, so a push costs the select no more than it
-    /// costs a pull.
+    /// costs a pull. Which pull case a signal fires is told again on the
+    /// select's own stack, by the first filter that matches it: a predicate
+    /// filter ([`Filter::new`]) runs a second time there, and one whose
+    /// answer changes between the two calls may fire the first pull case.
     ///
     /// # Examples
     ///

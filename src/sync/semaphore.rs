@@ -57,6 +57,9 @@ const ACQUIRE: &str = "sync::Semaphore::acquire";
 /// ```
 pub struct Semaphore {
     permits: Cell<usize>,
+    /// The permits that exist: free, granted, or held by a [`Permit`]. A
+    /// permit given back always fits.
+    total: Cell<usize>,
     waiters: RefCell<Queue<Request>>,
     /// Requests granted whose threads have not yet run to take their permits.
     granted: RefCell<Vec<Place>>,
@@ -99,6 +102,7 @@ impl Semaphore {
     pub const fn new(permits: usize) -> Semaphore {
         Semaphore {
             permits: Cell::new(permits),
+            total: Cell::new(permits),
             waiters: RefCell::new(Queue::new()),
             granted: RefCell::new(Vec::new()),
         }
@@ -385,6 +389,11 @@ impl Semaphore {
 
     /// Adds `n` permits, serving the waiters in order as far as they go.
     ///
+    /// # Panics
+    ///
+    /// If the permits in existence (free, and held by `Permit`s) would pass
+    /// `usize::MAX`: none is added then.
+    ///
     /// # Examples
     ///
     /// ```
@@ -393,7 +402,16 @@ impl Semaphore {
     /// assert_eq!(s.available_permits(), 2);
     /// ```
     pub fn add_permits(&self, n: usize) {
-        self.permits.set(self.permits.get().saturating_add(n));
+        let total = self.total.get().checked_add(n);
+        let total =
+            total.expect("cothread: a `sync::Semaphore` holds at most `usize::MAX` permits");
+        self.total.set(total);
+        self.give_back(n);
+    }
+
+    /// Returns `n` permits that exist already (a dropped `Permit`'s).
+    fn give_back(&self, n: usize) {
+        self.permits.set(self.permits.get() + n);
         self.serve();
     }
 
@@ -464,6 +482,12 @@ impl Semaphore {
             }
             if matches!(woke, Woke::Shutdown) {
                 drop(withdraw);
+                if deadline.is_some() {
+                    // A wait that may give up gives up at once, as every
+                    // blocking call with a timeout does in a thread being
+                    // unwound.
+                    return None;
+                }
                 cannot_wait("a `sync::Semaphore`'s permits");
             }
         }
@@ -544,6 +568,8 @@ impl Permit<'_> {
     /// assert_eq!(s.available_permits(), 1);
     /// ```
     pub fn forget(mut self) {
+        let semaphore = self.semaphore;
+        semaphore.total.set(semaphore.total.get() - self.permits);
         self.permits = 0;
     }
 }
@@ -551,7 +577,7 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if self.permits > 0 {
-            self.semaphore.add_permits(self.permits);
+            self.semaphore.give_back(self.permits);
         }
     }
 }
