@@ -251,6 +251,7 @@
 
 mod error;
 pub mod event;
+pub mod future;
 mod host;
 mod id;
 mod inspect;

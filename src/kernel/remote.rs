@@ -32,6 +32,9 @@ pub(super) struct RemoteState {
     pub(super) signals: VecDeque<Signal>,
     /// Parked waits woken from other OS threads ([`RemoteWaker`]).
     pub(super) wakes: Vec<Parker>,
+    /// An async host waiting for the kernel to have work
+    /// (`Kernel::ready`): woken, once, by the next push or wake-up.
+    host: Option<std::task::Waker>,
     closed: bool,
 }
 
@@ -49,8 +52,12 @@ impl Remote {
         }
         state.signals.push_back(signal);
         self.pending.store(true, Ordering::Release);
+        let host = state.host.take();
         drop(state);
         self.wakeup.notify_one();
+        if let Some(host) = host {
+            host.wake();
+        }
         Ok(())
     }
 
@@ -62,8 +69,27 @@ impl Remote {
         }
         state.wakes.push(parker);
         self.pending.store(true, Ordering::Release);
+        let host = state.host.take();
         drop(state);
         self.wakeup.notify_one();
+        if let Some(host) = host {
+            host.wake();
+        }
+    }
+
+    /// Keeps `waker` to be woken by the next push or wake-up from another
+    /// OS thread (replacing the one kept before); returns `false`, keeping
+    /// nothing, if one is queued already.
+    pub(super) fn wake_host_on_next(&self, waker: &std::task::Waker) -> bool {
+        let mut state = self.lock();
+        if !state.signals.is_empty() || !state.wakes.is_empty() {
+            return false;
+        }
+        match &mut state.host {
+            Some(kept) => kept.clone_from(waker),
+            none => *none = Some(waker.clone()),
+        }
+        true
     }
 
     /// Blocks the kernel's OS thread until a push or a wake-up, or until
@@ -111,7 +137,13 @@ impl Remote {
     }
 
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        let host = {
+            let mut state = self.lock();
+            state.closed = true;
+            state.host.take()
+        };
+        // Dropped outside the lock: a host's waker runs its own code.
+        drop(host);
     }
 }
 
