@@ -239,6 +239,7 @@
 //! - docs/embedding.md: frame loops, fixed-step simulations, blocking hosts, tracing.
 //! - docs/jobs.md: jobs, green and blocking; cancel, retry, dependencies.
 //! - docs/sync.md: channels, `Mutex`, `Semaphore`, `Barrier`, `Notify`; signal or channel.
+//! - docs/async.md: futures in green threads, green threads and jobs as futures, async hosts.
 //! - docs/reliability.md: what a script cannot break: panics, kills, stack overflows.
 //! - docs/semantics.md: the OpenOS rules the kernel follows, rule by rule.
 //! - docs/performance.md: the benchmarks, the latest figures, how to rerun them.
@@ -305,6 +306,7 @@ mod guide {
         GuideEmbedding => "embedding.md",
         GuideJobs => "jobs.md",
         GuideSync => "sync.md",
+        GuideAsync => "async.md",
         GuideSemantics => "semantics.md",
         GuideReliability => "reliability.md",
         GuidePerformance => "performance.md",
