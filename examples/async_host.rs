@@ -127,8 +127,8 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let local = tokio::task::LocalSet::new();
-    let outcome =
-        local.block_on(&runtime, async { tokio::time::timeout(Duration::from_secs(10), host()).await });
+    let outcome = local
+        .block_on(&runtime, async { tokio::time::timeout(Duration::from_secs(10), host()).await });
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {

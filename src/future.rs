@@ -266,11 +266,13 @@ impl Wake for OsWakeup {
 
 fn wait_os<F: Future>(future: F, timeout: Option<Duration>) -> Result<F::Output, Error> {
     let mut future = pin!(future);
-    let wakeup = Arc::new(OsWakeup { thread: std::thread::current(), woken: AtomicBool::new(false) });
+    let wakeup =
+        Arc::new(OsWakeup { thread: std::thread::current(), woken: AtomicBool::new(false) });
     let waker = Waker::from(wakeup.clone());
     let mut cx = Context::from_waker(&waker);
     let now = Instant::now();
-    let deadline = timeout.map(|t| now.checked_add(t).unwrap_or(now + Duration::from_secs(1 << 40)));
+    let deadline =
+        timeout.map(|t| now.checked_add(t).unwrap_or(now + Duration::from_secs(1 << 40)));
     loop {
         wakeup.woken.store(false, Ordering::Release);
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
@@ -413,7 +415,8 @@ impl<T: 'static> Future for JoinFuture<T> {
     #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = &mut *self;
-        let handle = this.handle.as_ref().expect("cothread: a JoinFuture polled after it completed");
+        let handle =
+            this.handle.as_ref().expect("cothread: a JoinFuture polled after it completed");
         if handle.status() == Status::Dead {
             this.watch = None;
             let handle = this.handle.take().expect("checked above");

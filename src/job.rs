@@ -1087,7 +1087,10 @@ fn is_done<T: 'static>(job: &Rc<RefCell<JobCore<T>>>) -> bool {
 /// [`Job::join`]'s wait, on the job's shared state, until `deadline` on the
 /// kernel's clock.
 #[track_caller]
-fn join<T: 'static>(job: &Rc<RefCell<JobCore<T>>>, deadline: Option<Duration>) -> Result<(), Error> {
+fn join<T: 'static>(
+    job: &Rc<RefCell<JobCore<T>>>,
+    deadline: Option<Duration>,
+) -> Result<(), Error> {
     // A run ends when its state is done (the job wakes its joiners), or
     // when its driver thread dies without reporting (see `refresh`).
     while !is_done(job) {

@@ -33,9 +33,9 @@ fn file_layer(file: &str) -> Option<Layer> {
         | "park.rs" | "round.rs" | "join.rs" | "inspect.rs" | "process.rs" | "event/listen.rs"
         | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
-        "job.rs" | "future.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
-        | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"
-        | "sync/semaphore.rs" => Layer::Runtime,
+        "job.rs" | "future.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs"
+        | "sync/channel.rs" | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs"
+        | "sync/queue.rs" | "sync/semaphore.rs" => Layer::Runtime,
         other => panic!("src/{other} has no layer: give it one in tests/architecture.rs"),
     })
 }
