@@ -20,9 +20,13 @@
 //! - It is `Send + Sync`, and may be called from any OS thread, any number
 //!   of times: the first call after a poll wakes the thread, the others
 //!   until the next poll do nothing (one readiness, one wake-up).
-//! - On the kernel's own OS thread it queues the wake-up directly; from
-//!   another OS thread it goes through the kernel's remote wake path, which
-//!   also wakes a kernel blocked in the OS (`run`, `run_forever`).
+//! - From inside the kernel (its green threads and callbacks, during a step
+//!   or a run) it queues the wake-up directly, without a lock of the kernel
+//!   or a system call; from anywhere else (another OS thread, or the host's
+//!   thread between steps, where a runtime's I/O driver runs) it goes
+//!   through the kernel's remote wake path, which also wakes a kernel
+//!   blocked in the OS (`run`, `run_forever`) and an async host waiting on
+//!   [`Kernel::ready`].
 //! - Called after the wait has ended (the thread was killed, timed out,
 //!   interrupted) or after the kernel is gone, it does nothing.
 //! - While a thread waits on a future, its kernel counts the wait as one
@@ -746,30 +750,33 @@ impl Ready {
     /// ```
     /// use cothread::{future, os, Budget, Kernel};
     /// use std::time::{Duration, Instant};
+    /// use std::sync::{Arc, Mutex};
+    /// use std::task::{Poll, Waker};
     ///
-    /// // A timer for a plain block_on: an OS thread that sleeps, then ends a
-    /// // thread of the kernel the future waits for (tokio's would do).
-    /// fn sleep_until(kernel: &mut Kernel, at: Instant) -> future::SendJoinFuture<()> {
-    ///     let (tx, rx) = cothread::sync::channel::<()>(1);
+    /// /// A timer on a plain OS thread (an async runtime's own would do).
+    /// fn sleep_until(at: Instant) -> impl std::future::Future<Output = ()> {
+    ///     let state: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
+    ///     let s = state.clone();
     ///     std::thread::spawn(move || {
     ///         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-    ///         let _ = tx.send(());
+    ///         let mut s = s.lock().unwrap();
+    ///         s.0 = true;
+    ///         if let Some(waker) = s.1.take() { waker.wake() }
     ///     });
-    ///     kernel.spawn(move || { let _ = rx.recv(); }).into_send_future()
+    ///     std::future::poll_fn(move |cx| {
+    ///         let mut s = state.lock().unwrap();
+    ///         if s.0 { return Poll::Ready(()) }
+    ///         s.1 = Some(cx.waker().clone());
+    ///         Poll::Pending
+    ///     })
     /// }
     ///
     /// let mut kernel = Kernel::new();
     /// let sleeper = kernel.spawn(|| os::sleep(Duration::from_millis(5)));
-    /// while !sleeper.status().eq(&cothread::Status::Dead) {
-    ///     let at = kernel.next_deadline_at();
-    ///     let timer = at.map(|at| sleep_until(&mut kernel, at));
-    ///     let mut timer = Some(timer);
-    ///     future::block_on(kernel.ready().with_timer(move |_| {
-    ///         let t = timer.take().flatten();
-    ///         async move { if let Some(t) = t { let _ = t.await; } }
-    ///     }));
-    ///     kernel.step_for(Budget::Resumes(64));
+    /// while kernel.step_for(Budget::Resumes(64)).alive {
+    ///     future::block_on(kernel.ready().with_timer(sleep_until));
     /// }
+    /// assert!(sleeper.wait().is_ok());
     /// ```
     pub fn with_timer<T, F>(self, timer: F) -> ReadyOrDeadline<T, F>
     where
