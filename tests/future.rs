@@ -498,3 +498,42 @@ fn a_pending_block_on_where_nothing_can_park_panics() {
     // A ready one works there.
     assert_eq!(kernel.enter(|| future::block_on(async { 2 })), 2);
 }
+
+/// The async host: a current-thread tokio runtime drives the kernel with
+/// `ready()`; a green thread reads a tokio channel fed by a tokio task as
+/// sequential code, and another tokio task awaits its `JoinHandle`.
+#[test]
+fn a_current_thread_tokio_runtime_drives_the_kernel_through_ready() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let local = tokio::task::LocalSet::new();
+    let (sum, steps) = local.block_on(&runtime, async {
+        let mut kernel = kernel();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let reader = kernel.spawn(move || {
+            let mut sum = 0;
+            while let Some(v) = future::block_on(rx.recv()) {
+                sum += v;
+            }
+            sum
+        });
+        tokio::task::spawn_local(async move {
+            for v in 1..=10 {
+                tx.send(v).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let total = tokio::task::spawn_local(async move { reader.await });
+        let mut steps = 0;
+        loop {
+            kernel.ready().await;
+            steps += 1;
+            assert!(steps < 1_000, "woken without work too often");
+            if !kernel.step_for(cothread::Budget::Resumes(16)).alive {
+                break;
+            }
+        }
+        (total.await.unwrap(), steps)
+    });
+    assert_eq!(sum, Ok(55));
+    assert!(steps >= 2, "the kernel was waited for, not polled: {steps} steps");
+}
