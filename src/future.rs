@@ -29,9 +29,10 @@
 //!   [`Kernel::ready`].
 //! - Called after the wait has ended (the thread was killed, timed out,
 //!   interrupted) or after the kernel is gone, it does nothing.
-//! - While a thread waits on a future, its kernel counts the wait as one
-//!   that another OS thread may end: `run` waits for it rather than report
-//!   a deadlock.
+//! - While a thread waits on a future that kept its waker, its kernel
+//!   counts the wait as one that another OS thread may end: `run` waits for
+//!   it rather than report a deadlock. A future that kept no waker can never
+//!   be woken: that wait is a deadlock, reported as any other.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -115,8 +116,14 @@ impl Drop for Unpark<'_> {
 /// If the future is pending and the caller cannot park: a listener or timer
 /// callback, the host's stack inside a kernel call, or a thread being
 /// unwound (a destructor run by a kill; see [`block_on_timeout`], which
-/// returns [`Error::Killed`] there instead). A panic of the future's own
-/// `poll` goes on as a panic of the calling thread.
+/// returns [`Error::Killed`] there instead: a panic in a destructor during
+/// an unwind aborts the process, as in any Rust program). A panic of the
+/// future's own `poll` goes on as a panic of the calling thread.
+///
+/// A future that keeps no clone of its waker can never be woken: a thread
+/// that waits on one (`std::future::pending()`) is a deadlock the kernel
+/// reports ([`Error::Deadlock`] from `run`) when nothing else can run.
+/// One that keeps its waker somewhere is waited for as long as it does.
 ///
 /// # Examples
 ///
@@ -207,6 +214,10 @@ fn wait<F: Future>(future: F, timeout: Option<Duration>) -> Result<F::Output, Er
     }
 }
 
+/// The references to a green thread's [`Wakeup`] that its own wait holds:
+/// the `Arc` itself and the `Waker` it polls with. More are the future's.
+const OWN_REFERENCES: usize = 2;
+
 /// The green thread's wait: park until the waker fires (or the deadline).
 #[track_caller]
 fn wait_green<F: Future>(future: F, timeout: Option<Duration>) -> Result<F::Output, Error> {
@@ -235,9 +246,13 @@ fn wait_green<F: Future>(future: F, timeout: Option<Duration>) -> Result<F::Outp
                 let mut parked = wakeup.parked();
                 if wakeup.woken.load(Ordering::Acquire) {
                     r.wake_now();
-                } else {
+                } else if Arc::strong_count(&wakeup) > OWN_REFERENCES {
                     *parked = Some(r.remote_waker());
                 }
+                // Otherwise the future kept no waker, and none can be made
+                // before the next poll: nothing can wake this wait, and
+                // the kernel, told of no handle that could, reports a
+                // deadlock instead of waiting for ever.
             });
             if let Woke::Shutdown = woke {
                 return Err(Error::Killed);

@@ -537,3 +537,12 @@ fn a_current_thread_tokio_runtime_drives_the_kernel_through_ready() {
     assert_eq!(sum, Ok(55));
     assert!(steps >= 2, "the kernel was waited for, not polled: {steps} steps");
 }
+
+/// A future that kept no waker cannot be woken: `run` reports the deadlock
+/// instead of waiting for ever. One whose waker is kept is waited for.
+#[test]
+fn a_future_that_kept_no_waker_is_a_deadlock_the_kernel_reports() {
+    let out = kernel().run(|| future::block_on(std::future::pending::<()>()));
+    let Err(Error::Deadlock(waiting)) = out else { panic!("expected a deadlock, got {out:?}") };
+    assert!(waiting.iter().any(|w| w.contains("a future")), "{waiting:?}");
+}
