@@ -471,7 +471,9 @@ fn the_kernel_is_ready_when_it_has_work() {
     let mut ready = kernel.ready();
     assert!(poll_once(&mut ready, &waker).is_pending());
     kernel.advance(Duration::from_secs(1));
+    let before = count.0.load(Ordering::SeqCst);
     drop(kernel);
+    assert_eq!(count.0.load(Ordering::SeqCst), before + 1, "dropping the kernel woke the host");
     assert_eq!(poll_once(&mut ready, &waker), Poll::Ready(()), "the kernel is gone");
     assert_eq!(*got.borrow(), ["a", "b"]);
 }

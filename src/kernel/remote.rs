@@ -142,8 +142,11 @@ impl Remote {
             state.closed = true;
             state.host.take()
         };
-        // Dropped outside the lock: a host's waker runs its own code.
-        drop(host);
+        // Outside the lock: a host's waker runs its own code. A host
+        // waiting on `Kernel::ready` finds it gone, and ready.
+        if let Some(host) = host {
+            host.wake();
+        }
     }
 }
 
