@@ -204,6 +204,28 @@
 //! assert_eq!(got.unwrap(), ["to", "be", "kept"]);
 //! ```
 //!
+//! # Futures
+//!
+//! The [`future`] module bridges async code both ways, with `std::task`
+//! only. A green thread waits for a future with [`future::block_on`]: it
+//! parks until the future's waker fires (from any OS thread), while the
+//! other threads run. Async code awaits a [`thread::JoinHandle`] (or
+//! [`job::Job::done`]), and an async host runs the kernel with
+//! `loop { kernel.ready().await; kernel.step_for(budget); }`
+//! ([`Kernel::ready`]); `docs/async.md` shows it on tokio.
+//!
+//! ```
+//! use cothread::{future, os, thread, Kernel};
+//! use std::time::Duration;
+//!
+//! let mut kernel = Kernel::builder().virtual_time(true).build();
+//! let out = kernel.run(|| {
+//!     let slow = thread::create(|| { os::sleep(Duration::from_secs(1)); 2 });
+//!     future::block_on(async move { slow.await.unwrap() * 21 })
+//! });
+//! assert_eq!(out.unwrap(), 42);
+//! ```
+//!
 //! # Thread-locals
 //!
 //! Every green thread of a kernel runs on the kernel's OS thread, so std's
