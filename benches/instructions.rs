@@ -4,10 +4,11 @@
 //! setup and teardown taken out. `benches/instructions.sh` runs it.
 //!
 //! usage: instructions <switch|switch_alone|switch_watched|spawn|spawn_nopool|push|push_among_one|
-//!                      push_among_two|broadcast|timers|channel|notify|mutex|mutex_handoff> <ops>
+//!                      push_among_two|broadcast|timers|channel|notify|mutex|mutex_handoff|
+//!                      block_on_ready|block_on_turn> <ops>
 //!
 //! `ops` counts operations (turns, spawns, pushes, woken threads, wake-ups,
-//! messages, lock+unlock pairs, hand-offs);
+//! messages, lock+unlock pairs, hand-offs, block_on calls, turns through a future);
 //! for `broadcast` and `timers` (1 000 an iteration) a multiple of 1 000.
 //! Run by `cargo bench` without arguments, it runs each path a little, as a
 //! check that they still work.
@@ -17,7 +18,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use cothread::sync::{self, Mutex, Notify};
-use cothread::{event, os, thread, Filter, Kernel, Signal};
+use cothread::{event, future, os, thread, Filter, Kernel, Signal};
 
 mod common;
 
@@ -269,6 +270,44 @@ fn notify(wakeups: u64) {
     assert!(!report.alive && a.wait().is_ok() && b.wait().is_ok());
 }
 
+/// A `future::block_on` of a future that is ready at once: one poll, no
+/// switch. Beside `switch_alone`, a plain turn (the unit: at most
+/// 1.2x a turn).
+fn block_on_ready(calls: u64) {
+    let mut kernel = small();
+    let only = kernel.spawn(move || {
+        let mut sum = 0u64;
+        for i in 0..calls {
+            sum = sum.wrapping_add(future::block_on(std::future::ready(black_box(i))));
+        }
+        black_box(sum);
+    });
+    kernel.run_until_idle();
+    assert!(only.wait().is_ok());
+}
+
+/// A turn through a future: `block_on` of one that is pending once and
+/// wakes itself (on the kernel's own OS thread), so the thread parks and
+/// is resumed in the next round. Beside `switch_alone`.
+fn block_on_turn(turns: u64) {
+    let mut kernel = small();
+    let only = kernel.spawn(move || {
+        for _ in 0..turns {
+            let mut first = true;
+            future::block_on(std::future::poll_fn(|cx| {
+                if std::mem::take(&mut first) {
+                    cx.waker().wake_by_ref();
+                    return std::task::Poll::Pending;
+                }
+                std::task::Poll::Ready(())
+            }));
+        }
+    });
+    let report = kernel.run_until_idle();
+    assert_eq!(report.resumes as u64, turns);
+    assert!(only.wait().is_ok());
+}
+
 fn run(path: &str, ops: u64) {
     match path {
         "switch" => switch(ops),
@@ -285,6 +324,8 @@ fn run(path: &str, ops: u64) {
         "notify" => notify(ops),
         "mutex" => mutex(ops),
         "mutex_handoff" => mutex_handoff(ops),
+        "block_on_ready" => block_on_ready(ops),
+        "block_on_turn" => block_on_turn(ops),
         other => panic!("unknown path {other}"),
     }
 }
@@ -309,6 +350,8 @@ fn main() {
                 "notify",
                 "mutex",
                 "mutex_handoff",
+                "block_on_ready",
+                "block_on_turn",
             ] {
                 run(path, 2_000);
             }

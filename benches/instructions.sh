@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(cargo bench --bench instructions --no-run 2>&1 | grep -o '[^ (]*/deps/instructions-[0-9a-f]*' | tail -1)
-paths=("${@:-switch switch_alone switch_watched spawn spawn_nopool push push_among_one push_among_two broadcast timers channel notify mutex mutex_handoff}")
+paths=("${@:-switch switch_alone switch_watched spawn spawn_nopool push push_among_one push_among_two broadcast timers channel notify mutex mutex_handoff block_on_ready block_on_turn}")
 for path in ${paths[@]}; do
     total() {
         valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$path" "$1" 2>&1 \

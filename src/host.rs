@@ -1283,6 +1283,12 @@ pub(crate) struct WorkerSettings {
 #[derive(Clone)]
 pub(crate) struct KernelRef(Weak<Shared>);
 
+impl fmt::Debug for KernelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelRef").field("gone", &self.is_gone()).finish()
+    }
+}
+
 impl KernelRef {
     /// The kernel running on this OS thread.
     ///
@@ -1301,6 +1307,27 @@ impl KernelRef {
     /// Whether the kernel has been dropped.
     pub(crate) fn is_gone(&self) -> bool {
         self.0.strong_count() == 0
+    }
+
+    /// The kernel `thread` belongs to.
+    pub(crate) fn of_thread(thread: &crate::thread::Thread) -> KernelRef {
+        KernelRef(thread.task().0.clone())
+    }
+
+    /// Whether the kernel has work now; if not, `waker` is woken by the next
+    /// push or wake-up from another OS thread. `true` if it is gone (there
+    /// is nothing left to wait for).
+    pub(crate) fn poll_work(&self, waker: &std::task::Waker) -> bool {
+        match self.0.upgrade() {
+            Some(shared) => shared.poll_work(waker),
+            None => true,
+        }
+    }
+
+    /// When the kernel's nearest deadline falls due, on the OS's clock
+    /// (`None`: no deadline, a virtual clock, or the kernel is gone).
+    pub(crate) fn next_instant(&self) -> Option<std::time::Instant> {
+        self.0.upgrade()?.next_instant()
     }
 
     /// Queues the signal `signal` makes for the kernel's next round, as

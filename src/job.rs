@@ -769,30 +769,7 @@ impl<T: 'static> Job<T> {
     /// Reads first and writes only when there is something to record, so that
     /// the read-only methods work inside [`with_value`](Job::with_value).
     fn refresh(&self) {
-        let (kernel_gone, ended) = {
-            let core = self.core.borrow();
-            if core.state.is_done() {
-                return;
-            }
-            let kernel_gone = core.kernel.is_gone();
-            let ended = match &core.driver {
-                Some(d) if !kernel_gone && d.thread.status() == Status::Dead => {
-                    match d.end.borrow_mut().take().map(JoinHandle::wait) {
-                        Some(Err(error)) => error.to_string(),
-                        _ => "the job's thread ended without a result".to_string(),
-                    }
-                }
-                _ if kernel_gone => String::new(),
-                _ => return,
-            };
-            (kernel_gone, ended)
-        };
-        if kernel_gone {
-            self.core.borrow_mut().set(JobState::Cancelled);
-            return;
-        }
-        let run = self.core.borrow().run;
-        JobCore::apply(&self.core, run, Outcome::Done(Err(ended)));
+        refresh(&self.core);
     }
 
     /// The latest value (incremental or final), kept across reruns until a new
@@ -1008,34 +985,29 @@ impl<T: 'static> Job<T> {
         // Only a program or thread can wait: this panics anywhere else.
         KernelRef::current("Job::join");
         let deadline = timeout.into().map(|t| os::uptime().saturating_add(t));
-        // A run ends when its state is done (the job wakes its joiners), or
-        // when its driver thread dies without reporting (see `refresh`).
-        while !self.state().is_done() {
-            if deadline.is_some_and(|d| os::uptime() >= d) {
-                return Err(Error::Timeout);
+        join(&self.core, deadline)
+    }
+
+    /// For the futures bridge: the job's kernel, and what a green thread of
+    /// it calls to wait for the run under way to end, without a handle that
+    /// would cancel the job when dropped. That returns at once if the job
+    /// is gone.
+    pub(crate) fn end_waiter(&self) -> (KernelRef, impl FnOnce() + 'static) {
+        let job = Rc::downgrade(&self.core);
+        let kernel = self.core.borrow().kernel.clone();
+        let wait = move || {
+            if let Some(job) = job.upgrade() {
+                let _ = join(&job, None);
             }
-            let woke = park_on("Job::join", deadline, |r| self.wake_at_end(r));
-            if let Woke::Shutdown = woke {
-                // The caller is being unwound (a destructor run by a kill,
-                // a panic or an exit), and cannot wait.
-                return Err(Error::Killed);
-            }
-        }
-        Ok(())
+        };
+        (kernel, wait)
     }
 
     /// Wakes the wait `r` registers when the current run ends: the job's
     /// state becomes done, or its driver thread dies without reporting (see
     /// `refresh`).
     pub(crate) fn wake_at_end(&self, r: &mut Registration<'_>) {
-        let mut core = self.core.borrow_mut();
-        r.queue_local(&mut core.joiners);
-        if let Some(driver) = &core.driver {
-            let (kernel, key, id) = driver.thread.task();
-            if !r.on_end(kernel, key, id) {
-                r.wake_now();
-            }
-        }
+        wake_at_end(&self.core, r);
     }
 
     /// Starts a new run: a green thread (owned by the root process, so that it
@@ -1083,6 +1055,77 @@ impl<T: 'static> Drop for Job<T> {
     fn drop(&mut self) {
         self.cancel();
     }
+}
+
+/// [`Job::refresh`], on the job's shared state.
+fn refresh<T: 'static>(job: &Rc<RefCell<JobCore<T>>>) {
+    let (kernel_gone, ended) = {
+        let core = job.borrow();
+        if core.state.is_done() {
+            return;
+        }
+        let kernel_gone = core.kernel.is_gone();
+        let ended = match &core.driver {
+            Some(d) if !kernel_gone && d.thread.status() == Status::Dead => {
+                match d.end.borrow_mut().take().map(JoinHandle::wait) {
+                    Some(Err(error)) => error.to_string(),
+                    _ => "the job's thread ended without a result".to_string(),
+                }
+            }
+            _ if kernel_gone => String::new(),
+            _ => return,
+        };
+        (kernel_gone, ended)
+    };
+    if kernel_gone {
+        job.borrow_mut().set(JobState::Cancelled);
+        return;
+    }
+    let run = job.borrow().run;
+    JobCore::apply(job, run, Outcome::Done(Err(ended)));
+}
+
+/// Whether the job's run has ended, noticing one whose driver died.
+fn is_done<T: 'static>(job: &Rc<RefCell<JobCore<T>>>) -> bool {
+    refresh(job);
+    job.borrow().state.is_done()
+}
+
+/// [`Job::join`]'s wait, on the job's shared state, until `deadline` on the
+/// kernel's clock.
+#[track_caller]
+/// Wakes the wait `r` registers when `job`'s current run ends: its state
+/// becomes done, or its driver thread dies without reporting (see
+/// `Job::refresh`).
+fn wake_at_end<T: 'static>(job: &RefCell<JobCore<T>>, r: &mut Registration<'_>) {
+    let mut core = job.borrow_mut();
+    r.queue_local(&mut core.joiners);
+    if let Some(driver) = &core.driver {
+        let (kernel, key, id) = driver.thread.task();
+        if !r.on_end(kernel, key, id) {
+            r.wake_now();
+        }
+    }
+}
+
+fn join<T: 'static>(
+    job: &Rc<RefCell<JobCore<T>>>,
+    deadline: Option<Duration>,
+) -> Result<(), Error> {
+    // A run ends when its state is done (the job wakes its joiners), or
+    // when its driver thread dies without reporting (see `refresh`).
+    while !is_done(job) {
+        if deadline.is_some_and(|d| os::uptime() >= d) {
+            return Err(Error::Timeout);
+        }
+        let woke = park_on("Job::join", deadline, |r| wake_at_end(job, r));
+        if let Woke::Shutdown = woke {
+            // The caller is being unwound (a destructor run by a kill,
+            // a panic or an exit), and cannot wait.
+            return Err(Error::Killed);
+        }
+    }
+    Ok(())
 }
 
 /// Sets the token when the driver ends, however it ends (a kill unwinds

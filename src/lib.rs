@@ -234,6 +234,28 @@
 //! assert_eq!(got.unwrap(), ["to", "be", "kept"]);
 //! ```
 //!
+//! # Futures
+//!
+//! The [`future`] module bridges async code both ways, with `std::task`
+//! only. A green thread waits for a future with [`future::block_on`]: it
+//! parks until the future's waker fires (from any OS thread), while the
+//! other threads run. Async code awaits a [`thread::JoinHandle`] (or
+//! [`job::Job::done`]), and an async host runs the kernel with
+//! `loop { kernel.ready().await; kernel.step_for(budget); }`
+//! ([`Kernel::ready`]); `docs/async.md` shows it on tokio.
+//!
+//! ```
+//! use cothread::{future, os, thread, Kernel};
+//! use std::time::Duration;
+//!
+//! let mut kernel = Kernel::builder().virtual_time(true).build();
+//! let out = kernel.run(|| {
+//!     let slow = thread::create(|| { os::sleep(Duration::from_secs(1)); 2 });
+//!     future::block_on(async move { slow.await.unwrap() * 21 })
+//! });
+//! assert_eq!(out.unwrap(), 42);
+//! ```
+//!
 //! # Thread-locals
 //!
 //! Every green thread of a kernel runs on the kernel's OS thread, so std's
@@ -270,6 +292,7 @@
 //!   finding stuck and runaway scripts (dumps, backtraces, the watchdog).
 //! - docs/jobs.md: jobs, green and blocking; cancel, retry, dependencies.
 //! - docs/sync.md: channels, `Mutex`, `Semaphore`, `Barrier`, `Notify`; signal or channel.
+//! - docs/async.md: futures in green threads, green threads and jobs as futures, async hosts.
 //! - docs/reliability.md: what a script cannot break: panics, kills, stack overflows.
 //! - docs/semantics.md: the OpenOS rules the kernel follows, rule by rule.
 //! - docs/performance.md: the benchmarks, the latest figures, how to rerun them.
@@ -282,6 +305,7 @@
 
 mod error;
 pub mod event;
+pub mod future;
 mod host;
 mod id;
 mod inspect;
@@ -338,6 +362,7 @@ mod guide {
         GuideEmbedding => "embedding.md",
         GuideJobs => "jobs.md",
         GuideSync => "sync.md",
+        GuideAsync => "async.md",
         GuideSemantics => "semantics.md",
         GuideReliability => "reliability.md",
         GuidePerformance => "performance.md",

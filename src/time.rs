@@ -49,6 +49,15 @@ impl Clock {
         }
     }
 
+    /// The instant on the OS's clock at which a real clock reads `at`;
+    /// `None` on a virtual clock (or past what `Instant` can hold).
+    pub(crate) fn instant(&self, at: Duration) -> Option<Instant> {
+        match self {
+            Clock::Real { start, .. } => start.checked_add(at),
+            Clock::Virtual { .. } => None,
+        }
+    }
+
     pub(crate) fn is_virtual(&self) -> bool {
         matches!(self, Clock::Virtual { .. })
     }

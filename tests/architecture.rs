@@ -35,9 +35,9 @@ fn file_layer(file: &str) -> Option<Layer> {
         | "kernel/panic.rs" | "watchdog.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs"
         | "process.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
-        "job.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs" | "sync/channel.rs"
-        | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs" | "sync/queue.rs"
-        | "sync/select.rs" | "sync/semaphore.rs" => Layer::Runtime,
+        "job.rs" | "future.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs"
+        | "sync/channel.rs" | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs"
+        | "sync/queue.rs" | "sync/select.rs" | "sync/semaphore.rs" => Layer::Runtime,
         other => panic!("src/{other} has no layer: give it one in tests/architecture.rs"),
     })
 }
@@ -71,7 +71,7 @@ fn path_layer(module: &str, item: &str) -> Layer {
         }
         "event" if item == "listen" || item == "waiters" => Layer::Core,
         "thread" | "event" | "os" | "host" => Layer::Facade,
-        "job" | "sync" => Layer::Runtime,
+        "job" | "sync" | "future" => Layer::Runtime,
         // `crate::Kernel`, `crate::Error`, ...: the crate's public face.
         _ => Layer::Facade,
     }

@@ -702,6 +702,34 @@ impl Shared {
         }
     }
 
+    /// Whether a step now would find work (a queued signal or wake-up, from
+    /// this or another OS thread, a due deadline, a round a budget cut
+    /// short); if not, `waker` is kept, to be woken by the next push or
+    /// wake-up from another OS thread (`Kernel::ready`). Deadlines are the
+    /// caller's to time ([`Shared::next_instant`]).
+    pub(crate) fn poll_work(&self, waker: &std::task::Waker) -> bool {
+        if self.round_pending() {
+            return true;
+        }
+        let remote = {
+            let mut core = self.core();
+            let due = core.next_deadline().is_some_and(|at| core.clock.reached(at));
+            if due || core.has_queued_work() {
+                return true;
+            }
+            core.remote.clone()
+        };
+        !remote.wake_host_on_next(waker) || remote.pending.load(Ordering::Acquire)
+    }
+
+    /// The instant on the OS's clock of the nearest deadline that can still
+    /// wake something; `None` without one, or on a virtual clock.
+    pub(crate) fn next_instant(&self) -> Option<std::time::Instant> {
+        let mut core = self.core();
+        let at = core.next_useful_deadline()?;
+        core.clock.instant(at)
+    }
+
     /// Waits for something to do once a round found nothing: moves a virtual
     /// clock to the next deadline, or sleeps in the OS until it or a push.
     /// `Err` lists the waiting threads when nothing can ever wake them.

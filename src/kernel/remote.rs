@@ -35,6 +35,9 @@ pub(super) struct RemoteState {
     pub(super) wakes: Vec<Parker>,
     /// Tasks the watchdog asks to end, from its thread.
     pub(super) overruns: Vec<(TaskKey, ThreadId)>,
+    /// An async host waiting for the kernel to have work
+    /// (`Kernel::ready`): woken, once, by the next push or wake-up.
+    host: Option<std::task::Waker>,
     closed: bool,
 }
 
@@ -52,8 +55,12 @@ impl Remote {
         }
         state.signals.push_back(signal);
         self.pending.store(true, Ordering::Release);
+        let host = state.host.take();
         drop(state);
         self.wakeup.notify_one();
+        if let Some(host) = host {
+            host.wake();
+        }
         Ok(())
     }
 
@@ -65,8 +72,27 @@ impl Remote {
         }
         state.wakes.push(parker);
         self.pending.store(true, Ordering::Release);
+        let host = state.host.take();
         drop(state);
         self.wakeup.notify_one();
+        if let Some(host) = host {
+            host.wake();
+        }
+    }
+
+    /// Keeps `waker` to be woken by the next push or wake-up from another
+    /// OS thread (replacing the one kept before); returns `false`, keeping
+    /// nothing, if one is queued already.
+    pub(super) fn wake_host_on_next(&self, waker: &std::task::Waker) -> bool {
+        let mut state = self.lock();
+        if !state.signals.is_empty() || !state.wakes.is_empty() {
+            return false;
+        }
+        match &mut state.host {
+            Some(kept) => kept.clone_from(waker),
+            none => *none = Some(waker.clone()),
+        }
+        true
     }
 
     /// Asks for the end of the task `key` (serial `id`), which the watchdog
@@ -128,7 +154,16 @@ impl Remote {
     }
 
     pub(crate) fn close(&self) {
-        self.lock().closed = true;
+        let host = {
+            let mut state = self.lock();
+            state.closed = true;
+            state.host.take()
+        };
+        // Outside the lock: a host's waker runs its own code. A host
+        // waiting on `Kernel::ready` finds it gone, and ready.
+        if let Some(host) = host {
+            host.wake();
+        }
     }
 }
 
