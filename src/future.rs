@@ -114,11 +114,12 @@ impl Drop for Unpark<'_> {
 /// # Panics
 ///
 /// If the future is pending and the caller cannot park: a listener or timer
-/// callback, the host's stack inside a kernel call, or a thread being
-/// unwound (a destructor run by a kill; see [`block_on_timeout`], which
-/// returns [`Error::Killed`] there instead: a panic in a destructor during
-/// an unwind aborts the process, as in any Rust program). A panic of the
-/// future's own `poll` goes on as a panic of the calling thread.
+/// callback, the host's stack inside a kernel call. A destructor run by an
+/// unwind (a kill's, a panic's) can neither wait there nor panic (a panic
+/// would abort the process): its thread is parked for ever instead,
+/// reported, as for a `sync::Mutex` (docs/reliability.md); use
+/// [`block_on_timeout`], which returns [`Error::Killed`] there. A panic of
+/// the future's own `poll` goes on as a panic of the calling thread.
 ///
 /// A future that keeps no clone of its waker can never be woken: a thread
 /// that waits on one (`std::future::pending()`) is a deadlock the kernel
@@ -166,10 +167,7 @@ impl Drop for Unpark<'_> {
 pub fn block_on<F: IntoFuture>(future: F) -> F::Output {
     match wait(future.into_future(), None) {
         Ok(output) => output,
-        Err(_) => panic!(
-            "cothread: a thread being unwound cannot wait for a future (use \
-             `future::block_on_timeout`, which returns `Error::Killed` there)"
-        ),
+        Err(_) => crate::park::cannot_wait("a future"),
     }
 }
 
