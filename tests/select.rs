@@ -72,6 +72,49 @@ fn a_recv_case_waits_until_a_value_comes_and_a_disconnect_fires_it_too() {
 }
 
 #[test]
+fn a_recv_case_is_not_disconnected_while_a_value_is_handed_to_a_receiver_yet_to_take_it() {
+    for kill in [true, false] {
+        let lines = printed(move |o| {
+            let (tx, rx) = sync::unbounded::<u32>();
+            let (ra, oa) = (rx.clone(), o.clone());
+            let a = thread::create(move || oa.print(format!("A {:?}", ra.recv())));
+            tx.send(1).unwrap(); // handed to A, which has not run yet
+            a.suspend().unwrap();
+            drop(tx);
+            thread::create(move || {
+                os::sleep(secs(1));
+                if kill {
+                    a.kill(); // the value comes back to the channel
+                } else {
+                    a.resume().unwrap(); // A takes it
+                }
+            });
+            loop {
+                let line = select! {
+                    recv(rx) -> v => format!("{v:?} at {:?}", os::uptime()),
+                    timeout(secs(5)) => format!("timeout at {:?}", os::uptime()),
+                };
+                o.print(line);
+                if line_is_final(&o) {
+                    break;
+                }
+            }
+        });
+        let expected: &[&str] = if kill {
+            &["Ok(1) at 1s", "Err(RecvError) at 1s"]
+        } else {
+            &["A Ok(1)", "Err(RecvError) at 1s"]
+        };
+        assert_eq!(lines, expected, "kill: {kill}");
+    }
+}
+
+/// Whether the last line printed is a disconnect or a timeout.
+fn line_is_final(o: &Out) -> bool {
+    o.lines().last().is_some_and(|l| l.starts_with("Err") || l.starts_with("timeout"))
+}
+
+#[test]
 fn a_send_case_fires_when_there_is_room_or_a_receiver_waits_at_a_rendezvous() {
     let lines = printed(|o| {
         let (tx, rx) = sync::channel::<&str>(1);

@@ -13,7 +13,9 @@
 //! sender's entry, a receiver's slot, or a thread. A wait that ends
 //! otherwise (a timeout, a kill, a disconnect) takes its entry out, and with
 //! it its value (a sender's) or its slot (a receiver's, whose value goes back
-//! to the front of the channel for the next receiver).
+//! to the front of the channel for the next receiver). So a value in a slot
+//! may still come back: the channel is disconnected only once every sender
+//! is gone and no value is buffered or handed.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -155,9 +157,17 @@ impl<T> State<T> {
     }
 
     /// Whether a receive would not wait: a value is there, or a sender waits
-    /// with one, or every sender is gone.
+    /// with one, or the channel is disconnected.
     fn can_recv(&self) -> bool {
-        !self.buffer.is_empty() || !self.sending.is_empty() || self.senders == 0
+        !self.buffer.is_empty() || !self.sending.is_empty() || self.disconnected()
+    }
+
+    /// Whether a receive finds the channel over: every sender is gone and
+    /// no value is left, neither buffered nor handed to a receiver that has
+    /// not taken it yet (that value comes back to the channel if its
+    /// receiver never takes it). The caller has found nothing to take.
+    fn disconnected(&self) -> bool {
+        self.senders == 0 && self.handed.is_empty()
     }
 
     /// Whether a send would not wait: there is room, or a receiver waits, or
@@ -220,7 +230,23 @@ impl<T> State<T> {
 
     fn take_handed(&mut self, place: Place) -> Option<T> {
         let at = self.handed.iter().position(|&(p, _)| p == place)?;
-        Some(self.handed.swap_remove(at).1)
+        let value = self.handed.swap_remove(at).1;
+        if self.handed.is_empty() && self.senders == 0 {
+            // The last value that could have come back is taken: the
+            // receivers that wait for it, and the selects, look again (and
+            // find the channel disconnected once it is drained).
+            self.dismiss_receivers();
+        }
+        Some(value)
+    }
+
+    /// Takes every waiting receiver out of its queue and wakes it, to look
+    /// again; and wakes the selects.
+    fn dismiss_receivers(&mut self) {
+        for (_, waker) in self.receiving.drain() {
+            wake(&waker);
+        }
+        self.changed();
     }
 }
 
@@ -483,7 +509,9 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError`] once the channel is empty and every sender is gone
-    /// (values sent before are received first), or if the calling thread is
+    /// (values sent before are received first, also one handed to another
+    /// waiting receiver that never takes it: while it is handed, this
+    /// waits), or if the calling thread is
     /// being unwound and cannot wait.
     ///
     /// # Panics
@@ -519,7 +547,9 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] if there is none, and
-    /// [`TryRecvError::Disconnected`] if moreover every sender is gone.
+    /// [`TryRecvError::Disconnected`] if moreover every sender is gone and
+    /// no value is handed to a receiver yet to take it (it would come back
+    /// if that receiver never took it).
     ///
     /// # Examples
     ///
@@ -535,7 +565,7 @@ impl<T> Receiver<T> {
         let mut state = self.chan.lock();
         match state.take() {
             Some(value) => Ok(value),
-            None if state.senders == 0 => Err(TryRecvError::Disconnected),
+            None if state.disconnected() => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
@@ -595,7 +625,7 @@ impl<T> Receiver<T> {
                         return Ok(value);
                     }
                     if !state.receiving.contains(place) {
-                        // Dismissed by the last sender's drop: look again.
+                        // Dismissed (the channel may be over): look again.
                         withdraw.place.set(None);
                     }
                 }
@@ -603,7 +633,7 @@ impl<T> Receiver<T> {
                     if let Some(value) = state.take() {
                         return Ok(value);
                     }
-                    if state.senders == 0 {
+                    if state.disconnected() {
                         return Err(RecvTimeoutError::Disconnected);
                     }
                 }
@@ -767,10 +797,7 @@ impl<T> Drop for Sender<T> {
         let mut state = self.chan.lock();
         state.senders -= 1;
         if state.senders == 0 {
-            for (_, waker) in state.receiving.drain() {
-                wake(&waker);
-            }
-            state.changed();
+            state.dismiss_receivers();
         }
     }
 }

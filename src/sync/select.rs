@@ -107,7 +107,8 @@ impl Source<'_> {
 /// A case is ready when:
 ///
 /// - [`recv`](Select::recv): a receive would not wait (a value is there, a
-///   sender waits with one, or every sender is gone). Take the value with
+///   sender waits with one, or every sender is gone and no value is left,
+///   none handed to a receiver yet to take it either). Take the value with
 ///   `try_recv`: between the wait's return and that call no other green
 ///   thread runs, so only a receiver shared with another OS thread can
 ///   find it gone (`TryRecvError::Empty`).
