@@ -95,6 +95,7 @@ fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             sending: Queue::default(),
             receiving: Queue::default(),
             handed: Vec::new(),
+            offers: Vec::new(),
             watchers: Vec::new(),
             next_watcher: 0,
         }),
@@ -118,10 +119,14 @@ struct State<T> {
     receiving: Queue<Option<Waker>>,
     /// Values handed to a waiting receiver that has not yet run to take it.
     handed: Vec<(Place, T)>,
+    /// The places in `receiving` that are selects' offers to receive (see
+    /// [`Watch::offer`]), not receivers in `recv`.
+    offers: Vec<Place>,
     /// Selects waiting for the channel to change (see [`Watch`]), by
     /// ticket: all woken, and dropped, at its next change; a select whose
-    /// wait ended otherwise takes its own out.
-    watchers: Vec<(u64, Waker)>,
+    /// wait ended otherwise takes its own out. With each, whether it
+    /// watches the send side.
+    watchers: Vec<(u64, Waker, bool)>,
     /// The ticket of the next watcher.
     next_watcher: u64,
 }
@@ -151,9 +156,22 @@ impl<T> State<T> {
 
     #[cold]
     fn wake_watchers(&mut self) {
-        for (_, waker) in self.watchers.drain(..) {
+        for (_, waker, _) in self.watchers.drain(..) {
             waker.wake();
         }
+    }
+
+    /// A receiver began to wait in a way only a send can use (a select's
+    /// offer): the selects watching the send side look again; those
+    /// watching the receive side have nothing new to see (waking them
+    /// would make two receiving selects wake each other for ever).
+    fn senders_may_go(&mut self) {
+        self.watchers.retain(|(_, waker, send)| {
+            if *send {
+                waker.wake();
+            }
+            !*send
+        });
     }
 
     /// Whether a receive would not wait: a value is there, or a sender waits
@@ -215,11 +233,14 @@ impl<T> State<T> {
         Err(value)
     }
 
-    /// A handed value whose receiver will not take it: to the next waiting
-    /// receiver, or back to the front of the channel (over its capacity if
-    /// need be: it was sent, and is not lost).
+    /// A handed value whose receiver will not take it: to the next receiver
+    /// waiting in `recv`, or back to the front of the channel (over its
+    /// capacity if need be: it was sent, and is not lost), where the selects
+    /// see it. Never to a select's offer: two selects would pass it to and
+    /// fro for ever.
     fn give_back(&mut self, value: T) {
-        if let Some((place, waker)) = self.receiving.pop_front() {
+        let offers = &self.offers;
+        if let Some((place, waker)) = self.receiving.remove_first(|p| !offers.contains(&p)) {
             wake(&waker);
             self.handed.push((place, value));
         } else {
@@ -246,6 +267,7 @@ impl<T> State<T> {
         for (_, waker) in self.receiving.drain() {
             wake(&waker);
         }
+        self.offers.clear();
         self.changed();
     }
 }
@@ -935,6 +957,17 @@ pub(crate) trait Watch {
     fn watch(&self, send: bool, waker: Waker) -> Option<u64>;
     /// Takes out the watcher of `ticket`, if the channel has not woken it.
     fn unwatch(&self, ticket: u64);
+    /// On a rendezvous (capacity 0) whose receive would wait: queues a
+    /// select's offer to receive, as a receiver waiting in `recv` is
+    /// queued, so that a send (a select's send case too) sees a receiver
+    /// waiting and hands it a value, waking `waker`; returns its place.
+    /// `None` on any other channel, or if a receive would not wait.
+    fn offer(&self, waker: Waker) -> Option<Place>;
+    /// Takes out the offer at `place` as the select's wait ends, however it
+    /// ends. A value handed to it goes back as a receiver's would: to the
+    /// next receiver waiting in `recv`, or to the front of the channel, where
+    /// the select (or the next receive) takes it.
+    fn withdraw(&self, place: Place);
 }
 
 impl<T> Watch for Chan<T> {
@@ -954,16 +987,36 @@ impl<T> Watch for Chan<T> {
         }
         let ticket = state.next_watcher;
         state.next_watcher += 1;
-        state.watchers.push((ticket, waker));
+        state.watchers.push((ticket, waker, send));
         Some(ticket)
     }
 
     fn unwatch(&self, ticket: u64) {
         let mut state = self.lock();
-        if let Some(at) = state.watchers.iter().position(|&(t, _)| t == ticket) {
-            let (_, waker) = state.watchers.remove(at);
+        if let Some(at) = state.watchers.iter().position(|&(t, _, _)| t == ticket) {
+            let (_, waker, _) = state.watchers.remove(at);
             drop(state);
             drop(waker);
+        }
+    }
+
+    fn offer(&self, waker: Waker) -> Option<Place> {
+        let mut state = self.lock();
+        if state.capacity != Some(0) || state.can_recv() {
+            return None;
+        }
+        let place = state.receiving.push(0, Some(waker));
+        state.offers.push(place);
+        state.senders_may_go();
+        Some(place)
+    }
+
+    fn withdraw(&self, place: Place) {
+        let mut state = self.lock();
+        state.receiving.remove(place);
+        state.offers.retain(|&p| p != place);
+        if let Some(value) = state.take_handed(place) {
+            state.give_back(value);
         }
     }
 }
