@@ -258,6 +258,29 @@ fn an_offer_withdrawn_by_a_timeout_or_a_kill_loses_and_duplicates_nothing() {
 }
 
 #[test]
+fn a_suspended_selects_offer_takes_its_value_at_the_resume() {
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel::<u32>(0);
+        let o1 = o.clone();
+        let r = thread::create(move || {
+            let line = select! {
+                recv(rx) -> v => format!("got {v:?} at {:?}", os::uptime()),
+                timeout(secs(10)) => "timed out".to_string(),
+            };
+            o1.print(line);
+        });
+        r.suspend().unwrap();
+        let sent =
+            select! { send(tx, 4) -> r => format!("{r:?}"), timeout(secs(1)) => "no".into() };
+        o.print(format!("sent {sent} at {:?}", os::uptime()));
+        os::sleep(secs(1));
+        r.resume().unwrap();
+        r.join(None).unwrap();
+    });
+    assert_eq!(lines, ["sent Ok(()) at 0ns", "got Ok(4) at 1s"]);
+}
+
+#[test]
 fn receiving_selects_do_not_wake_each_other_and_a_select_does_not_meet_itself() {
     let lines = printed(|o| {
         let (tx, rx) = sync::channel::<u32>(0);

@@ -37,7 +37,9 @@ const RECV: &str = "sync::Receiver::recv";
 ///
 /// A channel of capacity 0 is a *rendezvous*: a send waits until a receiver
 /// takes the value (it completes when a waiting receiver is handed it), and
-/// [`Sender::try_send`] succeeds only if a receiver is waiting.
+/// [`Sender::try_send`] succeeds only if a receiver is waiting. A select
+/// waiting with a receive case on the channel counts as a waiting receiver
+/// (see [`Select::recv`](super::Select::recv)).
 ///
 /// The handles are [`Clone`] (many senders, many receivers) and [`Send`] when
 /// the values are: a send from another OS thread, or from a green thread of
