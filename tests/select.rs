@@ -72,6 +72,49 @@ fn a_recv_case_waits_until_a_value_comes_and_a_disconnect_fires_it_too() {
 }
 
 #[test]
+fn a_recv_case_is_not_disconnected_while_a_value_is_handed_to_a_receiver_yet_to_take_it() {
+    for kill in [true, false] {
+        let lines = printed(move |o| {
+            let (tx, rx) = sync::unbounded::<u32>();
+            let (ra, oa) = (rx.clone(), o.clone());
+            let a = thread::create(move || oa.print(format!("A {:?}", ra.recv())));
+            tx.send(1).unwrap(); // handed to A, which has not run yet
+            a.suspend().unwrap();
+            drop(tx);
+            thread::create(move || {
+                os::sleep(secs(1));
+                if kill {
+                    a.kill(); // the value comes back to the channel
+                } else {
+                    a.resume().unwrap(); // A takes it
+                }
+            });
+            loop {
+                let line = select! {
+                    recv(rx) -> v => format!("{v:?} at {:?}", os::uptime()),
+                    timeout(secs(5)) => format!("timeout at {:?}", os::uptime()),
+                };
+                o.print(line);
+                if line_is_final(&o) {
+                    break;
+                }
+            }
+        });
+        let expected: &[&str] = if kill {
+            &["Ok(1) at 1s", "Err(RecvError) at 1s"]
+        } else {
+            &["A Ok(1)", "Err(RecvError) at 1s"]
+        };
+        assert_eq!(lines, expected, "kill: {kill}");
+    }
+}
+
+/// Whether the last line printed is a disconnect or a timeout.
+fn line_is_final(o: &Out) -> bool {
+    o.lines().last().is_some_and(|l| l.starts_with("Err") || l.starts_with("timeout"))
+}
+
+#[test]
 fn a_send_case_fires_when_there_is_room_or_a_receiver_waits_at_a_rendezvous() {
     let lines = printed(|o| {
         let (tx, rx) = sync::channel::<&str>(1);
@@ -95,6 +138,198 @@ fn a_send_case_fires_when_there_is_room_or_a_receiver_waits_at_a_rendezvous() {
         os::sleep(secs(1));
     });
     assert_eq!(lines, ["took first", "room at 1s", "receiver at 2s", "met hand"]);
+}
+
+type Program = Box<dyn FnOnce()>;
+
+#[test]
+fn a_sending_select_and_a_receiving_select_meet_at_a_rendezvous_whichever_waits_first() {
+    for receiver_first in [true, false] {
+        let lines = printed(move |o| {
+            let (tx, rx) = sync::channel::<u32>(0);
+            let (o1, o2) = (o.clone(), o.clone());
+            let receiver = move || {
+                let line = select! {
+                    recv(rx) -> v => format!("got {v:?} at {:?}", os::uptime()),
+                    timeout(secs(5)) => "receiver timed out".to_string(),
+                };
+                o1.print(line);
+            };
+            let sender = move || {
+                let line = select! {
+                    send(tx, 7) -> r => format!("sent {r:?} at {:?}", os::uptime()),
+                    timeout(secs(5)) => "sender timed out".to_string(),
+                };
+                o2.print(line);
+            };
+            let (receiver, sender): (Program, Program) = (Box::new(receiver), Box::new(sender));
+            let (first, second) =
+                if receiver_first { (receiver, sender) } else { (sender, receiver) };
+            let a = thread::create(first);
+            os::sleep(secs(1));
+            let b = thread::create(second);
+            let _ = (a.join(None), b.join(None));
+        });
+        let mut lines = lines;
+        lines.sort();
+        assert_eq!(
+            lines,
+            ["got Ok(7) at 1s", "sent Ok(()) at 1s"],
+            "receiver first: {receiver_first}"
+        );
+    }
+}
+
+#[test]
+fn a_value_sent_to_a_selects_offer_is_received_once_even_when_an_earlier_case_wins() {
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel::<u32>(0);
+        let (urgent_tx, urgent) = sync::unbounded::<&str>();
+        let o2 = o.clone();
+        thread::create(move || {
+            os::sleep(secs(1));
+            // Both in one run: the receiving select wakes to find both ready.
+            let r = select! { send(tx, 7) -> r => r, timeout(secs(1)) => unreachable!() };
+            urgent_tx.send("urgent").unwrap();
+            o2.print(format!("sent {r:?}"));
+            os::sleep(secs(10)); // both senders live on
+        });
+        for _ in 0..3 {
+            let line = select! {
+                recv(urgent) -> v => format!("urgent {v:?} at {:?}", os::uptime()),
+                recv(rx) -> v => format!("rx {v:?} at {:?}", os::uptime()),
+                timeout(secs(2)) => format!("timeout at {:?}", os::uptime()),
+            };
+            o.print(line);
+        }
+        o.print(format!("left {:?}", rx.try_recv()));
+    });
+    assert_eq!(
+        lines,
+        [
+            "sent Ok(())",
+            "urgent Ok(\"urgent\") at 1s",
+            "rx Ok(7) at 1s",
+            "timeout at 3s",
+            "left Err(Empty)",
+        ]
+    );
+}
+
+#[test]
+fn an_offer_withdrawn_by_a_timeout_or_a_kill_loses_and_duplicates_nothing() {
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel::<u32>(0);
+        // A receiving select that times out leaves no offer behind.
+        let line =
+            select! { recv(rx) -> v => format!("{v:?}"), timeout(secs(1)) => "timeout".into() };
+        o.print(format!("{line}; try_send: {:?}", tx.try_send(1)));
+        // One killed after a value was handed to its offer: the value goes
+        // to the receiver waiting in `recv`, once.
+        let rx2 = rx.clone();
+        let selecting = thread::create(move || {
+            select! { recv(rx2) -> v => v.unwrap(), timeout(secs(5)) => 0 }
+        });
+        let (rx3, o3) = (rx.clone(), o.clone());
+        let plain = thread::create(move || o3.print(format!("plain got {:?}", rx3.recv())));
+        o.print(format!("send: {:?}", tx.try_send(2))); // to the select's offer
+        selecting.kill();
+        plain.join(None).unwrap();
+        // With nobody else receiving, it waits in the channel for the next.
+        let rx4 = rx.clone();
+        let selecting = thread::create(move || {
+            select! { recv(rx4) -> v => v.unwrap(), timeout(secs(5)) => 0 }
+        });
+        o.print(format!("send: {:?}", tx.try_send(3)));
+        selecting.kill();
+        let _ = selecting.join(None);
+        o.print(format!("left {:?}, then {:?}", rx.try_recv(), rx.try_recv()));
+    });
+    assert_eq!(
+        lines,
+        [
+            "timeout; try_send: Err(Full(..))",
+            "send: Ok(())",
+            "plain got Ok(2)",
+            "send: Ok(())",
+            "left Ok(3), then Err(Empty)",
+        ]
+    );
+}
+
+#[test]
+fn a_suspended_selects_offer_takes_its_value_at_the_resume() {
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel::<u32>(0);
+        let o1 = o.clone();
+        let r = thread::create(move || {
+            let line = select! {
+                recv(rx) -> v => format!("got {v:?} at {:?}", os::uptime()),
+                timeout(secs(10)) => "timed out".to_string(),
+            };
+            o1.print(line);
+        });
+        r.suspend().unwrap();
+        let sent =
+            select! { send(tx, 4) -> r => format!("{r:?}"), timeout(secs(1)) => "no".into() };
+        o.print(format!("sent {sent} at {:?}", os::uptime()));
+        os::sleep(secs(1));
+        r.resume().unwrap();
+        r.join(None).unwrap();
+    });
+    assert_eq!(lines, ["sent Ok(()) at 0ns", "got Ok(4) at 1s"]);
+}
+
+#[test]
+fn receiving_selects_do_not_wake_each_other_and_a_select_does_not_meet_itself() {
+    let lines = printed(|o| {
+        let (tx, rx) = sync::channel::<u32>(0);
+        let readers: Vec<_> = ["r1", "r2"]
+            .into_iter()
+            .map(|name| {
+                let (rx, o) = (rx.clone(), o.clone());
+                thread::create(move || {
+                    let line = select! {
+                        recv(rx) -> v => format!("{name} got {v:?} at {:?}", os::uptime()),
+                        timeout(secs(3)) => format!("{name} timed out at {:?}", os::uptime()),
+                    };
+                    o.print(line);
+                })
+            })
+            .collect();
+        os::sleep(secs(1));
+        tx.send(5).unwrap(); // to the first offer
+        thread::wait_for_all(&readers, None).unwrap();
+        // Both sides of one rendezvous in one select: it does not meet itself.
+        let line = select! {
+            send(tx, 6) -> r => format!("sent {r:?}"),
+            recv(rx) -> v => format!("got {v:?}"),
+            timeout(secs(1)) => format!("alone at {:?}", os::uptime()),
+        };
+        o.print(line);
+    });
+    assert_eq!(lines, ["r1 got Ok(5) at 1s", "r2 timed out at 3s", "alone at 4s"]);
+}
+
+#[test]
+fn a_select_on_a_plain_os_thread_meets_a_sending_select_of_a_kernel_at_a_rendezvous() {
+    let (tx, rx) = sync::channel::<u32>(0);
+    let receiver = std::thread::spawn(move || {
+        select! {
+            recv(rx) -> v => v,
+            timeout(Duration::from_secs(20)) => Err(RecvError),
+        }
+    });
+    let sent = Kernel::new()
+        .run(move || {
+            select! {
+                send(tx, 9) -> r => r.is_ok(),
+                timeout(Duration::from_secs(20)) => false,
+            }
+        })
+        .unwrap();
+    assert!(sent);
+    assert_eq!(receiver.join().unwrap(), Ok(9));
 }
 
 #[test]

@@ -262,6 +262,91 @@ fn a_suspended_receiver_takes_its_value_when_resumed() {
     assert_eq!(lines, ["got Ok(5) at 1s"]);
 }
 
+/// Starts a receiver `A` on a fresh channel, sends it a value it has not run
+/// to take, lets `stop` deal with `A` and drops the last sender; then `B`
+/// receives, `then` deals with `A` again, and both are joined. Gives what
+/// each printed, what a receive would tell before `then`, and what is left.
+fn handed_then_disconnected(
+    stop: fn(&thread::JoinHandle<()>),
+    then: fn(&thread::JoinHandle<()>),
+) -> Vec<String> {
+    printed(move |o| {
+        let (tx, rx) = sync::unbounded::<u32>();
+        let (ra, oa) = (rx.clone(), o.clone());
+        let a = thread::create(move || {
+            let r = os::catch_interrupt(|| {
+                for v in ra.iter() {
+                    oa.print(format!("A got {v} at {:?}", os::uptime()));
+                }
+            });
+            oa.print(format!("A ends: {r:?}"));
+        });
+        tx.send(1).unwrap(); // handed to A, which has not run yet
+        stop(&a);
+        drop(tx);
+        o.print(format!("try_recv: {:?}", rx.try_recv()));
+        let (rb, ob) = (rx.clone(), o.clone());
+        let b = thread::create(move || {
+            for v in rb.iter() {
+                ob.print(format!("B got {v} at {:?}", os::uptime()));
+            }
+            ob.print(format!("B: RecvError at {:?}", os::uptime()));
+        });
+        os::sleep(secs(1));
+        o.print(format!("at 1s: {:?}", rx.recv_timeout(Duration::ZERO)));
+        then(&a);
+        let _ = (a.join(None), b.join(None));
+        o.print(format!("left: {:?}", rx.try_iter().collect::<Vec<_>>()));
+    })
+}
+
+#[test]
+fn a_value_handed_to_an_interrupted_receiver_goes_to_the_next_after_the_last_sender_left() {
+    let lines = handed_then_disconnected(|a| assert!(a.thread().interrupt("stop")), |_| {});
+    assert_eq!(
+        lines,
+        [
+            "try_recv: Err(Empty)",
+            "A ends: Err(Interrupted(Str(\"stop\")))",
+            "B got 1 at 0ns",
+            "B: RecvError at 0ns",
+            "at 1s: Err(Disconnected)",
+            "left: []",
+        ]
+    );
+}
+
+#[test]
+fn a_value_handed_to_a_suspended_receiver_waits_for_it_and_goes_on_if_it_is_killed() {
+    let lines = handed_then_disconnected(|a| a.suspend().unwrap(), |a| a.kill());
+    assert_eq!(
+        lines,
+        [
+            "try_recv: Err(Empty)",
+            "at 1s: Err(Timeout)",
+            "B got 1 at 1s",
+            "B: RecvError at 1s",
+            "left: []",
+        ]
+    );
+}
+
+#[test]
+fn a_value_handed_to_a_suspended_receiver_is_its_when_resumed_and_then_the_rest_disconnect() {
+    let lines = handed_then_disconnected(|a| a.suspend().unwrap(), |a| a.resume().unwrap());
+    assert_eq!(
+        lines,
+        [
+            "try_recv: Err(Empty)",
+            "at 1s: Err(Timeout)",
+            "A got 1 at 1s",
+            "A ends: Ok(())",
+            "B: RecvError at 1s",
+            "left: []",
+        ]
+    );
+}
+
 #[test]
 fn the_hard_interrupt_ends_a_channel_wait() {
     let drops = Drops::new();

@@ -13,7 +13,9 @@
 //! sender's entry, a receiver's slot, or a thread. A wait that ends
 //! otherwise (a timeout, a kill, a disconnect) takes its entry out, and with
 //! it its value (a sender's) or its slot (a receiver's, whose value goes back
-//! to the front of the channel for the next receiver).
+//! to the front of the channel for the next receiver). So a value in a slot
+//! may still come back: the channel is disconnected only once every sender
+//! is gone and no value is buffered or handed.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -35,7 +37,9 @@ const RECV: &str = "sync::Receiver::recv";
 ///
 /// A channel of capacity 0 is a *rendezvous*: a send waits until a receiver
 /// takes the value (it completes when a waiting receiver is handed it), and
-/// [`Sender::try_send`] succeeds only if a receiver is waiting.
+/// [`Sender::try_send`] succeeds only if a receiver is waiting. A select
+/// waiting with a receive case on the channel counts as a waiting receiver
+/// (see [`Select::recv`](super::Select::recv)).
 ///
 /// The handles are [`Clone`] (many senders, many receivers) and [`Send`] when
 /// the values are: a send from another OS thread, or from a green thread of
@@ -93,6 +97,7 @@ fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             sending: Queue::default(),
             receiving: Queue::default(),
             handed: Vec::new(),
+            offers: Vec::new(),
             watchers: Vec::new(),
             next_watcher: 0,
         }),
@@ -116,10 +121,14 @@ struct State<T> {
     receiving: Queue<Option<Waker>>,
     /// Values handed to a waiting receiver that has not yet run to take it.
     handed: Vec<(Place, T)>,
+    /// The places in `receiving` that are selects' offers to receive (see
+    /// [`Watch::offer`]), not receivers in `recv`.
+    offers: Vec<Place>,
     /// Selects waiting for the channel to change (see [`Watch`]), by
     /// ticket: all woken, and dropped, at its next change; a select whose
-    /// wait ended otherwise takes its own out.
-    watchers: Vec<(u64, Waker)>,
+    /// wait ended otherwise takes its own out. With each, whether it
+    /// watches the send side.
+    watchers: Vec<(u64, Waker, bool)>,
     /// The ticket of the next watcher.
     next_watcher: u64,
 }
@@ -149,15 +158,36 @@ impl<T> State<T> {
 
     #[cold]
     fn wake_watchers(&mut self) {
-        for (_, waker) in self.watchers.drain(..) {
+        for (_, waker, _) in self.watchers.drain(..) {
             waker.wake();
         }
     }
 
+    /// A receiver began to wait in a way only a send can use (a select's
+    /// offer): the selects watching the send side look again; those
+    /// watching the receive side have nothing new to see (waking them
+    /// would make two receiving selects wake each other for ever).
+    fn senders_may_go(&mut self) {
+        self.watchers.retain(|(_, waker, send)| {
+            if *send {
+                waker.wake();
+            }
+            !*send
+        });
+    }
+
     /// Whether a receive would not wait: a value is there, or a sender waits
-    /// with one, or every sender is gone.
+    /// with one, or the channel is disconnected.
     fn can_recv(&self) -> bool {
-        !self.buffer.is_empty() || !self.sending.is_empty() || self.senders == 0
+        !self.buffer.is_empty() || !self.sending.is_empty() || self.disconnected()
+    }
+
+    /// Whether a receive finds the channel over: every sender is gone and
+    /// no value is left, neither buffered nor handed to a receiver that has
+    /// not taken it yet (that value comes back to the channel if its
+    /// receiver never takes it). The caller has found nothing to take.
+    fn disconnected(&self) -> bool {
+        self.senders == 0 && self.handed.is_empty()
     }
 
     /// Whether a send would not wait: there is room, or a receiver waits, or
@@ -205,11 +235,14 @@ impl<T> State<T> {
         Err(value)
     }
 
-    /// A handed value whose receiver will not take it: to the next waiting
-    /// receiver, or back to the front of the channel (over its capacity if
-    /// need be: it was sent, and is not lost).
+    /// A handed value whose receiver will not take it: to the next receiver
+    /// waiting in `recv`, or back to the front of the channel (over its
+    /// capacity if need be: it was sent, and is not lost), where the selects
+    /// see it. Never to a select's offer: two selects would pass it to and
+    /// fro for ever.
     fn give_back(&mut self, value: T) {
-        if let Some((place, waker)) = self.receiving.pop_front() {
+        let offers = &self.offers;
+        if let Some((place, waker)) = self.receiving.remove_first(|p| !offers.contains(&p)) {
             wake(&waker);
             self.handed.push((place, value));
         } else {
@@ -220,7 +253,24 @@ impl<T> State<T> {
 
     fn take_handed(&mut self, place: Place) -> Option<T> {
         let at = self.handed.iter().position(|&(p, _)| p == place)?;
-        Some(self.handed.swap_remove(at).1)
+        let value = self.handed.swap_remove(at).1;
+        if self.handed.is_empty() && self.senders == 0 {
+            // The last value that could have come back is taken: the
+            // receivers that wait for it, and the selects, look again (and
+            // find the channel disconnected once it is drained).
+            self.dismiss_receivers();
+        }
+        Some(value)
+    }
+
+    /// Takes every waiting receiver out of its queue and wakes it, to look
+    /// again; and wakes the selects.
+    fn dismiss_receivers(&mut self) {
+        for (_, waker) in self.receiving.drain() {
+            wake(&waker);
+        }
+        self.offers.clear();
+        self.changed();
     }
 }
 
@@ -483,7 +533,9 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`RecvError`] once the channel is empty and every sender is gone
-    /// (values sent before are received first), or if the calling thread is
+    /// (values sent before are received first, also one handed to another
+    /// waiting receiver that never takes it: while it is handed, this
+    /// waits), or if the calling thread is
     /// being unwound and cannot wait.
     ///
     /// # Panics
@@ -519,7 +571,9 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] if there is none, and
-    /// [`TryRecvError::Disconnected`] if moreover every sender is gone.
+    /// [`TryRecvError::Disconnected`] if moreover every sender is gone and
+    /// no value is handed to a receiver yet to take it (it would come back
+    /// if that receiver never took it).
     ///
     /// # Examples
     ///
@@ -535,7 +589,7 @@ impl<T> Receiver<T> {
         let mut state = self.chan.lock();
         match state.take() {
             Some(value) => Ok(value),
-            None if state.senders == 0 => Err(TryRecvError::Disconnected),
+            None if state.disconnected() => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
@@ -595,7 +649,7 @@ impl<T> Receiver<T> {
                         return Ok(value);
                     }
                     if !state.receiving.contains(place) {
-                        // Dismissed by the last sender's drop: look again.
+                        // Dismissed (the channel may be over): look again.
                         withdraw.place.set(None);
                     }
                 }
@@ -603,7 +657,7 @@ impl<T> Receiver<T> {
                     if let Some(value) = state.take() {
                         return Ok(value);
                     }
-                    if state.senders == 0 {
+                    if state.disconnected() {
                         return Err(RecvTimeoutError::Disconnected);
                     }
                 }
@@ -767,10 +821,7 @@ impl<T> Drop for Sender<T> {
         let mut state = self.chan.lock();
         state.senders -= 1;
         if state.senders == 0 {
-            for (_, waker) in state.receiving.drain() {
-                wake(&waker);
-            }
-            state.changed();
+            state.dismiss_receivers();
         }
     }
 }
@@ -908,6 +959,17 @@ pub(crate) trait Watch {
     fn watch(&self, send: bool, waker: Waker) -> Option<u64>;
     /// Takes out the watcher of `ticket`, if the channel has not woken it.
     fn unwatch(&self, ticket: u64);
+    /// On a rendezvous (capacity 0) whose receive would wait: queues a
+    /// select's offer to receive, as a receiver waiting in `recv` is
+    /// queued, so that a send (a select's send case too) sees a receiver
+    /// waiting and hands it a value, waking `waker`; returns its place.
+    /// `None` on any other channel, or if a receive would not wait.
+    fn offer(&self, waker: Waker) -> Option<Place>;
+    /// Takes out the offer at `place` as the select's wait ends, however it
+    /// ends. A value handed to it goes back as a receiver's would: to the
+    /// next receiver waiting in `recv`, or to the front of the channel, where
+    /// the select (or the next receive) takes it.
+    fn withdraw(&self, place: Place);
 }
 
 impl<T> Watch for Chan<T> {
@@ -927,16 +989,36 @@ impl<T> Watch for Chan<T> {
         }
         let ticket = state.next_watcher;
         state.next_watcher += 1;
-        state.watchers.push((ticket, waker));
+        state.watchers.push((ticket, waker, send));
         Some(ticket)
     }
 
     fn unwatch(&self, ticket: u64) {
         let mut state = self.lock();
-        if let Some(at) = state.watchers.iter().position(|&(t, _)| t == ticket) {
-            let (_, waker) = state.watchers.remove(at);
+        if let Some(at) = state.watchers.iter().position(|&(t, _, _)| t == ticket) {
+            let (_, waker, _) = state.watchers.remove(at);
             drop(state);
             drop(waker);
+        }
+    }
+
+    fn offer(&self, waker: Waker) -> Option<Place> {
+        let mut state = self.lock();
+        if state.capacity != Some(0) || state.can_recv() {
+            return None;
+        }
+        let place = state.receiving.push(0, Some(waker));
+        state.offers.push(place);
+        state.senders_may_go();
+        Some(place)
+    }
+
+    fn withdraw(&self, place: Place) {
+        let mut state = self.lock();
+        state.receiving.remove(place);
+        state.offers.retain(|&p| p != place);
+        if let Some(value) = state.take_handed(place) {
+            state.give_back(value);
         }
     }
 }

@@ -85,6 +85,12 @@ impl<E> Queue<E> {
         self.entries.pop_front()
     }
 
+    /// Takes out the first entry whose place passes `keep`.
+    pub(crate) fn remove_first(&mut self, keep: impl Fn(Place) -> bool) -> Option<(Place, E)> {
+        let at = self.entries.iter().position(|&(p, _)| keep(p))?;
+        self.entries.remove(at)
+    }
+
     /// Takes out every entry, first first.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = (Place, E)> + '_ {
         self.entries.drain(..)
@@ -155,6 +161,17 @@ mod tests {
         assert_eq!(q.pop_front().map(|(_, e)| e), Some(0));
         assert!(!q.contains(places[0]) && q.contains(places[1]));
         assert_eq!(q.len(), 9);
+    }
+
+    #[test]
+    fn remove_first_takes_the_first_entry_that_passes() {
+        let mut q = Queue::default();
+        let a = q.push(0, 'a');
+        q.push(0, 'b');
+        q.push(0, 'c');
+        assert_eq!(q.remove_first(|p| p != a).map(|(_, e)| e), Some('b'));
+        assert_eq!(q.remove_first(|_| false), None);
+        assert_eq!(q.drain().map(|(_, e)| e).collect::<String>(), "ac");
     }
 
     #[test]

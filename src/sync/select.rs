@@ -7,13 +7,16 @@
 //! Each case registers a wake-up with its source as the wait begins (a
 //! channel's watchers, a thread's or job's joiners, the signal waiter index
 //! under each pull filter's names, the deadline) and takes it out as the
-//! wait ends, however it ends.
+//! wait ends, however it ends. A receive case on a rendezvous also queues an
+//! offer to receive (see [`Select::recv`]), so that two selects can meet
+//! there: readiness alone would leave each waiting for the other.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::block::{Deadline, Waker};
 use super::channel::{Receiver, Sender, Watch};
+use super::queue::Place;
 use crate::event::{Filter, Signal};
 use crate::id::Status;
 use crate::job::Job;
@@ -107,12 +110,15 @@ impl Source<'_> {
 /// A case is ready when:
 ///
 /// - [`recv`](Select::recv): a receive would not wait (a value is there, a
-///   sender waits with one, or every sender is gone). Take the value with
+///   sender waits with one, or every sender is gone and no value is left,
+///   none handed to a receiver yet to take it either). Take the value with
 ///   `try_recv`: between the wait's return and that call no other green
 ///   thread runs, so only a receiver shared with another OS thread can
 ///   find it gone (`TryRecvError::Empty`).
 /// - [`send`](Select::send): a send would not wait (there is room, a
-///   receiver waits, or every receiver is gone). Send with `try_send`.
+///   receiver waits, or every receiver is gone). Send with `try_send`. On a
+///   rendezvous, a select waiting with a `recv` case counts as a waiting
+///   receiver (see [`recv`](Select::recv)): two selects meet.
 /// - [`pull`](Select::pull): a signal matching the filter was pushed while
 ///   the select waited (signals are broadcasts, missed while nobody waits,
 ///   as for [`event::pull`](crate::event::pull)); [`signal`](Select::signal)
@@ -231,6 +237,19 @@ impl<'a> Select<'a> {
     /// value with [`Receiver::try_recv`], which then gives it (or tells that
     /// every sender is gone).
     ///
+    /// On a rendezvous (capacity 0) the case, while the select waits, also
+    /// offers to receive: it queues among the receivers waiting in `recv`,
+    /// so a send (a blocking one, `try_send`, or a select's send case)
+    /// finds a receiver waiting and completes, handing it the value. The
+    /// offer is taken out as the wait ends, however it ends, and a value
+    /// handed to it goes back as a killed receiver's does: to the next
+    /// receiver waiting in `recv`, else to the front of the channel, where
+    /// this case is then ready. So the value is received exactly once, but
+    /// if an earlier listed case wins (or the select is killed or times
+    /// out) it waits in the channel, over its capacity, for the next
+    /// receive. A select does not offer on a channel it has a send case on
+    /// (it would meet itself), and offers once per channel.
+    ///
     /// # Examples
     ///
     /// ```
@@ -248,7 +267,9 @@ impl<'a> Select<'a> {
     }
 
     /// A case that fires when a send on `tx` would not wait: send with
-    /// [`Sender::try_send`].
+    /// [`Sender::try_send`]. On a rendezvous, another select waiting with a
+    /// [`recv`](Select::recv) case on the channel is a waiting receiver: the
+    /// case is ready, and the `try_send` hands that select the value.
     ///
     /// # Examples
     ///
@@ -489,15 +510,20 @@ impl<'a> Select<'a> {
             // Taken out however the wait ends: a kill or an interrupt unwinds
             // through here, and a watcher left in a channel would keep its
             // wake-up handle (which a kernel with nothing to do waits for).
-            let mut watching = Unwatch(Vec::new());
+            let mut watching = Unwatch::default();
             let sources = &self.sources;
             let woke = park_select(filters, at, |r| {
-                for source in sources {
+                for (i, source) in sources.iter().enumerate() {
                     match *source {
                         Source::Recv(chan) | Source::Send(chan) => {
                             let send = matches!(source, Source::Send(_));
+                            if !send && self.offers_at(i) {
+                                if let Some(place) = chan.offer(Waker::Green(r.remote_waker())) {
+                                    watching.offers.push((chan, place));
+                                }
+                            }
                             match chan.watch(send, Waker::Green(r.remote_waker())) {
-                                Some(ticket) => watching.0.push((chan, ticket)),
+                                Some(ticket) => watching.tickets.push((chan, ticket)),
                                 None => r.wake_now(),
                             }
                         }
@@ -546,11 +572,17 @@ impl<'a> Select<'a> {
             if let Some(ready) = self.ready(deadline) {
                 return self.fire(ready);
             }
-            let mut watching = Vec::new();
+            let mut watching = Unwatch::default();
             let mut ready = false;
-            for (chan, send) in self.sources.iter().filter_map(Source::channel) {
+            for (i, source) in self.sources.iter().enumerate() {
+                let Some((chan, send)) = source.channel() else { continue };
+                if !send && self.offers_at(i) {
+                    if let Some(place) = chan.offer(Waker::Os(me.clone())) {
+                        watching.offers.push((chan, place));
+                    }
+                }
                 match chan.watch(send, Waker::Os(me.clone())) {
-                    Some(ticket) => watching.push((chan, ticket)),
+                    Some(ticket) => watching.tickets.push((chan, ticket)),
                     None => ready = true,
                 }
             }
@@ -565,10 +597,23 @@ impl<'a> Select<'a> {
                     }
                 }
             }
-            for (chan, ticket) in watching {
-                chan.unwatch(ticket);
-            }
+            drop(watching);
         }
+    }
+
+    /// Whether the receive case at `i` offers to receive while the select
+    /// waits (on a rendezvous: see [`Watch::offer`]): the first receive case
+    /// of its channel, if the select has no send case on that channel (an
+    /// offer would make that case ready, for the select to meet itself).
+    fn offers_at(&self, i: usize) -> bool {
+        let Some((chan, _)) = self.sources[i].channel() else { return false };
+        let same = |(other, _): (&dyn Watch, bool)| {
+            std::ptr::addr_eq(other as *const dyn Watch, chan as *const dyn Watch)
+        };
+        let mut others = self.sources.iter().enumerate().filter(|&(j, _)| j != i);
+        !others.any(|(j, source)| {
+            source.channel().is_some_and(|(other, send)| (send || j < i) && same((other, send)))
+        })
     }
 
     /// The first listed case that is ready.
@@ -605,13 +650,22 @@ impl<'a> Select<'a> {
     }
 }
 
-/// The channel watchers of one wait of a select, taken out when it ends.
-struct Unwatch<'a>(Vec<(&'a dyn Watch, u64)>);
+/// The channel watchers and offers of one wait of a select, taken out when
+/// it ends: the watchers first, so that a value an offer gives back to its
+/// channel wakes no watcher of this select.
+#[derive(Default)]
+struct Unwatch<'a> {
+    tickets: Vec<(&'a dyn Watch, u64)>,
+    offers: Vec<(&'a dyn Watch, Place)>,
+}
 
 impl Drop for Unwatch<'_> {
     fn drop(&mut self) {
-        for (chan, ticket) in self.0.drain(..) {
+        for (chan, ticket) in self.tickets.drain(..) {
             chan.unwatch(ticket);
+        }
+        for (chan, place) in self.offers.drain(..) {
+            chan.withdraw(place);
         }
     }
 }
