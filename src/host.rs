@@ -12,10 +12,11 @@ use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
 use crate::kernel::Options;
 use crate::kernel::*;
-use crate::process::{Kind, SpawnOptions};
+use crate::process::SpawnOptions;
 use crate::report::ErrorReport;
 use crate::round::{Budget, Meter};
 use crate::stack::{Guards, StackPool};
+use crate::task::Kind;
 use crate::watchdog::WatchdogSettings;
 
 /// How many finished threads' stacks the kernel keeps for reuse by default.

@@ -11,7 +11,8 @@ use crate::id::{Status, ThreadId};
 use crate::kernel::{Core, Shared};
 use crate::park::TaskKey;
 use crate::park::Wait;
-use crate::process::{children, Kind, Task};
+use crate::process::children;
+use crate::task::{Kind, Task};
 
 /// One row of [`Kernel::threads`](crate::Kernel::threads): a program or thread
 /// as the kernel sees it.

@@ -320,6 +320,7 @@ mod report;
 mod round;
 mod stack;
 pub mod sync;
+mod task;
 #[cfg(test)]
 mod testing;
 pub mod thread;

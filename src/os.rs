@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::kernel;
 use crate::park::{Wait, Woke};
-use crate::process::End;
+use crate::task::End;
 use crate::unwind::{ExitUnwind, InterruptUnwind};
 
 /// Blocks the current thread (or program) for `duration` on the kernel's clock.

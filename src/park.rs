@@ -29,8 +29,8 @@ use crate::id::{Status, ThreadId};
 pub(crate) use crate::kernel::RemoteWaker;
 use crate::kernel::{Core, Due, Shared};
 use crate::overflow::OverflowUnwind;
-use crate::process::{Tasks, Wake};
 use crate::stack;
+use crate::task::{Tasks, Wake};
 use crate::unwind::{InterruptUnwind, KillUnwind};
 
 /// What a blocked task waits for.
@@ -518,7 +518,7 @@ impl Shared {
 /// Records where `task` blocks as a backtrace (`KernelBuilder::backtraces`).
 #[cold]
 #[inline(never)]
-fn capture_backtrace(task: &mut crate::process::Task) {
+fn capture_backtrace(task: &mut crate::task::Task) {
     task.backtrace = Some(std::sync::Arc::new(std::backtrace::Backtrace::force_capture()));
 }
 
@@ -617,10 +617,10 @@ pub(crate) fn cannot_wait(what: &str) -> ! {
             if let Some((me, dying, raised)) = running {
                 // As the unwind under way would have ended it.
                 let end = match raised {
-                    _ if dying => crate::process::End::Killed,
-                    Some(cause) => crate::process::End::Interrupted(cause),
+                    _ if dying => crate::task::End::Killed,
+                    Some(cause) => crate::task::End::Interrupted(cause),
                     None => {
-                        crate::process::End::Panicked(format!("waited for {what} while unwinding"))
+                        crate::task::End::Panicked(format!("waited for {what} while unwinding"))
                     }
                 };
                 shared.park_for_ever(me, end, &format!("waited for {what} while unwinding"));
@@ -739,7 +739,7 @@ mod tests {
 
     use super::*;
     use crate::id::ThreadId;
-    use crate::process::{Kind, Task};
+    use crate::task::{Kind, Task};
 
     /// A table of `n` tasks, each parked with the token of its key + 1.
     fn parked(n: usize) -> (Tasks, Vec<Parker>) {

@@ -21,8 +21,9 @@ use crate::event::Signal;
 use crate::kernel::{Core, Due, Queued, Shared, StepReport};
 use crate::park::Woke;
 use crate::park::{Parker, TaskKey};
-use crate::process::{frozen, Parked, Wake};
+use crate::process::frozen;
 use crate::report::ErrorOrigin;
+use crate::task::{Parked, Wake};
 use crate::time::Cutoff;
 
 /// How much a budgeted step may do before it returns.

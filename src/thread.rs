@@ -14,7 +14,8 @@ use crate::error::Error;
 use crate::event::{Signal, Value};
 use crate::kernel::{self, Shared};
 use crate::park::TaskKey;
-use crate::process::{Kind, Outcome, Slot, SpawnOptions};
+use crate::process::SpawnOptions;
+use crate::task::{Kind, Outcome, Slot};
 
 pub use crate::id::{Status, ThreadId};
 

@@ -27,8 +27,8 @@ use crate::event::Value;
 use crate::id::{Site, Status, ThreadId};
 use crate::kernel::{Core, Remote, Shared, WATCH};
 use crate::park::{TaskKey, Wait};
-use crate::process::{Kind, Parked, Task};
 use crate::report::WatchdogReport;
+use crate::task::{Kind, Parked, Task};
 use crate::unwind::OverrunUnwind;
 
 /// The host's hook for the watchdog's reports, run on the monitor thread.

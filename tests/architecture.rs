@@ -33,7 +33,7 @@ fn file_layer(file: &str) -> Option<Layer> {
         }
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
         | "kernel/panic.rs" | "watchdog.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs"
-        | "process.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
+        | "process.rs" | "task.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
         "job.rs" | "future.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs"
         | "sync/channel.rs" | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs"
@@ -65,7 +65,9 @@ fn path_layer(module: &str, item: &str) -> Layer {
         "id" | "error" | "time" | "stack" | "overflow" | "unwind" | "testing" | "report" => {
             Layer::Leaf
         }
-        "kernel" | "park" | "round" | "join" | "inspect" | "process" | "watchdog" => Layer::Core,
+        "kernel" | "park" | "round" | "join" | "inspect" | "process" | "task" | "watchdog" => {
+            Layer::Core
+        }
         "event" if EVENT_LEAVES.contains(&item) || item == "pattern" || item == "name" => {
             Layer::Leaf
         }
@@ -423,7 +425,7 @@ fn the_reader_sees_paths_in_code_and_not_in_comments_strings_or_tests() {
                 #[cfg(all(test, unix))]\nmod tests { use crate::os; }\n\
                 pub(crate) use crate::round::Budget;\n\
                 #[cfg(test)]\npub(crate) fn shared() -> u8 { crate::job::x() }\n\
-                use crate::process::{\n    Kind,\n    Task,\n};\n";
+                use crate::process::{\n    Kind, \n    Task, \n};\n";
     let paths = crate_paths("event/waiters.rs", text);
     let path = |line, module: &str, item: &str, exported| {
         (line, module.to_string(), item.to_string(), exported)

@@ -7,7 +7,8 @@ use super::filter::{Filter, NameTest};
 use super::name::{FastHash, Name};
 use super::signal::Signal;
 use crate::park::Parker;
-use crate::process::{frozen, Tasks};
+use crate::process::frozen;
+use crate::task::Tasks;
 
 /// Threads parked in `event::pull`, in the order they began waiting. A filter
 /// of one name is indexed under that name, and one of several names under

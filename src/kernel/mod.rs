@@ -15,10 +15,10 @@ use crate::id::{Site, Status, ThreadId};
 use crate::inspect::TraceHook;
 use crate::park::Wait;
 use crate::park::{Parker, TaskKey, WaitToken};
-use crate::process::{Kind, Task, Tasks};
 use crate::report::{ErrorOrigin, ErrorReport};
 use crate::round::{Meter, Progress, Round};
 use crate::stack::StackPool;
+use crate::task::{Kind, Task, Tasks};
 use crate::time::{Clock, DeadlineQueue};
 use crate::watchdog::{Monitor, Watch, WatchdogSettings};
 
@@ -92,7 +92,7 @@ pub(crate) struct Core {
     /// the next round, after its deadlines.
     pub(crate) wakes: VecDeque<Parker>,
     pub(crate) clock: Clock,
-    pub(crate) stacks: StackPool<crate::process::Home>,
+    pub(crate) stacks: StackPool<crate::task::Home>,
     pub(crate) next_token: u64,
     pub(crate) next_serial: u64,
     /// The state of the layers on the runtime (the job layer's worker pool,
@@ -361,7 +361,7 @@ impl Core {
 /// What the host set with `KernelBuilder` that the core keeps.
 pub(crate) struct Options {
     pub(crate) virtual_time: bool,
-    pub(crate) stacks: StackPool<crate::process::Home>,
+    pub(crate) stacks: StackPool<crate::task::Home>,
     /// The task table and the waiter index are sized for this many.
     pub(crate) expected_threads: usize,
     pub(crate) backtraces: bool,

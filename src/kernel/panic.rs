@@ -15,7 +15,7 @@ use std::io::Write;
 use std::sync::Once;
 
 use super::{current_ptr_checked, Core, Shared};
-use crate::process::Kind;
+use crate::task::Kind;
 
 /// Installs the hook, once for the process. Not while this OS thread
 /// panics (std refuses to change the hook then): a later kernel's build
