@@ -285,6 +285,7 @@ impl Task {
     /// Whether the code on the CPU runs on this task's stack: its own
     /// frames, not those of a green thread of another kernel started on top
     /// of it.
+    #[inline]
     pub(crate) fn runs_here(&self) -> bool {
         let here = crate::stack::below_here();
         self.stack_low <= here && here < self.frames.end
@@ -367,6 +368,7 @@ impl Tasks {
     /// # Panics
     ///
     /// If there is no task at `key`.
+    #[inline]
     pub(crate) fn remove(&mut self, key: TaskKey) {
         let TaskKey(key) = key;
         let Some(Place::Used(task)) = self.places.get_mut(key) else {
@@ -378,6 +380,7 @@ impl Tasks {
         self.len -= 1;
     }
 
+    #[inline]
     pub(crate) fn get(&self, key: TaskKey) -> Option<&Task> {
         match self.places.get(key.0) {
             Some(Place::Used(task)) => Some(task),
@@ -385,6 +388,7 @@ impl Tasks {
         }
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: TaskKey) -> Option<&mut Task> {
         match self.places.get_mut(key.0) {
             Some(Place::Used(task)) => Some(task),
@@ -403,6 +407,7 @@ impl Tasks {
         })
     }
 
+    #[inline]
     pub(crate) fn set_status(&mut self, key: TaskKey, status: Status) {
         let task = &mut self[key];
         let was = std::mem::replace(&mut task.status, status);
@@ -414,6 +419,7 @@ impl Tasks {
 impl std::ops::Index<TaskKey> for Tasks {
     type Output = Task;
 
+    #[inline]
     fn index(&self, key: TaskKey) -> &Task {
         match self.get(key) {
             Some(task) => task,
@@ -423,6 +429,7 @@ impl std::ops::Index<TaskKey> for Tasks {
 }
 
 impl std::ops::IndexMut<TaskKey> for Tasks {
+    #[inline]
     fn index_mut(&mut self, key: TaskKey) -> &mut Task {
         match self.get_mut(key) {
             Some(task) => task,
