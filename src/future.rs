@@ -364,12 +364,7 @@ impl Drop for Watch {
 #[track_caller]
 fn wait_for_end(target: &Thread) {
     while target.status() != Status::Dead {
-        let woke = park_on("an awaited thread", None, |r| {
-            let (kernel, key, id) = target.task();
-            if !r.on_end(kernel, key, id) {
-                r.wake_now();
-            }
-        });
+        let woke = park_on("an awaited thread", None, |r| target.wake_at_end(r));
         if let Woke::Shutdown = woke {
             return;
         }

@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::event::{Signal, Value};
 use crate::id::Status;
 use crate::inspect::{ThreadInfo, Trace};
-use crate::kernel::Options;
 use crate::kernel::*;
 use crate::process::SpawnOptions;
 use crate::report::ErrorReport;

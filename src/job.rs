@@ -1091,9 +1091,6 @@ fn is_done<T: 'static>(job: &Rc<RefCell<JobCore<T>>>) -> bool {
     job.borrow().state.is_done()
 }
 
-/// [`Job::join`]'s wait, on the job's shared state, until `deadline` on the
-/// kernel's clock.
-#[track_caller]
 /// Wakes the wait `r` registers when `job`'s current run ends: its state
 /// becomes done, or its driver thread dies without reporting (see
 /// `Job::refresh`).
@@ -1101,13 +1098,13 @@ fn wake_at_end<T: 'static>(job: &RefCell<JobCore<T>>, r: &mut Registration<'_>) 
     let mut core = job.borrow_mut();
     r.queue_local(&mut core.joiners);
     if let Some(driver) = &core.driver {
-        let (kernel, key, id) = driver.thread.task();
-        if !r.on_end(kernel, key, id) {
-            r.wake_now();
-        }
+        driver.thread.wake_at_end(r);
     }
 }
 
+/// [`Job::join`]'s wait, on the job's shared state, until `deadline` on the
+/// kernel's clock.
+#[track_caller]
 fn join<T: 'static>(
     job: &Rc<RefCell<JobCore<T>>>,
     deadline: Option<Duration>,

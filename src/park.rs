@@ -645,9 +645,21 @@ pub(crate) fn park_on(
     deadline: Option<Duration>,
     register: impl FnOnce(&mut Registration<'_>),
 ) -> Woke {
+    park_registered(what, Wait::On(what), deadline, register)
+}
+
+/// [`park_on`] with `wait` as what the task waits on: `what` names the
+/// call for the panic where nothing can park.
+#[track_caller]
+fn park_registered(
+    what: &'static str,
+    wait: Wait,
+    deadline: Option<Duration>,
+    register: impl FnOnce(&mut Registration<'_>),
+) -> Woke {
     let shared = crate::kernel::current(what);
     let kernel = shared.weak();
-    shared.park(Wait::On(what), deadline, |core, parker| {
+    shared.park(wait, deadline, |core, parker| {
         register(&mut Registration { core, kernel: &kernel, parker })
     })
 }
@@ -665,14 +677,12 @@ pub(crate) fn park_select(
     deadline: Option<Duration>,
     register: impl FnOnce(&mut Registration<'_>),
 ) -> Woke {
-    let shared = crate::kernel::current("sync::Select::wait");
-    let kernel = shared.weak();
     let wait = Wait::Select(filters.clone());
-    shared.park(wait, deadline, |core, parker| {
+    park_registered("sync::Select::wait", wait, deadline, |r| {
         for filter in &filters {
-            core.waiters.add(filter, parker);
+            r.core.waiters.add(filter, r.parker);
         }
-        register(&mut Registration { core, kernel: &kernel, parker })
+        register(r)
     })
 }
 

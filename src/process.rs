@@ -389,9 +389,7 @@ impl Shared {
             // Its blocking calls from here on (in the error reporter, say)
             // return at once.
             task.unwound = true;
-            let kind =
-                if task.kind == Kind::Thread { ErrorOrigin::Thread } else { ErrorOrigin::Program };
-            (task.yielder, kind)
+            (task.yielder, task.origin())
         };
         self.report_for(me, kind, &format!("{why}: parked for ever, its stack kept"));
         self.finish(me, end);
@@ -445,11 +443,7 @@ impl Shared {
             _ => None,
         };
         if let Some((how, msg)) = reported {
-            let kind = if self.core().tasks[me].kind == Kind::Thread {
-                ErrorOrigin::Thread
-            } else {
-                ErrorOrigin::Program
-            };
+            let kind = self.core().tasks[me].origin();
             log::debug!("{} {how}: {msg}", label());
             self.report_for(me, kind, msg);
         }

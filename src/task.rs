@@ -17,6 +17,7 @@ use crate::id::{Site, Status, ThreadId};
 use crate::overflow::{Exit, OverflowUnwind};
 use crate::park::{TaskKey, Wait, WaitQueue, WaitToken, Woke};
 use crate::process::Siblings;
+use crate::report::ErrorOrigin;
 use crate::unwind::{take_message, ExitUnwind, InterruptUnwind, KillUnwind, OverrunUnwind};
 
 /// What a green thread is resumed with.
@@ -267,6 +268,15 @@ impl Task {
             overrun: false,
             #[cfg(feature = "tracing")]
             span: tracing::Span::none(),
+        }
+    }
+
+    /// What the kernel's reports name as the origin of this task's errors.
+    pub(crate) fn origin(&self) -> ErrorOrigin {
+        if self.kind == Kind::Thread {
+            ErrorOrigin::Thread
+        } else {
+            ErrorOrigin::Program
         }
     }
 

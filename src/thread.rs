@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::{Signal, Value};
 use crate::kernel::{self, Shared};
-use crate::park::TaskKey;
+use crate::park::{Registration, TaskKey};
 use crate::process::SpawnOptions;
 use crate::task::{Kind, Outcome, Slot};
 
@@ -62,6 +62,14 @@ impl Thread {
     /// ([`Registration::on_end`](crate::park::Registration::on_end)).
     pub(crate) fn task(&self) -> (&Weak<Shared>, TaskKey, ThreadId) {
         (&self.kernel, self.key, self.id)
+    }
+
+    /// Has the wait `r` registers woken when the thread ends or is
+    /// suspended, or at once if it has ended already.
+    pub(crate) fn wake_at_end(&self, r: &mut Registration<'_>) {
+        if !r.on_end(&self.kernel, self.key, self.id) {
+            r.wake_now();
+        }
     }
 
     /// Runs `f` with the kernel entered, if the thread is still alive.

@@ -280,8 +280,8 @@ fn watch_over(watch: &Watch, remote: &Remote, limit: Duration, hook: Option<Watc
             sliced = true;
         }
         if ran >= limit && !reported {
+            // The slice (half the limit) is over too: marked above.
             reported = true;
-            watch.slice_over.store(word, Ordering::Release);
             watch.overrun.store(word, Ordering::Release);
             if let Some((report, key)) = watch.report(word, ran, limit) {
                 let id = report.thread;

@@ -1164,6 +1164,24 @@ fn a_joiner_is_shown_waiting_on_the_job_until_the_run_ends() {
     assert_eq!(j.value(), Some(3));
 }
 
+/// A join is placed at the script's call, not inside the job layer.
+#[test]
+fn a_joiner_waits_at_its_own_line() {
+    let mut k = kernel();
+    let j = Rc::new(k.job(|_: &JobContext<u8>| {
+        os::sleep(secs(5));
+        Ok::<_, String>(3)
+    }));
+    let jj = j.clone();
+    let line = line!() + 1;
+    k.spawn(move || jj.join(None));
+    k.step();
+    let joiner = k.threads().into_iter().find(|t| t.waiting.to_string() == "Job::join");
+    let at = joiner.and_then(|t| t.waiting_at).expect("a joiner with its wait site");
+    assert_eq!((at.file(), at.line()), ("tests/jobs.rs", line));
+    k.run_forever().unwrap();
+}
+
 // Only a program or thread can wait; the host polls instead.
 #[test]
 #[should_panic(expected = "`Job::join` called outside a kernel")]

@@ -54,14 +54,21 @@ impl Remote {
             return Err(Error::KernelGone);
         }
         state.signals.push_back(signal);
+        self.notify(state);
+        Ok(())
+    }
+
+    /// Tells the kernel (waiting in the OS, or an async host waiting on
+    /// `Kernel::ready`) of what `state` has just been given.
+    fn notify(&self, mut state: std::sync::MutexGuard<'_, RemoteState>) {
         self.pending.store(true, Ordering::Release);
         let host = state.host.take();
         drop(state);
         self.wakeup.notify_one();
+        // Outside the lock: a host's waker runs its own code.
         if let Some(host) = host {
             host.wake();
         }
-        Ok(())
     }
 
     /// Queues a wake-up of `parker`'s wait for the kernel's next round.
@@ -71,21 +78,15 @@ impl Remote {
             return;
         }
         state.wakes.push(parker);
-        self.pending.store(true, Ordering::Release);
-        let host = state.host.take();
-        drop(state);
-        self.wakeup.notify_one();
-        if let Some(host) = host {
-            host.wake();
-        }
+        self.notify(state);
     }
 
     /// Keeps `waker` to be woken by the next push or wake-up from another
     /// OS thread (replacing the one kept before); returns `false`, keeping
-    /// nothing, if one is queued already.
+    /// nothing, if one is queued already or the kernel is going.
     pub(super) fn wake_host_on_next(&self, waker: &std::task::Waker) -> bool {
         let mut state = self.lock();
-        if !state.signals.is_empty() || !state.wakes.is_empty() {
+        if state.closed || !state.signals.is_empty() || !state.wakes.is_empty() {
             return false;
         }
         match &mut state.host {

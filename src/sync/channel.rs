@@ -192,6 +192,16 @@ impl<T> State<T> {
 
     /// Whether a send would not wait: there is room, or a receiver waits, or
     /// every receiver is gone.
+    /// [`can_send`](State::can_send) for `send`, else
+    /// [`can_recv`](State::can_recv).
+    fn can(&self, send: bool) -> bool {
+        if send {
+            self.can_send()
+        } else {
+            self.can_recv()
+        }
+    }
+
     fn can_send(&self) -> bool {
         self.has_room() || !self.receiving.is_empty() || self.receivers == 0
     }
@@ -974,17 +984,12 @@ pub(crate) trait Watch {
 
 impl<T> Watch for Chan<T> {
     fn ready(&self, send: bool) -> bool {
-        let state = self.lock();
-        if send {
-            state.can_send()
-        } else {
-            state.can_recv()
-        }
+        self.lock().can(send)
     }
 
     fn watch(&self, send: bool, waker: Waker) -> Option<u64> {
         let mut state = self.lock();
-        if if send { state.can_send() } else { state.can_recv() } {
+        if state.can(send) {
             return None;
         }
         let ticket = state.next_watcher;

@@ -89,9 +89,9 @@ enum Source<'a> {
     Timeout,
 }
 
-impl Source<'_> {
+impl<'a> Source<'a> {
     /// The channel and side of a channel case.
-    fn channel(&self) -> Option<(&dyn Watch, bool)> {
+    fn channel(&self) -> Option<(&'a dyn Watch, bool)> {
         match *self {
             Source::Recv(chan) => Some((chan, false)),
             Source::Send(chan) => Some((chan, true)),
@@ -513,28 +513,14 @@ impl<'a> Select<'a> {
             let mut watching = Unwatch::default();
             let sources = &self.sources;
             let woke = park_select(filters, at, |r| {
-                for (i, source) in sources.iter().enumerate() {
+                if watching.channels(self, || Waker::Green(r.remote_waker())) {
+                    r.wake_now();
+                }
+                for source in sources {
                     match *source {
-                        Source::Recv(chan) | Source::Send(chan) => {
-                            let send = matches!(source, Source::Send(_));
-                            if !send && self.offers_at(i) {
-                                if let Some(place) = chan.offer(Waker::Green(r.remote_waker())) {
-                                    watching.offers.push((chan, place));
-                                }
-                            }
-                            match chan.watch(send, Waker::Green(r.remote_waker())) {
-                                Some(ticket) => watching.tickets.push((chan, ticket)),
-                                None => r.wake_now(),
-                            }
-                        }
-                        Source::Join(thread) => {
-                            let (kernel, key, id) = thread.task();
-                            if !r.on_end(kernel, key, id) {
-                                r.wake_now();
-                            }
-                        }
+                        Source::Join(thread) => thread.wake_at_end(r),
                         Source::Job(job) => job.wake_at_end(r),
-                        Source::Pull(_) | Source::Timeout => {}
+                        Source::Recv(_) | Source::Send(_) | Source::Pull(_) | Source::Timeout => {}
                     }
                 }
             });
@@ -573,20 +559,7 @@ impl<'a> Select<'a> {
                 return self.fire(ready);
             }
             let mut watching = Unwatch::default();
-            let mut ready = false;
-            for (i, source) in self.sources.iter().enumerate() {
-                let Some((chan, send)) = source.channel() else { continue };
-                if !send && self.offers_at(i) {
-                    if let Some(place) = chan.offer(Waker::Os(me.clone())) {
-                        watching.offers.push((chan, place));
-                    }
-                }
-                match chan.watch(send, Waker::Os(me.clone())) {
-                    Some(ticket) => watching.tickets.push((chan, ticket)),
-                    None => ready = true,
-                }
-            }
-            if !ready {
+            if !watching.channels(self, || Waker::Os(me.clone())) {
                 match deadline {
                     None => std::thread::park(),
                     Some(Deadline::Os(at)) => {
@@ -657,6 +630,29 @@ impl<'a> Select<'a> {
 struct Unwatch<'a> {
     tickets: Vec<(&'a dyn Watch, u64)>,
     offers: Vec<(&'a dyn Watch, Place)>,
+}
+
+impl<'a> Unwatch<'a> {
+    /// Files a watcher (and, where the select offers to receive, an offer)
+    /// with each channel case of `select`, each with a waker `waker` makes;
+    /// returns whether a channel case is ready already (then no watcher of
+    /// it is filed).
+    fn channels(&mut self, select: &Select<'a>, mut waker: impl FnMut() -> Waker) -> bool {
+        let mut ready = false;
+        for (i, source) in select.sources.iter().enumerate() {
+            let Some((chan, send)) = source.channel() else { continue };
+            if !send && select.offers_at(i) {
+                if let Some(place) = chan.offer(waker()) {
+                    self.offers.push((chan, place));
+                }
+            }
+            match chan.watch(send, waker()) {
+                Some(ticket) => self.tickets.push((chan, ticket)),
+                None => ready = true,
+            }
+        }
+        ready
+    }
 }
 
 impl Drop for Unwatch<'_> {

@@ -287,10 +287,7 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn acquire_priority_timeout(&self, priority: i32, timeout: Duration) -> Option<Permit<'_>> {
-        if timeout == Duration::ZERO {
-            return self.try_acquire();
-        }
-        self.acquire_by(i64::from(priority), 1, Some(os::uptime().saturating_add(timeout)))
+        self.acquire_within(i64::from(priority), 1, timeout)
     }
 
     /// Acquires one permit, waiting at most `timeout` on the kernel's clock;
@@ -344,12 +341,16 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn acquire_many_timeout(&self, n: usize, timeout: Duration) -> Option<Permit<'_>> {
-        let deadline = if timeout == Duration::ZERO {
+        self.acquire_within(0, n, timeout)
+    }
+
+    /// A request that gives up after `timeout` (a zero one is a try).
+    #[track_caller]
+    fn acquire_within(&self, priority: i64, n: usize, timeout: Duration) -> Option<Permit<'_>> {
+        if timeout == Duration::ZERO {
             return self.try_acquire_many(n);
-        } else {
-            os::uptime().saturating_add(timeout)
-        };
-        self.acquire_by(0, n, Some(deadline))
+        }
+        self.acquire_by(priority, n, Some(os::uptime().saturating_add(timeout)))
     }
 
     /// Acquires one permit if one is free and no thread waits for permits,
