@@ -35,14 +35,18 @@ use crate::unwind::{ExitUnwind, InterruptUnwind};
 #[track_caller]
 pub fn sleep(duration: Duration) {
     let shared = kernel::current("os::sleep");
+    if duration.is_zero() {
+        // Due at once: it cannot be woken early (the clock never goes back).
+        shared.yield_now();
+        return;
+    }
     let deadline = shared.core().now().saturating_add(duration);
     loop {
         if let Woke::Shutdown = shared.park(Wait::Sleep, Some(deadline), |_, _| {}) {
             return;
         }
-        // Woken early only by a `resume` after a suspension; a zero sleep
-        // cannot be early (the clock never goes back).
-        if duration.is_zero() || shared.core().now() >= deadline {
+        // Woken early only by a `resume` after a suspension.
+        if shared.core().now() >= deadline {
             return;
         }
     }

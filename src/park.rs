@@ -352,6 +352,27 @@ impl Shared {
         deadline: Option<Duration>,
         register: impl FnOnce(&mut Core, Parker),
     ) -> Woke {
+        self.park_until(wait, |core| deadline.map(|at| (at, core.clock.reached(at))), register)
+    }
+
+    /// Yields: parks the running task in a sleep that is due at once (a zero
+    /// sleep), to run again in the next round, after what is due before it.
+    /// Returns as [`park`](Shared::park) does.
+    #[track_caller]
+    pub(crate) fn yield_now(&self) -> Woke {
+        self.park_until(Wait::Sleep, |core| Some((core.now(), true)), |_, _| {})
+    }
+
+    /// [`park`](Shared::park) with the deadline read under the park's own
+    /// borrow: `deadline` gives it and whether it has come already.
+    #[track_caller]
+    #[inline(always)]
+    fn park_until(
+        &self,
+        wait: Wait,
+        deadline: impl FnOnce(&Core) -> Option<(Duration, bool)>,
+        register: impl FnOnce(&mut Core, Parker),
+    ) -> Woke {
         // No stack check here: the kernel calls that block made it as they
         // were entered (`kernel::current`, `Thread::with_live`).
         // Read once: whether a panic is under way cannot change before the
@@ -385,17 +406,18 @@ impl Shared {
             task.token = token;
             let parker = Parker { token, key: me };
             register(core, parker);
-            if let Some(at) = deadline {
+            let deadline = deadline(core).map(|(at, due)| {
                 // Every wait with a deadline checks for stale entries (a few
                 // loads): cancelled timers must not pile up in a program that
                 // only ever yields.
                 core.compact_deadlines();
-                if core.clock.reached(at) {
+                if due {
                     core.deadlines.push_due(at, Due::Task(parker));
                 } else {
                     core.deadlines.push(at, Due::Task(parker));
                 }
-            }
+                at
+            });
             let backtraces = self.backtraces;
             let task = &mut core.tasks[me];
             // The last wait's `end_wait` left `Wait::None`, which has nothing

@@ -147,7 +147,9 @@ impl Shared {
     /// and no joiner to wake, and with waits that were due already when they
     /// began (a zero sleep, a zero timeout) to run, flows into it without
     /// returning: the same work in the same order as returning and starting
-    /// it, for a caller that would start it at once anyway.
+    /// it, for a caller that would start it at once anyway. So does a round
+    /// whose successor would have only wake-ups to run (no signal queued, no
+    /// deadline due), as threads handing each other values give it.
     pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> Progress {
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
@@ -177,13 +179,20 @@ impl Shared {
                     busy |= self.run_deadlines(cutoff, report, meter, roll);
                 }
                 Phase::Wakes => {
-                    let next = self.round.borrow_mut().wakes.pop_front();
+                    let mut round = self.round.borrow_mut();
+                    let next = match round.wakes.pop_front() {
+                        // With `roll`, a round that would start with nothing
+                        // but wake-ups begins here.
+                        None if roll => self.core().roll_wakes(&mut round.wakes),
+                        next => next,
+                    };
                     match next {
                         Some(parker) => {
+                            drop(round);
                             busy = true;
                             self.wake_waiting(parker, Woke::Woken, report);
                         }
-                        None => self.round.borrow_mut().phase = Phase::Idle,
+                        None => round.phase = Phase::Idle,
                     }
                 }
             }
@@ -356,6 +365,22 @@ impl Shared {
 }
 
 impl Core {
+    /// The first wake-up of the next round, taken into `wakes` (the round's
+    /// own, empty), if that round would have nothing else to do before them:
+    /// no signal queued (here or from another OS thread) and no deadline due.
+    /// Then it runs the same work in the same order as a round started anew.
+    fn roll_wakes(&mut self, wakes: &mut VecDeque<Parker>) -> Option<Parker> {
+        if self.wakes.is_empty()
+            || !self.queue.is_empty()
+            || self.remote_pending()
+            || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
+        {
+            return None;
+        }
+        std::mem::swap(wakes, &mut self.wakes);
+        wakes.pop_front()
+    }
+
     /// Ends the wait `parker` names with `woke` if it is still on; returns
     /// whether the task is to run now. A frozen task instead keeps the
     /// wake-up for its `resume`. Every end of a park but a kill's comes

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::event::Value;
 use crate::id::{Site, Status, ThreadId};
 use crate::kernel::{Core, Remote, Shared, WATCH};
-use crate::park::{TaskKey, Wait};
+use crate::park::TaskKey;
 use crate::report::WatchdogReport;
 use crate::task::{Kind, Parked, Task};
 use crate::unwind::OverrunUnwind;
@@ -363,8 +363,7 @@ impl Shared {
         if watch.overrun.load(Ordering::Acquire) == word {
             self.end_overrun(me);
         }
-        let now = self.core().now();
-        self.park(Wait::Sleep, Some(now), |_, _| {});
+        self.yield_now();
     }
 
     /// Ends the running task `me`, which the watchdog marked: it unwinds

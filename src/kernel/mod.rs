@@ -271,14 +271,20 @@ impl Core {
     /// Whether a round started now would find nothing queued for it: no
     /// signal (here or from another OS thread), no joiner to wake.
     pub(crate) fn nothing_queued(&self) -> bool {
-        !self.has_queued_work() && !self.remote.pending.load(Ordering::Relaxed)
+        !self.has_queued_work() && !self.remote_pending()
+    }
+
+    /// Whether another OS thread has queued a signal or wake-up since the
+    /// last drain (a plain load).
+    pub(crate) fn remote_pending(&self) -> bool {
+        self.remote.pending.load(Ordering::Relaxed)
     }
 
     /// Whether a round started now would have something to do (or might: the
     /// deadline at the head may be stale).
     pub(crate) fn has_work_now(&self) -> bool {
         self.has_queued_work()
-            || self.remote.pending.load(Ordering::Relaxed)
+            || self.remote_pending()
             || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
     }
 
@@ -304,7 +310,7 @@ impl Core {
     #[inline]
     pub(crate) fn drain_remote(&mut self) {
         // A plain load first: the swap, a locked instruction, only when set.
-        if self.remote.pending.load(Ordering::Relaxed) {
+        if self.remote_pending() {
             self.drain_remote_now();
         }
     }
