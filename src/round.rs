@@ -386,19 +386,19 @@ impl Core {
     /// wake-up for its `resume`. Every end of a park but a kill's comes
     /// through here, whatever the wait's kind.
     pub(crate) fn ready(&mut self, parker: Parker, woke: Woke) -> bool {
-        if !parker.is_parked(&self.tasks) {
-            return false;
-        }
         let key = parker.key;
-        if frozen(&self.tasks, key) {
+        if self.tasks.suspended != 0 && parker.is_parked(&self.tasks) && frozen(&self.tasks, key) {
             self.tasks[key].missed = true;
             return false;
         }
-        let task = &mut self.tasks[key];
+        let Some(task) = self.tasks.get_mut(key).filter(|t| t.token == parker.token) else {
+            return false;
+        };
         let delivered = matches!(woke, Woke::Signal(_));
         task.signals += u64::from(delivered);
         task.woke = woke;
-        self.end_wait(key, delivered);
+        let wait = task.end_wait();
+        self.forget_wait(wait, delivered);
         true
     }
 }

@@ -228,6 +228,15 @@ pub(crate) struct Parked {
 }
 
 impl Task {
+    /// Ends the task's wait: no token or deadline is current any more.
+    /// Returns what it waited on, for [`Core::forget_wait`](crate::kernel::Core::forget_wait).
+    #[inline(always)]
+    pub(crate) fn end_wait(&mut self) -> Wait {
+        self.token = WaitToken::NONE;
+        self.deadline = None;
+        std::mem::replace(&mut self.wait, Wait::None)
+    }
+
     #[inline]
     pub(crate) fn new(id: ThreadId, kind: Kind, parent: Option<TaskKey>) -> Task {
         Task {

@@ -14,7 +14,7 @@ use crate::event::Signal;
 use crate::id::{Site, Status, ThreadId};
 use crate::inspect::TraceHook;
 use crate::park::Wait;
-use crate::park::{Parker, TaskKey, WaitToken};
+use crate::park::{Parker, TaskKey};
 use crate::report::{ErrorOrigin, ErrorReport};
 use crate::round::{Meter, Progress, Round};
 use crate::stack::StackPool;
@@ -240,15 +240,15 @@ impl Core {
     /// Ends `key`'s current wait (it is about to run, or it died). `delivered`:
     /// the waiter index has already dropped its entry.
     pub(crate) fn end_wait(&mut self, key: TaskKey, delivered: bool) {
-        let task = &mut self.tasks[key];
-        task.token = WaitToken::NONE;
-        task.deadline = None;
-        // A sleep, the most common wait by far, has nothing to undo or drop.
-        if let Wait::Sleep = task.wait {
-            std::mem::replace(&mut task.wait, Wait::None).drop_cheaply();
-            return;
-        }
-        match std::mem::replace(&mut task.wait, Wait::None) {
+        let wait = self.tasks[key].end_wait();
+        self.forget_wait(wait, delivered);
+    }
+
+    /// The second half of [`end_wait`](Core::end_wait): takes the ended
+    /// `wait` out of the signal waiter index where it is still filed.
+    #[inline(always)]
+    pub(crate) fn forget_wait(&mut self, wait: Wait, delivered: bool) {
+        match wait {
             Wait::Signal(filter) if !delivered || filter.is_filed_under_several_names() => {
                 self.waiters.forget(&filter, &self.tasks);
             }
@@ -259,6 +259,8 @@ impl Core {
                     self.waiters.forget(filter, &self.tasks);
                 }
             }
+            // A sleep, the most common wait by far, has nothing to undo or
+            // drop.
             other => other.drop_cheaply(),
         }
     }
