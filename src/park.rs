@@ -390,6 +390,8 @@ impl Shared {
                 (running, context) => cannot_block(running.is_none() && context.is_some()),
             };
             let token = core.token();
+            let deadline = deadline(core);
+            let backtraces = self.backtraces;
             let task = &mut core.tasks[me];
             if task.dying
                 || task.tripped
@@ -404,9 +406,19 @@ impl Shared {
             // runs in the next round). `register` is the kernel's own code,
             // never a user's, and does not panic.
             task.token = token;
+            // The last wait's `end_wait` left `Wait::None`, which has nothing
+            // to drop: a test here, not a call to the drop glue.
+            std::mem::replace(&mut task.wait, wait).drop_cheaply();
+            task.deadline = deadline.map(|(at, _)| at);
+            task.waiting_at = Some(std::panic::Location::caller());
+            if backtraces {
+                capture_backtrace(task);
+            }
+            task.frames.low = stack::below_here();
+            let yielder = task.yielder;
             let parker = Parker { token, key: me };
             register(core, parker);
-            let deadline = deadline(core).map(|(at, due)| {
+            if let Some((at, due)) = deadline {
                 // Every wait with a deadline checks for stale entries (a few
                 // loads): cancelled timers must not pile up in a program that
                 // only ever yields.
@@ -416,20 +428,8 @@ impl Shared {
                 } else {
                     core.deadlines.push(at, Due::Task(parker));
                 }
-                at
-            });
-            let backtraces = self.backtraces;
-            let task = &mut core.tasks[me];
-            // The last wait's `end_wait` left `Wait::None`, which has nothing
-            // to drop: a test here, not a call to the drop glue.
-            std::mem::replace(&mut task.wait, wait).drop_cheaply();
-            task.deadline = deadline;
-            task.waiting_at = Some(std::panic::Location::caller());
-            if backtraces {
-                capture_backtrace(task);
             }
-            task.frames.low = stack::below_here();
-            (me, task.yielder)
+            (me, yielder)
         };
         // Only where the panic count is not known to be ours (see
         // `Shared::unwinding`) can a thread park while it is raised.
