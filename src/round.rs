@@ -178,23 +178,7 @@ impl Shared {
                 Phase::Deadlines(cutoff) => {
                     busy |= self.run_deadlines(cutoff, report, meter, roll);
                 }
-                Phase::Wakes => {
-                    let mut round = self.round.borrow_mut();
-                    let next = match round.wakes.pop_front() {
-                        // With `roll`, a round that would start with nothing
-                        // but wake-ups begins here.
-                        None if roll => self.core().roll_wakes(&mut round.wakes),
-                        next => next,
-                    };
-                    match next {
-                        Some(parker) => {
-                            drop(round);
-                            busy = true;
-                            self.wake_waiting(parker, Woke::Woken, report);
-                        }
-                        None => round.phase = Phase::Idle,
-                    }
-                }
+                Phase::Wakes => busy |= self.run_wakes(report, meter, roll),
             }
         }
     }
@@ -267,6 +251,34 @@ impl Shared {
                 }
             }
             busy = true;
+            if meter.exhausted(report) {
+                return busy;
+            }
+        }
+    }
+
+    /// The wake phase: runs the tasks woken before the round began, in the
+    /// order they were woken, until none is left or `meter` runs out.
+    /// Returns whether it ran anything. With `roll`, see
+    /// [`round`](Shared::round).
+    fn run_wakes(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> bool {
+        let mut busy = false;
+        loop {
+            let next = {
+                let mut round = self.round.borrow_mut();
+                match round.wakes.pop_front() {
+                    // With `roll`, a round that would start with nothing but
+                    // wake-ups begins here.
+                    None if roll => self.core().roll_wakes(&mut round.wakes),
+                    next => next,
+                }
+            };
+            let Some(parker) = next else {
+                self.round.borrow_mut().phase = Phase::Idle;
+                return busy;
+            };
+            busy = true;
+            self.wake_waiting(parker, Woke::Woken, report);
             if meter.exhausted(report) {
                 return busy;
             }
