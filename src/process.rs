@@ -50,21 +50,23 @@ impl crate::kernel::Core {
 
     /// Takes `key`'s coroutine out to resume it and makes it the running task.
     pub(crate) fn unpark(&mut self, key: TaskKey) -> Parked {
-        let task = &mut self.tasks[key];
-        task.resumes += 1;
-        let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
-        let running = self.running.replace(key);
-        let context = self.context.replace(key);
-        Parked { coroutine, running, context }
+        self.unpark_then(key, |_| {})
     }
 
     /// [`unpark`](crate::kernel::Core::unpark), publishing the resume to the
     /// watchdog.
     #[inline(always)]
     pub(crate) fn unpark_watched(&mut self, key: TaskKey, watch: &Watch) -> Parked {
+        self.unpark_then(key, |task| watch.resumed(task, task.resumes))
+    }
+
+    /// [`unpark`](crate::kernel::Core::unpark), showing the task, its
+    /// resumes counting this one, to `hook` first.
+    #[inline(always)]
+    fn unpark_then(&mut self, key: TaskKey, hook: impl FnOnce(&Task)) -> Parked {
         let task = &mut self.tasks[key];
         task.resumes += 1;
-        watch.resumed(task);
+        hook(task);
         let coroutine = task.coroutine.take().expect("a task is resumed only while parked");
         let running = self.running.replace(key);
         let context = self.context.replace(key);
@@ -534,8 +536,8 @@ impl Shared {
         self.resume_parked(key, parked, wake);
         if self.watching() {
             let core = self.core();
-            match core.running.and_then(|k| Some((k, core.tasks.get(k)?))) {
-                Some((_, task)) => self.watch.resumed(task),
+            match core.running.and_then(|k| core.tasks.get(k)) {
+                Some(task) => self.watch.resumed(task, task.resumes),
                 None => self.watch.paused(),
             }
         }
@@ -601,12 +603,10 @@ impl Shared {
         log::trace!("switch to {}", self.core().tasks[key].label());
         self.trace(|core| Trace::Resume { thread: core.tasks[key].id });
         if self.watching() {
-            // The count of resumes about to count this one.
-            let mut core = self.core();
-            let task = &mut core.tasks[key];
-            task.resumes += 1;
-            self.watch.resumed(task);
-            task.resumes -= 1;
+            // Published with the count of resumes about to count this one.
+            let core = self.core();
+            let task = &core.tasks[key];
+            self.watch.resumed(task, task.resumes + 1);
         }
     }
 

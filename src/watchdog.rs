@@ -131,13 +131,13 @@ impl Watch {
         self.registry().remove(&id_bits(resume_word(id, 0)));
     }
 
-    /// Publishes the resume of `task`, whose count of resumes already
-    /// counts it: the switch's whole cost, two stores.
+    /// Publishes the resume of `task` that is its `resumes`th: the
+    /// switch's whole cost, two stores.
     #[inline(always)]
-    pub(crate) fn resumed(&self, task: &Task) {
+    pub(crate) fn resumed(&self, task: &Task, resumes: u64) {
         let site = task.waiting_at.map_or(std::ptr::null_mut(), |at| at as *const _ as *mut _);
         self.site.store(site, Ordering::Relaxed);
-        self.running.store(resume_word(task.id, task.resumes), Ordering::Release);
+        self.running.store(resume_word(task.id, resumes), Ordering::Release);
     }
 
     /// No resume is under way: the kernel is idle, back in the host, or in
