@@ -517,8 +517,8 @@ impl Shared {
     /// Resumes `key`'s coroutine from the current stack and, when it comes back,
     /// puts it away or, if it has finished, frees its slot and recycles its stack.
     pub(crate) fn switch_to(&self, key: TaskKey, wake: Wake) {
-        if self.traced() {
-            return self.switch_traced(key, wake);
+        if self.hooked() {
+            return self.switch_hooked(key, wake);
         }
         let parked = self.core().unpark(key);
         self.resume_parked(key, parked, wake);
@@ -530,7 +530,7 @@ impl Shared {
     /// again, which it never left for the kernel.
     #[cold]
     #[inline(never)]
-    fn switch_traced(&self, key: TaskKey, wake: Wake) {
+    fn switch_hooked(&self, key: TaskKey, wake: Wake) {
         self.trace_resume(key);
         let parked = self.core().unpark(key);
         self.resume_parked(key, parked, wake);
@@ -546,7 +546,7 @@ impl Shared {
     /// Whether a resume does more than switch: it is traced (a trace hook,
     /// logging at trace level as last sampled) or watched (the watchdog).
     #[inline]
-    pub(crate) fn traced(&self) -> bool {
+    pub(crate) fn hooked(&self) -> bool {
         self.hooks.get() != 0
     }
 
@@ -569,7 +569,7 @@ impl Shared {
 
     /// The second half of [`switch_to`](Shared::switch_to), for a caller that
     /// already took the task out with [`Core::unpark`](crate::kernel::Core::unpark)
-    /// (and found it not [`traced`](Shared::traced)).
+    /// (and found it not [`hooked`](Shared::hooked)).
     #[inline(never)]
     pub(crate) fn resume_parked(&self, key: TaskKey, parked: Parked, wake: Wake) {
         let Parked { mut coroutine, running, context } = parked;

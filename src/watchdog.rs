@@ -399,7 +399,7 @@ impl Shared {
     /// `hooks` is the one a switch made for tracing before.
     #[inline(always)]
     pub(crate) fn take_out(&self, core: &mut Core, key: TaskKey) -> Option<Parked> {
-        if !self.traced() {
+        if !self.hooked() {
             return Some(core.unpark(key));
         }
         self.take_out_hooked(core, key)

@@ -394,7 +394,7 @@ pub(crate) struct Shared {
     /// installed), [`WATCH`] (the watchdog is on), [`LOG`] (switches are
     /// logged). Read without borrowing
     /// `core`, in the one test a switch makes for both
-    /// ([`Shared::traced`](crate::kernel::Shared::traced)).
+    /// ([`Shared::hooked`](crate::kernel::Shared::hooked)).
     pub(crate) hooks: Cell<u8>,
     /// The watchdog's side of the kernel (with the watchdog off, never
     /// published to: its resume word stays 0).
@@ -625,15 +625,21 @@ impl Shared {
     /// replaces (user code) is dropped with the kernel's state no longer
     /// borrowed.
     pub(crate) fn set_error_hook(&self, hook: ErrorHook) {
-        let old = self.core().on_error.replace(hook);
-        let root = self.core().root;
-        self.drop_user(root, ErrorOrigin::Hook, old);
+        self.set_hook(|core| &mut core.on_error, hook);
     }
 
     /// Installs the error reporter that gets the whole [`ErrorReport`].
     pub(crate) fn set_report_hook(&self, hook: ReportHook) {
-        let old = self.core().on_error_report.replace(hook);
-        let root = self.core().root;
+        self.set_hook(|core| &mut core.on_error_report, hook);
+    }
+
+    /// Puts `hook` in the place `slot` names, dropping the one it replaces
+    /// with the kernel's state no longer borrowed.
+    fn set_hook<H>(&self, slot: fn(&mut Core) -> &mut Option<H>, hook: H) {
+        let (old, root) = {
+            let mut core = self.core();
+            (slot(&mut core).replace(hook), core.root)
+        };
         self.drop_user(root, ErrorOrigin::Hook, old);
     }
 
@@ -659,33 +665,43 @@ impl Shared {
         }
         self.assert_unborrowed("the error reporter");
         let mut panicked = false;
-        if let Some(mut hook) = structured {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
-            let mut core = self.core();
-            if core.on_error_report.is_none() {
-                core.on_error_report = Some(hook);
-            }
-            drop(core);
-            if let Err(payload) = outcome {
-                crate::unwind::drop_payload(payload);
-                panicked = true;
-            }
+        if let Some(hook) = structured {
+            panicked |= self.call_hook(|core| &mut core.on_error_report, hook, &report);
         }
-        if let Some(mut hook) = plain {
-            let text = report.openos_text();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&text)));
-            let mut core = self.core();
-            if core.on_error.is_none() {
-                core.on_error = Some(hook);
-            }
-            drop(core);
-            if let Err(payload) = outcome {
-                crate::unwind::drop_payload(payload);
-                panicked = true;
-            }
+        if let Some(hook) = plain {
+            panicked |= self.call_hook(|core| &mut core.on_error, hook, &*report.openos_text());
         }
         if panicked {
             log::error!("{report} (and the on_error handler panicked)");
+        }
+    }
+
+    /// Calls a reporter taken out of the place `slot` names (so that it may
+    /// install another), with the kernel's state not borrowed, and puts it
+    /// back unless it did. Returns whether it panicked.
+    fn call_hook<A: ?Sized>(
+        &self,
+        slot: fn(&mut Core) -> &mut Option<Box<dyn FnMut(&A)>>,
+        mut hook: Box<dyn FnMut(&A)>,
+        arg: &A,
+    ) -> bool {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(arg)));
+        let replaced = {
+            let mut core = self.core();
+            let place = slot(&mut core);
+            match place {
+                None => place.replace(hook),
+                Some(_) => Some(hook),
+            }
+        };
+        // The one it replaced with another, dropped with nothing borrowed.
+        drop(replaced);
+        match outcome {
+            Ok(()) => false,
+            Err(payload) => {
+                crate::unwind::drop_payload(payload);
+                true
+            }
         }
     }
 
