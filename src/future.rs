@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::host::KernelRef;
 use crate::job::{Job, JobState};
-use crate::park::{in_kernel, park_on, RemoteWaker, Woke};
+use crate::park::{in_kernel, keep_waker, park_on, RemoteWaker, Woke};
 use crate::thread::{JoinHandle, Thread};
 use crate::{os, Kernel, Status};
 
@@ -319,6 +319,20 @@ struct Watch {
     helper: Thread,
 }
 
+/// Starts `body` as a detached thread of `kernel` named `name`, to wait for
+/// what a future stands for.
+#[track_caller]
+fn spawn_helper(
+    kernel: &KernelRef,
+    name: String,
+    body: impl FnOnce() + 'static,
+) -> Result<Thread, Error> {
+    match kernel.spawn_detached(name, body) {
+        Some(spawned) => spawned.map(|handle| handle.thread()),
+        None => Err(Error::KernelGone),
+    }
+}
+
 impl Watch {
     #[track_caller]
     fn start(
@@ -336,20 +350,13 @@ impl Watch {
                 waker.wake();
             }
         };
-        match kernel.spawn_detached(name, body) {
-            Some(Ok(helper)) => Ok(Watch { waker: slot, helper: helper.thread() }),
-            Some(Err(error)) => Err(error),
-            None => Err(Error::KernelGone),
-        }
+        let helper = spawn_helper(kernel, name, body)?;
+        Ok(Watch { waker: slot, helper })
     }
 
     /// Keeps `waker` as the one to wake, in place of the last one.
     fn update(&self, waker: &Waker) {
-        let mut slot = self.waker.borrow_mut();
-        match &mut *slot {
-            Some(kept) => kept.clone_from(waker),
-            none => *none = Some(waker.clone()),
-        }
+        keep_waker(&mut self.waker.borrow_mut(), waker);
     }
 }
 
@@ -553,10 +560,8 @@ impl<T: Send + 'static> JoinHandle<T> {
             wait_for_end(&target);
             deliver.fill(self.wait());
         };
-        match kernel.spawn_detached(name, body) {
-            Some(Ok(_)) => {}
-            Some(Err(error)) => lock(&shared).result = Some(Err(error)),
-            None => lock(&shared).result = Some(Err(Error::KernelGone)),
+        if let Err(error) = spawn_helper(&kernel, name, body) {
+            lock(&shared).result = Some(Err(error));
         }
         SendJoinFuture { shared }
     }
@@ -577,10 +582,7 @@ impl<T> Future for SendJoinFuture<T> {
                 Poll::Ready(result)
             }
             None => {
-                match &mut slot.waker {
-                    Some(kept) => kept.clone_from(cx.waker()),
-                    none => *none = Some(cx.waker().clone()),
-                }
+                keep_waker(&mut slot.waker, cx.waker());
                 Poll::Pending
             }
         }

@@ -751,6 +751,16 @@ pub(crate) fn park_remote(
     park_on(what, deadline, |r| register(r.remote_waker()))
 }
 
+/// Keeps `waker` in `slot`, in place of the one there: a future keeps the
+/// waker of its last poll (`clone_from` skips the clone when it would wake
+/// the same task).
+pub(crate) fn keep_waker(slot: &mut Option<std::task::Waker>, waker: &std::task::Waker) {
+    match slot {
+        Some(kept) => kept.clone_from(waker),
+        none => *none = Some(waker.clone()),
+    }
+}
+
 /// Whether `kernel` is the kernel running on this OS thread: only its own
 /// threads' ends can wake a wait ([`Registration::on_end`]).
 pub(crate) fn is_this_kernel(kernel: &Weak<Shared>) -> bool {

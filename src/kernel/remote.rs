@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::event::Signal;
 use crate::id::ThreadId;
-use crate::park::{Parker, TaskKey};
+use crate::park::{keep_waker, Parker, TaskKey};
 
 /// The part of the kernel that other OS threads reach through a `SignalSender`.
 #[derive(Debug, Default)]
@@ -89,10 +89,7 @@ impl Remote {
         if state.closed || !state.signals.is_empty() || !state.wakes.is_empty() {
             return false;
         }
-        match &mut state.host {
-            Some(kept) => kept.clone_from(waker),
-            none => *none = Some(waker.clone()),
-        }
+        keep_waker(&mut state.host, waker);
         true
     }
 
