@@ -75,7 +75,10 @@ pub(crate) fn enter(shared: &Rc<Shared>) -> Enter {
     // find the fault handler and an alternate signal stack.
     crate::overflow::prepare_thread();
     let prev = CURRENT.with(|c| c.replace(Rc::as_ptr(shared)));
-    let prev_outer = shared.outer.replace(prev);
+    // Entered again while current: the kernel it was entered from stays the
+    // outer one (it must never point at itself).
+    let outer = if std::ptr::eq(prev, Rc::as_ptr(shared)) { shared.outer.get() } else { prev };
+    let prev_outer = shared.outer.replace(outer);
     let prev_host_panicking = shared.host_panicking.replace(std::thread::panicking());
     shared.sample_log();
     Enter { _keep: shared.clone(), prev, prev_outer, prev_host_panicking }
