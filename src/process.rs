@@ -310,13 +310,16 @@ impl Shared {
             let mut core = self.core();
             let parent = core.thread_id(parent).map(ThreadId::as_u64);
             let task = &mut core.tasks[key];
-            task.span = tracing::info_span!(
+            let span = tracing::info_span!(
                 target: "cothread",
                 "green_thread",
                 id = id.as_u64(),
                 name = task.name.as_deref(),
                 program = task.kind == Kind::Program,
             );
+            if let Some(home) = task.coroutine.as_mut() {
+                home.span = span;
+            }
             tracing::debug!(
                 target: "cothread",
                 thread = id.as_u64(),
@@ -574,11 +577,10 @@ impl Shared {
     pub(crate) fn resume_parked(&self, key: TaskKey, parked: Parked, wake: Wake) {
         let Parked { mut coroutine, running, context } = parked;
         // Every task body catches its own panics, so nothing unwinds through here.
-        let co = coroutine.co.as_mut().expect("a parked home holds its coroutine");
+        let home = &mut *coroutine;
+        let co = home.co.as_mut().expect("a parked home holds its coroutine");
         #[cfg(feature = "tracing")]
-        let span = self.core().tasks[key].span.clone();
-        #[cfg(feature = "tracing")]
-        let entered = span.enter();
+        let entered = home.span.enter();
         self.assert_unborrowed("a switch to a green thread");
         let exit = overflow::guard(co.trap_handler(), || co.resume(wake));
         #[cfg(feature = "tracing")]
@@ -617,6 +619,9 @@ impl Shared {
     #[cold]
     #[inline(never)]
     fn put_away(&self, key: TaskKey, mut coroutine: Box<Home>, overflowed: bool) {
+        // Its span, closed once nothing is borrowed (a subscriber is user code).
+        #[cfg(feature = "tracing")]
+        let mut span = None;
         let (user, graveyard) = {
             let mut core = self.core();
             let graveyard = std::mem::take(&mut core.graveyard);
@@ -646,6 +651,10 @@ impl Shared {
                     self.watch.forget(id);
                 }
                 let co = coroutine.co.take().expect("checked above");
+                #[cfg(feature = "tracing")]
+                {
+                    span = Some(std::mem::replace(&mut coroutine.span, tracing::Span::none()));
+                }
                 if overflowed {
                     // Its frames were discarded, not unwound: what they lent
                     // out may still be in use.
@@ -662,6 +671,8 @@ impl Shared {
                 (None, graveyard)
             }
         };
+        #[cfg(feature = "tracing")]
+        drop(span);
         if let Some(user) = user {
             self.drop_user(key, ErrorOrigin::Thread, user);
         }

@@ -38,11 +38,19 @@ pub(crate) type Co = Coroutine<Wake, (), Exit, crate::stack::ThreadStack>;
 /// home (emptied) with its stack, so that a spawn allocates none.
 pub(crate) struct Home {
     pub(crate) co: Option<Co>,
+    /// The span its thread runs in (the `tracing` feature): entered for each
+    /// of its resumes, taken out with the coroutine, so never cloned.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 impl crate::stack::Home for Home {
     fn new() -> Box<Home> {
-        Box::new(Home { co: None })
+        Box::new(Home {
+            co: None,
+            #[cfg(feature = "tracing")]
+            span: tracing::Span::none(),
+        })
     }
 
     fn is_empty(&self) -> bool {
@@ -213,10 +221,6 @@ pub(crate) struct Task {
     /// The watchdog found it running too long without yielding: it is
     /// ended at its next checkpoint or blocking call.
     pub(crate) overrun: bool,
-    /// The span it runs in (the `tracing` feature): entered for each of its
-    /// resumes.
-    #[cfg(feature = "tracing")]
-    pub(crate) span: tracing::Span,
 }
 
 /// A task taken off its parking place to be resumed: its coroutine, and what
@@ -275,8 +279,6 @@ impl Task {
             stack_low: 0,
             tripped: false,
             overrun: false,
-            #[cfg(feature = "tracing")]
-            span: tracing::Span::none(),
         }
     }
 

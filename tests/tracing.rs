@@ -20,6 +20,8 @@ struct Seen {
     threads: Mutex<Vec<(u64, u64)>>,
     /// The spans entered, innermost last (one OS thread here).
     entered: Mutex<Vec<u64>>,
+    /// The spans closed (their last handle dropped).
+    closed: Mutex<Vec<u64>>,
     next: AtomicU64,
 }
 
@@ -69,6 +71,10 @@ impl Subscriber for Probe {
     fn enter(&self, span: &Id) {
         self.0.entered.lock().unwrap().push(span.into_u64());
     }
+    fn try_close(&self, span: Id) -> bool {
+        self.0.closed.lock().unwrap().push(span.into_u64());
+        true
+    }
     fn exit(&self, span: &Id) {
         let mut entered = self.0.entered.lock().unwrap();
         let at = entered.iter().rposition(|&s| s == span.into_u64()).expect("entered");
@@ -112,4 +118,11 @@ fn each_green_thread_runs_in_its_span_and_the_kernels_events_are_tracing_events(
         "the error report: {lines:#?}"
     );
     assert!(seen.entered.lock().unwrap().is_empty(), "every span exited");
+    let threads = seen.threads.lock().unwrap().clone();
+    let span_of = |thread: u64| threads.iter().find(|&&(_, t)| t == thread).unwrap().0;
+    let closed = seen.closed.lock().unwrap().clone();
+    assert!(closed.contains(&span_of(2)), "the span of a thread that ended is closed: {closed:?}");
+    drop(kernel);
+    let closed = seen.closed.lock().unwrap().clone();
+    assert!(closed.contains(&span_of(1)), "the program's span too: {closed:?}");
 }

@@ -68,10 +68,13 @@ pub(crate) enum Queued {
 }
 
 /// The host's handler for errors raised inside the kernel, OpenOS's text.
-pub(crate) type ErrorHook = Box<dyn FnMut(&str)>;
+pub(crate) type ErrorHook = Hook<str>;
 
 /// The host's handler for errors raised inside the kernel, the whole report.
-pub(crate) type ReportHook = Box<dyn FnMut(&ErrorReport)>;
+pub(crate) type ReportHook = Hook<ErrorReport>;
+
+/// A reporter the host installed, called with what it reports.
+pub(crate) type Hook<A> = Box<dyn FnMut(&A)>;
 
 /// Everything the kernel knows, behind one `RefCell`. Borrows are short and never
 /// held across a context switch or a call into user code.
@@ -681,8 +684,8 @@ impl Shared {
     /// back unless it did. Returns whether it panicked.
     fn call_hook<A: ?Sized>(
         &self,
-        slot: fn(&mut Core) -> &mut Option<Box<dyn FnMut(&A)>>,
-        mut hook: Box<dyn FnMut(&A)>,
+        slot: fn(&mut Core) -> &mut Option<Hook<A>>,
+        mut hook: Hook<A>,
         arg: &A,
     ) -> bool {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(arg)));
