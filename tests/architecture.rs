@@ -34,7 +34,8 @@ fn file_layer(file: &str) -> Option<Layer> {
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
         | "kernel/panic.rs" | "watchdog.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs"
         | "process.rs" | "task.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
-        "thread.rs" | "event/mod.rs" | "os.rs" | "host.rs" => Layer::Facade,
+        "thread.rs" | "event/mod.rs" | "os.rs" | "host/mod.rs" | "host/run.rs"
+        | "host/builder.rs" | "host/view.rs" | "host/kernel_ref.rs" => Layer::Facade,
         "job.rs" | "future.rs" | "sync/mod.rs" | "sync/barrier.rs" | "sync/block.rs"
         | "sync/channel.rs" | "sync/error.rs" | "sync/mutex.rs" | "sync/notify.rs"
         | "sync/queue.rs" | "sync/select.rs" | "sync/semaphore.rs" => Layer::Runtime,
