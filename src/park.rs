@@ -403,8 +403,9 @@ impl Shared {
             }
             // The wait is on before `register` runs, so that a source whose
             // condition already holds can wake it at once (`Core::wake`: it
-            // runs in the next round). `register` is the kernel's own code,
-            // never a user's, and does not panic.
+            // runs in the next round), and `register` may read what the task
+            // waits on. `register` is the kernel's own code, never a user's,
+            // and does not panic.
             task.token = token;
             // The last wait's `end_wait` left `Wait::None`, which has nothing
             // to drop: a test here, not a call to the drop glue.
@@ -699,10 +700,12 @@ pub(crate) fn park_select(
     deadline: Option<Duration>,
     register: impl FnOnce(&mut Registration<'_>),
 ) -> Woke {
-    let wait = Wait::Select(filters.clone());
-    park_registered("sync::Select::wait", wait, deadline, |r| {
-        for filter in &filters {
-            r.core.waiters.add(filter, r.parker);
+    park_registered("sync::Select::wait", Wait::Select(filters), deadline, |r| {
+        // The filters are the task's wait by now (see `Shared::park`): filed
+        // from there, not from a copy.
+        let core = &mut *r.core;
+        for filter in core.tasks[r.parker.key].wait.filters() {
+            core.waiters.add(filter, r.parker);
         }
         register(r)
     })
