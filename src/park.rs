@@ -564,7 +564,8 @@ fn cannot_block(in_callback: bool) -> ! {
 /// stores handles and runs no user code.
 pub(crate) struct Registration<'a> {
     core: &'a mut Core,
-    kernel: &'a Weak<Shared>,
+    /// The parking thread's kernel, whose state `core` is.
+    shared: &'a Shared,
     parker: Parker,
 }
 
@@ -572,7 +573,7 @@ pub(crate) struct Registration<'a> {
 impl Registration<'_> {
     /// A handle that wakes this wait from the kernel's own OS thread.
     pub(crate) fn local_waker(&self) -> LocalWaker {
-        LocalWaker { kernel: self.kernel.clone(), parker: self.parker }
+        LocalWaker { kernel: self.shared.weak(), parker: self.parker }
     }
 
     /// Queues this wait's [`LocalWaker`] in `queue`, as
@@ -582,9 +583,9 @@ impl Registration<'_> {
     /// here (a job's joiners, waited on with timeouts) would grow without
     /// bound.
     pub(crate) fn queue_local(&self, queue: &mut WaitQueue<LocalWaker>) {
-        let (tasks, kernel) = (&self.core.tasks, self.kernel);
+        let (tasks, shared) = (&self.core.tasks, self.shared);
         queue.insert(0, self.local_waker(), |waker| {
-            if Weak::ptr_eq(&waker.kernel, kernel) {
+            if std::ptr::eq(waker.kernel.as_ptr(), shared) {
                 waker.parker.is_parked(tasks)
             } else {
                 waker.may_be_parked()
@@ -609,7 +610,7 @@ impl Registration<'_> {
     /// of the waiter's own kernel can wake it: for another kernel's, this
     /// registers nothing and returns `true`.
     pub(crate) fn on_end(&mut self, kernel: &Weak<Shared>, key: TaskKey, id: ThreadId) -> bool {
-        if !Weak::ptr_eq(kernel, self.kernel) {
+        if !std::ptr::eq(kernel.as_ptr(), self.shared) {
             return kernel.strong_count() > 0;
         }
         let core = &mut *self.core;
@@ -681,10 +682,7 @@ fn park_registered(
     register: impl FnOnce(&mut Registration<'_>),
 ) -> Woke {
     let shared = crate::kernel::current(what);
-    let kernel = shared.weak();
-    shared.park(wait, deadline, |core, parker| {
-        register(&mut Registration { core, kernel: &kernel, parker })
-    })
+    shared.park(wait, deadline, |core, parker| register(&mut Registration { core, shared, parker }))
 }
 
 /// Parks the running thread in a select: as [`park_on`], and a signal that

@@ -385,7 +385,7 @@ impl Core {
         if self.wakes.is_empty()
             || !self.queue.is_empty()
             || self.remote_pending()
-            || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
+            || self.deadlines.first_at().is_some_and(|at| self.clock.reached(at))
         {
             return None;
         }

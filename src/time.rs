@@ -369,6 +369,16 @@ impl<T: Copy> DeadlineQueue<T> {
         self.front(source).map(|item| (key.at(), item))
     }
 
+    /// The earliest deadline, stale or not: a few loads when the queue is
+    /// empty, as it is between threads that only hand each other values.
+    #[inline]
+    pub(crate) fn first_at(&self) -> Option<Duration> {
+        if self.len() == 0 {
+            return None;
+        }
+        self.first().map(|(key, _)| key.at())
+    }
+
     /// Every entry, in no particular order.
     pub(crate) fn items(&self) -> impl Iterator<Item = &T> {
         let queued = self.later.iter().chain(&self.due).map(|e| &e.item);

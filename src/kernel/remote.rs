@@ -134,9 +134,9 @@ impl Remote {
     /// One handle fewer. The last one going away may leave a waiting kernel
     /// with nothing that can wake it: it is told, so that it can report that
     /// instead of sleeping for ever; not from its own OS thread, where it is
-    /// not waiting (it runs the caller).
-    fn release(&self, from_home: bool) {
-        if self.handles.fetch_sub(1, Ordering::SeqCst) == 1 && !from_home {
+    /// not waiting (it runs the caller): `from_home` tells, asked only then.
+    fn release(&self, from_home: impl FnOnce() -> bool) {
+        if self.handles.fetch_sub(1, Ordering::SeqCst) == 1 && !from_home() {
             drop(self.lock());
             self.wakeup.notify_all();
         }
@@ -205,7 +205,7 @@ impl Clone for SignalSender {
 /// wake it: tell it, so that it can report that instead of sleeping forever.
 impl Drop for SignalSender {
     fn drop(&mut self) {
-        self.remote.release(false);
+        self.remote.release(|| false);
     }
 }
 
@@ -266,7 +266,6 @@ impl RemoteWaker {
 
 impl Drop for RemoteWaker {
     fn drop(&mut self) {
-        let from_home = self.remote.home().is_some();
-        self.remote.release(from_home);
+        self.remote.release(|| self.remote.home().is_some());
     }
 }
