@@ -143,34 +143,30 @@ impl Shared {
     /// Runs the current round (starting one if none is under way) until it is
     /// complete or `meter` runs out.
     ///
-    /// With `roll`, a round whose successor would start with no signal queued
-    /// and no joiner to wake, and with waits that were due already when they
-    /// began (a zero sleep, a zero timeout) to run, flows into it without
-    /// returning: the same work in the same order as returning and starting
-    /// it, for a caller that would start it at once anyway. So does a round
+    /// With `roll`, for a caller that runs rounds back to back, a busy round
+    /// flows into the next whenever that one would find work (a queued
+    /// signal or wake-up, a deadline due): the same work in the same order
+    /// as returning and starting it, and `Done` comes only once nothing is
+    /// ready now. Two cases cost less still, as they flow without leaving
+    /// their phase: a round whose successor would start with no signal
+    /// queued and no joiner to wake, and with waits that were due already
+    /// when they began (a zero sleep, a zero timeout) to run; and a round
     /// whose successor would have only wake-ups to run (no signal queued, no
     /// deadline due), as threads handing each other values give it.
     pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> Progress {
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
-            let mut core = self.core();
-            core.drain_remote();
-            let mut round = self.round.borrow_mut();
-            // Swapped, not taken: both buffers keep their capacity.
-            std::mem::swap(&mut round.signals, &mut core.queue);
-            std::mem::swap(&mut round.wakes, &mut core.wakes);
-            let cutoff = core.deadlines.cutoff(core.now());
-            round.phase = if round.signals.is_empty() {
-                Phase::Deadlines(cutoff)
-            } else {
-                Phase::Signals(cutoff)
-            };
+            self.begin_round();
         }
         // A round resumed after a budget cut had work left: it was busy.
         let mut busy = !starting;
         loop {
             let phase = self.round.borrow().phase;
             match phase {
+                // With `roll`, the next round begins here if a caller
+                // running rounds back to back would start it now
+                // (`Shared::settle`): the same work in the same order.
+                Phase::Idle if roll && busy && self.core().has_work_now() => self.begin_round(),
                 Phase::Idle => return Progress::Done { busy },
                 // Checked before each unit of work: a resume, a delivery, a timer.
                 _ if meter.exhausted(report) => return Progress::OutOfBudget,
@@ -181,6 +177,29 @@ impl Shared {
                 Phase::Wakes => busy |= self.run_wakes(report, meter, roll),
             }
         }
+    }
+
+    /// Starts a round: the signals and wake-ups queued so far are its own,
+    /// and so are the deadlines due by now.
+    fn begin_round(&self) {
+        let mut core = self.core();
+        core.drain_remote();
+        let mut round = self.round.borrow_mut();
+        // Swapped, not taken: both buffers keep their capacity. A round
+        // leaves its own empty, so an empty queue has nothing to hand over.
+        debug_assert!(round.signals.is_empty() && round.wakes.is_empty());
+        if !core.queue.is_empty() {
+            std::mem::swap(&mut round.signals, &mut core.queue);
+        }
+        if !core.wakes.is_empty() {
+            std::mem::swap(&mut round.wakes, &mut core.wakes);
+        }
+        let cutoff = core.deadlines.cutoff(core.now());
+        round.phase = if round.signals.is_empty() {
+            Phase::Deadlines(cutoff)
+        } else {
+            Phase::Signals(cutoff)
+        };
     }
 
     /// The deadline phase: runs what is due by `cutoff`, in deadline order,

@@ -290,7 +290,7 @@ impl Core {
     pub(crate) fn has_work_now(&self) -> bool {
         self.has_queued_work()
             || self.remote_pending()
-            || self.deadlines.peek().is_some_and(|(at, _)| self.clock.reached(at))
+            || self.deadlines.first_at().is_some_and(|at| self.clock.reached(at))
     }
 
     /// Queues a signal for the next round.
@@ -710,13 +710,10 @@ impl Shared {
 
     /// Runs rounds until one finds nothing to do, or `meter` runs out. After a
     /// busy round, the next one starts only if there is work for it: a round
-    /// that would find nothing costs more than the look.
+    /// that would find nothing costs more than the look. The rounds flow into
+    /// each other inside [`round`](Shared::round).
     pub(crate) fn settle(&self, report: &mut StepReport, meter: &Meter) {
-        while let Progress::Done { busy: true } = self.round(report, meter, true) {
-            if !self.core().has_work_now() {
-                return;
-            }
-        }
+        self.round(report, meter, true);
     }
 
     /// One turn of a blocking drive: a round, or, when it found nothing to do,
