@@ -416,6 +416,7 @@ impl Core {
     /// whether the task is to run now. A frozen task instead keeps the
     /// wake-up for its `resume`. Every end of a park but a kill's comes
     /// through here, whatever the wait's kind.
+    #[inline(always)]
     pub(crate) fn ready(&mut self, parker: Parker, woke: Woke) -> bool {
         let key = parker.key;
         if self.tasks.suspended != 0 && parker.is_parked(&self.tasks) && frozen(&self.tasks, key) {
