@@ -372,6 +372,7 @@ impl Shared {
     /// Runs the task `parker` names with `woke` if that wait is still on and
     /// the task is not frozen (a frozen task gets the wake-up when it is
     /// resumed).
+    #[inline(always)]
     pub(crate) fn wake_waiting(&self, parker: Parker, woke: Woke, report: &mut StepReport) {
         let parked = {
             let mut core = self.core();
