@@ -594,6 +594,7 @@ impl Shared {
         let _ = at;
     }
 
+    #[inline]
     pub(crate) fn core(&self) -> RefMut<'_, Core> {
         self.core.borrow_mut()
     }
