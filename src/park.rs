@@ -359,6 +359,7 @@ impl Shared {
     /// sleep), to run again in the next round, after what is due before it.
     /// Returns as [`park`](Shared::park) does.
     #[track_caller]
+    #[inline]
     pub(crate) fn yield_now(&self) -> Woke {
         self.park_until(Wait::Sleep, |core| Some((core.now(), true)), |_, _| {})
     }
