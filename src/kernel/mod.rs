@@ -136,11 +136,17 @@ impl Core {
     /// Drops stale wake-ups from the deadline queue once they outnumber the live
     /// ones, so that waits that end early (a pull answered long before its
     /// timeout) cannot grow it without bound.
+    #[inline]
     pub(crate) fn compact_deadlines(&mut self) {
         let live = self.tasks.len() + self.timers.table.len();
-        if self.deadlines.len() <= 64 + 2 * live {
-            return;
+        if self.deadlines.len() > 64 + 2 * live {
+            self.drop_stale_deadlines();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn drop_stale_deadlines(&mut self) {
         let (tasks, timers) = (&self.tasks, &self.timers);
         self.deadlines.retain(|due| is_live(tasks, timers, due));
     }
