@@ -57,11 +57,18 @@ impl Wait {
     /// the kinds that hold nothing (the common ones: no wait, a sleep).
     #[inline(always)]
     pub(crate) fn drop_cheaply(self) {
-        if matches!(self, Wait::None | Wait::Sleep | Wait::Coma | Wait::On(_)) {
+        if self.holds_nothing() {
             std::mem::forget(self);
         } else {
             drop(self);
         }
+    }
+
+    /// Whether the wait owns nothing to drop and is filed nowhere the kernel
+    /// must undo (the common kinds: no wait, a sleep).
+    #[inline(always)]
+    pub(crate) fn holds_nothing(&self) -> bool {
+        matches!(self, Wait::None | Wait::Sleep | Wait::Coma | Wait::On(_))
     }
 
     /// The filters a signal must match to end this wait (none: signals do

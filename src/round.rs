@@ -430,8 +430,14 @@ impl Core {
         let delivered = matches!(woke, Woke::Signal(_));
         task.signals += u64::from(delivered);
         task.woke = woke;
-        let wait = task.end_wait();
-        self.forget_wait(wait, delivered);
+        if task.wait.holds_nothing() {
+            // A sleep, the most common wait by far: nothing to undo or drop,
+            // nothing to move out.
+            task.end_wait_holding_nothing();
+        } else {
+            let wait = task.end_wait();
+            self.forget_wait(wait, delivered);
+        }
         true
     }
 }

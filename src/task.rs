@@ -241,6 +241,16 @@ impl Task {
         std::mem::replace(&mut self.wait, Wait::None)
     }
 
+    /// [`end_wait`](Task::end_wait) for a wait that
+    /// [holds nothing](Wait::holds_nothing): only its tag is written.
+    #[inline(always)]
+    pub(crate) fn end_wait_holding_nothing(&mut self) {
+        debug_assert!(self.wait.holds_nothing());
+        self.token = WaitToken::NONE;
+        self.deadline = None;
+        std::mem::forget(std::mem::replace(&mut self.wait, Wait::None));
+    }
+
     #[inline]
     pub(crate) fn new(id: ThreadId, kind: Kind, parent: Option<TaskKey>) -> Task {
         Task {
