@@ -64,6 +64,18 @@ impl Wait {
         }
     }
 
+    /// Replaces the wait with `new`: when the old one
+    /// [holds nothing](Wait::holds_nothing), by a store alone, with nothing
+    /// moved out or dropped.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, new: Wait) {
+        if self.holds_nothing() {
+            std::mem::forget(std::mem::replace(self, new));
+        } else {
+            drop(std::mem::replace(self, new));
+        }
+    }
+
     /// Whether the wait owns nothing to drop and is filed nowhere the kernel
     /// must undo (the common kinds: no wait, a sleep).
     #[inline(always)]
@@ -416,8 +428,8 @@ impl Shared {
             // and does not panic.
             task.token = token;
             // The last wait's `end_wait` left `Wait::None`, which has nothing
-            // to drop: a test here, not a call to the drop glue.
-            std::mem::replace(&mut task.wait, wait).drop_cheaply();
+            // to drop: a test and a store.
+            task.wait.set(wait);
             task.deadline = deadline.map(|(at, _)| at);
             task.waiting_at = Some(std::panic::Location::caller());
             if backtraces {
