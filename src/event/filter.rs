@@ -39,10 +39,18 @@ use super::signal::{Signal, Value};
 /// assert!(Filter::names(&["touch", "key_down"]).matches(&key));
 /// assert!(Filter::new(|s: &Signal| s.args().len() == 1).matches(&key));
 /// ```
-#[derive(Clone)]
 pub struct Filter {
     pub(crate) name: NameTest,
     args: Vec<(usize, Value)>,
+}
+
+/// A pull clones its filter into each wait: most filters test no argument,
+/// and their empty list is made without a call into `Vec`'s clone.
+impl Clone for Filter {
+    fn clone(&self) -> Filter {
+        let args = if self.args.is_empty() { Vec::new() } else { self.args.clone() };
+        Filter { name: self.name.clone(), args }
+    }
 }
 
 #[derive(Clone)]
