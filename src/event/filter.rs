@@ -39,18 +39,13 @@ use super::signal::{Signal, Value};
 /// assert!(Filter::names(&["touch", "key_down"]).matches(&key));
 /// assert!(Filter::new(|s: &Signal| s.args().len() == 1).matches(&key));
 /// ```
+#[derive(Clone)]
 pub struct Filter {
     pub(crate) name: NameTest,
-    args: Vec<(usize, Value)>,
-}
-
-/// A pull clones its filter into each wait: most filters test no argument,
-/// and their empty list is made without a call into `Vec`'s clone.
-impl Clone for Filter {
-    fn clone(&self) -> Filter {
-        let args = if self.args.is_empty() { Vec::new() } else { self.args.clone() };
-        Filter { name: self.name.clone(), args }
-    }
+    /// `None` for a filter that tests no argument, as most do: a pull clones
+    /// its filter into each wait, and an absent list is copied and dropped
+    /// without a call into `Vec`.
+    args: Option<Vec<(usize, Value)>>,
 }
 
 #[derive(Clone)]
@@ -72,7 +67,7 @@ impl Filter {
     /// assert!(cothread::Filter::any().matches(&cothread::Signal::new("x")));
     /// ```
     pub fn any() -> Filter {
-        Filter { name: NameTest::Any, args: Vec::new() }
+        Filter { name: NameTest::Any, args: None }
     }
 
     /// Accepts signals with exactly this name.
@@ -85,7 +80,7 @@ impl Filter {
     /// assert!(!Filter::name("touch").matches(&Signal::new("touch2")));
     /// ```
     pub fn name(name: impl AsRef<str>) -> Filter {
-        Filter { name: NameTest::Exact(Name::new(name.as_ref())), args: Vec::new() }
+        Filter { name: NameTest::Exact(Name::new(name.as_ref())), args: None }
     }
 
     /// Accepts signals whose name is one of `names` (OpenOS's `event.pullMultiple`).
@@ -103,7 +98,7 @@ impl Filter {
         let mut seen = std::collections::HashSet::new();
         let names =
             names.iter().map(AsRef::as_ref).filter(|n| seen.insert(*n)).map(Name::new).collect();
-        Filter { name: NameTest::OneOf(names), args: Vec::new() }
+        Filter { name: NameTest::OneOf(names), args: None }
     }
 
     /// Accepts signals whose name contains a match of the OpenOS (Lua) pattern
@@ -179,7 +174,7 @@ impl Filter {
                 pattern.len()
             ));
         }
-        Ok(Filter { name: NameTest::Pattern(Pattern::new(pattern)?), args: Vec::new() })
+        Ok(Filter { name: NameTest::Pattern(Pattern::new(pattern)?), args: None })
     }
 
     /// Accepts the signals for which `predicate` returns true (OpenOS's
@@ -196,7 +191,7 @@ impl Filter {
     /// assert!(!f.matches(&Signal::new("x").with(9)));
     /// ```
     pub fn new(predicate: impl Fn(&Signal) -> bool + 'static) -> Filter {
-        Filter { name: NameTest::Predicate(Rc::new(predicate)), args: Vec::new() }
+        Filter { name: NameTest::Predicate(Rc::new(predicate)), args: None }
     }
 
     /// Also requires argument `index` to equal `value` (numbers compare as Lua does).
@@ -210,7 +205,7 @@ impl Filter {
     /// assert!(!f.matches(&Signal::new("modem_message").with("addr").with(81)));
     /// ```
     pub fn arg(mut self, index: usize, value: impl Into<Value>) -> Filter {
-        self.args.push((index, value.into()));
+        self.args.get_or_insert_with(Vec::new).push((index, value.into()));
         self
     }
 
@@ -229,7 +224,7 @@ impl Filter {
             NameTest::Pattern(pattern) => pattern.is_match(signal.name()),
             NameTest::Predicate(predicate) => predicate(signal),
         };
-        name_ok && self.args.iter().all(|(i, v)| signal.arg(*i) == v)
+        name_ok && self.args.iter().flatten().all(|(i, v)| signal.arg(*i) == v)
     }
 
     /// Whether matching runs user code (a predicate), which the kernel must call
@@ -297,7 +292,7 @@ impl Filter {
             NameTest::Pattern(p) => format!("pattern {:?}", p.source()),
             NameTest::Predicate(_) => "a predicate".to_string(),
         };
-        for (i, v) in &self.args {
+        for (i, v) in self.args.iter().flatten() {
             out.push_str(&format!(" with arg {i} = {v:?}"));
         }
         out
