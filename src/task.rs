@@ -246,9 +246,7 @@ impl Task {
     #[inline(always)]
     pub(crate) fn end_wait_holding_nothing(&mut self) {
         debug_assert!(self.wait.holds_nothing());
-        self.token = WaitToken::NONE;
-        self.deadline = None;
-        std::mem::forget(std::mem::replace(&mut self.wait, Wait::None));
+        std::mem::forget(self.end_wait());
     }
 
     #[inline]
