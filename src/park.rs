@@ -260,6 +260,7 @@ impl LocalWaker {
     /// deadlines. Returns whether the wait was still on (not if it ended
     /// otherwise, or the kernel is gone). Not under the kernel's borrow:
     /// inside a [`park_local`] registration, return `true` instead.
+    #[inline]
     pub(crate) fn wake(&self) -> bool {
         self.kernel.upgrade().is_some_and(|shared| shared.core().wake(self.parker))
     }
@@ -358,7 +359,10 @@ impl Shared {
     /// `register` gets the [`Parker`] of this wait, to put wherever the
     /// wake-up will come from ([`Core::wake`]); `deadline` ends the wait with
     /// `Woke::Timeout`. A task that is being unwound does not park
-    /// (`Woke::Shutdown`, and `register` is not called).
+    /// (`Woke::Shutdown`, and `register` is not called). Wherever `register`
+    /// is not called, it is dropped before anything else runs (a hook, an
+    /// unwind): a source may move a guard of its own lock into it, held from
+    /// its look at its state until the wait is filed.
     ///
     /// # Panics
     ///
@@ -407,7 +411,12 @@ impl Shared {
                 // kernel drops, say): a panic would abort the process, so
                 // the call returns at once, as in a thread being unwound.
                 _ if panicking => return Woke::Shutdown,
-                (running, context) => cannot_block(running.is_none() && context.is_some()),
+                (running, context) => {
+                    // What `register` holds (a wait source's lock, say) is
+                    // let go before the panic's hook runs.
+                    drop(register);
+                    cannot_block(running.is_none() && context.is_some())
+                }
             };
             let token = core.token();
             let deadline = deadline(core);
@@ -419,6 +428,9 @@ impl Shared {
                 || self.unwinding_if(panicking)
             {
                 drop(guard);
+                // Uncalled: what it holds is let go before the interrupt or
+                // kill is raised.
+                drop(register);
                 return self.cannot_park(me);
             }
             // The wait is on before `register` runs, so that a source whose

@@ -207,6 +207,52 @@ fn a_killed_sender_drops_its_parked_value_exactly_once() {
     assert_eq!(drops.count(), 3);
 }
 
+/// A wait on a channel is filed under the channel's lock, held from the
+/// look at its state: a wait that cannot begin (an interrupt already made,
+/// a callback, where nothing can block) lets go of that lock before the
+/// interrupt is raised or the panic reported, and the channel works on.
+#[test]
+fn a_wait_that_cannot_begin_leaves_the_channel_unlocked() {
+    let drops = Drops::new();
+    let d = drops.clone();
+    let lines = printed(move |o| {
+        let (tx, rx) = sync::channel(1);
+        tx.send(d.guard()).unwrap();
+        let (tx2, d2, o2) = (tx.clone(), d.clone(), o.clone());
+        let sender = thread::create(move || {
+            assert!(thread::current().unwrap().interrupt("early"));
+            let sent = os::catch_interrupt(|| tx2.send(d2.guard()));
+            o2.print(format!("send: {:?}", sent.map(|r| r.is_ok())));
+            o2.print(format!("len: {}", tx2.len()));
+        });
+        sender.join(None).unwrap();
+        o.print(format!("dropped: {}", d.count()));
+        drop(rx.recv().unwrap());
+        let (rx2, o3, d3) = (rx.clone(), o.clone(), d.clone());
+        event::listen("x", move |_| {
+            let blocked = catch_unwind(AssertUnwindSafe(|| rx2.recv().map(|_| ())));
+            o3.print(format!("recv in a callback panics: {}", blocked.is_err()));
+            o3.print(format!("then try_send: {:?}", tx.try_send(d3.guard()).is_ok()));
+            false
+        });
+        event::push(Signal::new("x"));
+        os::sleep(Duration::ZERO);
+        o.print(format!("try_recv: {:?}", rx.try_recv().map(|_| ())));
+    });
+    assert_eq!(
+        lines,
+        [
+            "send: Err(Interrupted(Str(\"early\")))",
+            "len: 1",
+            "dropped: 1",
+            "recv in a callback panics: true",
+            "then try_send: true",
+            "try_recv: Ok(())",
+        ]
+    );
+    assert_eq!(drops.count(), 3, "the unsent value, the received ones, each once");
+}
+
 #[test]
 fn a_value_handed_to_a_receiver_that_dies_before_it_runs_goes_to_the_next() {
     let lines = printed(|o| {

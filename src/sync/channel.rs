@@ -1,8 +1,13 @@
 //! Channels: a buffered queue of values between green threads, kernels and
 //! OS threads, many senders and many receivers.
 //!
-//! The channel's state is behind a std `Mutex`, so that its handles can be
-//! sent to other OS threads when the values can. A waiter queues itself and
+//! The channel's state is behind a lock (`parking_lot`'s: it has no
+//! poisoning to test, and nothing here panics while holding it), so that its
+//! handles can be sent to other OS threads when the values can. A wait is
+//! filed under the lock of the look that found it must wait: the guard goes
+//! into the park's registration, so nothing comes between the two (the
+//! kernel drops a registration it does not call before anything else runs).
+//! A waiter queues itself and
 //! keeps its place for the whole of its wait: a receiver that finds the
 //! channel empty waits in `receiving`, and a sender hands its value straight
 //! into the first receiver's slot (`handed`); a sender that finds it full
@@ -20,7 +25,9 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::block::{self, Deadline, Ended, Waker};
@@ -142,7 +149,7 @@ impl<T> Chan<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         // The state is changed only by this file's code, which does not panic
         // while it holds the lock (values are dropped after it is released).
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock()
     }
 }
 
@@ -430,37 +437,39 @@ impl<T> Sender<T> {
     #[track_caller]
     fn send_until(&self, value: T, timeout: Option<Duration>) -> Result<(), SendTimeoutError<T>> {
         let chan = &*self.chan;
-        let place = {
-            let mut state = chan.lock();
-            if state.receivers == 0 {
-                return Err(SendTimeoutError::Disconnected(value));
-            }
-            let value = match state.put(value) {
-                Ok(()) => return Ok(()),
-                Err(value) => value,
-            };
-            if timeout == Some(Duration::ZERO) {
-                return Err(SendTimeoutError::Timeout(value));
-            }
-            let place = state.sending.push(0, Parked { value, waker: None });
-            // A rendezvous's receive can be made now.
-            state.changed();
-            place
+        let mut state = chan.lock();
+        if state.receivers == 0 {
+            return Err(SendTimeoutError::Disconnected(value));
+        }
+        let value = match state.put(value) {
+            Ok(()) => return Ok(()),
+            Err(value) => value,
         };
+        if timeout == Some(Duration::ZERO) {
+            return Err(SendTimeoutError::Timeout(value));
+        }
+        let place = state.sending.push(0, Parked { value, waker: None });
+        // A rendezvous's receive can be made now.
+        state.changed();
         let deadline = timeout.map(Deadline::after);
         // Takes the entry out, value and all, however the wait ends: a kill
         // unwinds through here.
         let withdraw = Withdraw { chan, place: Cell::new(Some(place)), sending: true };
         loop {
-            let ended = block::wait(SEND, deadline, |waker| {
-                let mut state = chan.lock();
+            // The lock is held from the look to the filing of the wait, so
+            // nothing (a receive from another OS thread) comes between them
+            // unseen.
+            let ended = block::wait(SEND, deadline, move |waker| {
                 let receivers = state.receivers;
                 match state.sending.get_mut(place) {
                     Some(parked) if receivers > 0 => parked.waker = Some(waker),
-                    _ => waker.wake(),
+                    _ => {
+                        drop(state);
+                        waker.wake();
+                    }
                 }
             });
-            let mut state = chan.lock();
+            state = chan.lock();
             if !state.sending.contains(place) {
                 drop(state);
                 std::mem::forget(withdraw);
@@ -650,54 +659,49 @@ impl<T> Receiver<T> {
         // Takes the entry out, or passes on a value handed to it, however the
         // wait ends: a kill unwinds through here.
         let withdraw = Withdraw { chan, place: Cell::new(None), sending: false };
+        let place = &withdraw.place;
         loop {
-            {
-                let mut state = chan.lock();
-                if let Some(place) = withdraw.place.get() {
-                    if let Some(value) = state.take_handed(place) {
-                        withdraw.place.set(None);
-                        return Ok(value);
-                    }
-                    if !state.receiving.contains(place) {
-                        // Dismissed (the channel may be over): look again.
-                        withdraw.place.set(None);
-                    }
+            let mut state = chan.lock();
+            if let Some(at) = place.get() {
+                if let Some(value) = state.take_handed(at) {
+                    place.set(None);
+                    return Ok(value);
                 }
-                if withdraw.place.get().is_none() {
-                    if let Some(value) = state.take() {
-                        return Ok(value);
-                    }
-                    if state.disconnected() {
-                        return Err(RecvTimeoutError::Disconnected);
-                    }
+                if !state.receiving.contains(at) {
+                    // Dismissed (the channel may be over): look again.
+                    place.set(None);
                 }
-                if ended != Ended::Woken || timeout == Some(Duration::ZERO) {
-                    if let Some(place) = withdraw.place.take() {
-                        state.receiving.remove(place);
-                    }
-                    return Err(match ended {
-                        Ended::Shutdown => RecvTimeoutError::Disconnected,
-                        _ => RecvTimeoutError::Timeout,
-                    });
+            }
+            if place.get().is_none() {
+                if let Some(value) = state.take() {
+                    return Ok(value);
                 }
+                if state.disconnected() {
+                    return Err(RecvTimeoutError::Disconnected);
+                }
+            }
+            if ended != Ended::Woken || timeout == Some(Duration::ZERO) {
+                if let Some(at) = place.take() {
+                    state.receiving.remove(at);
+                }
+                return Err(match ended {
+                    Ended::Shutdown => RecvTimeoutError::Disconnected,
+                    _ => RecvTimeoutError::Timeout,
+                });
             }
             if deadline.is_none() {
                 deadline = timeout.map(Deadline::after);
             }
-            ended = block::wait(RECV, deadline, |waker| {
-                let mut state = chan.lock();
-                // What came since the look (from another OS thread): no sleep.
-                let ready = withdraw.place.get().is_none() && state.can_recv();
-                let unfiled = if ready {
-                    Err(waker)
-                } else {
-                    let filed = state.receiving.file_waker(&withdraw.place, waker);
-                    // A rendezvous's send can be made now.
-                    state.changed();
-                    filed
-                };
+            // The lock is held from the look to the filing of the wait, so
+            // nothing (a send from another OS thread) comes between them
+            // unseen.
+            ended = block::wait(RECV, deadline, move |waker| {
+                let filed = state.receiving.file_waker(place, waker);
+                // A rendezvous's send can be made now.
+                state.changed();
                 drop(state);
-                if let Err(waker) = unfiled {
+                if let Err(waker) = filed {
+                    // Taken out meanwhile: look again.
                     waker.wake();
                 }
             });
@@ -791,8 +795,17 @@ struct Withdraw<'a, T> {
 }
 
 impl<T> Drop for Withdraw<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(place) = self.place.get() else { return };
+        if let Some(place) = self.place.get() {
+            self.withdraw(place);
+        }
+    }
+}
+
+impl<T> Withdraw<'_, T> {
+    #[cold]
+    fn withdraw(&self, place: Place) {
         let mut state = self.chan.lock();
         let value = if self.sending {
             state.sending.remove(place).map(|parked| parked.value)

@@ -34,6 +34,7 @@ impl<E> Queue<E> {
     }
 
     /// Queues `entry` behind every entry of a `priority` as small or smaller.
+    #[inline]
     pub(crate) fn push(&mut self, priority: i64, entry: E) -> Place {
         self.arrivals += 1;
         let place = Place { priority, arrival: self.arrivals };
@@ -116,6 +117,7 @@ impl<W> Queue<Option<W>> {
     /// later one it replaces the waker of its entry. The waker comes back if
     /// the entry has been taken out meanwhile (served, or dismissed): the
     /// waiter must not sleep.
+    #[inline]
     pub(crate) fn file_waker(&mut self, place: &Cell<Option<Place>>, waker: W) -> Result<(), W> {
         match place.get() {
             None => {
