@@ -195,10 +195,13 @@ impl Shared {
             std::mem::swap(&mut round.wakes, &mut core.wakes);
         }
         let cutoff = core.deadlines.cutoff(core.now());
-        round.phase = if round.signals.is_empty() {
-            Phase::Deadlines(cutoff)
-        } else {
+        round.phase = if !round.signals.is_empty() {
             Phase::Signals(cutoff)
+        } else if !round.wakes.is_empty() && !core.deadlines.has_due(cutoff) {
+            // Nothing is due: the deadline phase would end at once.
+            Phase::Wakes
+        } else {
+            Phase::Deadlines(cutoff)
         };
     }
 

@@ -363,6 +363,13 @@ impl<T: Copy> DeadlineQueue<T> {
         self.take(source)
     }
 
+    /// Whether an entry lies before `cutoff`: a length test alone when the
+    /// queue is empty.
+    #[inline]
+    pub(crate) fn has_due(&self, cutoff: Cutoff) -> bool {
+        self.len() != 0 && self.first().is_some_and(|(key, _)| key < cutoff.0)
+    }
+
     /// The earliest entry, stale or not.
     pub(crate) fn peek(&self) -> Option<(Duration, &T)> {
         let (key, source) = self.first()?;
