@@ -194,14 +194,22 @@ impl Shared {
         if !core.wakes.is_empty() {
             std::mem::swap(&mut round.wakes, &mut core.wakes);
         }
-        let cutoff = core.deadlines.cutoff(core.now());
+        let cutoff = |core: &Core| core.deadlines.cutoff(core.now());
         round.phase = if !round.signals.is_empty() {
-            Phase::Signals(cutoff)
-        } else if !round.wakes.is_empty() && !core.deadlines.has_due(cutoff) {
-            // Nothing is due: the deadline phase would end at once.
+            Phase::Signals(cutoff(&core))
+        } else if round.wakes.is_empty() {
+            Phase::Deadlines(cutoff(&core))
+        } else if core.deadlines.len() == 0 {
+            // Nothing can be due: the deadline phase would end at once, and
+            // the clock need not be read.
             Phase::Wakes
         } else {
-            Phase::Deadlines(cutoff)
+            let cutoff = cutoff(&core);
+            if core.deadlines.has_due(cutoff) {
+                Phase::Deadlines(cutoff)
+            } else {
+                Phase::Wakes
+            }
         };
     }
 
@@ -290,8 +298,19 @@ impl Shared {
                 let mut round = self.round.borrow_mut();
                 match round.wakes.pop_front() {
                     // With `roll`, a round that would start with nothing but
-                    // wake-ups begins here.
-                    None if roll => self.core().roll_wakes(&mut round.wakes),
+                    // wake-ups begins here, and so does one that would start
+                    // with the waits that were due as they began.
+                    None if roll => {
+                        let core = &mut *self.core();
+                        let next = core.roll_wakes(&mut round.wakes);
+                        if next.is_none() {
+                            if let Some(cutoff) = core.roll_deadlines() {
+                                round.phase = Phase::Deadlines(cutoff);
+                                return busy;
+                            }
+                        }
+                        next
+                    }
                     next => next,
                 }
             };
@@ -414,6 +433,14 @@ impl Core {
         }
         std::mem::swap(wakes, &mut self.wakes);
         wakes.pop_front()
+    }
+
+    /// The cutoff of the next round, if it would start with the waits that
+    /// were due as they began (a zero sleep) and nothing queued before them:
+    /// its deadline phase can begin at once.
+    fn roll_deadlines(&self) -> Option<Cutoff> {
+        (self.deadlines.has_pushed_due() && self.nothing_queued())
+            .then(|| self.deadlines.cutoff(self.now()))
     }
 
     /// Ends the wait `parker` names with `woke` if it is still on; returns
