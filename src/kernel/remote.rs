@@ -39,6 +39,10 @@ pub(super) struct RemoteState {
     /// (`Kernel::ready`): woken, once, by the next push or wake-up.
     host: Option<std::task::Waker>,
     closed: bool,
+    /// Whether the kernel's OS thread waits on `wakeup` (set and cleared
+    /// under the lock, around the wait): a push or wake-up notifies it only
+    /// then, so a busy kernel costs its senders no system call.
+    sleeping: bool,
 }
 
 impl Remote {
@@ -63,8 +67,11 @@ impl Remote {
     fn notify(&self, mut state: std::sync::MutexGuard<'_, RemoteState>) {
         self.pending.store(true, Ordering::Release);
         let host = state.host.take();
+        let sleeping = state.sleeping;
         drop(state);
-        self.wakeup.notify_one();
+        if sleeping {
+            self.wakeup.notify_one();
+        }
         // Outside the lock: a host's waker runs its own code.
         if let Some(host) = host {
             host.wake();
@@ -102,24 +109,32 @@ impl Remote {
         }
         state.overruns.push((key, id));
         self.pending.store(true, Ordering::Release);
+        let sleeping = state.sleeping;
         drop(state);
-        self.wakeup.notify_one();
+        if sleeping {
+            self.wakeup.notify_one();
+        }
     }
 
     /// Blocks the kernel's OS thread until a push or a wake-up, or until
     /// `timeout` passes.
     pub(super) fn wait(&self, timeout: Option<Duration>) {
-        let state = self.lock();
+        let mut state = self.lock();
         let queued =
             !state.signals.is_empty() || !state.wakes.is_empty() || !state.overruns.is_empty();
         if queued || (timeout.is_none() && !self.has_handles()) {
             return;
         }
-        // Poisoning is harmless here (see `lock`): the guard is dropped at once.
-        match timeout {
-            Some(t) => drop(self.wakeup.wait_timeout(state, t)),
-            None => drop(self.wakeup.wait(state)),
-        }
+        state.sleeping = true;
+        // Poisoning is harmless here (see `lock`).
+        let mut state = match timeout {
+            Some(t) => match self.wakeup.wait_timeout(state, t) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            },
+            None => self.wakeup.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
+        state.sleeping = false;
     }
 
     /// Whether a `SignalSender` or a `RemoteWaker` lives.
@@ -137,8 +152,9 @@ impl Remote {
     /// not waiting (it runs the caller): `from_home` tells, asked only then.
     fn release(&self, from_home: impl FnOnce() -> bool) {
         if self.handles.fetch_sub(1, Ordering::SeqCst) == 1 && !from_home() {
-            drop(self.lock());
-            self.wakeup.notify_all();
+            if self.lock().sleeping {
+                self.wakeup.notify_all();
+            }
         }
     }
 
