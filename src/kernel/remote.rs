@@ -151,10 +151,10 @@ impl Remote {
     /// instead of sleeping for ever; not from its own OS thread, where it is
     /// not waiting (it runs the caller): `from_home` tells, asked only then.
     fn release(&self, from_home: impl FnOnce() -> bool) {
-        if self.handles.fetch_sub(1, Ordering::SeqCst) == 1 && !from_home() {
-            if self.lock().sleeping {
-                self.wakeup.notify_all();
-            }
+        // The guard is dropped with the condition: notified after the unlock.
+        if self.handles.fetch_sub(1, Ordering::SeqCst) == 1 && !from_home() && self.lock().sleeping
+        {
+            self.wakeup.notify_all();
         }
     }
 
