@@ -43,10 +43,10 @@ mod common;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use cothread::{os, sync, Kernel};
+use cothread::{sync, Kernel};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
-use common::{config, SMALL_STACK};
+use common::{bench_turn, config, SMALL_STACK};
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -72,22 +72,6 @@ fn cothread_ping_pong(group: &mut Group<'_>) {
             let report = kernel.run_until_idle();
             let elapsed = start.elapsed();
             assert!(!report.alive && ping.wait().is_ok() && pong.wait().is_ok());
-            elapsed
-        })
-    });
-}
-
-fn cothread_turn(group: &mut Group<'_>) {
-    let mut kernel = Kernel::builder().virtual_time(true).stack_size(SMALL_STACK).build();
-    group.bench_function("cothread_turn", |b| {
-        b.iter_custom(|turns| {
-            let (a, b) = (turns / 2, turns - turns / 2);
-            let first = kernel.spawn(move || (0..a).for_each(|_| os::sleep(Duration::ZERO)));
-            let second = kernel.spawn(move || (0..b).for_each(|_| os::sleep(Duration::ZERO)));
-            let start = Instant::now();
-            let report = kernel.run_until_idle();
-            let elapsed = start.elapsed();
-            assert!(!report.alive && first.wait().is_ok() && second.wait().is_ok());
             elapsed
         })
     });
@@ -301,7 +285,7 @@ fn channel(c: &mut Criterion) {
     let mut group = c.benchmark_group("channel");
     group.throughput(Throughput::Elements(1));
     cothread_ping_pong(&mut group);
-    cothread_turn(&mut group);
+    bench_turn(&mut group);
     if may::config().get_workers() == 1 {
         may_one_worker(&mut group);
     }

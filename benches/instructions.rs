@@ -228,20 +228,7 @@ fn mutex(pairs: u64) {
 fn mutex_handoff(handoffs: u64) {
     let mut kernel = small();
     let m = Rc::new(Mutex::new(0u64));
-    let (a, b) = (handoffs / 2, handoffs - handoffs / 2);
-    let lockers: Vec<_> = [a, b]
-        .into_iter()
-        .map(|n| {
-            let m = m.clone();
-            kernel.spawn(move || {
-                for _ in 0..n {
-                    let mut held = m.lock();
-                    os::sleep(Duration::ZERO);
-                    *held += 1;
-                }
-            })
-        })
-        .collect();
+    let lockers = common::handoff_lockers(&mut kernel, &m, handoffs);
     let report = kernel.run_until_idle();
     assert!(!report.alive && lockers.into_iter().all(|l| l.wait().is_ok()));
     assert_eq!(*m.lock(), handoffs);

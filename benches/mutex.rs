@@ -28,13 +28,13 @@ mod common;
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cothread::sync::Mutex;
-use cothread::{os, Kernel};
+use cothread::Kernel;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
-use common::{config, SMALL_STACK};
+use common::{bench_turn, config, handoff_lockers, SMALL_STACK};
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -103,20 +103,7 @@ fn handoff(group: &mut Group<'_>) {
     group.bench_function("cothread", |b| {
         b.iter_custom(|handoffs| {
             let m = Rc::new(Mutex::new(0u64));
-            let (a, b) = (handoffs / 2, handoffs - handoffs / 2);
-            let lockers: Vec<_> = [a, b]
-                .into_iter()
-                .map(|n| {
-                    let m = m.clone();
-                    kernel.spawn(move || {
-                        for _ in 0..n {
-                            let mut held = m.lock();
-                            os::sleep(Duration::ZERO);
-                            *held += 1;
-                        }
-                    })
-                })
-                .collect();
+            let lockers = handoff_lockers(&mut kernel, &m, handoffs);
             let start = Instant::now();
             let report = kernel.run_until_idle();
             let elapsed = start.elapsed();
@@ -125,19 +112,7 @@ fn handoff(group: &mut Group<'_>) {
             elapsed
         })
     });
-    let mut kernel = self::kernel();
-    group.bench_function("cothread_turn", |b| {
-        b.iter_custom(|turns| {
-            let (a, b) = (turns / 2, turns - turns / 2);
-            let first = kernel.spawn(move || (0..a).for_each(|_| os::sleep(Duration::ZERO)));
-            let second = kernel.spawn(move || (0..b).for_each(|_| os::sleep(Duration::ZERO)));
-            let start = Instant::now();
-            let report = kernel.run_until_idle();
-            let elapsed = start.elapsed();
-            assert!(!report.alive && first.wait().is_ok() && second.wait().is_ok());
-            elapsed
-        })
-    });
+    bench_turn(group);
     group.bench_function("may_1_worker", |b| {
         b.iter_custom(|handoffs| {
             let m = Arc::new(may::sync::Mutex::new(0u64));

@@ -497,6 +497,110 @@ fn a_send_from_another_os_thread_wakes_the_kernel() {
     assert_eq!(sum, 5050);
 }
 
+/// An async host's waker (`Kernel::ready`) that uses a channel: it counts
+/// its calls and reads the channel's length, as a host's code may.
+struct ChannelWaker {
+    calls: std::sync::atomic::AtomicUsize,
+    tx: sync::Sender<u32>,
+}
+
+impl ChannelWaker {
+    /// The waker, and what counts its calls.
+    fn new(tx: sync::Sender<u32>) -> (std::sync::Arc<ChannelWaker>, std::task::Waker) {
+        let host = std::sync::Arc::new(ChannelWaker { calls: 0.into(), tx });
+        let waker = std::task::Waker::from(host.clone());
+        (host, waker)
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl std::task::Wake for ChannelWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.tx.len();
+    }
+}
+
+/// Runs `scenario` on an OS thread of its own and fails if it has not
+/// ended within a minute: a test of a hang must not hang the suite.
+fn ends(scenario: impl FnOnce() + Send + 'static) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        scenario();
+        let _ = done_tx.send(());
+    });
+    match done_rx.recv_timeout(Duration::from_secs(60)) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the scenario hangs"),
+        // Ended, or panicked (the panic is printed above).
+        other => other.expect("the scenario ends without a panic"),
+    }
+}
+
+/// A send from another OS thread that wakes a kernel awaited by an async
+/// host calls the host's waker once the channel's lock is let go: the waker
+/// may use the channel.
+#[test]
+fn an_async_hosts_waker_may_use_the_channel_whose_send_woke_the_kernel() {
+    ends(|| {
+        use std::future::Future;
+        let (tx, rx) = sync::channel::<u32>(1);
+        let mut k = Kernel::new();
+        let receiver = k.spawn(move || rx.recv());
+        k.step();
+        let (host, waker) = ChannelWaker::new(tx.clone());
+        let mut ready = std::pin::pin!(k.ready());
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(ready.as_mut().poll(&mut cx).is_pending());
+        std::thread::spawn(move || tx.send(7).unwrap()).join().unwrap();
+        assert_eq!(host.calls(), 1);
+        assert!(ready.as_mut().poll(&mut cx).is_ready());
+        k.run_until_idle();
+        assert_eq!(receiver.wait(), Ok(Ok(7)));
+    });
+}
+
+/// A wake-up made inside the kernel while it runs (a receive's registration
+/// waking a select that watches the channel) tells no async host: the host
+/// is the one running the kernel.
+#[test]
+fn a_wake_up_inside_the_running_kernel_tells_no_async_host() {
+    ends(|| {
+        use std::future::Future;
+        let (tx, rx) = sync::channel::<u32>(0);
+        let watched = rx.clone();
+        let mut k = Kernel::new();
+        let _sender = k.signal_sender();
+        let selecting = k.spawn(move || {
+            let mut select = sync::Select::new();
+            select.recv(&watched);
+            select.wait()
+        });
+        k.spawn(move || {
+            event::pull(None, "go");
+            rx.recv().is_ok()
+        });
+        k.step();
+        let (host, waker) = ChannelWaker::new(tx.clone());
+        let pending = std::pin::pin!(k.ready())
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending();
+        assert!(pending);
+        k.push_signal(Signal::new("go"));
+        k.step();
+        assert_eq!(host.calls(), 0);
+        drop(tx);
+        drop(k);
+        drop(selecting);
+    });
+}
+
 #[test]
 fn a_receive_on_a_plain_os_thread_blocks_it_until_a_green_thread_sends() {
     let (tx, rx) = sync::channel::<u64>(0);

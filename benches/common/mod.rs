@@ -5,12 +5,16 @@
 //! Each bench includes this module with `mod common;` and uses a part of it.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult};
-use cothread::{event, thread, Kernel};
-use criterion::Criterion;
+use cothread::sync::Mutex;
+use cothread::thread::JoinHandle;
+use cothread::{event, os, thread, Kernel};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
 
 /// The stack size of the many-thread benches: 100 000 stacks must fit, and
 /// only the pages a thread touches take memory.
@@ -110,4 +114,48 @@ pub fn feasible_threads(wanted: usize, stack_size: usize) -> usize {
         needed.next_power_of_two()
     );
     fits
+}
+
+/// Spawns the two green threads of a contended `Mutex`: each locks `m`,
+/// takes a turn holding it (`os::sleep(Duration::ZERO)`) and adds one, so
+/// that each unlock hands the lock to the other one, waiting; `handoffs`
+/// locks between them.
+pub fn handoff_lockers(
+    kernel: &mut Kernel,
+    m: &Rc<Mutex<u64>>,
+    handoffs: u64,
+) -> Vec<JoinHandle<()>> {
+    let (a, b) = (handoffs / 2, handoffs - handoffs / 2);
+    [a, b]
+        .into_iter()
+        .map(|n| {
+            let m = m.clone();
+            kernel.spawn(move || {
+                for _ in 0..n {
+                    let mut held = m.lock();
+                    os::sleep(Duration::ZERO);
+                    *held += 1;
+                }
+            })
+        })
+        .collect()
+}
+
+/// `cothread_turn`: two threads taking plain turns (`os::sleep(Duration::ZERO)`)
+/// on the virtual clock, one iteration a turn: the unit of the sync layer's
+/// goals, beside the bench's other entries.
+pub fn bench_turn(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let mut kernel = kernel(SMALL_STACK);
+    group.bench_function("cothread_turn", |b| {
+        b.iter_custom(|turns| {
+            let (a, b) = (turns / 2, turns - turns / 2);
+            let first = kernel.spawn(move || (0..a).for_each(|_| os::sleep(Duration::ZERO)));
+            let second = kernel.spawn(move || (0..b).for_each(|_| os::sleep(Duration::ZERO)));
+            let start = Instant::now();
+            let report = kernel.run_until_idle();
+            let elapsed = start.elapsed();
+            assert!(!report.alive && first.wait().is_ok() && second.wait().is_ok());
+            elapsed
+        })
+    });
 }

@@ -148,10 +148,16 @@ impl<T> Mailbox<T> {
     }
 
     pub(super) fn post(&self, outcome: Outcome<T>) {
-        let mut mail = self.lock();
-        mail.messages.push_back(outcome);
-        // A dropped kernel has nobody left to tell: the wake-up does nothing.
-        if let Some(waker) = &mail.waker {
+        let waker = {
+            let mut mail = self.lock();
+            mail.messages.push_back(outcome);
+            // Woken once: its next park files a new one.
+            mail.waker.take()
+        };
+        // Without the lock: the wake-up may call an async host's waker, a
+        // user's code. A dropped kernel has nobody left to tell: it does
+        // nothing.
+        if let Some(waker) = waker {
             waker.wake();
         }
     }

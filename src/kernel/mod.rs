@@ -425,6 +425,9 @@ pub(crate) struct Shared {
     outer: Outer,
     /// Itself, for the handles it gives out.
     me: Weak<Shared>,
+    /// The address of its `Remote` (the one in `core`), compared, never
+    /// followed: a [`RemoteWaker`] tells its own kernel without its borrow.
+    remote_at: usize,
 }
 
 impl Shared {
@@ -547,7 +550,9 @@ impl Shared {
             zombies: 0,
             quarantined: 0,
         };
+        let remote_at = Arc::as_ptr(&core.remote) as usize;
         Rc::new_cyclic(|me| Shared {
+            remote_at,
             core: RefCell::new(core),
             round: RefCell::default(),
             hooks: Cell::new(hooks),

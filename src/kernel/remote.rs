@@ -78,14 +78,20 @@ impl Remote {
         }
     }
 
-    /// Queues a wake-up of `parker`'s wait for the kernel's next round.
-    fn wake(&self, parker: Parker) {
+    /// Queues a wake-up of `parker`'s wait for the kernel's next round;
+    /// `running` says the caller runs inside this kernel (which is then
+    /// neither waiting in the OS nor awaited by its host: nobody is told).
+    fn wake(&self, parker: Parker, running: bool) {
         let mut state = self.lock();
         if state.closed {
             return;
         }
         state.wakes.push(parker);
-        self.notify(state);
+        if running {
+            self.pending.store(true, Ordering::Release);
+        } else {
+            self.notify(state);
+        }
     }
 
     /// Keeps `waker` to be woken by the next push or wake-up from another
@@ -158,13 +164,17 @@ impl Remote {
         }
     }
 
-    /// The kernel of this `Remote`, if the caller runs in it (in one of its
-    /// green threads, callbacks or host calls) and its state is not
-    /// borrowed.
-    fn home(&self) -> Option<std::cell::RefMut<'static, super::Core>> {
-        let shared = super::current::try_current()?;
-        let core = shared.core.try_borrow_mut().ok()?;
-        std::ptr::eq(Arc::as_ptr(&core.remote), self).then_some(core)
+    /// Where the caller runs relative to this `Remote`'s kernel.
+    fn home(&self) -> Home {
+        match super::current::try_current() {
+            Some(shared) if shared.remote_at == self as *const Remote as usize => {
+                match shared.core.try_borrow_mut() {
+                    Ok(core) => Home::Free(core),
+                    Err(_) => Home::Busy,
+                }
+            }
+            _ => Home::Away,
+        }
     }
 
     pub(crate) fn close(&self) {
@@ -272,16 +282,48 @@ impl RemoteWaker {
     /// for no OS thread it does not use.
     pub(crate) fn wake(&self) {
         match self.remote.home() {
-            Some(mut core) => {
+            Home::Free(mut core) => {
                 core.wake(self.parker);
             }
-            None => self.remote.wake(self.parker),
+            // Inside the kernel, under its borrow (a wait source's
+            // registration): queued for its next round, no one to tell.
+            Home::Busy => self.remote.wake(self.parker, true),
+            Home::Away => self.remote.wake(self.parker, false),
+        }
+    }
+
+    /// Wakes the wait if the caller runs in its kernel, where a wake-up is
+    /// the kernel's own bookkeeping; else gives the waker back. From
+    /// elsewhere a wake-up may call the kernel's async host's waker (a
+    /// user's code, see `Kernel::ready`), so a caller holding a lock that
+    /// code could take wakes it once the lock is let go.
+    pub(crate) fn wake_at_home(self) -> Result<(), RemoteWaker> {
+        match self.remote.home() {
+            Home::Free(mut core) => {
+                core.wake(self.parker);
+                Ok(())
+            }
+            Home::Busy => {
+                self.remote.wake(self.parker, true);
+                Ok(())
+            }
+            Home::Away => Err(self),
         }
     }
 }
 
+/// Where a caller runs relative to a `Remote`'s kernel.
+enum Home {
+    /// In that kernel, its state free to borrow (borrowed here).
+    Free(std::cell::RefMut<'static, super::Core>),
+    /// In that kernel, its state borrowed further out.
+    Busy,
+    /// Elsewhere: another kernel, or a plain OS thread.
+    Away,
+}
+
 impl Drop for RemoteWaker {
     fn drop(&mut self) {
-        self.remote.release(|| self.remote.home().is_some());
+        self.remote.release(|| !matches!(self.remote.home(), Home::Away));
     }
 }

@@ -24,6 +24,22 @@ impl Waker {
             Waker::Os(thread) => thread.unpark(),
         }
     }
+
+    /// Wakes the waiter now if that runs none but this crate's code (a
+    /// green thread of the caller's own kernel, a plain OS thread); else
+    /// gives the waker back, to be woken once the caller holds no lock: a
+    /// kernel woken from elsewhere may call its async host's waker, a
+    /// user's code, which may take that lock again.
+    #[inline]
+    pub(crate) fn wake_or_defer(self) -> Option<Waker> {
+        match self {
+            Waker::Green(waker) => waker.wake_at_home().err().map(Waker::Green),
+            Waker::Os(thread) => {
+                thread.unpark();
+                None
+            }
+        }
+    }
 }
 
 /// When a wait gives up, on the clock of whoever waits.

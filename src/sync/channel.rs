@@ -7,7 +7,9 @@
 //! filed under the lock of the look that found it must wait: the guard goes
 //! into the park's registration, so nothing comes between the two (the
 //! kernel drops a registration it does not call before anything else runs).
-//! A waiter queues itself and
+//! A waiter of another kernel or OS thread is woken once the lock is let go
+//! ([`Locked`]): that kernel's async host's waker is a user's code, which
+//! may use the channel. A waiter queues itself and
 //! keeps its place for the whole of its wait: a receiver that finds the
 //! channel empty waits in `receiving`, and a sender hands its value straight
 //! into the first receiver's slot (`handed`); a sender that finds it full
@@ -107,6 +109,7 @@ fn make<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             offers: Vec::new(),
             watchers: Vec::new(),
             next_watcher: 0,
+            deferred: Vec::new(),
         }),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -138,6 +141,9 @@ struct State<T> {
     watchers: Vec<(u64, Waker, bool)>,
     /// The ticket of the next watcher.
     next_watcher: u64,
+    /// Waiters woken under the lock that must be told once it is let go
+    /// (see [`Waker::wake_or_defer`]); emptied by [`Locked`]'s drop.
+    deferred: Vec<Waker>,
 }
 
 struct Parked<T> {
@@ -146,10 +152,45 @@ struct Parked<T> {
 }
 
 impl<T> Chan<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
+    fn lock(&self) -> Locked<'_, T> {
         // The state is changed only by this file's code, which does not panic
         // while it holds the lock (values are dropped after it is released).
-        self.state.lock()
+        Locked(self.state.lock())
+    }
+}
+
+/// The channel's state, locked. Letting go of it tells the waiters that
+/// could not be told under the lock ([`State::wake`]).
+struct Locked<'a, T>(MutexGuard<'a, State<T>>);
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = State<T>;
+
+    fn deref(&self) -> &State<T> {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut State<T> {
+        &mut self.0
+    }
+}
+
+impl<T> Drop for Locked<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.0.deferred.is_empty() {
+            self.wake_deferred();
+        }
+    }
+}
+
+impl<T> Locked<'_, T> {
+    #[cold]
+    fn wake_deferred(&mut self) {
+        let deferred = std::mem::take(&mut self.0.deferred);
+        MutexGuard::unlocked(&mut self.0, || deferred.iter().for_each(Waker::wake));
     }
 }
 
@@ -165,8 +206,17 @@ impl<T> State<T> {
 
     #[cold]
     fn wake_watchers(&mut self) {
-        for (_, waker, _) in self.watchers.drain(..) {
-            waker.wake();
+        for (_, waker, _) in std::mem::take(&mut self.watchers) {
+            self.wake(Some(waker));
+        }
+    }
+
+    /// Wakes `waker`'s waiter, now or (from another kernel or OS thread)
+    /// once the lock is let go: see [`Waker::wake_or_defer`].
+    #[inline]
+    fn wake(&mut self, waker: Option<Waker>) {
+        if let Some(deferred) = waker.and_then(Waker::wake_or_defer) {
+            self.deferred.push(deferred);
         }
     }
 
@@ -175,12 +225,13 @@ impl<T> State<T> {
     /// watching the receive side have nothing new to see (waking them
     /// would make two receiving selects wake each other for ever).
     fn senders_may_go(&mut self) {
-        self.watchers.retain(|(_, waker, send)| {
-            if *send {
-                waker.wake();
+        for (ticket, waker, send) in std::mem::take(&mut self.watchers) {
+            if send {
+                self.wake(Some(waker));
+            } else {
+                self.watchers.push((ticket, waker, send));
             }
-            !*send
-        });
+        }
     }
 
     /// Whether a receive would not wait: a value is there, or a sender waits
@@ -223,7 +274,7 @@ impl<T> State<T> {
         if let Some(value) = self.buffer.pop_front() {
             if self.has_room() {
                 if let Some((_, parked)) = self.sending.pop_front() {
-                    wake(&parked.waker);
+                    self.wake(parked.waker);
                     self.buffer.push_back(parked.value);
                 }
             }
@@ -231,7 +282,7 @@ impl<T> State<T> {
             return Some(value);
         }
         let (_, parked) = self.sending.pop_front()?;
-        wake(&parked.waker);
+        self.wake(parked.waker);
         self.changed();
         Some(parked.value)
     }
@@ -240,7 +291,7 @@ impl<T> State<T> {
     /// receiver's slot, else into the buffer.
     fn put(&mut self, value: T) -> Result<(), T> {
         if let Some((place, waker)) = self.receiving.pop_front() {
-            wake(&waker);
+            self.wake(waker);
             self.handed.push((place, value));
             return Ok(());
         }
@@ -260,7 +311,7 @@ impl<T> State<T> {
     fn give_back(&mut self, value: T) {
         let offers = &self.offers;
         if let Some((place, waker)) = self.receiving.remove_first(|p| !offers.contains(&p)) {
-            wake(&waker);
+            self.wake(waker);
             self.handed.push((place, value));
         } else {
             self.buffer.push_front(value);
@@ -283,17 +334,12 @@ impl<T> State<T> {
     /// Takes every waiting receiver out of its queue and wakes it, to look
     /// again; and wakes the selects.
     fn dismiss_receivers(&mut self) {
-        for (_, waker) in self.receiving.drain() {
-            wake(&waker);
+        let wakers: Vec<_> = self.receiving.drain().map(|(_, waker)| waker).collect();
+        for waker in wakers {
+            self.wake(waker);
         }
         self.offers.clear();
         self.changed();
-    }
-}
-
-fn wake(waker: &Option<Waker>) {
-    if let Some(waker) = waker {
-        waker.wake();
     }
 }
 
@@ -860,8 +906,9 @@ impl<T> Drop for Receiver<T> {
         }
         // Each waiting sender is woken; its entry stays, for it to take its
         // value back in its error.
-        for parked in state.sending.iter() {
-            wake(&parked.waker);
+        let wakers: Vec<_> = state.sending.iter_mut().filter_map(|p| p.waker.take()).collect();
+        for waker in wakers {
+            state.wake(Some(waker));
         }
         state.changed();
         let unread = std::mem::take(&mut state.buffer);

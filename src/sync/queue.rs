@@ -97,9 +97,9 @@ impl<E> Queue<E> {
         self.entries.drain(..)
     }
 
-    /// The entries, first first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &E> + '_ {
-        self.entries.iter().map(|(_, e)| e)
+    /// The entries, first first, to change in place.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut E> + '_ {
+        self.entries.iter_mut().map(|(_, e)| e)
     }
 
     pub(crate) fn len(&self) -> usize {
