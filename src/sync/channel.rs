@@ -483,6 +483,9 @@ impl<T> Sender<T> {
     #[track_caller]
     fn send_until(&self, value: T, timeout: Option<Duration>) -> Result<(), SendTimeoutError<T>> {
         let chan = &*self.chan;
+        // Read before the lock: nothing that can unwind (a stack check) runs
+        // between the entry's push and its `Withdraw`.
+        let deadline = timeout.map(Deadline::after);
         let mut state = chan.lock();
         if state.receivers == 0 {
             return Err(SendTimeoutError::Disconnected(value));
@@ -497,7 +500,6 @@ impl<T> Sender<T> {
         let place = state.sending.push(0, Parked { value, waker: None });
         // A rendezvous's receive can be made now.
         state.changed();
-        let deadline = timeout.map(Deadline::after);
         // Takes the entry out, value and all, however the wait ends: a kill
         // unwinds through here.
         let withdraw = Withdraw { chan, place: Cell::new(Some(place)), sending: true };
