@@ -413,7 +413,8 @@ impl Shared {
                 _ if panicking => return Woke::Shutdown,
                 (running, context) => {
                     // What `register` holds (a wait source's lock, say) is
-                    // let go before the panic's hook runs.
+                    // let go before the panic's hook runs, outside the borrow.
+                    drop(guard);
                     drop(register);
                     cannot_block(running.is_none() && context.is_some())
                 }
@@ -464,6 +465,9 @@ impl Shared {
             }
             (me, yielder)
         };
+        // Other kernels that `register` woke are told now, with nothing
+        // borrowed: telling one may call its async host's waker.
+        self.tell_woken();
         // Only where the panic count is not known to be ours (see
         // `Shared::unwinding`) can a thread park while it is raised.
         let parked_panicking = panicking;

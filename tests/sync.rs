@@ -498,7 +498,8 @@ fn a_send_from_another_os_thread_wakes_the_kernel() {
 }
 
 /// An async host's waker (`Kernel::ready`) that uses a channel: it counts
-/// its calls and reads the channel's length, as a host's code may.
+/// its calls and tries a send, as a host's code may (in a kernel, a send
+/// with a timeout reads that kernel's clock).
 struct ChannelWaker {
     calls: std::sync::atomic::AtomicUsize,
     tx: sync::Sender<u32>,
@@ -524,7 +525,7 @@ impl std::task::Wake for ChannelWaker {
 
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let _ = self.tx.len();
+        let _ = self.tx.send_timeout(0, Duration::ZERO);
     }
 }
 
@@ -598,6 +599,38 @@ fn a_wake_up_inside_the_running_kernel_tells_no_async_host() {
         drop(tx);
         drop(k);
         drop(selecting);
+    });
+}
+
+/// A wake-up of another kernel made inside this one's bookkeeping (a
+/// receive's registration waking a select of that kernel, which watches the
+/// channel) tells that kernel's async host once this kernel's state is let
+/// go: the host's waker may use the library, this kernel included.
+#[test]
+fn another_kernels_host_is_told_outside_this_kernels_bookkeeping() {
+    ends(|| {
+        use std::future::Future;
+        let (tx, rx) = sync::unbounded::<u32>();
+        let watched = rx.clone();
+        let mut b = Kernel::new();
+        let _selecting = b.spawn(move || {
+            let mut select = sync::Select::new();
+            select.recv(&watched);
+            select.wait()
+        });
+        b.step();
+        let (to_host, from_host) = sync::unbounded::<u32>();
+        let (host, waker) = ChannelWaker::new(to_host);
+        let pending = std::pin::pin!(b.ready())
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending();
+        assert!(pending);
+        let mut a = kernel();
+        let got = a.run(move || rx.recv_timeout(secs(1)));
+        assert_eq!(got, Ok(Err(RecvTimeoutError::Timeout)));
+        assert_eq!(host.calls(), 1);
+        assert_eq!(from_host.try_recv(), Ok(0), "the host's send went through");
+        drop(tx);
     });
 }
 

@@ -428,6 +428,11 @@ pub(crate) struct Shared {
     /// The address of its `Remote` (the one in `core`), compared, never
     /// followed: a [`RemoteWaker`] tells its own kernel without its borrow.
     remote_at: usize,
+    /// Other kernels woken from inside this one's bookkeeping (a wait
+    /// source's registration), to be told once its state is let go
+    /// ([`Shared::tell_woken`]); `telling` is set while there are any.
+    told: RefCell<Vec<Arc<Remote>>>,
+    telling: Cell<bool>,
 }
 
 impl Shared {
@@ -553,6 +558,8 @@ impl Shared {
         let remote_at = Arc::as_ptr(&core.remote) as usize;
         Rc::new_cyclic(|me| Shared {
             remote_at,
+            told: RefCell::new(Vec::new()),
+            telling: Cell::new(false),
             core: RefCell::new(core),
             round: RefCell::default(),
             hooks: Cell::new(hooks),
@@ -570,6 +577,32 @@ impl Shared {
 impl Shared {
     pub(crate) fn weak(&self) -> Weak<Shared> {
         self.me.clone()
+    }
+
+    /// Keeps `remote`'s kernel, woken from inside this one's bookkeeping,
+    /// to be told once this kernel's state is let go.
+    pub(crate) fn tell_later(&self, remote: Arc<Remote>) {
+        self.told.borrow_mut().push(remote);
+        self.telling.set(true);
+    }
+
+    /// Tells the kernels woken from inside this one's bookkeeping (see
+    /// [`tell_later`](Shared::tell_later)); called where its state has just
+    /// been let go.
+    #[inline]
+    pub(crate) fn tell_woken(&self) {
+        if self.telling.get() {
+            self.tell_woken_now();
+        }
+    }
+
+    #[cold]
+    fn tell_woken_now(&self) {
+        self.telling.set(false);
+        let told = std::mem::take(&mut *self.told.borrow_mut());
+        for remote in told {
+            remote.tell();
+        }
     }
 
     /// Whether the code on the CPU, a green thread's, is unwinding: running

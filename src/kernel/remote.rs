@@ -78,20 +78,27 @@ impl Remote {
         }
     }
 
-    /// Queues a wake-up of `parker`'s wait for the kernel's next round;
-    /// `running` says the caller runs inside this kernel (which is then
-    /// neither waiting in the OS nor awaited by its host: nobody is told).
-    fn wake(&self, parker: Parker, running: bool) {
+    /// Queues a wake-up of `parker`'s wait for the kernel's next round, and
+    /// tells the kernel as `tell` says.
+    fn wake(&self, parker: Parker, tell: Tell) {
         let mut state = self.lock();
         if state.closed {
             return;
         }
         state.wakes.push(parker);
-        if running {
-            self.pending.store(true, Ordering::Release);
-        } else {
-            self.notify(state);
+        match tell {
+            Tell::Now => self.notify(state),
+            // A kernel that is running needs no telling; one told later
+            // finds the wake-up queued meanwhile (and its flag set).
+            Tell::Never | Tell::Later => self.pending.store(true, Ordering::Release),
         }
+    }
+
+    /// Tells the kernel (waiting in the OS, or awaited by an async host)
+    /// that something was queued for it: a wake-up whose telling was put
+    /// off ([`Tell::Later`]).
+    pub(super) fn tell(&self) {
+        self.notify(self.lock());
     }
 
     /// Keeps `waker` to be woken by the next push or wake-up from another
@@ -173,6 +180,10 @@ impl Remote {
                     Err(_) => Home::Busy,
                 }
             }
+            // Inside another kernel's bookkeeping (a wait source's
+            // registration): telling this kernel may call its async host's
+            // waker, a user's code, which must not run there.
+            Some(shared) if shared.core.try_borrow_mut().is_err() => Home::Inside(shared),
             _ => Home::Away,
         }
     }
@@ -287,8 +298,12 @@ impl RemoteWaker {
             }
             // Inside the kernel, under its borrow (a wait source's
             // registration): queued for its next round, no one to tell.
-            Home::Busy => self.remote.wake(self.parker, true),
-            Home::Away => self.remote.wake(self.parker, false),
+            Home::Busy => self.remote.wake(self.parker, Tell::Never),
+            Home::Inside(shared) => {
+                self.remote.wake(self.parker, Tell::Later);
+                shared.tell_later(self.remote.clone());
+            }
+            Home::Away => self.remote.wake(self.parker, Tell::Now),
         }
     }
 
@@ -304,12 +319,23 @@ impl RemoteWaker {
                 Ok(())
             }
             Home::Busy => {
-                self.remote.wake(self.parker, true);
+                self.remote.wake(self.parker, Tell::Never);
                 Ok(())
             }
-            Home::Away => Err(self),
+            Home::Inside(_) | Home::Away => Err(self),
         }
     }
+}
+
+/// Whom a wake-up from elsewhere tells, and when.
+#[derive(Clone, Copy)]
+enum Tell {
+    /// The kernel's OS thread if it waits, and its async host's waker.
+    Now,
+    /// The same, once the kernel the caller runs in lets go of its state.
+    Later,
+    /// Nobody: the caller runs inside the kernel.
+    Never,
 }
 
 /// Where a caller runs relative to a `Remote`'s kernel.
@@ -318,12 +344,14 @@ enum Home {
     Free(std::cell::RefMut<'static, super::Core>),
     /// In that kernel, its state borrowed further out.
     Busy,
+    /// In another kernel, whose state is borrowed further out.
+    Inside(&'static super::Shared),
     /// Elsewhere: another kernel, or a plain OS thread.
     Away,
 }
 
 impl Drop for RemoteWaker {
     fn drop(&mut self) {
-        self.remote.release(|| !matches!(self.remote.home(), Home::Away));
+        self.remote.release(|| matches!(self.remote.home(), Home::Free(_) | Home::Busy));
     }
 }
