@@ -105,7 +105,7 @@ impl Waiters {
 
     fn add_under(&mut self, name: &Name, parker: Parker) {
         // One lookup for a name already waited for (the usual case).
-        if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
+        if let Some(list) = self.by_name.get_mut(name) {
             list.entries.push(parker);
             return;
         }
