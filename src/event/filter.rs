@@ -224,7 +224,22 @@ impl Filter {
             NameTest::Pattern(pattern) => pattern.is_match(signal.name()),
             NameTest::Predicate(predicate) => predicate(signal),
         };
-        name_ok && self.args.iter().flatten().all(|(i, v)| signal.arg(*i) == v)
+        name_ok && self.args_match(signal)
+    }
+
+    /// [`matches`](Filter::matches) for a signal found under a name this
+    /// filter's name test is made of (the waiter index files an exact name
+    /// or a list of names under each): only the arguments are left to test.
+    #[inline]
+    pub(crate) fn matches_filed(&self, signal: &Signal) -> bool {
+        match &self.name {
+            NameTest::Exact(_) | NameTest::OneOf(_) => self.args_match(signal),
+            _ => self.matches(signal),
+        }
+    }
+
+    fn args_match(&self, signal: &Signal) -> bool {
+        self.args.iter().flatten().all(|(i, v)| signal.arg(*i) == v)
     }
 
     /// Whether matching runs user code (a predicate), which the kernel must call

@@ -173,7 +173,13 @@ impl Waiters {
                 if filters.is_empty() {
                     return false;
                 }
-                if frozen(tasks, key) || !matches(filters) {
+                // Filed under this name, a wait's one filter has passed its
+                // name test; a select's several filters are tested whole.
+                let matched = match filters {
+                    [filter] => !filter.runs_user_code() && filter.matches_filed(signal),
+                    _ => matches(filters),
+                };
+                if frozen(tasks, key) || !matched {
                     return true;
                 }
                 woken.push(parker);
