@@ -238,8 +238,12 @@ impl Filter {
         }
     }
 
+    #[inline]
     fn args_match(&self, signal: &Signal) -> bool {
-        self.args.iter().flatten().all(|(i, v)| signal.arg(*i) == v)
+        match &self.args {
+            None => true,
+            Some(args) => args.iter().all(|(i, v)| signal.arg(*i) == v),
+        }
     }
 
     /// Whether matching runs user code (a predicate), which the kernel must call
