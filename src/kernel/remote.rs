@@ -88,15 +88,13 @@ impl Remote {
         state.wakes.push(parker);
         match tell {
             Tell::Now => self.notify(state),
-            // A kernel that is running needs no telling; one told later
-            // finds the wake-up queued meanwhile (and its flag set).
-            Tell::Never | Tell::Later => self.pending.store(true, Ordering::Release),
+            Tell::NotNow => self.pending.store(true, Ordering::Release),
         }
     }
 
     /// Tells the kernel (waiting in the OS, or awaited by an async host)
-    /// that something was queued for it: a wake-up whose telling was put
-    /// off ([`Tell::Later`]).
+    /// that something was queued for it: a wake-up queued with
+    /// [`Tell::NotNow`] from inside another kernel.
     pub(super) fn tell(&self) {
         self.notify(self.lock());
     }
@@ -293,17 +291,12 @@ impl RemoteWaker {
     /// for no OS thread it does not use.
     pub(crate) fn wake(&self) {
         match self.remote.home() {
-            Home::Free(mut core) => {
-                core.wake(self.parker);
-            }
-            // Inside the kernel, under its borrow (a wait source's
-            // registration): queued for its next round, no one to tell.
-            Home::Busy => self.remote.wake(self.parker, Tell::Never),
             Home::Inside(shared) => {
-                self.remote.wake(self.parker, Tell::Later);
+                self.remote.wake(self.parker, Tell::NotNow);
                 shared.tell_later(self.remote.clone());
             }
             Home::Away => self.remote.wake(self.parker, Tell::Now),
+            home => self.wake_home(home),
         }
     }
 
@@ -314,28 +307,36 @@ impl RemoteWaker {
     /// code could take wakes it once the lock is let go.
     pub(crate) fn wake_at_home(self) -> Result<(), RemoteWaker> {
         match self.remote.home() {
+            Home::Inside(_) | Home::Away => Err(self),
+            home => {
+                self.wake_home(home);
+                Ok(())
+            }
+        }
+    }
+
+    /// The wake-up from its own kernel (`home` is `Free` or `Busy`).
+    #[inline]
+    fn wake_home(&self, home: Home) {
+        match home {
             Home::Free(mut core) => {
                 core.wake(self.parker);
-                Ok(())
             }
-            Home::Busy => {
-                self.remote.wake(self.parker, Tell::Never);
-                Ok(())
-            }
-            Home::Inside(_) | Home::Away => Err(self),
+            // Under the kernel's borrow (a wait source's registration):
+            // queued for its next round, no one to tell.
+            _ => self.remote.wake(self.parker, Tell::NotNow),
         }
     }
 }
 
-/// Whom a wake-up from elsewhere tells, and when.
+/// Whom a wake-up from elsewhere tells.
 #[derive(Clone, Copy)]
 enum Tell {
     /// The kernel's OS thread if it waits, and its async host's waker.
     Now,
-    /// The same, once the kernel the caller runs in lets go of its state.
-    Later,
-    /// Nobody: the caller runs inside the kernel.
-    Never,
+    /// Nobody now: the caller runs inside the kernel, which finds the
+    /// wake-up at its next round, or tells it later ([`Remote::tell`]).
+    NotNow,
 }
 
 /// Where a caller runs relative to a `Remote`'s kernel.

@@ -206,18 +206,15 @@ impl<T> State<T> {
 
     #[cold]
     fn wake_watchers(&mut self) {
-        for (_, waker, _) in std::mem::take(&mut self.watchers) {
-            self.wake(Some(waker));
+        for (_, waker, _) in self.watchers.drain(..) {
+            wake(&mut self.deferred, Some(waker));
         }
     }
 
-    /// Wakes `waker`'s waiter, now or (from another kernel or OS thread)
-    /// once the lock is let go: see [`Waker::wake_or_defer`].
+    /// Wakes `waker`'s waiter: see [`wake`].
     #[inline]
     fn wake(&mut self, waker: Option<Waker>) {
-        if let Some(deferred) = waker.and_then(Waker::wake_or_defer) {
-            self.deferred.push(deferred);
-        }
+        wake(&mut self.deferred, waker);
     }
 
     /// A receiver began to wait in a way only a send can use (a select's
@@ -334,12 +331,21 @@ impl<T> State<T> {
     /// Takes every waiting receiver out of its queue and wakes it, to look
     /// again; and wakes the selects.
     fn dismiss_receivers(&mut self) {
-        let wakers: Vec<_> = self.receiving.drain().map(|(_, waker)| waker).collect();
-        for waker in wakers {
-            self.wake(waker);
+        for (_, waker) in self.receiving.drain() {
+            wake(&mut self.deferred, waker);
         }
         self.offers.clear();
         self.changed();
+    }
+}
+
+/// Wakes `waker`'s waiter now, or (a waiter of another kernel or OS
+/// thread) keeps it in `deferred`, to be woken once the lock is let go: see
+/// [`Waker::wake_or_defer`].
+#[inline]
+fn wake(deferred: &mut Vec<Waker>, waker: Option<Waker>) {
+    if let Some(later) = waker.and_then(Waker::wake_or_defer) {
+        deferred.push(later);
     }
 }
 
@@ -749,7 +755,8 @@ impl<T> Receiver<T> {
                 state.changed();
                 drop(state);
                 if let Err(waker) = filed {
-                    // Taken out meanwhile: look again.
+                    // Not met while the lock is held from the look (which
+                    // found the entry queued); should it be, look again.
                     waker.wake();
                 }
             });
@@ -908,9 +915,9 @@ impl<T> Drop for Receiver<T> {
         }
         // Each waiting sender is woken; its entry stays, for it to take its
         // value back in its error.
-        let wakers: Vec<_> = state.sending.iter_mut().filter_map(|p| p.waker.take()).collect();
-        for waker in wakers {
-            state.wake(Some(waker));
+        let State { sending, deferred, .. } = &mut *state;
+        for parked in sending.iter_mut() {
+            wake(deferred, parked.waker.take());
         }
         state.changed();
         let unread = std::mem::take(&mut state.buffer);
