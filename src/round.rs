@@ -130,6 +130,24 @@ enum Phase {
     Wakes,
 }
 
+/// How a caller runs rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Roll {
+    /// One round ([`Kernel::step`](crate::Kernel::step)).
+    Once,
+    /// Rounds back to back until nothing is ready now.
+    Ready,
+    /// As `Ready`, and then on the virtual clock to each deadline up to this
+    /// instant, one round at each ([`Kernel::advance`](crate::Kernel::advance)).
+    Until(Duration),
+}
+
+impl Roll {
+    fn back_to_back(self) -> bool {
+        self != Roll::Once
+    }
+}
+
 /// How a call to [`Shared::round`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Progress {
@@ -153,7 +171,13 @@ impl Shared {
     /// when they began (a zero sleep, a zero timeout) to run; and a round
     /// whose successor would have only wake-ups to run (no signal queued, no
     /// deadline due), as threads handing each other values give it.
-    pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> Progress {
+    ///
+    /// With `Roll::Until`, once nothing is ready now, a round whose successor
+    /// the advancing caller would start after moving the clock to the next
+    /// deadline (nothing queued, the budget not spent, that deadline not past
+    /// the target) moves the clock there and goes on in its deadline phase:
+    /// the same work in the same order, at the same instants.
+    pub(crate) fn round(&self, report: &mut StepReport, meter: &Meter, roll: Roll) -> Progress {
         let starting = matches!(self.round.borrow().phase, Phase::Idle);
         if starting {
             self.begin_round();
@@ -166,7 +190,9 @@ impl Shared {
                 // With `roll`, the next round begins here if a caller
                 // running rounds back to back would start it now
                 // (`Shared::settle`): the same work in the same order.
-                Phase::Idle if roll && busy && self.core().has_work_now() => self.begin_round(),
+                Phase::Idle if roll.back_to_back() && busy && self.core().has_work_now() => {
+                    self.begin_round()
+                }
                 Phase::Idle => return Progress::Done { busy },
                 // Checked before each unit of work: a resume, a delivery, a timer.
                 _ if meter.exhausted(report) => return Progress::OutOfBudget,
@@ -221,7 +247,7 @@ impl Shared {
         mut cutoff: Cutoff,
         report: &mut StepReport,
         meter: &Meter,
-        roll: bool,
+        roll: Roll,
     ) -> bool {
         enum Unit {
             Resume(TaskKey, Option<Parked>),
@@ -241,15 +267,23 @@ impl Shared {
                 // clock) is left to the caller, who starts the next round at
                 // once. The wake-ups of this round were taken when it began.
                 if due.is_none()
-                    && roll
-                    && core.deadlines.has_pushed_due()
+                    && roll.back_to_back()
                     && core.nothing_queued()
                     && self.round.borrow().wakes.is_empty()
                 {
-                    // The next round begins here: its cutoff is taken now.
-                    cutoff = core.deadlines.cutoff(core.now());
-                    self.round.borrow_mut().phase = Phase::Deadlines(cutoff);
-                    due = core.deadlines.pop_due(cutoff);
+                    let next = if core.deadlines.has_pushed_due() {
+                        Some(core.now())
+                    } else if let Roll::Until(target) = roll {
+                        core.advance_to_next(target, meter, report)
+                    } else {
+                        None
+                    };
+                    if let Some(now) = next {
+                        // The next round begins here: its cutoff is taken now.
+                        cutoff = core.deadlines.cutoff(now);
+                        self.round.borrow_mut().phase = Phase::Deadlines(cutoff);
+                        due = core.deadlines.pop_due(cutoff);
+                    }
                 }
                 match due {
                     Some(Due::Task(parker)) => {
@@ -291,7 +325,7 @@ impl Shared {
     /// order they were woken, until none is left or `meter` runs out.
     /// Returns whether it ran anything. With `roll`, see
     /// [`round`](Shared::round).
-    fn run_wakes(&self, report: &mut StepReport, meter: &Meter, roll: bool) -> bool {
+    fn run_wakes(&self, report: &mut StepReport, meter: &Meter, roll: Roll) -> bool {
         let mut busy = false;
         loop {
             let next = {
@@ -300,7 +334,7 @@ impl Shared {
                     // With `roll`, a round that would start with nothing but
                     // wake-ups begins here, and so does one that would start
                     // with the waits that were due as they began.
-                    None if roll => {
+                    None if roll.back_to_back() => {
                         let core = &mut *self.core();
                         let next = core.roll_wakes(&mut round.wakes);
                         if next.is_none() {
@@ -433,6 +467,25 @@ impl Core {
         }
         std::mem::swap(wakes, &mut self.wakes);
         wakes.pop_front()
+    }
+
+    /// Moves the clock to the next live deadline if it is not after `target`
+    /// and `meter` is not spent, as `Kernel::advance` would, and returns it.
+    /// `meter` is tested again for a time budget, which may run out between
+    /// two units (a count is tested after every unit).
+    #[inline(never)]
+    fn advance_to_next(
+        &mut self,
+        target: Duration,
+        meter: &Meter,
+        report: &StepReport,
+    ) -> Option<Duration> {
+        if meter.exhausted(report) {
+            return None;
+        }
+        let at = self.next_deadline().filter(|&at| at <= target)?;
+        self.clock.advance_to(at);
+        Some(at)
     }
 
     /// The cutoff of the next round, if it would start with the waits that

@@ -371,6 +371,7 @@ impl<T: Copy> DeadlineQueue<T> {
     }
 
     /// The earliest entry, stale or not.
+    #[inline]
     pub(crate) fn peek(&self) -> Option<(Duration, &T)> {
         let (key, source) = self.first()?;
         self.front(source).map(|item| (key.at(), item))

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use common::{kernel, secs, within, Out};
 use cothread::{
-    event, os, thread, Budget, Error, Filter, Kernel, Signal, Status, ThreadId, Trace, Waiting,
+    event, os, thread, Budget, Error, Filter, Kernel, Signal, Status, StepReport, ThreadId, Trace,
+    Waiting,
 };
 
 fn ms(n: u64) -> Duration {
@@ -473,6 +474,87 @@ fn rounds_run_back_to_back_do_what_single_steps_do() {
         for k in [&mut stepped, &mut settled, &mut budgeted] {
             assert_eq!((k.step().resumes, k.run_until_idle().resumes), (0, 0), "seed {seed}");
         }
+    }
+}
+
+/// A program of sleepers, pullers with timeouts, pushes, kills and a
+/// repeating timer on the virtual clock, each line logged with the instant
+/// it happened at.
+fn timed_program(seed: u64) -> (Kernel, Rc<RefCell<Vec<String>>>) {
+    fn name(rng: &mut Lcg) -> &'static str {
+        ["a", "b"][rng.below(2) as usize]
+    }
+    fn run_script(script: u64, mut rng: Lcg, log: Rc<RefCell<Vec<String>>>) {
+        for step in 0..4 + rng.below(12) {
+            let got = match rng.below(10) {
+                0..=2 => {
+                    os::sleep(ms(rng.below(4)));
+                    "slept".to_string()
+                }
+                3 | 4 => {
+                    event::push(Signal::new(name(&mut rng)));
+                    "pushed".to_string()
+                }
+                5..=7 => {
+                    let timeout = ms(rng.below(8));
+                    format!("pulled {:?}", event::pull(timeout, name(&mut rng)).is_some())
+                }
+                8 => {
+                    let child = thread::create(|| os::sleep(ms(2)));
+                    format!("joined {:?}", child.thread().join(Some(ms(1))))
+                }
+                _ => {
+                    let _ = event::timer(ms(1 + rng.below(2)), 2, || {
+                        event::push(Signal::new("a"));
+                    });
+                    "timer".to_string()
+                }
+            };
+            log.borrow_mut().push(format!("{:?} {script}.{step} {got}", os::uptime()));
+        }
+    }
+    let mut rng = Lcg(seed);
+    let mut k = kernel();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    if seed % 2 == 0 {
+        let trace = log.clone();
+        k.on_trace(move |at, event| trace.borrow_mut().push(format!("{at:?} trace: {event}")));
+    }
+    for script in 0..2 + rng.below(5) {
+        let (rng, log) = (Lcg(rng.next()), log.clone());
+        k.spawn(move || run_script(script, rng, log));
+    }
+    (k, log)
+}
+
+/// `advance` moves the clock from one deadline to the next inside its
+/// rounds where nothing else is ready: the same work at the same instants
+/// as a host that runs what is ready (`run_until_idle`) and then advances to
+/// the next deadline alone, deadline after deadline.
+#[test]
+fn an_advance_runs_what_advances_from_deadline_to_deadline_run() {
+    for seed in 0..300 {
+        let target = ms(1 + seed % 20);
+        let (mut whole, by_whole) = timed_program(seed);
+        let r = whole.advance(target);
+        let (mut single, by_single) = timed_program(seed);
+        let mut done = (0, 0, 0);
+        let mut add = |r: StepReport| {
+            done = (done.0 + r.resumes, done.1 + r.signals, done.2 + r.callbacks);
+        };
+        loop {
+            let idle = single.run_until_idle();
+            let next = idle.next_deadline.filter(|&at| at <= target);
+            add(idle);
+            let Some(at) = next else {
+                add(single.advance(target - single.uptime()));
+                break;
+            };
+            add(single.advance(at - single.uptime()));
+        }
+        assert_eq!(*by_single.borrow(), *by_whole.borrow(), "seed {seed}");
+        assert_eq!((r.resumes, r.signals, r.callbacks), done, "seed {seed}");
+        assert_eq!(whole.uptime(), target, "seed {seed}");
     }
 }
 

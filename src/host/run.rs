@@ -9,7 +9,7 @@ use crate::event::{Signal, Value};
 use crate::id::Status;
 use crate::kernel::*;
 use crate::process::SpawnOptions;
-use crate::round::{Budget, Meter};
+use crate::round::{Budget, Meter, Roll};
 use crate::task::Kind;
 
 impl Kernel {
@@ -216,7 +216,7 @@ impl Kernel {
     pub fn step(&mut self) -> StepReport {
         assert!(current_ptr().is_null(), "cothread: `Kernel::step` called inside a running kernel");
         self.drive("step", |shared, report| {
-            shared.round(report, &Meter::Unlimited, false);
+            shared.round(report, &Meter::Unlimited, Roll::Once);
         })
     }
 
@@ -372,7 +372,10 @@ impl Kernel {
         self.drive(what, |shared, report| {
             let target = shared.core().now().saturating_add(dt);
             loop {
-                shared.settle(report, meter);
+                // Rounds run back to back inside `round`, which also moves
+                // the clock on to the next deadline where it can (after a
+                // deadline phase); the rest of the moves are made here.
+                shared.round(report, meter, Roll::Until(target));
                 let spent = meter.exhausted(report);
                 let waiting_work = shared.round_pending() || shared.core().has_queued_work();
                 if spent && waiting_work {

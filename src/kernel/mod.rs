@@ -16,7 +16,7 @@ use crate::inspect::TraceHook;
 use crate::park::Wait;
 use crate::park::{Parker, TaskKey};
 use crate::report::{ErrorOrigin, ErrorReport};
-use crate::round::{Meter, Progress, Round};
+use crate::round::{Meter, Progress, Roll, Round};
 use crate::stack::StackPool;
 use crate::task::{Kind, Task, Tasks};
 use crate::time::{Clock, DeadlineQueue};
@@ -182,6 +182,7 @@ impl Core {
 
     /// The earliest deadline that can still wake something: stale entries (a
     /// wait that ended another way, a cancelled timer) at the head are dropped.
+    #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
         loop {
             let (at, due) = self.deadlines.peek()?;
@@ -758,14 +759,14 @@ impl Shared {
     /// that would find nothing costs more than the look. The rounds flow into
     /// each other inside [`round`](Shared::round).
     pub(crate) fn settle(&self, report: &mut StepReport, meter: &Meter) {
-        self.round(report, meter, true);
+        self.round(report, meter, Roll::Ready);
     }
 
     /// One turn of a blocking drive: a round, or, when it found nothing to do,
     /// a wait for something. `Err` lists the waiting threads when nothing can
     /// ever wake them.
     pub(crate) fn turn(&self, report: &mut StepReport) -> Result<(), Vec<String>> {
-        match self.round(report, &Meter::Unlimited, false) {
+        match self.round(report, &Meter::Unlimited, Roll::Once) {
             Progress::Done { busy: false } => self.idle(true),
             _ => Ok(()),
         }
