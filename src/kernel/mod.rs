@@ -184,12 +184,23 @@ impl Core {
     /// wait that ended another way, a cancelled timer) at the head are dropped.
     #[inline]
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
+        let (at, due) = self.deadlines.peek()?;
+        if is_live(&self.tasks, &self.timers, due) {
+            return Some(at);
+        }
+        self.next_deadline_past_stale()
+    }
+
+    /// [`next_deadline`](Core::next_deadline) once the head is stale.
+    #[cold]
+    #[inline(never)]
+    fn next_deadline_past_stale(&mut self) -> Option<Duration> {
         loop {
+            self.deadlines.pop();
             let (at, due) = self.deadlines.peek()?;
             if is_live(&self.tasks, &self.timers, due) {
                 return Some(at);
             }
-            self.deadlines.pop();
         }
     }
 
