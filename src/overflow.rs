@@ -96,6 +96,7 @@ pub(crate) const EMERGENCY: usize = 64 * 1024;
 /// Forgets what the overflow trap noted about the stack `[low, high)`, which
 /// is about to be freed or quarantined; returns whether its emergency zone
 /// was opened.
+#[inline]
 pub(crate) fn forget_stack(low: usize, high: usize) -> bool {
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     if hijack::any() {
@@ -190,14 +191,16 @@ mod imp {
     ///
     /// `trap` must come from the coroutine that `resume` resumes, which must
     /// stay alive until `resume` returns (it is borrowed by it).
+    #[inline]
     pub(crate) fn guard<R>(trap: Trap, resume: impl FnOnce() -> R) -> R {
         struct Restore(Option<Trap>);
         impl Drop for Restore {
+            #[inline]
             fn drop(&mut self) {
-                RUNNING.with(|running| running.set(self.0));
+                RUNNING.set(self.0);
             }
         }
-        let _restore = Restore(RUNNING.with(|running| running.replace(Some(trap))));
+        let _restore = Restore(RUNNING.replace(Some(trap)));
         resume()
     }
 
