@@ -57,10 +57,10 @@ impl Wait {
     /// the kinds that hold nothing (the common ones: no wait, a sleep).
     #[inline(always)]
     pub(crate) fn drop_cheaply(self) {
-        if self.holds_nothing() {
-            std::mem::forget(self);
-        } else {
-            drop(self);
+        match self {
+            Wait::Signal(filter) => filter.drop_cheaply(),
+            wait if wait.holds_nothing() => std::mem::forget(wait),
+            wait => drop(wait),
         }
     }
 

@@ -2125,3 +2125,86 @@ fn a_frozen_threads_timer_does_not_hide_a_deadlock() {
     assert_eq!(waiting.len(), 2, "{waiting:?}");
     assert_eq!(k.uptime(), Duration::ZERO);
 }
+
+/// A pull lets go of its filter, and of the user values in it (a predicate's
+/// captures, an argument's shared payload), exactly once however the pull
+/// ends: a signal, a timeout, a kill. Filters that own nothing (a short
+/// exact name) skip their drop; the others must not.
+#[test]
+fn a_pull_lets_go_of_its_filter_once_however_it_ends() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct Payload(Arc<AtomicUsize>);
+    impl Drop for Payload {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let long = "a_signal_name_too_long_to_be_stored_inline";
+    let mut k = kernel();
+    let drops = Drops::new();
+    let payloads = Arc::new(AtomicUsize::new(0));
+    let filters: Vec<Box<dyn Fn() -> Filter>> = vec![
+        Box::new(|| Filter::name("go")),
+        Box::new(move || Filter::name(long)),
+        Box::new({
+            let drops = drops.clone();
+            move || {
+                let guard = drops.guard();
+                Filter::new(move |s: &Signal| {
+                    let _ = &guard;
+                    s.name() == "go"
+                })
+            }
+        }),
+        Box::new({
+            let payloads = payloads.clone();
+            move || Filter::name("go").arg(0, Value::shared(Payload(payloads.clone())))
+        }),
+    ];
+    let filters = Rc::new(filters);
+    let ends = Rc::new(RefCell::new(Vec::new()));
+    let mut stuck = Vec::new();
+    for i in 0..filters.len() {
+        for how in ["signal", "timeout", "kill"] {
+            let (f, e) = (filters.clone(), ends.clone());
+            let t = k.spawn(move || {
+                let timeout = (how == "timeout").then(|| ms(5));
+                let got = event::pull(timeout, f[i]()).is_some();
+                e.borrow_mut().push(format!("{i} {how} {got}"));
+            });
+            k.step();
+            match how {
+                "kill" => t.kill(),
+                // Its argument test matches no signal.
+                "signal" if i == 3 => stuck.push(t),
+                _ => {}
+            }
+        }
+    }
+    k.advance(ms(10));
+    k.push_signal(Signal::new("go"));
+    k.push_signal(Signal::new(long));
+    k.run_until_idle();
+    stuck.iter().for_each(|t| t.kill());
+    k.run_until_idle();
+    let mut ends = ends.borrow().clone();
+    ends.sort();
+    assert_eq!(
+        ends,
+        [
+            "0 signal true",
+            "0 timeout false",
+            "1 signal true",
+            "1 timeout false",
+            "2 signal true",
+            "2 timeout false",
+            "3 timeout false",
+        ]
+        .map(String::from)
+    );
+    // Every filter was built once per pull and is gone: one drop each.
+    assert_eq!(drops.count(), 3, "the predicate's captures");
+    assert_eq!(payloads.load(Ordering::SeqCst), 3, "the argument's payloads");
+    assert!(k.threads().is_empty(), "{:?}", k.threads());
+}

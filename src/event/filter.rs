@@ -39,7 +39,6 @@ use super::signal::{Signal, Value};
 /// assert!(Filter::names(&["touch", "key_down"]).matches(&key));
 /// assert!(Filter::new(|s: &Signal| s.args().len() == 1).matches(&key));
 /// ```
-#[derive(Clone)]
 pub struct Filter {
     pub(crate) name: NameTest,
     /// `None` for a filter that tests no argument, as most do: a pull clones
@@ -256,6 +255,46 @@ impl Filter {
     /// names.
     pub(crate) fn is_filed_under_several_names(&self) -> bool {
         matches!(&self.name, NameTest::OneOf(names) if names.len() > 1)
+    }
+
+    /// Whether the filter owns nothing to let go of (no argument list, and
+    /// no name on the heap or predicate): an exact short name, as most
+    /// pulls give, or any name. Dropping it may then be skipped.
+    #[inline]
+    pub(crate) fn holds_nothing(&self) -> bool {
+        self.args.is_none()
+            && matches!(&self.name, NameTest::Any | NameTest::Exact(Name::Inline { .. }))
+    }
+
+    /// Drops the filter, with a test instead of the drop glue when it
+    /// [holds nothing](Filter::holds_nothing).
+    #[inline]
+    pub(crate) fn drop_cheaply(self) {
+        if self.holds_nothing() {
+            std::mem::forget(self);
+        } else {
+            drop(self);
+        }
+    }
+}
+
+impl Clone for Filter {
+    /// A pull clones its filter into each wait: an exact short name without
+    /// argument tests, as most are, is a copy.
+    #[inline]
+    fn clone(&self) -> Filter {
+        match (&self.name, &self.args) {
+            (NameTest::Exact(name @ Name::Inline { .. }), None) => {
+                Filter { name: NameTest::Exact(name.clone()), args: None }
+            }
+            _ => self.clone_whole(),
+        }
+    }
+}
+
+impl Filter {
+    fn clone_whole(&self) -> Filter {
+        Filter { name: self.name.clone(), args: self.args.clone() }
     }
 }
 

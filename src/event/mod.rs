@@ -81,19 +81,23 @@ pub fn pull(timeout: impl Into<Option<Duration>>, filter: impl Into<Filter>) -> 
     let deadline = timeout.into().map(|t| shared.core().now().saturating_add(t));
     loop {
         let wait = Wait::Signal(filter.clone());
-        match shared.park(wait, deadline, |core, parker| core.waiters.add(&filter, parker)) {
-            Woke::Signal(signal) => return Some(signal),
-            Woke::Shutdown => return None,
-            // A wake-up that is not a signal is a timeout only once the deadline
-            // has passed: a thread resumed after a suspension is woken to
-            // re-check, and waits on if nothing is due.
-            _ => {
-                let now = shared.core().now();
-                if deadline.is_some_and(|d| now >= d) {
-                    return None;
+        let signal =
+            match shared.park(wait, deadline, |core, parker| core.waiters.add(&filter, parker)) {
+                Woke::Signal(signal) => Some(signal),
+                Woke::Shutdown => None,
+                // A wake-up that is not a signal is a timeout only once the deadline
+                // has passed: a thread resumed after a suspension is woken to
+                // re-check, and waits on if nothing is due.
+                _ => {
+                    let now = shared.core().now();
+                    if !deadline.is_some_and(|d| now >= d) {
+                        continue;
+                    }
+                    None
                 }
-            }
-        }
+            };
+        filter.drop_cheaply();
+        return signal;
     }
 }
 
