@@ -17,12 +17,28 @@ use crate::task::Tasks;
 /// threads that can match it, whatever the number of names they wait on.
 #[derive(Default)]
 pub(crate) struct Waiters {
-    /// A list stays when it empties (a name is waited for again and again:
-    /// keeping it saves a removal, an insertion and an allocation per pull);
-    /// lists left empty are swept when the map reaches `sweep_at` names.
-    by_name: HashMap<Name, WaitList, FastHash>,
+    /// Each name's list in `lists`. A list stays when it empties (a name is
+    /// waited for again and again: keeping it saves a removal, an insertion
+    /// and an allocation per pull); lists left empty are swept when the map
+    /// reaches `sweep_at` names.
+    by_name: HashMap<Name, usize, FastHash>,
+    lists: Vec<WaitList>,
+    /// Places in `lists` that a sweep emptied, for the next new names.
+    free: Vec<usize>,
+    /// By task key, the name its last wait on one name was filed under and
+    /// that name's list, so that a thread pulling the same name again and
+    /// again finds its list without hashing the name. Good while `sweeps`
+    /// has not moved past `sweeps` of the entry (a sweep frees places).
+    recent: Vec<Option<Recent>>,
+    sweeps: u64,
     sweep_at: usize,
     other: WaitList,
+}
+
+struct Recent {
+    name: Name,
+    list: usize,
+    sweeps: u64,
 }
 
 /// The fewest names at which emptied lists are swept.
@@ -97,20 +113,59 @@ impl Waiters {
 
     pub(crate) fn add(&mut self, filter: &Filter, parker: Parker) {
         match &filter.name {
-            NameTest::Exact(name) => self.add_under(name, parker),
-            NameTest::OneOf(names) => names.iter().for_each(|name| self.add_under(name, parker)),
+            NameTest::Exact(name) => self.add_recent(name, parker),
+            NameTest::OneOf(names) => names.iter().for_each(|name| {
+                let list = self.list_of(name);
+                self.lists[list].entries.push(parker);
+            }),
             _ => self.other.entries.push(parker),
         }
     }
 
-    fn add_under(&mut self, name: &Name, parker: Parker) {
+    /// Files a wait on one name, through the waiting task's recent name
+    /// when it is this one.
+    #[inline]
+    fn add_recent(&mut self, name: &Name, parker: Parker) {
+        let recent = self.recent.get(parker.key.0).and_then(Option::as_ref);
+        let list = match recent {
+            Some(r) if r.sweeps == self.sweeps && r.name == *name => r.list,
+            _ => self.note_recent(name, parker.key.0),
+        };
+        self.lists[list].entries.push(parker);
+    }
+
+    /// Looks `name`'s list up and makes it task `key`'s recent one.
+    fn note_recent(&mut self, name: &Name, key: usize) -> usize {
+        let list = self.list_of(name);
+        if self.recent.len() <= key {
+            self.recent.resize_with(key + 1, || None);
+        }
+        self.recent[key] = Some(Recent { name: name.clone(), list, sweeps: self.sweeps });
+        list
+    }
+
+    /// `name`'s list, made if there is none.
+    fn list_of(&mut self, name: &Name) -> usize {
         // One lookup for a name already waited for (the usual case).
-        if let Some(list) = self.by_name.get_mut(name) {
-            list.entries.push(parker);
-            return;
+        if let Some(&list) = self.by_name.get(name) {
+            return list;
         }
         self.sweep();
-        self.by_name.entry(name.clone()).or_default().entries.push(parker);
+        let list = match self.free.pop() {
+            Some(list) => list,
+            None => {
+                self.lists.push(WaitList::default());
+                self.lists.len() - 1
+            }
+        };
+        self.by_name.insert(name.clone(), list);
+        list
+    }
+
+    /// `name`'s list, if it has one.
+    fn list(&mut self, name: &[u8]) -> Option<&mut WaitList> {
+        let list = *self.by_name.get(name)?;
+        Some(&mut self.lists[list])
     }
 
     /// Before a name is added: drops the lists left empty once the map has
@@ -120,8 +175,19 @@ impl Waiters {
         if self.by_name.len() < self.sweep_at.max(SWEEP_MIN) {
             return;
         }
-        self.by_name.retain(|_, list| !list.entries.is_empty());
+        let (lists, free) = (&mut self.lists, &mut self.free);
+        self.by_name.retain(|_, &mut list| {
+            let keep = !lists[list].entries.is_empty();
+            if !keep {
+                // Emptied, it keeps only its capacity, which is let go.
+                lists[list] = WaitList::default();
+                free.push(list);
+            }
+            keep
+        });
         self.by_name.shrink_to_fit();
+        // What tasks noted as their recent lists may now be free places.
+        self.sweeps += 1;
         self.sweep_at = 2 * self.by_name.len();
     }
 
@@ -129,7 +195,10 @@ impl Waiters {
     /// name, or with a filter that is not an exact name.
     pub(crate) fn may_want(&self, name: &str) -> bool {
         !self.other.entries.is_empty()
-            || self.by_name.get(name.as_bytes()).is_some_and(|list| !list.entries.is_empty())
+            || self
+                .by_name
+                .get(name.as_bytes())
+                .is_some_and(|&list| !self.lists[list].entries.is_empty())
     }
 
     /// Notes that a wait with `filter` has ended: without a delivery, or
@@ -137,7 +206,7 @@ impl Waiters {
     /// names that did not deliver keep its entry until they drop it).
     pub(crate) fn forget(&mut self, filter: &Filter, tasks: &Tasks) {
         let mut forget_under = |name: &Name| {
-            if let Some(list) = self.by_name.get_mut(name.as_bytes()) {
+            if let Some(list) = self.list(name.as_bytes()) {
                 list.forget(tasks);
             }
         };
@@ -163,7 +232,7 @@ impl Waiters {
         // plain data, tested here.
         let matches =
             |filters: &[Filter]| filters.iter().any(|f| !f.runs_user_code() && f.matches(signal));
-        if let Some(list) = self.by_name.get_mut(signal.name().as_bytes()) {
+        if let Some(list) = self.list(signal.name().as_bytes()) {
             list.entries.retain(|&parker| {
                 let key = parker.key;
                 let Some(task) = tasks.get(key).filter(|t| t.token == parker.token) else {
@@ -270,9 +339,46 @@ mod tests {
             assert!(waiters.other.entries.is_empty(), "no scanned entry");
             waiters.forget(&filter, &tasks);
             for name in ["a", "b"] {
-                let kept = waiters.by_name[name.as_bytes()].entries.len();
+                let kept = waiters.list(name.as_bytes()).map_or(0, |l| l.entries.len());
                 assert!(kept <= 2, "{kept} entries kept under {name}");
             }
+        }
+    }
+
+    /// A task's recent list is its name's only until a sweep frees lists:
+    /// a name waited for again after its list was swept and the place reused
+    /// by another name is filed under its own new list.
+    #[test]
+    fn a_recent_list_freed_by_a_sweep_is_not_used_again() {
+        let tasks = Tasks::default();
+        let mut waiters = Waiters::default();
+        let own = |key| Parker { token: WaitToken(0), key: TaskKey(key) };
+        let x = Filter::name("x");
+        waiters.add(&x, own(0));
+        waiters.forget(&x, &tasks);
+        waiters.list(b"x").expect("x has a list").entries.retain(|_| false);
+        // Other names come and go: x's emptied list is swept, its place reused.
+        for i in 0..1_000 {
+            let filter = Filter::name(format!("n{i}"));
+            waiters.add(&filter, own(1));
+            waiters.list(filter_name(&filter)).expect("a list").entries.retain(|_| false);
+        }
+        assert!(waiters.sweeps > 0 && waiters.by_name.len() < 1_000);
+        waiters.add(&x, own(0));
+        let filed: Vec<_> = waiters
+            .by_name
+            .iter()
+            .filter(|(_, &list)| !waiters.lists[list].entries.is_empty())
+            .map(|(name, _)| name.as_str().to_string())
+            .collect();
+        assert_eq!(filed, ["x"]);
+        assert!(waiters.may_want("x"));
+    }
+
+    fn filter_name(filter: &Filter) -> &[u8] {
+        match &filter.name {
+            NameTest::Exact(name) => name.as_bytes(),
+            _ => unreachable!("an exact name"),
         }
     }
 
