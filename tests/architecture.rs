@@ -33,7 +33,8 @@ fn file_layer(file: &str) -> Option<Layer> {
         }
         "kernel/mod.rs" | "kernel/current.rs" | "kernel/remote.rs" | "kernel/deliver.rs"
         | "kernel/panic.rs" | "watchdog.rs" | "park.rs" | "round.rs" | "join.rs" | "inspect.rs"
-        | "process.rs" | "task.rs" | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
+        | "process/mod.rs" | "process/life.rs" | "process/switch.rs" | "task.rs"
+        | "event/listen.rs" | "event/waiters.rs" => Layer::Core,
         "thread.rs" | "event/mod.rs" | "os.rs" | "host/mod.rs" | "host/run.rs"
         | "host/builder.rs" | "host/view.rs" | "host/kernel_ref.rs" => Layer::Facade,
         "job/mod.rs" | "job/builder.rs" | "job/host.rs" | "job/mailbox.rs" | "job/run.rs"
