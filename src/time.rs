@@ -121,81 +121,70 @@ impl Key {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Entry<T> {
     key: Key,
     item: T,
 }
 
 /// An implicit 4-ary min-heap: node `i`'s children are `4i + 1` to `4i + 4`.
-/// Half as deep as a binary heap, and the keys, kept apart from the items,
-/// of a node's children share one or two cache lines, which matters once the
-/// heap outgrows the caches. Items are `Copy` (the kernel's are two integers),
-/// so entries move along a path by plain copies, without swaps.
+/// Half as deep as a binary heap. Items are `Copy` (the kernel's are two
+/// integers), so entries move along a path by plain copies, without swaps.
+/// Each entry keeps its key and item together: once the heap outgrows the
+/// caches and the TLB, each level a hole sinks through costs one place in
+/// memory (a node's children are 160 contiguous bytes with the kernel's
+/// items), where keys kept apart from items cost two.
 #[derive(Debug)]
 struct Heap<T> {
-    keys: Vec<Key>,
-    /// `items[i]` goes with `keys[i]`.
-    items: Vec<T>,
+    entries: Vec<Entry<T>>,
 }
 
 impl<T: Copy> Heap<T> {
     fn new() -> Self {
-        Heap { keys: Vec::new(), items: Vec::new() }
+        Heap { entries: Vec::new() }
     }
 
     fn first_key(&self) -> Option<Key> {
-        self.keys.first().copied()
+        self.entries.first().map(|e| e.key)
     }
 
     fn first_item(&self) -> Option<&T> {
-        self.items.first()
+        self.entries.first().map(|e| &e.item)
     }
 
-    fn items(&self) -> std::slice::Iter<'_, T> {
-        self.items.iter()
+    fn items(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|e| &e.item)
     }
 
     fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     fn push(&mut self, entry: Entry<T>) {
-        self.keys.push(entry.key);
-        self.items.push(entry.item);
-        self.sift_up(self.keys.len() - 1, entry);
+        self.entries.push(entry);
+        self.sift_up(self.entries.len() - 1, entry);
     }
 
     /// Removes the earliest entry.
     fn pop(&mut self) -> Option<T> {
-        let first = *self.items.first()?;
-        let key = self.keys.pop().expect("items and keys have the same length");
-        let item = self.items.pop().expect("items and keys have the same length");
-        if !self.keys.is_empty() {
+        let first = self.entries.first()?.item;
+        let last = self.entries.pop().expect("not empty");
+        if !self.entries.is_empty() {
             // The last entry usually belongs near the bottom: the hole at the
             // root sinks all the way down first, and the entry climbs back up
             // from there, a step or two at most.
             let hole = self.sink_hole(0);
-            self.sift_up(hole, Entry { key, item });
+            self.sift_up(hole, last);
         }
         Some(first)
     }
 
     fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        let mut kept = 0;
-        for i in 0..self.items.len() {
-            if keep(&self.items[i]) {
-                self.keys[kept] = self.keys[i];
-                self.items[kept] = self.items[i];
-                kept += 1;
-            }
-        }
-        self.keys.truncate(kept);
-        self.items.truncate(kept);
+        self.entries.retain(|e| keep(&e.item));
         // Rebuilt bottom-up, O(n): each parent sinks its entry below the
         // heaps of its children.
-        for i in (0..kept.div_ceil(4)).rev() {
-            let entry = Entry { key: self.keys[i], item: self.items[i] };
+        for i in (0..self.entries.len().div_ceil(4)).rev() {
+            let entry = self.entries[i];
             let hole = self.sink_hole(i);
             self.sift_up_to(i, hole, entry);
         }
@@ -210,37 +199,36 @@ impl<T: Copy> Heap<T> {
     fn sift_up_to(&mut self, top: usize, mut i: usize, entry: Entry<T>) {
         while i > top {
             let parent = (i - 1) / 4;
-            if self.keys[parent] <= entry.key {
+            if self.entries[parent].key <= entry.key {
                 break;
             }
-            self.keys[i] = self.keys[parent];
-            self.items[i] = self.items[parent];
+            self.entries[i] = self.entries[parent];
             i = parent;
         }
-        self.keys[i] = entry.key;
-        self.items[i] = entry.item;
+        self.entries[i] = entry;
     }
 
     /// Moves the hole at `i` down to a leaf, the least child up each level;
     /// returns where the hole ends.
     fn sink_hole(&mut self, mut i: usize) -> usize {
-        let len = self.keys.len();
+        let len = self.entries.len();
         loop {
             let first = 4 * i + 1;
-            let child = match self.keys.get(first..first + 4) {
-                Some(k) => {
-                    let a = if k[1] < k[0] { 1 } else { 0 };
-                    let b = if k[3] < k[2] { 3 } else { 2 };
-                    first + if k[b] < k[a] { b } else { a }
+            let child = match self.entries.get(first..first + 4) {
+                Some(e) => {
+                    let a = if e[1].key < e[0].key { 1 } else { 0 };
+                    let b = if e[3].key < e[2].key { 3 } else { 2 };
+                    first + if e[b].key < e[a].key { b } else { a }
                 }
                 None if first < len => {
-                    let k = &self.keys[first..];
-                    first + (1..k.len()).fold(0, |least, c| if k[c] < k[least] { c } else { least })
+                    let e = &self.entries[first..];
+                    first
+                        + (1..e.len())
+                            .fold(0, |least, c| if e[c].key < e[least].key { c } else { least })
                 }
                 None => return i,
             };
-            self.keys[i] = self.keys[child];
-            self.items[i] = self.items[child];
+            self.entries[i] = self.entries[child];
             i = child;
         }
     }

@@ -17,11 +17,43 @@ use slab::Slab;
 use super::name::FastHash;
 
 /// An entry's neighbours in its group of a [`KeyIndex`]: the keys registered
-/// just before and just after it that are still there.
-#[derive(Debug, Default, Clone, Copy)]
+/// just before and just after it that are still there. A missing one is
+/// [`Neighbours::NONE`] (no slab holds `usize::MAX` entries), so that the
+/// pair takes two words and a [`Timer`] fits one cache line.
+#[derive(Debug, Clone, Copy)]
 struct Neighbours {
-    prev: Option<usize>,
-    next: Option<usize>,
+    prev: usize,
+    next: usize,
+}
+
+impl Default for Neighbours {
+    fn default() -> Self {
+        Neighbours::new(None, None)
+    }
+}
+
+impl Neighbours {
+    const NONE: usize = usize::MAX;
+
+    fn new(prev: Option<usize>, next: Option<usize>) -> Self {
+        Neighbours { prev: prev.unwrap_or(Self::NONE), next: next.unwrap_or(Self::NONE) }
+    }
+
+    fn prev(&self) -> Option<usize> {
+        Some(self.prev).filter(|&key| key != Self::NONE)
+    }
+
+    fn next(&self) -> Option<usize> {
+        Some(self.next).filter(|&key| key != Self::NONE)
+    }
+
+    fn set_prev(&mut self, prev: Option<usize>) {
+        self.prev = prev.unwrap_or(Self::NONE);
+    }
+
+    fn set_next(&mut self, next: Option<usize>) {
+        self.next = next.unwrap_or(Self::NONE);
+    }
 }
 
 /// One way of grouping a table's entries (listeners by name, by owner...):
@@ -61,7 +93,7 @@ impl<K: Hash + Eq, G: Grouping> KeyIndex<K, G> {
         let prev = match self.groups.entry(group) {
             Entry::Occupied(mut ends) => {
                 let prev = std::mem::replace(&mut ends.get_mut().last, key);
-                G::neighbours_mut(&mut table[prev]).next = Some(key);
+                G::neighbours_mut(&mut table[prev]).set_next(Some(key));
                 Some(prev)
             }
             Entry::Vacant(slot) => {
@@ -69,7 +101,7 @@ impl<K: Hash + Eq, G: Grouping> KeyIndex<K, G> {
                 None
             }
         };
-        *G::neighbours_mut(&mut table[key]) = Neighbours { prev, next: None };
+        *G::neighbours_mut(&mut table[key]) = Neighbours::new(prev, None);
     }
 
     /// Closes the gap that an entry taken out of `table` leaves in `group`;
@@ -80,12 +112,12 @@ impl<K: Hash + Eq, G: Grouping> KeyIndex<K, G> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let Neighbours { prev, next } = removed;
+        let (prev, next) = (removed.prev(), removed.next());
         if let Some(prev) = prev {
-            G::neighbours_mut(&mut table[prev]).next = next;
+            G::neighbours_mut(&mut table[prev]).set_next(next);
         }
         if let Some(next) = next {
-            G::neighbours_mut(&mut table[next]).prev = prev;
+            G::neighbours_mut(&mut table[next]).set_prev(prev);
         }
         match (prev, next) {
             (Some(_), Some(_)) => {}
@@ -123,7 +155,7 @@ impl<K: Hash + Eq, G: Grouping> KeyIndex<K, G> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        std::iter::successors(self.first(group), |&key| G::neighbours(&table[key]).next)
+        std::iter::successors(self.first(group), |&key| G::neighbours(&table[key]).next())
     }
 
     /// Forgets `group` and returns its oldest key: the caller takes the whole
@@ -240,7 +272,7 @@ impl Listeners {
         let mut next = self.owned.detach(&owner);
         while let Some(key) = next {
             let listener = self.table.try_remove(key).expect("an owner's group holds live keys");
-            next = listener.same_owner.next;
+            next = listener.same_owner.next();
             self.by_name.unlink(&mut self.table, &*listener.name, listener.same_name);
             graveyard.extend(
                 listener.callback.map(|cb| (ErrorOrigin::Listener, Box::new(cb) as Box<dyn Any>)),
@@ -253,20 +285,44 @@ impl Listeners {
 /// borrowed.
 pub(crate) type Graveyard = Vec<(ErrorOrigin, Box<dyn Any>)>;
 
+/// A timer, in one cache line: a program's timers fall due in no order of
+/// their keys, and each firing reads and writes most of its timer.
+#[repr(align(64))]
 pub(crate) struct Timer {
     pub(crate) owner: TaskKey,
     pub(crate) serial: u64,
-    pub(crate) interval: Duration,
-    /// Firings left; `None` is forever.
-    pub(crate) remaining: Option<u32>,
+    /// The interval in nanoseconds, at most `u64::MAX` (about 584 years: a
+    /// firing further off is at the deadline queue's last instant either way).
+    interval: u64,
     /// `None` while the callback runs.
     pub(crate) callback: Option<TimerFn>,
+    /// Its place among the timers of its owner.
+    same_owner: Neighbours,
+    /// Firings left, unless it fires for ever.
+    remaining: u32,
+    forever: bool,
     /// A zero-interval firing fell due while the owner was frozen: the timer
     /// waits out of the deadline queue (where it would fall due again at
     /// once, for ever) until the owner thaws.
     pub(crate) held: bool,
-    /// Its place among the timers of its owner.
-    same_owner: Neighbours,
+}
+
+impl Timer {
+    pub(crate) fn interval(&self) -> Duration {
+        Duration::from_nanos(self.interval)
+    }
+
+    /// Counts a firing off its firings left (none of one that fires for ever).
+    pub(crate) fn count_firing(&mut self) {
+        if !self.forever {
+            self.remaining = self.remaining.saturating_sub(1);
+        }
+    }
+
+    /// Whether it has no firing left.
+    pub(crate) fn spent(&self) -> bool {
+        !self.forever && self.remaining == 0
+    }
 }
 
 /// Timers grouped by owner.
@@ -324,11 +380,12 @@ impl Timers {
         let key = self.table.insert(Timer {
             owner,
             serial,
-            interval,
-            remaining,
+            interval: u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX),
             callback: Some(callback),
-            held: false,
             same_owner: Neighbours::default(),
+            remaining: remaining.unwrap_or(0),
+            forever: remaining.is_none(),
+            held: false,
         });
         if owner != self.unlisted {
             self.owned.link(&mut self.table, owner, key);
@@ -365,7 +422,7 @@ impl Timers {
         let mut next = self.owned.detach(&owner);
         while let Some(key) = next {
             let timer = self.table.try_remove(key).expect("an owner's group holds live keys");
-            next = timer.same_owner.next;
+            next = timer.same_owner.next();
             graveyard.extend(
                 timer.callback.map(|cb| (ErrorOrigin::Timer, Box::new(cb) as Box<dyn Any>)),
             );
@@ -383,7 +440,7 @@ impl Timers {
         std::iter::from_fn(move || loop {
             let key = next?;
             let timer = &mut table[key];
-            next = timer.same_owner.next;
+            next = timer.same_owner.next();
             if std::mem::take(&mut timer.held) {
                 return Some((key, timer.serial));
             }
@@ -411,7 +468,7 @@ mod tests {
         for (group, ends) in &index.groups {
             let keys: Vec<usize> = index.keys(table, group).collect();
             let back: Vec<usize> =
-                std::iter::successors(Some(ends.last), |&key| G::neighbours(&table[key]).prev)
+                std::iter::successors(Some(ends.last), |&key| G::neighbours(&table[key]).prev())
                     .collect();
             assert_eq!(keys.first(), Some(&ends.first), "{group:?}: first");
             assert!(keys.iter().rev().eq(&back), "{group:?}: {keys:?} backwards is {back:?}");
@@ -630,5 +687,19 @@ mod tests {
         assert_eq!(released, [ids[0], ids[2], ids[4]]);
         assert_eq!(timers.release_held(TaskKey(0)).count(), 0);
         assert_eq!(timers.release_held(TaskKey(1)).count(), 2);
+    }
+
+    /// A firing reads the timer's key test, its callback and its count: on a
+    /// 64-bit target they share one cache line, whichever the timer.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_timer_takes_one_cache_line() {
+        let mut timers = Timers::default();
+        let keys: Vec<usize> = (0..3)
+            .map(|_| timers.add(TaskKey(0), Duration::from_millis(1), Some(1), Box::new(|| {})).0)
+            .collect();
+        let at = |key: usize| &timers.table[key] as *const Timer as usize;
+        assert_eq!(at(keys[0]) % 64, 0);
+        assert_eq!((at(keys[1]) - at(keys[0]), at(keys[2]) - at(keys[1])), (64, 64));
     }
 }

@@ -133,16 +133,14 @@ impl Shared {
                     // Suspended owner: skip this firing. The next falls due an
                     // interval on; with no later instant (a zero interval, or
                     // the clock's end), as soon as the owner thaws.
-                    match next_firing(now, t.interval) {
+                    match next_firing(now, t.interval()) {
                         Some(at) => core.deadlines.push(at, Due::Timer { key, serial }),
                         None => t.held = true,
                     }
                     None
                 }
                 Some(t) => {
-                    if let Some(n) = &mut t.remaining {
-                        *n = n.saturating_sub(1);
-                    }
+                    t.count_firing();
                     t.callback.take().map(|cb| (cb, t.owner))
                 }
             }
@@ -161,9 +159,9 @@ impl Shared {
             let core = &mut *core;
             let now = core.now();
             let timer = core.timers.get_mut(key, serial);
-            let next = timer.as_ref().and_then(|t| next_firing(now, t.interval));
+            let next = timer.as_ref().and_then(|t| next_firing(now, t.interval()));
             match (timer, next) {
-                (Some(t), Some(at)) if outcome.is_ok() && t.remaining != Some(0) => {
+                (Some(t), Some(at)) if outcome.is_ok() && !t.spent() => {
                     t.callback = Some(callback);
                     core.deadlines.push(at, Due::Timer { key, serial });
                     None
