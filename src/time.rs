@@ -343,6 +343,7 @@ impl<T: Copy> DeadlineQueue<T> {
     }
 
     /// Removes and returns the earliest entry if it lies before `cutoff`.
+    #[inline]
     pub(crate) fn pop_due(&mut self, cutoff: Cutoff) -> Option<T> {
         let (key, source) = self.first()?;
         if key >= cutoff.0 {
