@@ -1275,3 +1275,120 @@ fn a_mutex_printed_by_a_value_that_reaches_it_again_stays_usable() {
     assert!(!m.is_locked());
     assert!(m.try_lock().is_some());
 }
+
+/// An async host's waker that counts its calls, then panics.
+struct PanickingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        panic!("the host's waker fails");
+    }
+}
+
+/// The last sender's drop wakes the receivers of two kernels, each awaited
+/// by an async host whose waker panics: both hosts are told (the second
+/// is not lost to the first's panic), and the panic goes on to the caller
+/// once both are.
+#[test]
+fn a_panicking_host_waker_does_not_keep_the_other_kernels_from_being_told() {
+    ends(|| {
+        use std::future::Future;
+        let (tx, rx) = sync::unbounded::<u32>();
+        let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
+        let receivers: Vec<_> = kernels
+            .iter_mut()
+            .map(|k| {
+                let rx = rx.clone();
+                let receiver = k.spawn(move || rx.recv());
+                k.step();
+                receiver
+            })
+            .collect();
+        let host = std::sync::Arc::new(PanickingWaker(0.into()));
+        let waker = std::task::Waker::from(host.clone());
+        for k in &mut kernels {
+            let pending = std::pin::pin!(k.ready())
+                .poll(&mut std::task::Context::from_waker(&waker))
+                .is_pending();
+            assert!(pending);
+        }
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(tx)));
+        assert!(dropped.is_err(), "the waker's panic goes on to the caller");
+        assert_eq!(host.0.load(std::sync::atomic::Ordering::SeqCst), 2, "both hosts told");
+        for (k, receiver) in kernels.iter_mut().zip(receivers) {
+            k.run_until_idle();
+            assert_eq!(receiver.wait(), Ok(Err(sync::RecvError)));
+        }
+    });
+}
+
+/// Two kernels' selects watch a channel, each kernel awaited by an async
+/// host whose waker panics; a receive in a third kernel wakes both inside
+/// its bookkeeping. Both hosts are told once that kernel's state is let go,
+/// and the panic goes on in the receiving thread.
+#[test]
+fn a_panicking_host_waker_told_later_does_not_keep_the_others_from_it() {
+    ends(|| {
+        use std::future::Future;
+        let (tx, rx) = sync::unbounded::<u32>();
+        let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
+        let selects: Vec<_> = kernels
+            .iter_mut()
+            .map(|k| {
+                let watched = rx.clone();
+                let selecting = k.spawn(move || {
+                    let mut select = sync::Select::new();
+                    select.recv(&watched);
+                    select.wait()
+                });
+                k.step();
+                selecting
+            })
+            .collect();
+        let host = std::sync::Arc::new(PanickingWaker(0.into()));
+        let waker = std::task::Waker::from(host.clone());
+        for k in &mut kernels {
+            let pending = std::pin::pin!(k.ready())
+                .poll(&mut std::task::Context::from_waker(&waker))
+                .is_pending();
+            assert!(pending);
+        }
+        let mut a = kernel();
+        let got = a.run(move || rx.recv_timeout(secs(1)));
+        assert!(got.is_err(), "the receiving program ends with the waker's panic: {got:?}");
+        assert_eq!(host.0.load(std::sync::atomic::Ordering::SeqCst), 2, "both hosts told");
+        drop(tx);
+        drop(selects);
+    });
+}
+
+/// A kernel dropped in an unwind tells the async host awaiting it that it
+/// is gone; when the host's waker panics there, the panic is dropped rather
+/// than let out of the unwind, which would abort the process.
+#[test]
+fn a_kernel_dropped_in_an_unwind_survives_its_hosts_panicking_waker() {
+    ends(|| {
+        use std::future::Future;
+        let (_tx, rx) = sync::unbounded::<u32>();
+        let mut k = Kernel::new();
+        let _receiver = k.spawn(move || rx.recv());
+        k.step();
+        let host = std::sync::Arc::new(PanickingWaker(0.into()));
+        let waker = std::task::Waker::from(host.clone());
+        let pending = std::pin::pin!(k.ready())
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending();
+        assert!(pending);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _kernel = k;
+            panic!("the host's own panic");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(host.0.load(std::sync::atomic::Ordering::SeqCst), 1, "the host was told");
+    });
+}

@@ -612,9 +612,8 @@ impl Shared {
     fn tell_woken_now(&self) {
         self.telling.set(false);
         let told = std::mem::take(&mut *self.told.borrow_mut());
-        for remote in told {
-            remote.tell();
-        }
+        // Telling one may call its async host's waker, a user's code.
+        crate::unwind::each_then_panic(told, |remote| remote.tell());
     }
 
     /// Whether the code on the CPU, a green thread's, is unwinding: running

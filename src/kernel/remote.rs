@@ -192,11 +192,10 @@ impl Remote {
             state.closed = true;
             state.host.take()
         };
-        // Outside the lock: a host's waker runs its own code. A host
+        // Outside the lock: a host's waker runs its own code (whose panic,
+        // as the kernel is dropped in an unwind, must not abort). A host
         // waiting on `Kernel::ready` finds it gone, and ready.
-        if let Some(host) = host {
-            host.wake();
-        }
+        crate::unwind::each_then_panic(host, std::task::Waker::wake);
     }
 }
 
