@@ -1290,6 +1290,28 @@ impl std::task::Wake for PanickingWaker {
     }
 }
 
+impl PanickingWaker {
+    /// How many times it was called.
+    fn calls(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Has each of `kernels` awaited by an async host (`Kernel::ready`, which
+/// must find no work) whose waker panics; returns what counts its calls.
+fn awaited_by_a_panicking_host(kernels: &mut [Kernel]) -> std::sync::Arc<PanickingWaker> {
+    use std::future::Future;
+    let host = std::sync::Arc::new(PanickingWaker(0.into()));
+    let waker = std::task::Waker::from(host.clone());
+    for k in kernels {
+        let pending = std::pin::pin!(k.ready())
+            .poll(&mut std::task::Context::from_waker(&waker))
+            .is_pending();
+        assert!(pending);
+    }
+    host
+}
+
 /// The last sender's drop wakes the receivers of two kernels, each awaited
 /// by an async host whose waker panics: both hosts are told (the second
 /// is not lost to the first's panic), and the panic goes on to the caller
@@ -1297,7 +1319,6 @@ impl std::task::Wake for PanickingWaker {
 #[test]
 fn a_panicking_host_waker_does_not_keep_the_other_kernels_from_being_told() {
     ends(|| {
-        use std::future::Future;
         let (tx, rx) = sync::unbounded::<u32>();
         let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
         let receivers: Vec<_> = kernels
@@ -1309,17 +1330,10 @@ fn a_panicking_host_waker_does_not_keep_the_other_kernels_from_being_told() {
                 receiver
             })
             .collect();
-        let host = std::sync::Arc::new(PanickingWaker(0.into()));
-        let waker = std::task::Waker::from(host.clone());
-        for k in &mut kernels {
-            let pending = std::pin::pin!(k.ready())
-                .poll(&mut std::task::Context::from_waker(&waker))
-                .is_pending();
-            assert!(pending);
-        }
+        let host = awaited_by_a_panicking_host(&mut kernels);
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(tx)));
         assert!(dropped.is_err(), "the waker's panic goes on to the caller");
-        assert_eq!(host.0.load(std::sync::atomic::Ordering::SeqCst), 2, "both hosts told");
+        assert_eq!(host.calls(), 2, "both hosts told");
         for (k, receiver) in kernels.iter_mut().zip(receivers) {
             k.run_until_idle();
             assert_eq!(receiver.wait(), Ok(Err(sync::RecvError)));
@@ -1334,7 +1348,6 @@ fn a_panicking_host_waker_does_not_keep_the_other_kernels_from_being_told() {
 #[test]
 fn a_panicking_host_waker_told_later_does_not_keep_the_others_from_it() {
     ends(|| {
-        use std::future::Future;
         let (tx, rx) = sync::unbounded::<u32>();
         let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
         let selects: Vec<_> = kernels
@@ -1350,18 +1363,11 @@ fn a_panicking_host_waker_told_later_does_not_keep_the_others_from_it() {
                 selecting
             })
             .collect();
-        let host = std::sync::Arc::new(PanickingWaker(0.into()));
-        let waker = std::task::Waker::from(host.clone());
-        for k in &mut kernels {
-            let pending = std::pin::pin!(k.ready())
-                .poll(&mut std::task::Context::from_waker(&waker))
-                .is_pending();
-            assert!(pending);
-        }
+        let host = awaited_by_a_panicking_host(&mut kernels);
         let mut a = kernel();
         let got = a.run(move || rx.recv_timeout(secs(1)));
         assert!(got.is_err(), "the receiving program ends with the waker's panic: {got:?}");
-        assert_eq!(host.0.load(std::sync::atomic::Ordering::SeqCst), 2, "both hosts told");
+        assert_eq!(host.calls(), 2, "both hosts told");
         drop(tx);
         drop(selects);
     });
@@ -1373,22 +1379,16 @@ fn a_panicking_host_waker_told_later_does_not_keep_the_others_from_it() {
 #[test]
 fn a_kernel_dropped_in_an_unwind_survives_its_hosts_panicking_waker() {
     ends(|| {
-        use std::future::Future;
         let (_tx, rx) = sync::unbounded::<u32>();
         let mut k = Kernel::new();
         let _receiver = k.spawn(move || rx.recv());
         k.step();
-        let host = std::sync::Arc::new(PanickingWaker(0.into()));
-        let waker = std::task::Waker::from(host.clone());
-        let pending = std::pin::pin!(k.ready())
-            .poll(&mut std::task::Context::from_waker(&waker))
-            .is_pending();
-        assert!(pending);
+        let host = awaited_by_a_panicking_host(std::slice::from_mut(&mut k));
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _kernel = k;
             panic!("the host's own panic");
         }));
         assert!(unwound.is_err());
-        assert_eq!(host.0.load(std::sync::atomic::Ordering::SeqCst), 1, "the host was told");
+        assert_eq!(host.calls(), 1, "the host was told");
     });
 }
