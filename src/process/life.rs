@@ -328,8 +328,11 @@ impl Shared {
             self.mark_dead(&mut core, me);
             core.tasks[me].outcome.take()
         };
-        if let (Some(outcome), Some(error)) = (outcome, end.error()) {
-            outcome.fail(error);
+        // A body that returned published its value already.
+        if !matches!(end, End::Returned) {
+            if let (Some(outcome), Some(error)) = (outcome, end.error()) {
+                outcome.fail(error);
+            }
         }
         if log::log_enabled!(log::Level::Trace) {
             log::trace!("{} ended: {end:?}", label());

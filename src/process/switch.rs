@@ -151,7 +151,9 @@ impl Shared {
         let mut span = None;
         let (user, graveyard) = {
             let mut core = self.core();
-            let graveyard = std::mem::take(&mut core.graveyard);
+            // Usually empty: then nothing to take out and drop.
+            let graveyard =
+                (!core.graveyard.is_empty()).then(|| std::mem::take(&mut core.graveyard));
             if coroutine.co.as_ref().is_some_and(Co::done) {
                 // The fields that may hold user values (a filter's closure, the
                 // unclaimed result); the rest is dropped here.
@@ -203,7 +205,7 @@ impl Shared {
         if let Some(user) = user {
             self.drop_user(key, ErrorOrigin::Thread, user);
         }
-        if !graveyard.is_empty() {
+        if let Some(graveyard) = graveyard {
             self.bury(key, graveyard);
         }
     }
