@@ -322,10 +322,11 @@ impl Core {
         match queued {
             Queued::Signal(signal) => Some(signal),
             Queued::ThreadExit(id) => {
-                let name = crate::process::thread_exit_name();
-                let wanted =
-                    traced || self.listeners.has_name(&name) || self.waiters.may_want(&name);
-                wanted.then(|| Signal::new(name).with(id.as_u64()))
+                // The shared name is taken (an atomic count) only for a
+                // signal that someone may receive.
+                let name = crate::process::THREAD_EXIT;
+                let wanted = traced || self.listeners.has_name(name) || self.waiters.may_want(name);
+                wanted.then(|| Signal::new(crate::process::thread_exit_name()).with(id.as_u64()))
             }
         }
     }

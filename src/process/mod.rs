@@ -54,10 +54,13 @@ pub(crate) fn ancestor_at(tasks: &Tasks, from: TaskKey, level: usize) -> Option<
     Some(at)
 }
 
-/// `"thread_exit"`, allocated once: one is pushed for every thread that ends.
+/// The name of the signal pushed for every thread that ends.
+pub(crate) const THREAD_EXIT: &str = "thread_exit";
+
+/// [`THREAD_EXIT`], allocated once.
 pub(crate) fn thread_exit_name() -> Arc<str> {
     static NAME: OnceLock<Arc<str>> = OnceLock::new();
-    NAME.get_or_init(|| Arc::from("thread_exit")).clone()
+    NAME.get_or_init(|| Arc::from(THREAD_EXIT)).clone()
 }
 
 /// The ends of a task's list of children.
