@@ -60,7 +60,15 @@ impl Shared {
             "deliver"
         );
         self.trace(|_| Trace::Deliver { signal: signal.clone(), receivers: woken.len() });
-        receivers.extend(woken.drain(..));
+        // One receiver (a push to one waiter) is the common case: a push,
+        // not the general extend's set-up.
+        match woken.as_slice() {
+            &[one] => {
+                receivers.push_back(one);
+                woken.clear();
+            }
+            _ => receivers.extend(woken.drain(..)),
+        }
         let mut core = self.core();
         if core.scratch.capacity() < woken.capacity() {
             core.scratch = woken;
