@@ -788,6 +788,23 @@ pub(crate) fn park_remote(
     park_on(what, deadline, |r| register(r.remote_waker()))
 }
 
+/// Whether the code on the CPU is unwinding, as a panic raised there now
+/// would find it: on a green thread of the current kernel, as the kernel
+/// judges it ([`Shared::unwinding`]: std's count of unwinds is the whole OS
+/// thread's, and a host that runs the kernel from a destructor while it
+/// panics is counted there); elsewhere (the host, a plain OS thread), as
+/// std says.
+pub(crate) fn unwinding_here() -> bool {
+    if !std::thread::panicking() {
+        return false;
+    }
+    let Some(shared) = crate::kernel::try_current() else { return true };
+    let on_green_stack = shared
+        .try_core()
+        .is_some_and(|core| core.running.is_some() && core.running == core.context);
+    !on_green_stack || shared.unwinding()
+}
+
 /// Keeps `waker` in `slot`, in place of the one there: a future keeps the
 /// waker of its last poll (`clone_from` skips the clone when it would wake
 /// the same task).

@@ -44,9 +44,14 @@ pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {
 /// Calls `f` on each item in order, on all of them even when one panics
 /// (each a waker, say, whose code is a user's: one that fails must not cost
 /// the others their wake-up). The first panic goes on once all have been
-/// called, a later one's payload is dropped; under an unwind already, where
-/// a second panic would abort the process, none goes on.
-pub(crate) fn each_then_panic<I: IntoIterator>(items: I, mut f: impl FnMut(I::Item)) {
+/// called, a later one's payload is dropped; when `unwinding` says the code
+/// on the CPU is unwinding already, where a second panic would abort the
+/// process, none goes on.
+pub(crate) fn each_then_panic<I: IntoIterator>(
+    items: I,
+    mut f: impl FnMut(I::Item),
+    unwinding: impl FnOnce() -> bool,
+) {
     let mut first = None;
     for item in items {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(item))) {
@@ -57,7 +62,7 @@ pub(crate) fn each_then_panic<I: IntoIterator>(items: I, mut f: impl FnMut(I::It
         }
     }
     if let Some(payload) = first {
-        if std::thread::panicking() {
+        if unwinding() {
             drop_payload(payload);
         } else {
             resume_unwind(payload);

@@ -1392,3 +1392,47 @@ fn a_kernel_dropped_in_an_unwind_survives_its_hosts_panicking_waker() {
         assert_eq!(host.calls(), 1, "the host was told");
     });
 }
+
+/// A host that runs a kernel from a destructor while it panics (std's
+/// count of unwinds is the OS thread's): a green thread there is not
+/// unwinding, and a host waker's panic from its drop of the last sender
+/// goes on in it, as without the host's panic.
+#[test]
+fn a_host_wakers_panic_goes_on_in_a_green_thread_run_during_the_hosts_unwind() {
+    /// Two kernels whose receivers wait on a channel, awaited by a host
+    /// whose waker panics, and the channel's one sender.
+    fn waiting() -> (Vec<Kernel>, std::sync::Arc<PanickingWaker>, sync::Sender<u32>) {
+        let (tx, rx) = sync::unbounded::<u32>();
+        let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
+        for k in &mut kernels {
+            let rx = rx.clone();
+            let _receiver = k.spawn(move || rx.recv());
+            k.step();
+        }
+        let host = awaited_by_a_panicking_host(&mut kernels);
+        (kernels, host, tx)
+    }
+    struct RunOnDrop(Option<std::sync::mpsc::Sender<(bool, usize)>>);
+    impl Drop for RunOnDrop {
+        fn drop(&mut self) {
+            let (kernels, host, tx) = waiting();
+            let ran = kernel().run(move || drop(tx));
+            let report = self.0.take().expect("dropped once");
+            let _ = report.send((ran.is_err(), host.calls()));
+            // Not dropped here: each would tell its host, whose waker panics.
+            std::mem::forget(kernels);
+        }
+    }
+    ends(|| {
+        let (report, reported) = std::sync::mpsc::channel();
+        let run_on_drop = RunOnDrop(Some(report));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _run_on_drop = run_on_drop;
+            panic!("the host's own panic");
+        }));
+        assert!(unwound.is_err());
+        let (failed, calls) = reported.recv().expect("the destructor reports");
+        assert!(failed, "the waker's panic went on in the green thread");
+        assert_eq!(calls, 2, "both hosts told");
+    });
+}

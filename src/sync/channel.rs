@@ -191,7 +191,9 @@ impl<T> Locked<'_, T> {
     #[cold]
     fn wake_deferred(&mut self) {
         let deferred = std::mem::take(&mut self.0.deferred);
-        MutexGuard::unlocked(&mut self.0, || each_then_panic(&deferred, Waker::wake));
+        MutexGuard::unlocked(&mut self.0, || {
+            each_then_panic(&deferred, Waker::wake, crate::park::unwinding_here);
+        });
     }
 }
 
