@@ -181,6 +181,17 @@ mod tests {
     }
 
     #[test]
+    fn a_short_name_keeps_its_bytes_and_zeros_after_them_at_every_length() {
+        let text: String = ('a'..='z').collect();
+        for len in 0..=INLINE {
+            let name = Name::new(&text[..len]);
+            let Name::Inline { len: kept, bytes } = &name else { panic!("{len} bytes are inline") };
+            assert_eq!((usize::from(*kept), &bytes[..len]), (len, &text.as_bytes()[..len]));
+            assert!(bytes[len..].iter().all(|&b| b == 0), "{len}: {bytes:?}");
+        }
+    }
+
+    #[test]
     fn short_names_are_inline_and_long_ones_shared() {
         assert!(matches!(Name::new("key_down"), Name::Inline { .. }));
         assert!(matches!(Name::new(&"x".repeat(INLINE)), Name::Inline { .. }));
