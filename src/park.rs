@@ -21,6 +21,7 @@
 //! condition (and its deadline) and parks again if it does not hold.
 
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Weak;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ use crate::kernel::{Core, Due, Shared};
 use crate::overflow::OverflowUnwind;
 use crate::stack;
 use crate::task::{Tasks, Wake};
-use crate::unwind::{InterruptUnwind, KillUnwind};
+use crate::unwind::{drop_payload, InterruptUnwind, KillUnwind};
 
 /// What a blocked task waits for.
 pub(crate) enum Wait {
@@ -803,6 +804,31 @@ pub(crate) fn unwinding_here() -> bool {
         .try_core()
         .is_some_and(|core| core.running.is_some() && core.running == core.context);
     !on_green_stack || shared.unwinding()
+}
+
+/// Calls `f` on each item in order, on all of them even when one panics
+/// (each a waker, say, whose code is a user's: one that fails must not cost
+/// the others their wake-up). The first panic goes on once all have been
+/// called, a later one's payload is dropped; where the code on the CPU is
+/// unwinding already ([`unwinding_here`]), so that a second panic would
+/// abort the process, none goes on.
+pub(crate) fn each_then_panic<I: IntoIterator>(items: I, mut f: impl FnMut(I::Item)) {
+    let mut first = None;
+    for item in items {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(item))) {
+            match first {
+                None => first = Some(payload),
+                Some(_) => drop_payload(payload),
+            }
+        }
+    }
+    if let Some(payload) = first {
+        if unwinding_here() {
+            drop_payload(payload);
+        } else {
+            resume_unwind(payload);
+        }
+    }
 }
 
 /// Keeps `waker` in `slot`, in place of the one there: a future keeps the

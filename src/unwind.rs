@@ -3,7 +3,7 @@
 //! panic's payload safely. A leaf: plain data and std only.
 
 use std::any::Any;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::event::Value;
 use crate::overflow::OverflowUnwind;
@@ -39,35 +39,6 @@ pub(crate) fn take_message(payload: Box<dyn Any + Send>) -> String {
     let message = panic_message(&*payload);
     drop_payload(payload);
     message
-}
-
-/// Calls `f` on each item in order, on all of them even when one panics
-/// (each a waker, say, whose code is a user's: one that fails must not cost
-/// the others their wake-up). The first panic goes on once all have been
-/// called, a later one's payload is dropped; when `unwinding` says the code
-/// on the CPU is unwinding already, where a second panic would abort the
-/// process, none goes on.
-pub(crate) fn each_then_panic<I: IntoIterator>(
-    items: I,
-    mut f: impl FnMut(I::Item),
-    unwinding: impl FnOnce() -> bool,
-) {
-    let mut first = None;
-    for item in items {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(item))) {
-            match first {
-                None => first = Some(payload),
-                Some(_) => drop_payload(payload),
-            }
-        }
-    }
-    if let Some(payload) = first {
-        if unwinding() {
-            drop_payload(payload);
-        } else {
-            resume_unwind(payload);
-        }
-    }
 }
 
 /// Drops a panic's payload, containing a panic in its destructor: the payload

@@ -1312,6 +1312,31 @@ fn awaited_by_a_panicking_host(kernels: &mut [Kernel]) -> std::sync::Arc<Panicki
     host
 }
 
+/// A kernel for each of `programs`, each run up to its first wait.
+fn waiting_in_kernels<T: 'static, F: FnOnce() -> T + 'static>(
+    programs: impl IntoIterator<Item = F>,
+) -> (Vec<Kernel>, Vec<thread::JoinHandle<T>>) {
+    programs
+        .into_iter()
+        .map(|program| {
+            let mut k = Kernel::new();
+            let handle = k.spawn(program);
+            k.step();
+            (k, handle)
+        })
+        .unzip()
+}
+
+/// Two programs that wait to receive on `rx`.
+fn receiving(
+    rx: &sync::Receiver<u32>,
+) -> impl Iterator<Item = impl FnOnce() -> Result<u32, sync::RecvError>> + '_ {
+    (0..2).map(move |_| {
+        let rx = rx.clone();
+        move || rx.recv()
+    })
+}
+
 /// The last sender's drop wakes the receivers of two kernels, each awaited
 /// by an async host whose waker panics: both hosts are told (the second
 /// is not lost to the first's panic), and the panic goes on to the caller
@@ -1320,16 +1345,7 @@ fn awaited_by_a_panicking_host(kernels: &mut [Kernel]) -> std::sync::Arc<Panicki
 fn a_panicking_host_waker_does_not_keep_the_other_kernels_from_being_told() {
     ends(|| {
         let (tx, rx) = sync::unbounded::<u32>();
-        let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
-        let receivers: Vec<_> = kernels
-            .iter_mut()
-            .map(|k| {
-                let rx = rx.clone();
-                let receiver = k.spawn(move || rx.recv());
-                k.step();
-                receiver
-            })
-            .collect();
+        let (mut kernels, receivers) = waiting_in_kernels(receiving(&rx));
         let host = awaited_by_a_panicking_host(&mut kernels);
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(tx)));
         assert!(dropped.is_err(), "the waker's panic goes on to the caller");
@@ -1349,20 +1365,14 @@ fn a_panicking_host_waker_does_not_keep_the_other_kernels_from_being_told() {
 fn a_panicking_host_waker_told_later_does_not_keep_the_others_from_it() {
     ends(|| {
         let (tx, rx) = sync::unbounded::<u32>();
-        let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
-        let selects: Vec<_> = kernels
-            .iter_mut()
-            .map(|k| {
-                let watched = rx.clone();
-                let selecting = k.spawn(move || {
-                    let mut select = sync::Select::new();
-                    select.recv(&watched);
-                    select.wait()
-                });
-                k.step();
-                selecting
-            })
-            .collect();
+        let (mut kernels, selects) = waiting_in_kernels((0..2).map(|_| {
+            let watched = rx.clone();
+            move || {
+                let mut select = sync::Select::new();
+                select.recv(&watched);
+                select.wait()
+            }
+        }));
         let host = awaited_by_a_panicking_host(&mut kernels);
         let mut a = kernel();
         let got = a.run(move || rx.recv_timeout(secs(1)));
@@ -1380,12 +1390,10 @@ fn a_panicking_host_waker_told_later_does_not_keep_the_others_from_it() {
 fn a_kernel_dropped_in_an_unwind_survives_its_hosts_panicking_waker() {
     ends(|| {
         let (_tx, rx) = sync::unbounded::<u32>();
-        let mut k = Kernel::new();
-        let _receiver = k.spawn(move || rx.recv());
-        k.step();
-        let host = awaited_by_a_panicking_host(std::slice::from_mut(&mut k));
+        let (mut kernels, _receivers) = waiting_in_kernels(receiving(&rx).take(1));
+        let host = awaited_by_a_panicking_host(&mut kernels);
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let _kernel = k;
+            let _kernels = kernels;
             panic!("the host's own panic");
         }));
         assert!(unwound.is_err());
@@ -1403,12 +1411,7 @@ fn a_host_wakers_panic_goes_on_in_a_green_thread_run_during_the_hosts_unwind() {
     /// whose waker panics, and the channel's one sender.
     fn waiting() -> (Vec<Kernel>, std::sync::Arc<PanickingWaker>, sync::Sender<u32>) {
         let (tx, rx) = sync::unbounded::<u32>();
-        let mut kernels: Vec<Kernel> = (0..2).map(|_| Kernel::new()).collect();
-        for k in &mut kernels {
-            let rx = rx.clone();
-            let _receiver = k.spawn(move || rx.recv());
-            k.step();
-        }
+        let (mut kernels, _receivers) = waiting_in_kernels(receiving(&rx));
         let host = awaited_by_a_panicking_host(&mut kernels);
         (kernels, host, tx)
     }

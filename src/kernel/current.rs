@@ -119,6 +119,7 @@ fn back_in_another_kernel() {
 }
 
 /// The current kernel, if any (see [`current`]).
+#[inline]
 pub(crate) fn try_current() -> Option<&'static Shared> {
     let ptr = current_ptr();
     // SAFETY: CURRENT is non-null only while an `Enter` guard lives, and the guard
@@ -129,6 +130,7 @@ pub(crate) fn try_current() -> Option<&'static Shared> {
     (!ptr.is_null()).then(|| unsafe { &*ptr })
 }
 
+#[inline]
 pub(crate) fn current_ptr() -> *const Shared {
     CURRENT.with(|c| c.get())
 }

@@ -614,7 +614,7 @@ impl Shared {
         self.telling.set(false);
         let told = std::mem::take(&mut *self.told.borrow_mut());
         // Telling one may call its async host's waker, a user's code.
-        crate::unwind::each_then_panic(told, |remote| remote.tell(), crate::park::unwinding_here);
+        crate::park::each_then_panic(told, |remote| remote.tell());
     }
 
     /// Whether the code on the CPU, a green thread's, is unwinding: running

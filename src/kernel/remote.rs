@@ -195,7 +195,7 @@ impl Remote {
         // Outside the lock: a host's waker runs its own code (whose panic,
         // as the kernel is dropped in an unwind, must not abort). A host
         // waiting on `Kernel::ready` finds it gone, and ready.
-        crate::unwind::each_then_panic(host, std::task::Waker::wake, crate::park::unwinding_here);
+        crate::park::each_then_panic(host, std::task::Waker::wake);
     }
 }
 

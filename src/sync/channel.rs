@@ -37,7 +37,6 @@ use super::error::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use super::queue::{Place, Queue};
-use crate::unwind::each_then_panic;
 
 const SEND: &str = "sync::Sender::send";
 const RECV: &str = "sync::Receiver::recv";
@@ -192,7 +191,7 @@ impl<T> Locked<'_, T> {
     fn wake_deferred(&mut self) {
         let deferred = std::mem::take(&mut self.0.deferred);
         MutexGuard::unlocked(&mut self.0, || {
-            each_then_panic(&deferred, Waker::wake, crate::park::unwinding_here);
+            crate::park::each_then_panic(&deferred, Waker::wake);
         });
     }
 }
